@@ -1,0 +1,1 @@
+"""initbench: how weight initialization, activation and depth decide whether an MLP trains."""

@@ -1,0 +1,175 @@
+"""Hidden-layer activations: one decorated scalar function each, with its exact derivative.
+
+To add an activation, write ``@activation("name", ...)`` over a function ``(z, alpha) ->
+(phi(z), phi'(z))`` in this module, or in a module the config names under ``plugins``.
+Every function must stay finite for |z| up to 1e4: use the stable forms below.
+"""
+
+import hashlib
+import inspect
+import math
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+
+import numpy as np
+from numba import literally, njit, types
+from numba.extending import overload
+
+from ._jit import FASTMATH, call_specialised, kernel
+
+ACTIVATIONS = {}
+_KERNELS_BY_KEY = {}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A registered activation and the facts the study needs about it."""
+
+    name: str
+    scalar: object = field(repr=False)  # jitted (z, alpha) -> (phi, dphi)
+    key: str  # name@source-hash, the compile-time identity of the kernels
+    gain: float  # torch.nn.init.calculate_gain for this nonlinearity
+    alpha: float = 0.0  # default slope/scale parameter, used by leaky_relu and elu
+    bounds: tuple | None = None  # output range, for the saturation metric
+
+    def __call__(self, z, alpha=None):
+        """Vectorised (phi(z), phi'(z)) over a NumPy array, for references and theory."""
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        phi, dphi = np.empty_like(z), np.empty_like(z)
+        a = self.alpha if alpha is None else float(alpha)
+        call_specialised(_evaluate, self.key, z.reshape(-1), phi.reshape(-1), dphi.reshape(-1), a)
+        return phi, dphi
+
+
+def activation(name, *, gain, alpha=0.0, bounds=None):
+    """Register ``fn(z, alpha) -> (phi, dphi)`` as the activation ``name``."""
+
+    def register(fn):
+        source = inspect.getsource(fn)
+        key = f"{name}@{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+        scalar = njit(inline="always", fastmath=set(FASTMATH))(fn)
+        ACTIVATIONS[name] = Activation(name, scalar, key, float(gain), float(alpha), bounds)
+        _KERNELS_BY_KEY[key] = scalar
+        return fn
+
+    return register
+
+
+def get_activation(name):
+    """The registered activation ``name``; unknown names list the known ones."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(unknown_name_message("activation", name, ACTIVATIONS)) from None
+
+
+def unknown_name_message(kind, name, known):
+    """'unknown activation 'tahn' (did you mean 'tanh'?); known: ...'"""
+    close = get_close_matches(str(name), list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}"
+
+
+def apply_activation(key, Z, A, D, alpha):
+    """A = phi(Z), D = phi'(Z) elementwise; compiled per activation key (see _jit)."""
+
+
+@overload(apply_activation, jit_options={"fastmath": set(FASTMATH)})
+def _apply_activation(key, Z, A, D, alpha):
+    if not isinstance(key, types.StringLiteral):
+        return None
+    scalar = _KERNELS_BY_KEY[key.literal_value]
+
+    def impl(key, Z, A, D, alpha):
+        z, a, d = Z.reshape(-1), A.reshape(-1), D.reshape(-1)
+        for i in range(z.size):
+            a[i], d[i] = scalar(z[i], alpha)
+
+    return impl
+
+
+@kernel
+def _evaluate(key, z, phi, dphi, alpha):
+    literally(key)
+    apply_activation(key, z, phi, dphi, alpha)
+
+
+# --- built-in activations -------------------------------------------------------------
+
+
+@njit(inline="always", fastmath=set(FASTMATH))
+def _sigmoid(z):
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@activation("linear", gain=1.0)
+def linear(z, alpha):
+    return z, 1.0
+
+
+@activation("sigmoid", gain=1.0, bounds=(0.0, 1.0))
+def sigmoid(z, alpha):
+    s = _sigmoid(z)
+    return s, s * (1.0 - s)
+
+
+@activation("tanh", gain=5.0 / 3.0, bounds=(-1.0, 1.0))
+def tanh(z, alpha):
+    t = math.tanh(z)
+    return t, 1.0 - t * t
+
+
+@activation("relu", gain=math.sqrt(2.0))
+def relu(z, alpha):
+    if z > 0:
+        return z, 1.0
+    return 0.0, 0.0
+
+
+@activation("leaky_relu", gain=math.sqrt(2.0 / (1.0 + 0.01**2)), alpha=0.01)
+def leaky_relu(z, alpha):
+    if z > 0:
+        return z, 1.0
+    return alpha * z, alpha
+
+
+@activation("elu", gain=1.0, alpha=1.0)
+def elu(z, alpha):
+    if z > 0:
+        return z, 1.0
+    return alpha * math.expm1(z), alpha * math.exp(z)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@activation("selu", gain=0.75)
+def selu(z, alpha):
+    if z > 0:
+        return _SELU_SCALE * z, _SELU_SCALE
+    return _SELU_SCALE * _SELU_ALPHA * math.expm1(z), _SELU_SCALE * _SELU_ALPHA * math.exp(z)
+
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@activation("gelu", gain=1.0)
+def gelu(z, alpha):
+    cdf = 0.5 * math.erfc(-z * _INV_SQRT2)  # erfc keeps the left tail accurate
+    return z * cdf, cdf + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+
+
+@activation("silu", gain=1.0)
+def silu(z, alpha):
+    s = _sigmoid(z)
+    return z * s, s * (1.0 + z * (1.0 - s))
+
+
+@activation("softplus", gain=1.0)
+def softplus(z, alpha):
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z))), _sigmoid(z)
