@@ -5,7 +5,7 @@ Kernels are compiled once per activation: the activation travels as a string lit
 on-disk cache keys on it, and editing an activation's source changes the key.
 """
 
-from numba import njit, types, typeof
+from numba import njit, typeof, types
 
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})

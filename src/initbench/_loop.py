@@ -1,0 +1,206 @@
+"""The compiled training loop: minibatch SGD with momentum and in-loop metrics.
+
+One call trains one network for all its steps; Python only prepares buffers before and
+reads the metric arrays after. Divergence (non-finite loss or gradient) ends the loop
+with a status, never an exception.
+"""
+
+import math
+
+import numpy as np
+from numba import literally
+
+from ._jit import kernel
+from .losses import loss_and_delta
+from .network import backward, forward, unit_view, weight_view
+
+COMPLETED, DIVERGED = 0, 1
+STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
+
+RUN_METRICS = (
+    "batch_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm",
+)  # fmt: skip
+LAYER_METRICS = (
+    "grad_w_norm",  # ||dL/dW_l||_F
+    "grad_z_norm",  # ||dL/dz_l||_F, the back-propagated gradient
+    "act_mean",  # of the layer's output (activations; logits for the output layer)
+    "act_std",
+    "preact_sq_mean",  # mean z^2: the mean-field q^l
+    "saturated_frac",  # outputs within 1% of a bounded activation's range ends
+    "dead_frac",  # units with z <= 0 on every sample of the batch
+    "weight_norm",  # ||W_l||_F
+    "update_ratio",  # ||lr * velocity_l|| / ||W_l||
+    "symmetry",  # largest distance between two units' incoming weights and bias
+)
+(GRAD_W, GRAD_Z, ACT_MEAN, ACT_STD, PREACT_SQ, SATURATED, DEAD, WEIGHT_NORM, UPDATE_RATIO,
+ SYMMETRY) = range(len(LAYER_METRICS))  # fmt: skip
+
+
+@kernel
+def sum_sq(x):
+    total = 0.0
+    for v in x.reshape(-1):
+        total += v * v
+    return total
+
+
+@kernel
+def largest_unit_distance(W, bias):
+    """Largest Euclidean distance between two rows of [W | b]: 0 when all units are equal."""
+    largest = 0.0
+    for i in range(W.shape[0]):
+        for j in range(i + 1, W.shape[0]):
+            d = (bias[i] - bias[j]) ** 2
+            for k in range(W.shape[1]):
+                d += (W[i, k] - W[j, k]) ** 2
+            largest = max(largest, d)
+    return math.sqrt(largest)
+
+
+@kernel
+def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo, hi, into):
+    """Fill one layer's metric row from its buffers at a logged step."""
+    n, width = z.shape
+    into[GRAD_Z] = math.sqrt(sum_sq(grad))
+    into[PREACT_SQ] = sum_sq(z) / z.size
+    mean = 0.0
+    for v in out.reshape(-1):
+        mean += v
+    mean /= out.size
+    var = 0.0
+    for v in out.reshape(-1):
+        var += (v - mean) ** 2
+    into[ACT_MEAN] = mean
+    into[ACT_STD] = math.sqrt(var / out.size)
+    weight_norm = math.sqrt(sum_sq(w_layer))
+    into[WEIGHT_NORM] = weight_norm
+    into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else np.nan
+    into[SATURATED] = np.nan
+    into[DEAD] = np.nan
+    into[SYMMETRY] = np.nan
+    if not hidden:
+        return
+    if lo < hi:
+        margin = 0.01 * (hi - lo)
+        saturated = 0
+        for v in out.reshape(-1):
+            saturated += int(v <= lo + margin or v >= hi - margin)
+        into[SATURATED] = saturated / out.size
+    dead = 0
+    for j in range(width):
+        active = False
+        for i in range(n):
+            if z[i, j] > 0:
+                active = True
+                break
+        dead += int(not active)
+    into[DEAD] = dead / width
+    into[SYMMETRY] = largest_unit_distance(w_layer, bias)
+
+
+@kernel
+def evaluate(key, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alpha):
+    """(loss, accuracy) of the network on a whole set, with two-layer scratch memory."""
+    literally(key)
+    out = forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, False)
+    loss, correct = loss_and_delta(loss_code, out, targets, out, False)
+    return loss, correct / X.shape[0]
+
+
+@kernel
+def train_loop(
+    key, loss_code, w, b, sizes, w_off, b_off, X, T, X_test, T_test, order, batch_size,
+    steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
+):  # fmt: skip
+    """Train in place; return (status, step where it diverged or -1, rows logged).
+
+    ``order`` holds one permutation of the training rows per epoch. At every step s in
+    0..steps the batch is forwarded and back-propagated; logged steps record metrics
+    before the update, so step 0 is the network at initialisation and step ``steps``
+    the trained one (which receives no update).
+    """
+    literally(key)
+    n_layers = sizes.size - 1
+    total_units = sizes[1:].sum()
+    n, n_in = X.shape
+    full_batch = batch_size >= n
+    rows = n if full_batch else batch_size
+    batches_per_epoch = max(n // rows, 1)
+    dtype = w.dtype
+    Z = np.empty(rows * total_units, dtype)
+    A = np.empty_like(Z)
+    D = np.empty_like(Z)
+    G = np.empty_like(Z)
+    Xb = np.empty((rows, n_in), dtype)
+    Tb = np.empty((rows, T.shape[1]), dtype)
+    eval_rows = max(n, X_test.shape[0]) * 2 * sizes[1:].max()
+    Ze = np.empty(eval_rows, dtype)
+    Ae = np.empty_like(Ze)
+    De = np.empty_like(Ze)
+    gw = np.empty_like(w)
+    gb = np.empty_like(b)
+    vw = np.zeros_like(w)
+    vb = np.zeros_like(b)
+    velocity_norms = np.zeros(n_layers)
+    logged = 0
+    for step in range(steps + 1):
+        if full_batch:
+            Xb, Tb = X, T
+        else:
+            epoch, position = divmod(step, batches_per_epoch)
+            rows_now = order[epoch, position * rows : (position + 1) * rows]
+            for i in range(rows):
+                Xb[i] = X[rows_now[i]]
+                Tb[i] = T[rows_now[i]]
+        out = forward(key, w, b, sizes, w_off, b_off, Xb, Z, A, D, alpha, True)
+        delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
+        batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
+        backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
+        grad_sq = 0.0
+        for layer in range(n_layers):
+            sq = 0.0
+            for i in range(w_off[layer], w_off[layer + 1]):
+                g = gw[i]
+                grad_sq += g * g
+                vw[i] = momentum * vw[i] + g
+                sq += vw[i] * vw[i]
+            for i in range(b_off[layer], b_off[layer + 1]):
+                grad_sq += gb[i] * gb[i]
+                vb[i] = momentum * vb[i] + gb[i]
+            velocity_norms[layer] = math.sqrt(sq)
+        finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
+        if not finite or (logged < log_steps.size and log_steps[logged] == step):
+            row = run_log[logged]
+            row[:] = np.nan
+            row[0] = step
+            row[1] = batch_loss
+            row[6] = math.sqrt(grad_sq)
+            if finite:
+                row[2], row[3] = evaluate(key, loss_code, w, b, sizes, w_off, b_off, X, T,
+                                          Ze, Ae, De, alpha)  # fmt: skip
+                if X_test.shape[0] > 0:
+                    row[4], row[5] = evaluate(key, loss_code, w, b, sizes, w_off, b_off,
+                                              X_test, T_test, Ze, Ae, De, alpha)  # fmt: skip
+            start = 0
+            for layer in range(n_layers):
+                width = sizes[layer + 1]
+                hidden = layer < n_layers - 1
+                z = unit_view(Z, rows, start, width)
+                into = layer_log[logged, layer]
+                into[GRAD_W] = math.sqrt(sum_sq(gw[w_off[layer] : w_off[layer + 1]]))
+                layer_statistics(
+                    unit_view(A, rows, start, width) if hidden else z, z,
+                    unit_view(G, rows, start, width), weight_view(w, w_off, sizes, layer),
+                    b[b_off[layer] : b_off[layer + 1]], velocity_norms[layer], lr, hidden,
+                    bounds[0], bounds[1], into,
+                )  # fmt: skip
+                start += width
+            logged += 1
+        if not finite:
+            return DIVERGED, step, logged
+        if step < steps:
+            for i in range(w.size):
+                w[i] -= lr * vw[i]
+            for i in range(b.size):
+                b[i] -= lr * vb[i]
+    return COMPLETED, -1, logged

@@ -1,0 +1,113 @@
+"""Forward and backward passes of a multilayer perceptron over flat parameter buffers.
+
+All layers' weights live in one contiguous vector (``w``), biases in another (``b``);
+``w_off``/``b_off`` give each layer's slice and ``sizes`` its widths. One buffer per
+quantity keeps every kernel a plain function of contiguous arrays, which is what the
+batched (many networks at once) and CUDA back ends will need too.
+"""
+
+import numpy as np
+from numba import literally
+
+from ._jit import kernel
+from .activations import apply_activation
+
+
+def layout(sizes):
+    """Offsets of each layer's weights and biases in the flat buffers."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    w_off = np.concatenate([[0], np.cumsum(sizes[1:] * sizes[:-1])])
+    b_off = np.concatenate([[0], np.cumsum(sizes[1:])])
+    return sizes, w_off, b_off
+
+
+def pack(arrays, dtype):
+    """Concatenate per-layer arrays into one flat, owned buffer (inputs are never modified)."""
+    return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])
+
+
+def unpack(flat, offsets, shapes):
+    """Per-layer copies of a flat buffer."""
+    return [
+        flat[offsets[i] : offsets[i + 1]].reshape(shape).copy() for i, shape in enumerate(shapes)
+    ]
+
+
+@kernel
+def weight_view(w, w_off, sizes, layer):
+    """Layer ``layer``'s weight matrix, shape (fan_out, fan_in), as a view into ``w``."""
+    return w[w_off[layer] : w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
+
+
+@kernel
+def unit_view(buffer, rows, start, width):
+    """A (rows, width) view of a per-sample buffer, starting at unit offset ``start``."""
+    return buffer[rows * start : rows * (start + width)].reshape((rows, width))
+
+
+@kernel
+def forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers):
+    """Pre-activations Z, activations A and derivatives D of every layer for the rows of X.
+
+    With ``keep_layers`` each layer has its own block of the buffers (needed for the
+    backward pass); without, two blocks alternate so evaluating a large set needs memory
+    for two layers only. The output layer is linear. Returns the output view.
+    """
+    literally(key)
+    n = X.shape[0]
+    n_layers = sizes.size - 1
+    max_width = sizes[1:].max()
+    prev = X
+    out = X
+    start = 0
+    for layer in range(n_layers):
+        width = sizes[layer + 1]
+        slot = start if keep_layers else (layer % 2) * max_width
+        z = unit_view(Z, n, slot, width)
+        np.dot(prev, weight_view(w, w_off, sizes, layer).T, z)
+        bias = b[b_off[layer] : b_off[layer + 1]]
+        for i in range(n):
+            for j in range(width):
+                z[i, j] += bias[j]
+        if layer == n_layers - 1:
+            out = z
+        else:
+            a = unit_view(A, n, slot, width)
+            apply_activation(key, z, a, unit_view(D, n, slot, width), alpha)
+            prev = a
+        start += width
+    return out
+
+
+@kernel
+def backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb):
+    """Gradients of the loss into ``gw``/``gb``, given dL/dz of the output layer in G.
+
+    G receives dL/dz_l for every layer (in the same layout as Z), which the per-layer
+    gradient-flow metrics read.
+    """
+    n = X.shape[0]
+    n_layers = sizes.size - 1
+    start = sizes[1:].sum()
+    for layer in range(n_layers - 1, -1, -1):
+        width = sizes[layer + 1]
+        start -= width
+        delta = unit_view(G, n, start, width)
+        fan_in = sizes[layer]
+        if layer == 0:
+            prev = X
+        else:
+            prev = unit_view(A, n, start - fan_in, fan_in)
+        np.dot(delta.T, prev, gw[w_off[layer] : w_off[layer + 1]].reshape((width, fan_in)))
+        grad_b = gb[b_off[layer] : b_off[layer + 1]]
+        grad_b[:] = 0.0
+        for i in range(n):
+            for j in range(width):
+                grad_b[j] += delta[i, j]
+        if layer > 0:
+            below = unit_view(G, n, start - fan_in, fan_in)
+            np.dot(delta, weight_view(w, w_off, sizes, layer), below)
+            slope = unit_view(D, n, start - fan_in, fan_in)
+            for i in range(n):
+                for j in range(fan_in):
+                    below[i, j] *= slope[i, j]

@@ -1,0 +1,220 @@
+import random
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_circles
+
+from initbench.datasets import DATASETS, Dataset, dataset, load_dataset
+
+FAST = {
+    "circles": {},
+    "moons": {},
+    "spirals": {},
+    "digits": {},
+    "teacher": {},
+}  # mnist1d is slow: generated once in a fixture, its wrapper tested with a stand-in
+EXPECTED = {  # name: (task, n_train, n_test, d, n_classes, n_outputs, loss)
+    "circles": ("binary", 300, 100, 2, 2, 1, "sigmoid_bce"),
+    "moons": ("binary", 300, 100, 2, 2, 1, "sigmoid_bce"),
+    "spirals": ("multiclass", 300, 150, 2, 3, 3, "softmax_ce"),
+    "digits": ("multiclass", 1437, 360, 64, 10, 10, "softmax_ce"),
+    "teacher": ("regression", 1000, 500, 10, 0, 1, "mse"),
+}
+
+
+@pytest.fixture(scope="module")
+def mnist1d_full():
+    """One full generation (~6 s), with the global RNG states seen around it."""
+    np.random.seed(123)
+    random.seed(456)
+    before = (np.random.get_state(), random.getstate())
+    ds = load_dataset("mnist1d", seed=0)
+    return ds, before, (np.random.get_state(), random.getstate())
+
+
+def _arrays(ds):
+    return ds.X_train, ds.y_train, ds.X_test, ds.y_test
+
+
+def _check_layout(ds):
+    for a in (ds.X_train, ds.X_test):
+        assert a.dtype == np.float64 and a.flags.c_contiguous and a.ndim == 2
+    ydtype = np.float64 if ds.task == "regression" else np.int64
+    for y in (ds.y_train, ds.y_test):
+        assert y.dtype == ydtype and y.flags.c_contiguous
+        assert y.ndim == (2 if ds.task == "regression" else 1)
+    assert ds.X_train.shape[0] == ds.y_train.shape[0]
+    assert ds.X_test.shape[0] == ds.y_test.shape[0]
+    assert ds.X_test.shape[1] == ds.n_features
+    assert np.isfinite(ds.X_train).all() and np.isfinite(ds.X_test).all()
+
+
+def _check_standardized(X):
+    assert np.allclose(X.mean(axis=0), 0, atol=1e-10)
+    std = X.std(axis=0)
+    assert np.all(np.isclose(std, 1) | (std == 0))
+
+
+def test_registry_lists_every_dataset():
+    assert set(DATASETS) == set(FAST) | {"mnist1d"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shapes_dtypes_and_standardization(name):
+    ds = load_dataset(name, seed=0)
+    task, n_train, n_test, d, n_classes, n_outputs, loss = EXPECTED[name]
+    assert isinstance(ds, Dataset) and ds.name == name and ds.task == task
+    assert ds.X_train.shape == (n_train, d) and ds.X_test.shape == (n_test, d)
+    assert (ds.n_features, ds.n_classes, ds.n_outputs, ds.default_loss) == (
+        d,
+        n_classes,
+        n_outputs,
+        loss,
+    )
+    _check_layout(ds)
+    _check_standardized(ds.X_train)
+    if task == "regression":
+        assert ds.y_train.shape == (n_train, 1)
+        assert np.allclose(ds.y_train.mean(0), 0) and np.allclose(ds.y_train.std(0), 1)
+    else:
+        for y in (ds.y_train, ds.y_test):
+            assert set(np.unique(y)) == set(range(n_classes))
+
+
+def test_mnist1d_full(mnist1d_full):
+    ds, before, after = mnist1d_full
+    assert ds.X_train.shape == (4000, 40) and ds.X_test.shape == (1000, 40)
+    assert (ds.task, ds.n_classes, ds.n_outputs) == ("multiclass", 10, 10)
+    _check_layout(ds)
+    _check_standardized(ds.X_train)
+    for y in (ds.y_train, ds.y_test):
+        assert set(np.unique(y)) == set(range(10))
+
+
+def test_mnist1d_restores_global_random_state(mnist1d_full):
+    _, (np_before, py_before), (np_after, py_after) = mnist1d_full
+    assert np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
+    assert np_before[2:] == np_after[2:]
+    assert py_before == py_after
+
+
+def test_mnist1d_same_seed_same_data(mnist1d_full):
+    again = load_dataset("mnist1d", seed=0)
+    assert all(
+        np.array_equal(u, v) for u, v in zip(_arrays(again), _arrays(mnist1d_full[0]), strict=True)
+    )
+
+
+def _fake_make_dataset(seen):
+    """Stand-in for the slow generator, reseeding the globals the way the real one does."""
+
+    def make(args):
+        seen.append(args.seed)
+        np.random.seed(args.seed)
+        random.seed(args.seed)
+        x = np.random.standard_normal((50, 40))
+        y = np.arange(50) % 10
+        if args.seed == 99:
+            raise RuntimeError("boom")
+        return {"x": x[:40], "y": y[:40], "x_test": x[40:], "y_test": y[40:]}
+
+    return make
+
+
+def test_mnist1d_wrapper_seeds_subsamples_and_restores(monkeypatch):
+    import mnist1d.data
+
+    seen = []
+    monkeypatch.setattr(mnist1d.data, "make_dataset", _fake_make_dataset(seen))
+    np.random.seed(5)
+    random.seed(5)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    a = load_dataset("mnist1d", seed=3, n_train=20, n_test=5)
+    b = load_dataset("mnist1d", seed=4)
+    with pytest.raises(RuntimeError):
+        load_dataset("mnist1d", seed=99)
+    assert seen == [3, 4, 99]
+    assert a.X_train.shape == (20, 40) and a.X_test.shape == (5, 40)
+    assert b.X_train.shape == (40, 40) and b.X_test.shape == (10, 40)
+    assert np.array_equal(a.y_train, np.arange(20) % 10)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+    assert random.getstate() == py_state
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_deterministic_by_seed_and_global_state_untouched(name):
+    np.random.seed(7)
+    random.seed(7)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    a = load_dataset(name, seed=3, **FAST[name])
+    b = load_dataset(name, seed=3, **FAST[name])
+    c = load_dataset(name, seed=4, **FAST[name])
+    assert all(np.array_equal(u, v) for u, v in zip(_arrays(a), _arrays(b), strict=True))
+    assert not np.array_equal(a.X_train, c.X_train)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])
+    assert random.getstate() == py_state
+
+
+def test_circles_seed0_is_the_course_data():
+    Xtr, ytr = make_circles(n_samples=300, noise=0.05, random_state=1)
+    Xte, yte = make_circles(n_samples=100, noise=0.05, random_state=2)
+    np.random.seed(1)  # the course's own recipe gives the same points
+    assert np.array_equal(make_circles(300, noise=0.05)[0], Xtr)
+    mean, std = Xtr.mean(0), Xtr.std(0)
+    ds = load_dataset("circles", seed=0)
+    assert np.allclose(ds.X_train, (Xtr - mean) / std)
+    assert np.allclose(ds.X_test, (Xte - mean) / std)
+    assert np.array_equal(ds.y_train, ytr) and np.array_equal(ds.y_test, yte)
+
+
+def test_constant_train_columns_are_zeroed_in_both_splits():
+    ds = load_dataset("digits", seed=0)
+    const = ds.X_train.std(0) == 0
+    assert const.any()  # digits has always-blank corner pixels
+    assert not ds.X_train[:, const].any() and not ds.X_test[:, const].any()
+
+
+def test_params_change_sizes():
+    ds = load_dataset("spirals", seed=1, k=5, n_per_class=20, n_test_per_class=10)
+    assert ds.X_train.shape == (100, 2) and ds.n_classes == 5 and ds.n_outputs == 5
+    ds = load_dataset("teacher", seed=1, n_train=50, n_test=20, d=4, k=3)
+    assert ds.X_train.shape == (50, 4) and ds.y_test.shape == (20, 3) and ds.n_outputs == 3
+
+
+def test_unknown_name_suggests_and_lists_known():
+    with pytest.raises(ValueError, match="did you mean 'circles'") as err:
+        load_dataset("circels")
+    for name in DATASETS:
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name, params, bad",
+    [
+        ("circles", {"n_samples": 10}, "n_samples"),
+        ("moons", {"noise": -1.0}, "noise"),
+        ("spirals", {"k": 1}, "k"),
+        ("teacher", {"teacher_depth": "3"}, "teacher_depth"),
+        ("mnist1d", {"n_train": 0}, "n_train"),
+    ],
+)
+def test_bad_params_name_the_parameter(name, params, bad):
+    with pytest.raises(ValueError, match=bad):
+        load_dataset(name, **params)
+
+
+def test_bad_seed():
+    with pytest.raises(ValueError, match="seed"):
+        load_dataset("moons", seed=-1)
+
+
+def test_register_new_dataset():
+    @dataset("_tiny")
+    def _tiny(seed, n=4):
+        X = np.arange(2.0 * n).reshape(n, 2)
+        return Dataset("_tiny", "binary", X, np.arange(n) % 2, X, np.arange(n) % 2, 2)
+
+    try:
+        assert load_dataset("_tiny", n=6).X_train.shape == (6, 2)
+    finally:
+        del DATASETS["_tiny"]
