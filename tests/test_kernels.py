@@ -16,10 +16,8 @@ def make_problem(loss, sizes=(4, 6, 5), n=7, seed=0, dtype=np.float64):
     W = [rng.normal(0, 1 / np.sqrt(a), (b, a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
     b = [rng.normal(0, 0.1, s).astype(dtype) for s in sizes[1:]]
     X = rng.normal(size=(n, sizes[0])).astype(dtype)
-    if loss == "mse":
-        y = rng.normal(size=(n, sizes[-1]))
-    else:
-        y = rng.integers(0, max(sizes[-1], 2), n)
+    mse = loss == "mse"
+    y = rng.normal(size=(n, sizes[-1])) if mse else rng.integers(0, max(sizes[-1], 2), n)
     return W, b, X, y
 
 

@@ -94,10 +94,7 @@ def backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb):
         start -= width
         delta = unit_view(G, n, start, width)
         fan_in = sizes[layer]
-        if layer == 0:
-            prev = X
-        else:
-            prev = unit_view(A, n, start - fan_in, fan_in)
+        prev = X if layer == 0 else unit_view(A, n, start - fan_in, fan_in)
         np.dot(delta.T, prev, gw[w_off[layer] : w_off[layer + 1]].reshape((width, fan_in)))
         grad_b = gb[b_off[layer] : b_off[layer + 1]]
         grad_b[:] = 0.0
