@@ -1,1 +1,29 @@
-"""initbench: how weight initialization, activation and depth decide whether an MLP trains."""
+"""initbench: how weight initialization, activation and depth decide whether an MLP trains.
+
+The Python API used by the pipeline, notebooks and tests::
+
+    import initbench as ib
+    W, b = ib.init_params("he_normal", [64, 128, 10], activation="relu", seed=0)
+    res = ib.train(W, b, X, y, activation="relu", loss="softmax_ce", lr=0.1,
+                   batch_size=32, steps=1000)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .activations import ACTIVATIONS, activation, get_activation
+from .datasets import DATASETS, Dataset, dataset, load_dataset
+from .inits import INITS, init_params, layer_init, network_init
+from .losses import LOSSES
+from .study import Cell, train_cell
+from .training import TrainResult, log_schedule, loss_and_grads, train
+
+try:
+    __version__ = version("initbench")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ACTIVATIONS", "DATASETS", "INITS", "LOSSES", "Cell", "Dataset", "TrainResult",
+    "activation", "dataset", "get_activation", "init_params", "layer_init", "load_dataset",
+    "log_schedule", "loss_and_grads", "network_init", "train", "train_cell",
+]  # fmt: skip

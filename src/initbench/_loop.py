@@ -45,6 +45,24 @@ def sum_sq(x):
 
 
 @kernel
+def accumulate_velocity(grad, velocity, momentum):
+    """velocity <- momentum * velocity + grad; returns (|grad|^2, |velocity|^2).
+
+    Loops run over slices from index 0: with offset ranges Numba cannot rule out
+    negative indices, and the wraparound check stops vectorisation (3x slower).
+    """
+    g_sq = 0.0
+    v_sq = 0.0
+    for i in range(grad.size):
+        g = grad[i]
+        v = momentum * velocity[i] + g
+        velocity[i] = v
+        g_sq += g * g
+        v_sq += v * v
+    return g_sq, v_sq
+
+
+@kernel
 def largest_unit_distance(W, bias):
     """Largest Euclidean distance between two rows of [W | b]: 0 when all units are equal."""
     largest = 0.0
@@ -158,16 +176,14 @@ def train_loop(
         backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
         grad_sq = 0.0
         for layer in range(n_layers):
-            sq = 0.0
-            for i in range(w_off[layer], w_off[layer + 1]):
-                g = gw[i]
-                grad_sq += g * g
-                vw[i] = momentum * vw[i] + g
-                sq += vw[i] * vw[i]
-            for i in range(b_off[layer], b_off[layer + 1]):
-                grad_sq += gb[i] * gb[i]
-                vb[i] = momentum * vb[i] + gb[i]
-            velocity_norms[layer] = math.sqrt(sq)
+            grad_sq += accumulate_velocity(
+                gb[b_off[layer] : b_off[layer + 1]], vb[b_off[layer] : b_off[layer + 1]], momentum
+            )[0]
+            g_sq, v_sq = accumulate_velocity(
+                gw[w_off[layer] : w_off[layer + 1]], vw[w_off[layer] : w_off[layer + 1]], momentum
+            )
+            grad_sq += g_sq
+            velocity_norms[layer] = math.sqrt(v_sq)
         finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
         if not finite or (logged < log_steps.size and log_steps[logged] == step):
             row = run_log[logged]

@@ -64,7 +64,9 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     """Weights ``Ws[l]`` (fan_out, fan_in) and biases ``bs[l]`` (fan_out,) for every layer.
 
     ``sizes`` = [n_in, h1, ..., n_out]; the output layer uses the scheme too. Draws are made in
-    float64 from ``np.random.default_rng(seed)`` layer by layer, so a seed fixes the network.
+    float64 from ``np.random.default_rng(seed)`` layer by layer, so a seed fixes the network,
+    then cast to ``dtype``. ``X`` is the input batch for data-dependent schemes (lsuv);
+    ``params`` are the scheme's keyword parameters, listed in ``INITS[scheme].params``.
     """
     if scheme not in INITS:
         raise ValueError(unknown_name_message("init scheme", scheme, INITS))

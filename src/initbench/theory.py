@@ -3,7 +3,7 @@
 Expectations over z ~ N(0, 1) use Gauss-Legendre panels on [-10, 10], split at 0 and graded
 geometrically towards it: the kinks of relu/elu/selu sit at 0, and at large q saturating
 activations turn over within 1/sqrt(q) of it, where plain Gauss-Hermite loses digits (1e-2
-relative for selu's E[phi'^2]); these panels keep ~1e-9 up to q = 1e10.
+relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10.
 Every function takes the activation as a registered name or an ``Activation``; ``alpha``
 overrides its default parameter (leaky_relu slope, elu scale).
 """
@@ -54,10 +54,10 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, *, alpha=None):
     """Fixed point q* of q <- sw2 E[phi(sqrt(q) z)^2] + sb2 reached from q = 1.
 
     Iterates the map; if it has not settled after 30 steps (slow geometric decay near a
-    phase boundary), brackets the root of map(q) - q in the direction the iterates move and
-    solves it with brentq. Returns 0.0 when the variance collapses (no fixed point between 0
-    and the iterates, e.g. tanh or relu with sb2 = 0 in the ordered phase) and inf when it
-    diverges (no fixed point below Q_MAX, e.g. relu with sw2 > 2).
+    phase boundary), brackets the root of map(q)/q - 1 in the direction the iterates move and
+    solves it in log q with brentq. Returns 0.0 when the variance collapses (no fixed point
+    between 0 and the iterates: tanh or relu with sb2 = 0 in the ordered phase) and inf when
+    it diverges (no fixed point below Q_MAX: relu with sw2 > 2).
     """
     act, alpha = _resolve(activation, alpha)
     sigma_w2, sigma_b2 = float(sigma_w2), float(sigma_b2)
@@ -79,9 +79,17 @@ def _fixed_point(act, alpha, sw2, sb2):
         if abs(new - q) <= 1e-13 * q:
             return new
         q, rising = new, new > q
+
+    def excess(u):  # relative residual of the map at q = e^u: root finding in log q
+        return step(math.exp(u)) * math.exp(-u) - 1.0
+
     if rising:
-        return math.inf if step(Q_MAX) >= Q_MAX else brentq(lambda x: step(x) - x, q, Q_MAX)
-    return 0.0 if step(Q_MIN) <= Q_MIN else brentq(lambda x: step(x) - x, Q_MIN, q)
+        if excess(math.log(Q_MAX)) >= 0:
+            return math.inf
+        return math.exp(brentq(excess, math.log(q), math.log(Q_MAX), xtol=1e-14))
+    if excess(math.log(Q_MIN)) <= 0:
+        return 0.0
+    return math.exp(brentq(excess, math.log(Q_MIN), math.log(q), xtol=1e-14))
 
 
 def chi1(activation, sigma_w2, sigma_b2, *, alpha=None):

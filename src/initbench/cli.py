@@ -1,0 +1,101 @@
+"""Command line: ``initbench run`` trains one cell, ``initbench bench`` times the kernels."""
+
+import argparse
+import json
+import sys
+
+from tqdm.auto import tqdm
+
+
+def _seeds(text):
+    message = f"--seeds must be comma-separated non-negative ints, got {text!r}"
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(message) from None
+    if min(seeds) < 0:
+        raise argparse.ArgumentTypeError(message)
+    return seeds
+
+
+def _param(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _run(args):
+    from .datasets import load_dataset
+    from .study import Cell, train_cell
+
+    data = load_dataset(args.dataset, seed=args.data_seed)
+    cell = Cell(
+        dataset=args.dataset, activation=args.activation, init=args.init, depth=args.depth,
+        width=args.width, seeds=args.seeds, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, loss=args.loss or data.default_loss,
+        momentum=args.momentum, dtype=args.dtype, log_points=args.log_points,
+        init_params=dict(args.init_param),
+    )  # fmt: skip
+    bar = tqdm(total=len(cell.seeds), desc=cell.name, unit="seed", file=sys.stderr)
+    lines = []
+
+    def report(seed, res, seconds):
+        last = res.history.iloc[-1]
+        lines.append(
+            f"seed {seed}: {res.status}"
+            + (f" at step {res.diverged_step}" if res.diverged_step is not None else "")
+            + f", train loss {last['train_loss']:.4g}, train acc {last['train_accuracy']:.3f}"
+            + f", test acc {last['test_accuracy']:.3f}, {seconds:.2f} s"
+        )
+        bar.update()
+
+    runs, curves, layers = train_cell(cell, data, on_seed_done=report)
+    bar.close()
+    out = args.out or f"{cell.name}.parquet"
+    runs.to_parquet(out)
+    curves.to_parquet(out.replace(".parquet", "-curves.parquet"))
+    layers.to_parquet(out.replace(".parquet", "-layers.parquet"))
+    print("\n".join(lines))
+    print(f"wrote {out} (+ -curves, -layers)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="initbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train one cell over several seeds, write parquet tables")
+    run.add_argument("--dataset", required=True)
+    run.add_argument("--activation", required=True)
+    run.add_argument("--init", required=True)
+    run.add_argument("--init-param", type=_param, action="append", default=[],
+                     metavar="KEY=VALUE", help="init scheme parameter, repeatable")  # fmt: skip
+    run.add_argument("--depth", type=int, required=True, help="number of weight layers")
+    run.add_argument("--width", type=int, required=True)
+    run.add_argument("--seeds", type=_seeds, default=(0,))
+    run.add_argument("--steps", type=int, default=1000)
+    run.add_argument("--lr", type=float, default=0.1)
+    run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--momentum", type=float, default=0.0)
+    run.add_argument("--loss", default=None, help="default: the dataset's natural loss")
+    run.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    run.add_argument("--log-points", type=int, default=40)
+    run.add_argument("--data-seed", type=int, default=0)
+    run.add_argument("--out", default=None, help="runs table path (default: <cell>.parquet)")
+    run.set_defaults(func=_run)
+
+    from .bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as error:
+        parser.exit(2, f"initbench {args.command}: error: {error}\n")
+
+
+if __name__ == "__main__":
+    main()

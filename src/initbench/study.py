@@ -1,0 +1,116 @@
+"""One grid cell: a network shape, activation, init and training setting, over several seeds.
+
+The CLI and the pipeline both train through ``train_cell``, so a cell gives the same
+numbers whichever way it is run. Results are tidy tables: one row per run, per logged
+step, and per logged step and layer, each carrying the cell's parameters.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .activations import get_activation
+from .datasets import Dataset
+from .inits import init_params
+from .training import train
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that determines a cell's numbers (the seeds too)."""
+
+    dataset: str
+    activation: str
+    init: str
+    depth: int  # number of weight layers; depth - 1 hidden layers of ``width`` units
+    width: int
+    seeds: tuple
+    steps: int
+    lr: float
+    batch_size: int
+    loss: str
+    momentum: float = 0.0
+    dtype: str = "float64"
+    log_points: int = 40
+    init_params: dict = field(default_factory=dict)
+
+    @property
+    def key(self):
+        """Stable id of the cell's settings: equal settings share one computation."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+    @property
+    def name(self):
+        """Readable, path-safe cell id."""
+        return (
+            f"{self.dataset}-{self.activation}-{self.init}-d{self.depth}-w{self.width}-{self.key}"
+        )
+
+    def columns(self):
+        """The cell's parameters as table columns (init params as JSON text)."""
+        row = asdict(self)
+        row.pop("seeds")
+        row["init_params"] = json.dumps(self.init_params, sort_keys=True)
+        return {"cell": self.name, **row}
+
+
+def layer_sizes(data: Dataset, depth, width):
+    """[n_features, width x (depth - 1), n_outputs]."""
+    return [data.n_features, *([width] * (depth - 1)), data.n_outputs]
+
+
+def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
+    """Train every seed of ``cell`` on ``data``; return the runs, curves and layers tables.
+
+    ``on_seed_done(seed, result, seconds)`` is called after each seed (progress reports).
+    """
+    act = get_activation(cell.activation)
+    sizes = layer_sizes(data, cell.depth, cell.width)
+    runs, curves, layers = [], [], []
+    for seed in cell.seeds:
+        W, b = init_params(cell.init, sizes, activation=act, seed=seed, dtype=cell.dtype,
+                           X=data.X_train, **cell.init_params)  # fmt: skip
+        start = time.perf_counter()
+        res = train(
+            W, b, data.X_train, data.y_train, activation=cell.activation, loss=cell.loss,
+            lr=cell.lr, batch_size=cell.batch_size, steps=cell.steps, seed=seed,
+            X_test=data.X_test, y_test=data.y_test, momentum=cell.momentum,
+            log_points=cell.log_points,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        first, last = res.history.iloc[0], res.history.iloc[-1]
+        runs.append({
+            "seed": seed, "status": res.status,
+            "diverged_step": -1 if res.diverged_step is None else res.diverged_step,
+            "initial_train_loss": first["train_loss"],
+            **{f"final_{k}": last[k] for k in
+               ("train_loss", "train_accuracy", "test_loss", "test_accuracy")},
+            "majority_rate": majority_rate(data),
+            "train_seconds": seconds,
+        })  # fmt: skip
+        curves.append(res.history.assign(seed=seed))
+        layers.append(res.layers.assign(seed=seed))
+        if on_seed_done is not None:
+            on_seed_done(seed, res, seconds)
+    return tuple(
+        _with_cell(cell, table)
+        for table in (pd.DataFrame(runs), pd.concat(curves), pd.concat(layers))
+    )
+
+
+def majority_rate(data: Dataset):
+    """Accuracy of always predicting the most frequent training class (NaN for regression)."""
+    if data.task == "regression":
+        return np.nan
+    return np.bincount(data.y_train).max() / len(data.y_train)
+
+
+def _with_cell(cell, table):
+    params = cell.columns()
+    front = pd.DataFrame({k: [v] * len(table) for k, v in params.items()})
+    return pd.concat([front, table.reset_index(drop=True)], axis=1)
