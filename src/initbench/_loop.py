@@ -25,6 +25,7 @@ LAYER_METRICS = (
     "grad_z_norm",  # ||dL/dz_l||_F, the back-propagated gradient
     "act_mean",  # of the layer's output (activations; logits for the output layer)
     "act_std",
+    "preact_mean",  # of the layer's pre-activations z
     "preact_sq_mean",  # mean z^2: the mean-field q^l
     "saturated_frac",  # outputs within 1% of a bounded activation's range ends
     "dead_frac",  # units with z <= 0 on every sample of the batch
@@ -32,8 +33,8 @@ LAYER_METRICS = (
     "update_ratio",  # ||lr * velocity_l|| / ||W_l||
     "symmetry",  # largest distance between two units' incoming weights and bias
 )
-(GRAD_W, GRAD_Z, ACT_MEAN, ACT_STD, PREACT_SQ, SATURATED, DEAD, WEIGHT_NORM, UPDATE_RATIO,
- SYMMETRY) = range(len(LAYER_METRICS))  # fmt: skip
+(GRAD_W, GRAD_Z, ACT_MEAN, ACT_STD, PREACT_MEAN, PREACT_SQ, SATURATED, DEAD, WEIGHT_NORM,
+ UPDATE_RATIO, SYMMETRY) = range(len(LAYER_METRICS))  # fmt: skip
 
 
 @kernel
@@ -81,6 +82,7 @@ def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo,
     n, width = z.shape
     into[GRAD_Z] = math.sqrt(sum_sq(grad))
     into[PREACT_SQ] = sum_sq(z) / z.size
+    into[PREACT_MEAN] = z.sum() / z.size
     mean = 0.0
     for v in out.reshape(-1):
         mean += v
@@ -127,12 +129,13 @@ def evaluate(key, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alp
 
 @kernel
 def train_loop(
-    key, loss_code, w, b, sizes, w_off, b_off, X, T, X_test, T_test, order, batch_size,
-    steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
+    key, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, order,
+    batch_size, steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
-    ``order`` holds one permutation of the training rows per epoch. At every step s in
+    ``order`` holds one permutation of the training rows per epoch; (X_eval, T_eval) are
+    the training rows on which train loss and accuracy are logged. At every step s in
     0..steps the batch is forwarded and back-propagated; logged steps record metrics
     before the update, so step 0 is the network at initialisation and step ``steps``
     the trained one (which receives no update).
@@ -151,7 +154,7 @@ def train_loop(
     G = np.empty_like(Z)
     Xb = np.empty((rows, n_in), dtype)
     Tb = np.empty((rows, T.shape[1]), dtype)
-    eval_rows = max(n, X_test.shape[0]) * 2 * sizes[1:].max()
+    eval_rows = max(X_eval.shape[0], X_test.shape[0]) * 2 * sizes[1:].max()
     Ze = np.empty(eval_rows, dtype)
     Ae = np.empty_like(Ze)
     De = np.empty_like(Ze)
@@ -192,8 +195,8 @@ def train_loop(
             row[1] = batch_loss
             row[6] = math.sqrt(grad_sq)
             if finite:
-                row[2], row[3] = evaluate(key, loss_code, w, b, sizes, w_off, b_off, X, T,
-                                          Ze, Ae, De, alpha)  # fmt: skip
+                row[2], row[3] = evaluate(key, loss_code, w, b, sizes, w_off, b_off, X_eval,
+                                          T_eval, Ze, Ae, De, alpha)  # fmt: skip
                 if X_test.shape[0] > 0:
                     row[4], row[5] = evaluate(key, loss_code, w, b, sizes, w_off, b_off,
                                               X_test, T_test, Ze, Ae, De, alpha)  # fmt: skip

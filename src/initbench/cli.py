@@ -32,10 +32,13 @@ def _run(args):
     from .datasets import load_dataset
     from .study import Cell, train_cell
 
+    for name in ("depth", "width"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
     data = load_dataset(args.dataset, seed=args.data_seed)
     cell = Cell(
-        dataset=args.dataset, activation=args.activation, init=args.init, depth=args.depth,
-        width=args.width, seeds=args.seeds, steps=args.steps, lr=args.lr,
+        dataset=args.dataset, activation=args.activation, init=args.init, scheme=args.init,
+        hidden=(args.width,) * (args.depth - 1), seeds=args.seeds, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, loss=args.loss or data.default_loss,
         momentum=args.momentum, dtype=args.dtype, log_points=args.log_points,
         init_params=dict(args.init_param),

@@ -21,22 +21,34 @@ from .training import train
 
 @dataclass(frozen=True)
 class Cell:
-    """Everything that determines a cell's numbers (the seeds too)."""
+    """Everything that determines a cell's numbers (the seeds too).
+
+    ``init`` is the config's label for an init variant (scheme plus parameters);
+    ``hidden`` lists the hidden layers' widths, so depth = len(hidden) + 1 weight layers.
+    """
 
     dataset: str
     activation: str
     init: str
-    depth: int  # number of weight layers; depth - 1 hidden layers of ``width`` units
-    width: int
+    scheme: str
+    hidden: tuple
     seeds: tuple
     steps: int
     lr: float
     batch_size: int
-    loss: str
+    loss: str | None = None  # None: the dataset's natural loss
     momentum: float = 0.0
     dtype: str = "float64"
     log_points: int = 40
     init_params: dict = field(default_factory=dict)
+
+    @property
+    def depth(self):
+        return len(self.hidden) + 1
+
+    @property
+    def width(self):
+        return max(self.hidden, default=0)
 
     @property
     def key(self):
@@ -52,16 +64,17 @@ class Cell:
         )
 
     def columns(self):
-        """The cell's parameters as table columns (init params as JSON text)."""
+        """The cell's parameters as table columns (lists and dicts as JSON text)."""
         row = asdict(self)
         row.pop("seeds")
+        row["hidden"] = json.dumps(list(self.hidden))
         row["init_params"] = json.dumps(self.init_params, sort_keys=True)
-        return {"cell": self.name, **row}
+        return {"cell": self.name, "depth": self.depth, "width": self.width, **row}
 
 
-def layer_sizes(data: Dataset, depth, width):
-    """[n_features, width x (depth - 1), n_outputs]."""
-    return [data.n_features, *([width] * (depth - 1)), data.n_outputs]
+def layer_sizes(data: Dataset, hidden):
+    """[n_features, *hidden, n_outputs]."""
+    return [data.n_features, *hidden, data.n_outputs]
 
 
 def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
@@ -70,14 +83,16 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
     ``on_seed_done(seed, result, seconds)`` is called after each seed (progress reports).
     """
     act = get_activation(cell.activation)
-    sizes = layer_sizes(data, cell.depth, cell.width)
+    sizes = layer_sizes(data, cell.hidden)
+    loss = cell.loss or data.default_loss
     runs, curves, layers = [], [], []
     for seed in cell.seeds:
-        W, b = init_params(cell.init, sizes, activation=act, seed=seed, dtype=cell.dtype,
+        W, b = init_params(cell.scheme, sizes, activation=act, seed=seed, dtype=cell.dtype,
                            X=data.X_train, **cell.init_params)  # fmt: skip
         start = time.perf_counter()
         res = train(
-            W, b, data.X_train, data.y_train, activation=cell.activation, loss=cell.loss,
+            W, b, data.X_train, data.y_train, activation=cell.activation,
+            loss=loss,
             lr=cell.lr, batch_size=cell.batch_size, steps=cell.steps, seed=seed,
             X_test=data.X_test, y_test=data.y_test, momentum=cell.momentum,
             log_points=cell.log_points,
@@ -97,8 +112,9 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
         layers.append(res.layers.assign(seed=seed))
         if on_seed_done is not None:
             on_seed_done(seed, res, seconds)
+    params = {**cell.columns(), "loss": loss}
     return tuple(
-        _with_cell(cell, table)
+        _with_columns(params, table)
         for table in (pd.DataFrame(runs), pd.concat(curves), pd.concat(layers))
     )
 
@@ -110,7 +126,6 @@ def majority_rate(data: Dataset):
     return np.bincount(data.y_train).max() / len(data.y_train)
 
 
-def _with_cell(cell, table):
-    params = cell.columns()
+def _with_columns(params, table):
     front = pd.DataFrame({k: [v] * len(table) for k, v in params.items()})
     return pd.concat([front, table.reset_index(drop=True)], axis=1)

@@ -131,18 +131,21 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
 
 def train(
     W, b, X, y, *, activation, loss, lr, batch_size, steps, seed=0, X_test=None, y_test=None,
-    momentum=0.0, alpha=None, log_points=40,
+    momentum=0.0, alpha=None, log_points=40, eval_rows=2048,
 ):  # fmt: skip
     """Train a copy of the network (W, b) by minibatch SGD; see TrainResult.
 
     Each epoch visits the training rows in a fresh permutation drawn from ``seed``; a
-    batch_size of at least n_samples means full-batch gradient descent.
+    batch_size of at least n_samples means full-batch gradient descent. Train loss and
+    accuracy are logged on the first ``eval_rows`` training rows (all of them for the
+    bundled datasets but mnist1d), which bounds the cost of logging on large sets.
     """
     sizes, dtype, act = _check_network(W, b, activation, loss)
     _positive("lr", lr)
     _positive("batch_size", batch_size, int)
     _positive("steps", steps, int)
     _positive("log_points", log_points, int)
+    _positive("eval_rows", eval_rows, int)
     if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     X, T = _check_data(X, y, sizes, dtype, loss)
@@ -162,9 +165,9 @@ def train(
     w, bias = pack(W, dtype), pack(b, dtype)
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
     status, diverged_at, n_logged = call_specialised(
-        train_loop, act.key, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X_test, T_test,
-        order, rows, steps, float(lr), float(momentum), _alpha(act, alpha), bounds, logged,
-        run_log, layer_log,
+        train_loop, act.key, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
+        T[:eval_rows], X_test, T_test, order, rows, steps, float(lr), float(momentum),
+        _alpha(act, alpha), bounds, logged, run_log, layer_log,
     )  # fmt: skip
     history = pd.DataFrame(run_log[:n_logged], columns=("step", *RUN_METRICS))
     history["step"] = history["step"].astype(np.int64)

@@ -1,0 +1,40 @@
+"""initbench: the grid in config/config.yaml, trained cell by cell, aggregated, reported.
+
+    snakemake --cores 8                                # the default study
+    snakemake --cores 2 --configfile config/quick.yaml # a small one, for a first look
+"""
+
+from snakemake.utils import min_version, validate
+
+from initbench import workflow as ib
+from initbench.config import SCHEMA_PATH, ConfigError, plan
+
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    PLAN = plan(config)
+except ConfigError as error:
+    ib.print_error_and_exit(error)
+validate(config, SCHEMA_PATH)
+
+
+wildcard_constraints:
+    cell=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    activation=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    dtype=r"float32|float64",
+
+
+rule all:
+    input:
+        "report/index.html",
+    default_target: True
+
+
+include: "rules/train.smk"
+include: "rules/report.smk"

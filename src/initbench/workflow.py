@@ -1,0 +1,182 @@
+"""What the Snakemake rules call: each function is one job, reading and writing files.
+
+Jobs write every output atomically (temporary file, then rename), so an interrupted
+run never leaves a table that looks complete.
+"""
+
+import functools
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .datasets import Dataset, load_dataset
+from .study import train_cell
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(table, path):
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+
+
+@contextmanager
+def job_log(path):
+    """A line-buffered log file for one job; every line is time-stamped."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle:
+        start = time.perf_counter()
+
+        def log(message):
+            handle.write(f"[{time.perf_counter() - start:8.2f} s] {message}\n")
+
+        yield log
+
+
+def set_threads(threads):
+    """Numba's and BLAS's thread counts from the job's ``threads:`` (Snakemake sets neither
+    for Numba, and BLAS's for shell jobs only)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(limits=threads)
+
+
+def make_dataset(generator, params, seed, output, log_path):
+    with job_log(log_path) as log:
+        log(f"dataset {generator} seed {seed} params {params}")
+        data = load_dataset(generator, seed=seed, **params)
+        with atomic_path(output) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, name=data.name, task=data.task, n_classes=data.n_classes,
+                     X_train=data.X_train, y_train=data.y_train, X_test=data.X_test,
+                     y_test=data.y_test)  # fmt: skip
+        log(f"{data.X_train.shape[0]} train / {data.X_test.shape[0]} test rows, "
+            f"{data.n_features} features, task {data.task}")  # fmt: skip
+
+
+def read_dataset(path):
+    with np.load(path) as f:
+        return Dataset(name=str(f["name"]), task=str(f["task"]), n_classes=int(f["n_classes"]),
+                       X_train=f["X_train"], y_train=f["y_train"], X_test=f["X_test"],
+                       y_test=f["y_test"])  # fmt: skip
+
+
+def warm_up(activation, dtype, output, log_path):
+    """Compile (or load from Numba's cache) the training loop for one activation and dtype.
+
+    Runs once per pair before the training fan-out, so parallel jobs never compile (and
+    write Numba's cache) at the same time.
+    """
+    from .inits import init_params
+    from .training import train
+
+    with job_log(log_path) as log:
+        start = time.perf_counter()
+        X = np.random.default_rng(0).normal(size=(8, 2))
+        for loss, y in (("softmax_ce", np.arange(8) % 2), ("mse", X[:, :1])):
+            W, b = init_params("he_normal", [2, 3, 3, 2 if loss == "softmax_ce" else 1],
+                               activation=activation, dtype=dtype)  # fmt: skip
+            train(W, b, X, y, activation=activation, loss=loss, lr=0.1, batch_size=4, steps=3)
+        log(f"{activation} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
+        with atomic_path(output) as tmp:
+            tmp.write_text(f"{activation} {dtype}\n")
+
+
+@functools.cache
+def provenance():
+    """Where the numbers came from: code version, packages, machine."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).parent,
+        ).stdout.strip() or "unknown"  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {
+        "git_commit": commit,
+        "initbench_version": version("initbench"),
+        "numba_version": version("numba"),
+        "numpy_version": version("numpy"),
+        "python_version": platform.python_version(),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus",
+    }
+
+
+def train_job(cell, data_path, outputs, log_path, threads):
+    """Train one cell (all its seeds) and write its runs, curves and layers tables."""
+    set_threads(threads)
+    with job_log(log_path) as log:
+        log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
+            f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
+            f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
+        data = read_dataset(data_path)
+
+        def progress(seed, res, seconds):
+            last = res.history.iloc[-1]
+            log(f"seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
+                f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
+                f"{seconds:.2f} s")  # fmt: skip
+
+        tables = train_cell(cell, data, on_seed_done=progress)
+        extra = {**provenance(), "threads": threads}
+        for table, path in zip(tables, outputs):
+            write_table(table.assign(**extra), path)
+        log("done")
+
+
+def read_benchmark(path, cell):
+    row = pd.read_csv(path, sep="\t").iloc[[-1]]
+    return row.drop(columns=["h:m:s"], errors="ignore").assign(cell=cell)
+
+
+def config_hash(config):
+    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path):
+    """Concatenate the cells' tables into the study tables, adding the config hash."""
+    with job_log(log_path) as log:
+        names = sorted(plan.cells)
+        stamp = {"config_hash": config_hash(config)}
+        for kind in ("runs", "curves", "layers"):
+            tables = [pd.read_parquet(Path(cell_dir) / name / f"{kind}.parquet") for name in names]
+            table = pd.concat(tables, ignore_index=True).assign(**stamp)
+            write_table(table, getattr(outputs, kind))
+            log(f"{kind}: {len(table)} rows from {len(names)} cells")
+        cost = pd.concat([read_benchmark(Path(benchmark_dir) / f"{n}.tsv", n) for n in names],
+                         ignore_index=True)  # fmt: skip
+        write_table(cost.assign(**stamp), outputs.cost)
+        studies = pd.DataFrame(
+            [(study, cell) for study, cells in plan.studies.items() for cell in cells],
+            columns=["study", "cell"],
+        )
+        write_table(studies.assign(**stamp), outputs.studies)
+        log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
+
+
+def print_error_and_exit(error):
+    """A bad config ends the run before any job with one line on stderr."""
+    print(f"initbench config error: {error}", file=sys.stderr)
+    sys.exit(1)
