@@ -1,7 +1,7 @@
 """initbench: the grid in config/config.yaml, trained cell by cell, aggregated, reported.
 
-    snakemake --cores 8                                # the default study
-    snakemake --cores 2 --configfile config/quick.yaml # a small one, for a first look
+snakemake --cores 8                                # the default study
+snakemake --cores 2 --configfile config/quick.yaml # a small one, for a first look
 """
 
 from snakemake.utils import min_version, validate
@@ -9,13 +9,11 @@ from snakemake.utils import min_version, validate
 from initbench import workflow as ib
 from initbench.config import SCHEMA_PATH, ConfigError, plan
 
-
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
-
-
+# The config comes from the default profile (config/config.yaml) or from --configfile,
+# which replaces it rather than being merged into it (a configfile directive would merge).
 try:
     PLAN = plan(config)
 except ConfigError as error:
@@ -31,9 +29,9 @@ wildcard_constraints:
 
 
 rule all:
+    default_target: True
     input:
         "report/index.html",
-    default_target: True
 
 
 include: "rules/train.smk"

@@ -1,11 +1,11 @@
 rule dataset:
     output:
         "results/data/{dataset}.npz",
+    log:
+        "logs/dataset/{dataset}.log",
     params:
         spec=lambda wc: PLAN.datasets[wc.dataset],
         seed=config["data_seed"],
-    log:
-        "logs/dataset/{dataset}.log",
     run:
         ib.make_dataset(*params.spec, params.seed, output[0], log[0])
 
@@ -31,20 +31,24 @@ rule train:
         runs="results/cells/{cell}/runs.parquet",
         curves="results/cells/{cell}/curves.parquet",
         layers="results/cells/{cell}/layers.parquet",
-    params:
-        cell=lambda wc: PLAN.cells[wc.cell],
-    threads: config["threads"]
-    benchmark:
-        "results/benchmarks/{cell}.tsv"
     log:
         "logs/train/{cell}.log",
+    benchmark:
+        "results/benchmarks/{cell}.tsv"
+    threads: config["threads"]
+    params:
+        cell=lambda wc: PLAN.cells[wc.cell],
     run:
         ib.train_job(params.cell, input.data, output, log[0], threads)
 
 
 rule aggregate:
     input:
-        expand("results/cells/{cell}/{kind}.parquet", cell=PLAN.cells, kind=["runs", "curves", "layers"]),
+        expand(
+            "results/cells/{cell}/{kind}.parquet",
+            cell=PLAN.cells,
+            kind=["runs", "curves", "layers"],
+        ),
     output:
         runs="results/runs.parquet",
         curves="results/curves.parquet",
@@ -54,4 +58,6 @@ rule aggregate:
     log:
         "logs/aggregate.log",
     run:
-        ib.aggregate(PLAN, config, "results/cells", "results/benchmarks", output, log[0])
+        ib.aggregate(
+            PLAN, config, "results/cells", "results/benchmarks", output, log[0]
+        )

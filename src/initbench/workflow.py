@@ -180,3 +180,11 @@ def print_error_and_exit(error):
     """A bad config ends the run before any job with one line on stderr."""
     print(f"initbench config error: {error}", file=sys.stderr)
     sys.exit(1)
+
+
+def report_job(config, plan, results_dir, out_html, log_path):
+    """Build report/index.html (and its figures) from the aggregated tables only."""
+    from .report import build_report
+
+    with job_log(log_path) as log:
+        build_report(results_dir, out_html, config, log=log)
