@@ -1,0 +1,139 @@
+"""Bad configs stop Snakemake before any job, with one line naming the key and value."""
+
+import copy
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, snakemake
+
+from initbench.config import ConfigError, plan
+
+QUICK = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+
+
+def _set(path, value):
+    def mutate(config):
+        *parents, last = path
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return mutate
+
+
+def _drop(path):
+    def mutate(config):
+        *parents, last = path
+        node = config
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return mutate
+
+
+# (what is wrong, mutation, text the message must contain)
+BAD_CONFIGS = [
+    ("unknown activation", _set(("studies", "overview", "activations"), ["relu", "tahn"]),
+     "studies.overview.activations[1]: unknown activation 'tahn' (did you mean 'tanh'?)"),
+    ("unknown init label", _set(("studies", "overview", "inits"), ["he_norml"]),
+     "studies.overview.inits[0]: unknown init 'he_norml' (did you mean 'he_normal'?)"),
+    ("unknown init scheme", _set(("inits", "he_normal", "scheme"), "he_gaussian"),
+     "inits.he_normal.scheme: unknown init scheme 'he_gaussian'"),
+    ("unknown dataset", _set(("studies", "overview", "datasets"), ["circle"]),
+     "studies.overview.datasets[0]: unknown dataset 'circle' (did you mean 'circles'?)"),
+    ("unknown dataset generator", _set(("datasets", "circles"), {"generator": "cirles"}),
+     "datasets.circles.generator: unknown dataset 'cirles' (did you mean 'circles'?)"),
+    ("depth < 1", _set(("studies", "overview", "depths"), [0, 2]),
+     "studies.overview.depths[0]: 0 is less than the minimum of 1"),
+    ("width < 1", _set(("studies", "overview", "widths"), [-4]),
+     "studies.overview.widths[0]: -4 is less than the minimum of 1"),
+    ("steps <= 0", _set(("defaults", "steps"), 0), "defaults.steps: 0 is less than the minimum"),
+    ("lr <= 0", _set(("studies", "course", "lr"), -0.1),
+     "studies.course.lr: -0.1 is less than or equal to the minimum of 0"),
+    ("lr not a number", _set(("defaults", "lr"), "fast"),
+     "defaults.lr: 'fast' is not of type 'number'"),
+    ("empty seed list", _set(("defaults", "seeds"), []), "defaults.seeds: [] should be non-empty"),
+    ("duplicate grid entries", _set(("studies", "overview", "depths"), [2, 6, 2]),
+     "studies.overview.depths: [2, 6, 2] has duplicate entries"),
+    ("wrong type", _set(("studies", "overview", "widths"), 16),
+     "studies.overview.widths: 16 is not of type 'array'"),
+    ("unknown top-level key", _set(("studys",), {}),
+     "Additional properties are not allowed ('studys' was unexpected)"),
+    ("unknown study key", _set(("studies", "course", "learning_rate"), 0.1),
+     "studies.course: Additional properties are not allowed ('learning_rate' was unexpected)"),
+    ("missing grid key", _drop(("studies", "overview", "activations")),
+     "studies.overview: 'activations' is a required property"),
+    ("unsafe path name", _set(("inits", "../../etc"), {"scheme": "zeros"}),
+     "'../../etc' is not a safe name"),
+    ("slash in a name", _set(("studies", "a/b"), {"datasets": ["circles"],
+     "activations": ["relu"], "inits": ["zeros"], "depths": [2], "widths": [4]}),
+     "'a/b' is not a safe name"),
+    ("unknown init parameter", _set(("inits", "normal_small", "sd"), 0.1),
+     "unknown param 'sd' for init scheme 'normal'"),
+    ("bad init parameter value", _set(("inits", "normal_small", "std"), -1.0),
+     "std must be a finite number >= 0, got -1.0"),
+    ("unimportable plugin", _set(("plugins",), ["no_such_module_xyz"]),
+     "plugins: cannot import 'no_such_module_xyz'"),
+    ("momentum >= 1", _set(("defaults", "momentum"), 1.0), "defaults.momentum: 1.0 is greater"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "mutate", "message"), BAD_CONFIGS, ids=[b[0] for b in BAD_CONFIGS]
+)
+def test_plan_rejects_bad_config_with_one_line(what, mutate, message):
+    config = copy.deepcopy(QUICK)
+    mutate(config)
+    with pytest.raises(ConfigError) as error:
+        plan(config)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def _digest(folder):
+    return {p.relative_to(folder): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}  # fmt: skip
+
+
+# Snakemake calls the same plan() while reading the Snakefile; each run costs seconds, so
+# the end-to-end check covers one bad input of each family.
+THROUGH_SNAKEMAKE = ["unknown activation", "depth < 1", "lr not a number", "duplicate grid entries",
+                     "unknown top-level key", "unsafe path name"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "mutate", "message"),
+    [b for b in BAD_CONFIGS if b[0] in THROUGH_SNAKEMAKE],
+    ids=THROUGH_SNAKEMAKE,
+)
+def test_snakemake_stops_before_any_job(workflow_dir, what, mutate, message):
+    config = copy.deepcopy(QUICK)
+    mutate(config)
+    (workflow_dir / "bad.yaml").write_text(yaml.safe_dump(config))
+    for folder in ("results", "report"):  # stand-ins for work already done
+        (workflow_dir / folder / "kept.txt").write_text("computed earlier\n")
+    before = {f: _digest(workflow_dir / f) for f in ("results", "report")}
+    proc = snakemake(workflow_dir, "--cores", "1", "--configfile", "bad.yaml")
+    assert proc.returncode != 0
+    errors = [line for line in proc.output.splitlines() if "initbench config error" in line]
+    assert len(errors) == 1 and message in errors[0], proc.output
+    assert "Job stats" not in proc.output and not (workflow_dir / "logs").exists()
+    assert {f: _digest(workflow_dir / f) for f in ("results", "report")} == before
+
+
+def test_malformed_yaml_stops_before_any_job(workflow_dir):
+    (workflow_dir / "bad.yaml").write_text("studies: [overview\n  depths: {2, \n")
+    proc = snakemake(workflow_dir, "--cores", "1", "--configfile", "bad.yaml")
+    assert proc.returncode != 0
+    assert "not valid JSON or YAML" in proc.output
+    assert not (workflow_dir / "logs").exists()
+
+
+def test_default_and_quick_configs_are_valid():
+    for name in ("config.yaml", "quick.yaml"):
+        grid = plan(yaml.safe_load((ROOT / "config" / name).read_text()))
+        assert grid.cells and all(grid.studies.values())

@@ -1,0 +1,29 @@
+"""environment.yml and pyproject.toml declare the same runtime dependencies."""
+
+import re
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _split(requirement):
+    name, spec = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", requirement.strip()).groups()
+    return name.lower(), spec.replace(" ", "")
+
+
+def test_environment_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = dict(_split(r) for r in project["dependencies"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = [], []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip += [d for d in dep["pip"] if not d.startswith("-e")]
+        elif _split(dep)[0] not in ("python", "pip"):
+            conda.append(dep)
+    listed = dict(_split(r) for r in conda + pip)
+    assert listed == declared
+    assert "scipy" in declared  # numba's np.dot needs SciPy's BLAS
