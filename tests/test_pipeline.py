@@ -1,0 +1,163 @@
+"""The quick study end to end: tables, report, reruns, extension, lint, determinism, resume."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_workflow, snakemake
+
+from initbench.config import plan
+
+pytestmark = pytest.mark.pipeline
+TABLES = ("runs", "curves", "layers", "cost", "studies")
+# columns that legitimately differ between two runs of the same config
+VOLATILE = ["train_seconds", "threads", "git_commit", "machine"]
+
+
+def quick(workdir, *args):
+    return snakemake(workdir, "--cores", "2", "--configfile", "config/quick.yaml", *args)
+
+
+def job_counts(output):
+    """{rule: count} from the 'Job stats' table of a (dry) run."""
+    block = output.split("Job stats:")[1].split("\n\n")[0]
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M) if m[1] != "total"
+    }
+
+
+def planned_cells(output):
+    return sorted(set(re.findall(r"wildcards: cell=(\S+)", output)))
+
+
+def read_tables(workdir):
+    return {name: pd.read_parquet(workdir / "results" / f"{name}.parquet") for name in TABLES}
+
+
+def comparable(table):
+    drop = [c for c in VOLATILE if c in table.columns]
+    keys = [c for c in ("cell", "seed", "step", "layer", "study") if c in table.columns]
+    return table.drop(columns=drop).sort_values(keys).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The quick study, run once with --cores 2."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
+    proc = quick(workdir)
+    assert proc.returncode == 0, proc.output[-3000:]
+    return workdir
+
+
+def test_quick_study_produces_tables_and_report(finished):
+    config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
+    grid = plan(config)
+    tables = read_tables(finished)
+    runs = tables["runs"]
+    expected_runs = sum(len(cell.seeds) for cell in grid.cells.values())
+    assert len(runs) == expected_runs
+    assert set(runs["cell"]) == set(grid.cells)
+    assert {
+        "dataset",
+        "activation",
+        "init",
+        "depth",
+        "width",
+        "seed",
+        "status",
+        "final_test_accuracy",
+        "config_hash",
+        "git_commit",
+        "numba_version",
+    } <= set(runs)
+    assert runs["status"].isin(["completed", "diverged"]).all()
+    assert set(tables["layers"]["layer"]) >= {1, 2}
+    assert (tables["curves"].groupby(["cell", "seed"])["step"].min() == 0).all()
+    assert len(tables["cost"]) == len(grid.cells) and (tables["cost"]["s"] > 0).all()
+    assert set(tables["studies"]["study"]) == set(config["studies"])
+    for name in grid.cells:  # each job's log names its cell and reports its seeds
+        log = (finished / "logs" / "train" / f"{name}.log").read_text()
+        assert name in log and "seed" in log and "done" in log
+    html = finished / "report" / "index.html"
+    assert html.exists() and html.stat().st_size > 10_000
+
+
+def test_rerun_with_nothing_changed_does_nothing(finished):
+    proc = quick(finished, "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.output
+
+
+def test_adding_an_init_plans_only_the_new_cells(finished):
+    config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
+    config["inits"]["lecun_normal"] = {"scheme": "lecun_normal"}
+    config["studies"]["overview"]["inits"].append("lecun_normal")
+    (finished / "extended.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(finished, "-n", "--cores", "2", "--configfile", "extended.yaml")
+    assert proc.returncode == 0, proc.output[-2000:]
+    new = sorted(
+        set(plan(config).cells) - set(pd.read_parquet(finished / "results/runs.parquet")["cell"])
+    )
+    overview = config["studies"]["overview"]
+    assert len(new) == len(overview["datasets"]) * len(overview["activations"]) * len(
+        overview["depths"]) * len(overview["widths"])  # fmt: skip
+    assert all("-lecun_normal-" in name for name in new)
+    assert planned_cells(proc.output) == new
+    assert job_counts(proc.output) == {"train": len(new), "aggregate": 1, "report": 1, "all": 1}
+
+
+def test_changing_a_training_setting_reruns_exactly_its_cells(finished):
+    config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
+    config["studies"]["he_xavier"]["steps"] += 1
+    (finished / "changed.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(finished, "-n", "--cores", "2", "--configfile", "changed.yaml")
+    assert proc.returncode == 0, proc.output[-2000:]
+    he_xavier = plan(config).studies["he_xavier"]
+    assert planned_cells(proc.output) == sorted(he_xavier)
+    assert job_counts(proc.output)["train"] == len(he_xavier)
+
+
+def test_lint_is_clean(finished):
+    proc = snakemake(finished, "--lint", "--configfile", "config/quick.yaml")
+    assert proc.returncode == 0, proc.output
+    assert "Congratulations" in proc.output
+
+
+def test_one_core_gives_the_same_tables(finished, tmp_path):
+    workdir = copy_workflow(tmp_path)
+    proc = snakemake(workdir, "--cores", "1", "--configfile", "config/quick.yaml")
+    assert proc.returncode == 0, proc.output[-3000:]
+    ours, reference = read_tables(workdir), read_tables(finished)
+    for name in ("runs", "curves", "layers", "studies"):
+        pd.testing.assert_frame_equal(comparable(ours[name]), comparable(reference[name]))
+
+
+def test_killed_run_resumes_to_the_same_tables(finished, tmp_path):
+    workdir = copy_workflow(tmp_path)
+    args = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/quick.yaml"]
+    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    cells = workdir / "results" / "cells"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if cells.exists() and len(list(cells.glob("*/runs.parquet"))) >= 5:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the study finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "results" / "runs.parquet").exists()
+    assert snakemake(workdir, "--unlock", "--configfile", "config/quick.yaml").returncode == 0
+    resumed = snakemake(workdir, "--cores", "2", "--configfile", "config/quick.yaml")
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    ours, reference = read_tables(workdir), read_tables(finished)
+    for name in ("runs", "curves", "layers", "studies"):
+        pd.testing.assert_frame_equal(comparable(ours[name]), comparable(reference[name]))
+    leftovers = [p for p in (workdir / "results").rglob("*") if ".tmp" in p.name]
+    assert not leftovers
