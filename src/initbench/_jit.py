@@ -9,6 +9,9 @@ from numba import njit, typeof, types
 
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+# Elementwise code (activations) needs no reassociation to vectorise, and reassociation
+# would undo the exact two-step range reduction in _vecmath.exp.
+ELEMENTWISE_FASTMATH = FASTMATH - {"reassoc"}
 
 
 def kernel(fn=None, **options):

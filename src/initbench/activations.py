@@ -15,7 +15,8 @@ import numpy as np
 from numba import literally, njit, types
 from numba.extending import overload
 
-from ._jit import FASTMATH, call_specialised, kernel
+from . import _vecmath
+from ._jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
 
 ACTIVATIONS = {}
 _KERNELS_BY_KEY = {}
@@ -47,7 +48,7 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
     def register(fn):
         source = inspect.getsource(fn)
         key = f"{name}@{hashlib.sha1(source.encode()).hexdigest()[:12]}"
-        scalar = njit(inline="always", fastmath=set(FASTMATH))(fn)
+        scalar = njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH))(fn)
         ACTIVATIONS[name] = Activation(name, scalar, key, float(gain), float(alpha), bounds)
         _KERNELS_BY_KEY[key] = scalar
         return fn
@@ -74,7 +75,7 @@ def apply_activation(key, Z, A, D, alpha):
     """A = phi(Z), D = phi'(Z) elementwise; compiled per activation key (see _jit)."""
 
 
-@overload(apply_activation, jit_options={"fastmath": set(FASTMATH)})
+@overload(apply_activation, jit_options={"fastmath": set(ELEMENTWISE_FASTMATH)})
 def _apply_activation(key, Z, A, D, alpha):
     if not isinstance(key, types.StringLiteral):
         return None
@@ -88,21 +89,20 @@ def _apply_activation(key, Z, A, D, alpha):
     return impl
 
 
-@kernel
+@kernel(fastmath=set(ELEMENTWISE_FASTMATH))
 def _evaluate(key, z, phi, dphi, alpha):
     literally(key)
     apply_activation(key, z, phi, dphi, alpha)
 
 
 # --- built-in activations -------------------------------------------------------------
+# _vecmath.exp/expm1 instead of math.exp/expm1/tanh: they vectorise without SVML.
 
 
-@njit(inline="always", fastmath=set(FASTMATH))
+@njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH))
 def _sigmoid(z):
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    e = _vecmath.exp(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
 
 
 @activation("linear", gain=1.0)
@@ -118,7 +118,10 @@ def sigmoid(z, alpha):
 
 @activation("tanh", gain=5.0 / 3.0, bounds=(-1.0, 1.0))
 def tanh(z, alpha):
-    t = math.tanh(z)
+    a = abs(z)
+    e = _vecmath.expm1(2.0 * min(a, 20.0))  # tanh(20) rounds to 1
+    t = e / (e + 2.0)
+    t = t if z >= 0 else -t
     return t, 1.0 - t * t
 
 
@@ -140,7 +143,7 @@ def leaky_relu(z, alpha):
 def elu(z, alpha):
     if z > 0:
         return z, 1.0
-    return alpha * math.expm1(z), alpha * math.exp(z)
+    return alpha * _vecmath.expm1(z), alpha * _vecmath.exp(z)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -151,7 +154,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(z, alpha):
     if z > 0:
         return _SELU_SCALE * z, _SELU_SCALE
-    return _SELU_SCALE * _SELU_ALPHA * math.expm1(z), _SELU_SCALE * _SELU_ALPHA * math.exp(z)
+    neg = _SELU_SCALE * _SELU_ALPHA
+    return neg * _vecmath.expm1(z), neg * _vecmath.exp(z)
 
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -161,7 +165,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 @activation("gelu", gain=1.0)
 def gelu(z, alpha):
     cdf = 0.5 * math.erfc(-z * _INV_SQRT2)  # erfc keeps the left tail accurate
-    return z * cdf, cdf + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    return z * cdf, cdf + z * _INV_SQRT_2PI * _vecmath.exp(-0.5 * z * z)
 
 
 @activation("silu", gain=1.0)
@@ -172,4 +176,4 @@ def silu(z, alpha):
 
 @activation("softplus", gain=1.0)
 def softplus(z, alpha):
-    return max(z, 0.0) + math.log1p(math.exp(-abs(z))), _sigmoid(z)
+    return max(z, 0.0) + math.log1p(_vecmath.exp(-abs(z))), _sigmoid(z)
