@@ -15,8 +15,13 @@ ELEMENTWISE_FASTMATH = FASTMATH - {"reassoc"}
 
 
 def kernel(fn=None, **options):
-    """``njit`` with the project's settings: cached, fastmath (inf/NaN kept), GIL released."""
-    options = {"cache": True, "fastmath": set(FASTMATH), "nogil": True, **options}
+    """``njit`` with the project's settings: cached, fastmath (inf/NaN kept), GIL released.
+
+    NumPy's error model: x/0 gives inf or NaN like any other overflow (a result the
+    training loop records) instead of raising, and division no longer blocks vectorisation.
+    """
+    options = {"cache": True, "fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy",
+               **options}  # fmt: skip
     if fn is None:
         return lambda f: njit(**options)(f)
     return njit(**options)(fn)

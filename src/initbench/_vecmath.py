@@ -10,6 +10,7 @@ are flushed to 0 rather than returned as subnormals.
 
 import math
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
@@ -79,7 +80,7 @@ def _expm1_reduced(r):
 def exp(x):
     x = float(x)
     clipped = min(max(x, _EXP_MIN), _EXP_MAX)
-    k = min(math.floor(clipped * _LOG2E + 0.5), 1023.0)
+    k = min(np.floor(clipped * _LOG2E + 0.5), 1023.0)  # np.floor stays a float: no cvt
     r = _reduce(clipped, k)
     y = _times_pow2(1.0 + _expm1_reduced(r), k)
     y = 0.0 if x < _EXP_MIN else y

@@ -48,7 +48,7 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
     def register(fn):
         source = inspect.getsource(fn)
         key = f"{name}@{hashlib.sha1(source.encode()).hexdigest()[:12]}"
-        scalar = njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH))(fn)
+        scalar = njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")(fn)
         ACTIVATIONS[name] = Activation(name, scalar, key, float(gain), float(alpha), bounds)
         _KERNELS_BY_KEY[key] = scalar
         return fn
@@ -75,7 +75,10 @@ def apply_activation(key, Z, A, D, alpha):
     """A = phi(Z), D = phi'(Z) elementwise; compiled per activation key (see _jit)."""
 
 
-@overload(apply_activation, jit_options={"fastmath": set(ELEMENTWISE_FASTMATH)})
+@overload(
+    apply_activation,
+    jit_options={"fastmath": set(ELEMENTWISE_FASTMATH), "error_model": "numpy"},
+)
 def _apply_activation(key, Z, A, D, alpha):
     if not isinstance(key, types.StringLiteral):
         return None
@@ -99,7 +102,7 @@ def _evaluate(key, z, phi, dphi, alpha):
 # _vecmath.exp/expm1 instead of math.exp/expm1/tanh: they vectorise without SVML.
 
 
-@njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH))
+@njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")
 def _sigmoid(z):
     e = _vecmath.exp(-abs(z))
     return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
