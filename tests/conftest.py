@@ -1,5 +1,6 @@
 """Shared fixtures: a scratch copy of the workflow to run Snakemake in."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,11 +25,12 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(workdir, *args, timeout=600):
+def snakemake(workdir, *args, timeout=600, env_extra=None):
     """Run snakemake in ``workdir``; return the completed process (stdout+stderr in .output)."""
+    env = {**os.environ, **(env_extra or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True,
-        timeout=timeout,
+        timeout=timeout, env=env,
     )  # fmt: skip
     proc.output = proc.stdout + proc.stderr
     return proc
