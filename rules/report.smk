@@ -3,6 +3,13 @@ rule report:
         rules.aggregate.output,
     output:
         "report/index.html",
+        report(
+            directory("report/figures"),
+            patterns=["{name}.png"],
+            caption="captions/figures.rst",
+            category="Figures",
+            labels={"figure": "{name}"},
+        ),
     log:
         "logs/report.log",
     run:

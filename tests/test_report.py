@@ -1,0 +1,296 @@
+"""The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
+
+import sys
+import types
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import initbench as ib
+from initbench.report import SECTIONS, build_report
+from initbench.study import Cell
+from initbench.workflow import config_hash, provenance
+
+SCRIPT = "<script>alert('x')</script>"
+CONFIG = {
+    "threads": 1,
+    "data_seed": 0,
+    "datasets": {"circles": {"n_train": 120, "n_test": 60}, "teacher": {"n_train": 120}},
+    "inits": {
+        "zeros": {"scheme": "zeros"},
+        "he_normal": {"scheme": "he_normal"},
+        "big": {"scheme": "normal", "std": 10.0},
+        "xavier_normal": {"scheme": "xavier_normal"},
+    },
+    "studies": {
+        "overview": {
+            "description": f"tiny {SCRIPT}",
+            "datasets": ["circles"],
+            "activations": ["relu"],
+            "inits": ["zeros", "he_normal"],
+            "depths": [2, 3],
+            "widths": [8],
+        },
+        "regression": {
+            "description": "teacher",
+            "datasets": ["teacher"],
+            "activations": ["tanh"],
+            "inits": ["xavier_normal"],
+            "hidden": [[8]],
+        },
+    },
+}
+
+
+def _cells():
+    circles = ib.load_dataset("circles", seed=0, n_train=120, n_test=60)
+    teacher = ib.load_dataset("teacher", seed=0, n_train=120, n_test=60)
+    common = {"seeds": (0, 1), "steps": 30, "batch_size": 32, "log_points": 8}
+    return [
+        (Cell("circles", "relu", "he_normal", "he_normal", (8,), lr=0.1, **common), circles),
+        (Cell("circles", "relu", "he_normal", "he_normal", (8, 8), lr=0.1, **common), circles),
+        (Cell("circles", "relu", "zeros", "zeros", (8, 8), lr=0.1, **common), circles),
+        # mse on unbounded relu outputs from std-10 weights: overflows within a few steps
+        (
+            Cell(
+                "circles",
+                "relu",
+                "big",
+                "normal",
+                (8, 8),
+                lr=1.0,
+                loss="mse",
+                init_params={"std": 10.0},
+                **common,
+            ),
+            circles,
+        ),
+        (
+            Cell("teacher", "tanh", "xavier_normal", "xavier_normal", (8,), lr=0.05, **common),
+            teacher,
+        ),
+    ]
+
+
+def write_results(results):
+    """The five aggregated tables, as workflow.aggregate writes them."""
+    tables = {"runs": [], "curves": [], "layers": []}
+    extra = {**provenance(), "threads": 1, "config_hash": config_hash(CONFIG)}
+    names = []
+    for cell, data in _cells():
+        names.append(cell.name)
+        for kind, table in zip(tables, ib.train_cell(cell, data)):
+            tables[kind].append(table.assign(**extra))
+    results.mkdir(parents=True, exist_ok=True)
+    for kind, parts in tables.items():
+        pd.concat(parts, ignore_index=True).to_parquet(results / f"{kind}.parquet", index=False)
+    rng = np.random.default_rng(0)
+    cost = pd.DataFrame(
+        {
+            "s": rng.uniform(0.05, 2, len(names)),
+            "max_rss": rng.uniform(400, 460, len(names)),
+            "max_vms": 3000.0,
+            "max_uss": 440.0,
+            "max_pss": 445.0,
+            "io_in": 80.0,
+            "io_out": 4.0,
+            "mean_load": 0.0,
+            "cpu_time": rng.uniform(1, 20, len(names)),
+            "cell": names,
+        }
+    )
+    cost.assign(config_hash=extra["config_hash"]).to_parquet(results / "cost.parquet", index=False)
+    studies = [("overview", n) for n in names if n.startswith("circles") and "-big-" not in n]
+    studies += [("regression", names[-1]), ("divergent", names[3]), ("divergent", names[1])]
+    pd.DataFrame(studies, columns=["study", "cell"]).to_parquet(results / "studies.parquet")
+    return names
+
+
+@dataclass
+class FakeFinding:
+    key: str
+    title: str
+    claim: str
+    source: str
+    verdict: str
+    rule: str
+    figure: str | None
+    caption: str
+    studies: list = field(default_factory=list)
+    measured: list = field(default_factory=list)
+
+
+def fake_evaluate_findings(tables, config, figure_dir):
+    from matplotlib.figure import Figure
+
+    assert set(tables) == {"runs", "curves", "layers", "cost", "studies"}
+    fig = Figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    fig.savefig(Path(figure_dir) / "finding-he.png")
+    n_runs = len(tables["runs"])
+    return [
+        FakeFinding(
+            "he",
+            "He init trains deep ReLU nets",
+            "He keeps <b>variance</b>",
+            "He et al. 2015",
+            "reproduced",
+            "ratio within [0.5, 2]",
+            "finding-he.png",
+            f"Fake figure over {n_runs} runs",
+            ["overview"],
+            [("gradient ratio", "0.93"), ("runs", str(n_runs))],
+        ),
+        FakeFinding(
+            "zeros",
+            "Zero init stalls",
+            "Symmetric units",
+            "course",
+            "not reproduced",
+            "accuracy <= chance + 0.02",
+            None,
+            "",
+            ["overview"],
+            [("acc", "0.5")],
+        ),
+        FakeFinding(
+            "lsuv",
+            "LSUV",
+            "unit variance",
+            "Mishkin & Matas 2016",
+            "inconclusive",
+            "needs the lsuv study",
+            None,
+            "",
+            [],
+            [],
+        ),
+    ]
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.hrefs, self.srcs = set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+        if "src" in attrs:
+            self.srcs.append(attrs["src"])
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    names = write_results(root / "results")
+    fake = types.ModuleType("initbench.findings")
+    fake.evaluate_findings = fake_evaluate_findings
+    saved = sys.modules.get("initbench.findings")
+    sys.modules["initbench.findings"] = fake
+    try:
+        out = build_report(
+            root / "results", root / "report" / "index.html", CONFIG, log=lambda message: None
+        )
+    finally:
+        if saved is None:
+            sys.modules.pop("initbench.findings")
+        else:
+            sys.modules["initbench.findings"] = saved
+    html = out.read_text(encoding="utf-8")
+    links = Links()
+    links.feed(html)
+    return {"root": root, "html": html, "links": links, "names": names, "out": out}
+
+
+def test_every_section_and_contents_entry(report):
+    ids = report["links"].ids
+    for sid, _ in SECTIONS:
+        assert sid in ids
+        assert f'href="#{sid}"' in report["html"]
+    anchors = [h[1:] for h in report["links"].hrefs if h.startswith("#")]
+    assert anchors and all(a in ids for a in anchors)
+
+
+def test_figures_exist_and_are_relative(report):
+    srcs = report["links"].srcs
+    assert len(srcs) >= 8
+    figures = report["out"].parent / "figures"
+    for src in srcs:
+        assert src.startswith("figures/") and src.endswith(".png")
+        path = report["out"].parent / src
+        assert path.is_file() and path.stat().st_size > 1000, src
+    assert sorted(p.name for p in figures.glob("*.png")) == sorted({Path(s).name for s in srcs})
+    assert not list(report["out"].parent.glob(".figures.tmp*"))
+
+
+def test_offline_and_escaped(report):
+    html = report["html"]
+    for url in report["links"].srcs + report["links"].hrefs:
+        assert not url.lower().startswith(("http:", "https:", "//")), url
+    assert "<link" not in html  # no external stylesheet
+    assert "<script src" not in html
+    assert SCRIPT not in html
+    assert "&lt;script&gt;alert(" in html  # the config is shown, escaped
+    assert "He keeps <b>" not in html and "He keeps &lt;b&gt;variance&lt;/b&gt;" in html
+
+
+def test_findings_rendered(report):
+    html = report["html"]
+    for verdict in ("reproduced", "not-reproduced", "inconclusive"):
+        assert f'class="badge v-{verdict}"' in html
+    assert "He et al. 2015" in html and "ratio within [0.5, 2]" in html
+    assert "<td>gradient ratio</td>" in html and ">0.93<" in html
+    assert 'src="figures/finding-he.png"' in html
+    assert "Fake figure over 10 runs" in html
+    assert "Findings module not available" not in html
+
+
+def test_content_from_the_tables(report):
+    html = report["html"]
+    for name in report["names"]:
+        assert name in html  # the all-cells table lists every cell
+    diverged = report["names"][3]
+    assert "stopped on a non-finite loss or gradient" in html
+    assert html.count(diverged) >= 2  # divergence table and all-cells table
+    assert 'id="cells-table"' in html and 'data-table="cells-table"' in html  # filter box
+    assert "teacher: train loss &lt;=" in html  # regression target for steps to target
+    assert "peak max_rss" in html
+
+
+@pytest.mark.parametrize("kinds", [("runs", "curves", "layers"), ("runs", "curves")])
+def test_missing_findings_module_and_sparse_results(tmp_path, monkeypatch, kinds):
+    """Without findings.py, and without studies, cost (or layers), it still renders."""
+    monkeypatch.setitem(sys.modules, "initbench.findings", None)  # import fails
+    results = tmp_path / "results"
+    results.mkdir()
+    circles = ib.load_dataset("circles", seed=0, n_train=60, n_test=30)
+    cell = Cell("circles", "relu", "he_normal", "he_normal", (4,), (0,), 5, 0.1, 16, log_points=3)
+    for kind, table in zip(("runs", "curves", "layers"), ib.train_cell(cell, circles)):
+        if kind in kinds:
+            table = table.assign(**provenance(), threads=1, config_hash="x")
+            table.to_parquet(results / f"{kind}.parquet")
+    stale = tmp_path / "r" / "figures" / "stale.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    out = build_report(results, tmp_path / "r" / "index.html", {}, log=lambda message: None)
+    html = out.read_text(encoding="utf-8")
+    assert "Findings module not available" in html
+    assert "No cost table" in html
+    assert "No run produced inf or NaN" in html
+    assert ("layers table is missing" in html) == ("layers" not in kinds)
+    assert not stale.exists()  # figures/ holds this build's figures only
+    links = Links()
+    links.feed(html)
+    for sid, _ in SECTIONS:
+        assert sid in links.ids
+    assert links.srcs
+    for src in links.srcs:
+        assert (out.parent / src).is_file()
