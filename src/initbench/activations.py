@@ -10,6 +10,7 @@ import inspect
 import math
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from pathlib import Path
 
 import numpy as np
 from numba import literally, njit, types
@@ -20,6 +21,14 @@ from ._jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
 
 ACTIVATIONS = {}
 _KERNELS_BY_KEY = {}
+# Numba's cache invalidates a function when its own file changes, not when a function it
+# calls does. Every kernel is specialised on the activation's key, so hashing the kernel
+# modules (and the activation's whole module) into the key makes any edit recompile.
+_KERNEL_SOURCES = b"".join(
+    (Path(__file__).parent / name).read_bytes()
+    for name in ("_jit.py", "_vecmath.py", "activations.py", "losses.py", "network.py",
+                 "_loop.py", "training.py")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class Activation:
 
     name: str
     scalar: object = field(repr=False)  # jitted (z, alpha) -> (phi, dphi)
-    key: str  # name@source-hash, the compile-time identity of the kernels
+    key: str  # name@hash of its module and the kernels: the compile-time identity
     gain: float  # torch.nn.init.calculate_gain for this nonlinearity
     alpha: float = 0.0  # default slope/scale parameter, used by leaky_relu and elu
     bounds: tuple | None = None  # output range, for the saturation metric
@@ -46,8 +55,8 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
     """Register ``fn(z, alpha) -> (phi, dphi)`` as the activation ``name``."""
 
     def register(fn):
-        source = inspect.getsource(fn)
-        key = f"{name}@{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+        code = inspect.getsource(inspect.getmodule(fn)).encode() + _KERNEL_SOURCES
+        key = f"{name}@{hashlib.sha1(code).hexdigest()[:12]}"
         scalar = njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")(fn)
         ACTIVATIONS[name] = Activation(name, scalar, key, float(gain), float(alpha), bounds)
         _KERNELS_BY_KEY[key] = scalar
