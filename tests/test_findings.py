@@ -1,0 +1,487 @@
+"""The findings' rules on small synthetic tables: each can pass, each can fail, and a claim
+whose study is absent is inconclusive."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from initbench import findings
+from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, VERDICTS
+from initbench.theory import chi1, depth_scale
+
+LOG_STEPS = (0, 1, 2, 5, 10, 20, 50)
+LN2 = math.log(2)
+
+
+class Tables:
+    """Synthetic aggregated tables, one cell at a time, with the columns the checks read."""
+
+    def __init__(self):
+        self.runs, self.curves, self.layers, self.studies = [], [], [], []
+
+    def cell(
+        self,
+        study,
+        *,
+        activation="relu",
+        init="he_normal",
+        scheme=None,
+        hidden=(8, 8),
+        dataset="d",
+        steps=None,
+        batch_size=64,
+        init_params=None,
+        seeds=(0, 1),
+        majority=0.1,
+        accuracy=0.9,
+        status="completed",
+        curve=None,
+        layer=None,
+    ):
+        """Add one cell to ``study``. ``curve(step, seed)`` and ``layer(step, layer, depth,
+        seed)`` return metric overrides for the curves and layers rows."""
+        steps = LOG_STEPS[-1] if steps is None else steps
+        logged = sorted({s for s in LOG_STEPS if s < steps} | {steps})
+        params = dict(init_params or {})
+        name = f"{study}-{dataset}-{activation}-{init}-{len(hidden)}-{json.dumps(params)}"
+        depth = len(hidden) + 1
+        columns = {
+            "cell": name,
+            "depth": depth,
+            "width": max(hidden, default=0),
+            "dataset": dataset,
+            "activation": activation,
+            "init": init,
+            "scheme": scheme or init,
+            "hidden": json.dumps(list(hidden)),
+            "steps": steps,
+            "lr": 0.1,
+            "batch_size": batch_size,
+            "loss": "softmax_ce",
+            "momentum": 0.0,
+            "dtype": "float64",
+            "log_points": len(logged),
+            "init_params": json.dumps(params, sort_keys=True),
+        }
+        self.studies.append({"study": study, "cell": name})
+        for seed in seeds:
+            points = [
+                {
+                    "step": s,
+                    "train_loss": 1.0,
+                    "train_accuracy": accuracy,
+                    **(curve(s, seed) if curve else {}),
+                }
+                for s in logged
+            ]
+            self.curves += [{**columns, "seed": seed, **p} for p in points]
+            self.runs.append(
+                {
+                    **columns,
+                    "seed": seed,
+                    "status": status,
+                    "majority_rate": majority,
+                    "initial_train_loss": points[0]["train_loss"],
+                    "final_train_loss": points[-1]["train_loss"],
+                    "final_train_accuracy": points[-1]["train_accuracy"],
+                    "final_test_accuracy": points[-1]["train_accuracy"],
+                }
+            )
+            for s in logged:
+                for lay in range(1, depth + 1):
+                    row = {
+                        "grad_z_norm": 1.0,
+                        "act_mean": 0.5,
+                        "saturated_frac": 0.0,
+                        "dead_frac": 0.0,
+                        "symmetry": 1.0,
+                        "preact_mean": 0.0,
+                        "preact_sq_mean": 1.0,
+                    }
+                    row.update(layer(s, lay, depth, seed) if layer else {})
+                    self.layers.append({**columns, "seed": seed, "step": s, "layer": lay, **row})
+        return self
+
+    def tables(self):
+        frames = {k: pd.DataFrame(getattr(self, k)) for k in ("runs", "curves", "layers")}
+        return {**frames, "cost": pd.DataFrame(), "studies": pd.DataFrame(self.studies)}
+
+
+def evaluate(tables, key, figure_dir=None):
+    """The finding ``key`` (evaluating all claims, as the report does); figures only if asked."""
+    out = findings.evaluate_findings(tables.tables(), {}, figure_dir)
+    (found,) = [f for f in out if f.key == key]
+    assert all(f.verdict in VERDICTS for f in out)
+    assert found.rule
+    if found.verdict != INCONCLUSIVE:
+        assert found.measured and found.caption
+    if figure_dir is None:
+        assert found.figure is None
+    elif found.verdict != INCONCLUSIVE:
+        assert found.figure == f"finding-{key}.png"
+        assert (figure_dir / found.figure).stat().st_size > 10_000
+    return found
+
+
+def test_every_claim_is_inconclusive_when_no_study_ran(tmp_path):
+    empty = {k: pd.DataFrame(columns=["cell"]) for k in ("runs", "curves", "layers", "cost")}
+    empty["studies"] = pd.DataFrame(columns=["study", "cell"])
+    config = {"studies": {"course": {}}}
+    out = findings.evaluate_findings(empty, config, tmp_path)
+    assert [f.key for f in out] == [c.key for c in findings.CLAIMS]
+    assert len(out) == 10
+    for f in out:
+        assert f.verdict == INCONCLUSIVE and f.figure is None
+        assert "was not run" in f.rule
+    course = next(f for f in out if f.key == "course")
+    assert "configured, but it has no results" in course.rule
+    assert not list(tmp_path.iterdir())
+
+
+# 1. symmetry ------------------------------------------------------------------------------
+
+
+def symmetry_tables(constant_symmetry=0.0, constant_accuracy=0.52, he_accuracy=0.95):
+    t = Tables()
+    for init in ("zeros", "constant", "he_normal"):
+        t.cell("symmetry", init=init, hidden=(), accuracy=0.55, majority=0.5)
+    t.cell(
+        "symmetry",
+        init="zeros",
+        hidden=(16, 16),
+        accuracy=0.5,
+        majority=0.5,
+        layer=lambda s, lay, d, seed: {"symmetry": 0.0},
+    )
+    t.cell(
+        "symmetry",
+        init="constant",
+        hidden=(16, 16),
+        accuracy=constant_accuracy,
+        majority=0.5,
+        layer=lambda s, lay, d, seed: {"symmetry": constant_symmetry if s == 20 else 0.0},
+    )
+    t.cell("symmetry", init="he_normal", hidden=(16, 16), accuracy=he_accuracy, majority=0.5)
+    return t
+
+
+def test_symmetry():
+    assert evaluate(symmetry_tables(), "symmetry").verdict == REPRODUCED
+    broken = symmetry_tables(constant_symmetry=1e-3)
+    assert evaluate(broken, "symmetry").verdict == NOT_REPRODUCED
+    better = symmetry_tables(constant_accuracy=0.8)
+    assert evaluate(better, "symmetry").verdict == NOT_REPRODUCED
+    no_control = symmetry_tables(he_accuracy=0.55)
+    assert evaluate(no_control, "symmetry").verdict == INCONCLUSIVE
+
+
+# 2. course --------------------------------------------------------------------------------
+
+
+def course_tables(he_accuracy=0.99, large_accuracy=0.83, zero_cost=LN2, steps=15000):
+    t = Tables()
+    common = {"hidden": (10, 5), "steps": steps, "majority": 0.5}
+    t.cell(
+        "course",
+        init="zeros",
+        accuracy=0.5,
+        curve=lambda s, seed: {"train_loss": zero_cost if s else math.log(2)},
+        **common,
+    )
+    t.cell(
+        "course",
+        init="normal_large",
+        scheme="normal",
+        init_params={"std": 10.0},
+        accuracy=large_accuracy,
+        curve=lambda s, seed: {"train_loss": 0.4 if s else 30.0},
+        **common,
+    )
+    t.cell(
+        "course",
+        init="he_normal",
+        accuracy=he_accuracy,
+        curve=lambda s, seed: {"train_loss": 0.07 if s else 0.9},
+        **common,
+    )
+    return t
+
+
+def test_course():
+    found = evaluate(course_tables(), "course")
+    assert found.verdict == REPRODUCED
+    assert (
+        "stably" in found.rule
+        and "inf" in dict(found.measured)["normal std 10: cost at iteration 0"]
+    )
+    for failing in (
+        course_tables(he_accuracy=0.9),
+        course_tables(large_accuracy=0.97),
+        course_tables(zero_cost=0.6),
+    ):
+        assert evaluate(failing, "course").verdict == NOT_REPRODUCED
+    short = course_tables(he_accuracy=0.7, steps=3000)
+    assert evaluate(short, "course").verdict == INCONCLUSIVE
+
+
+# 3. small normal in deep nets -------------------------------------------------------------
+
+
+def small_normal_tables(decay=0.05, accuracy=0.1, depths=(2, 10, 25)):
+    t = Tables()
+    for depth in depths:
+        for activation in ("relu", "tanh"):
+            t.cell(
+                "overview",
+                activation=activation,
+                init="normal_small",
+                scheme="normal",
+                init_params={"std": 0.01},
+                hidden=(4,) * (depth - 1),
+                accuracy=accuracy if depth >= 10 else 0.9,
+                layer=lambda s, lay, d, seed: {"grad_z_norm": decay ** (d - lay)},
+            )
+    return t
+
+
+def test_small_normal():
+    assert evaluate(small_normal_tables(), "normal_small").verdict == REPRODUCED
+    flat = small_normal_tables(decay=0.9)
+    assert evaluate(flat, "normal_small").verdict == NOT_REPRODUCED
+    trains = small_normal_tables(accuracy=0.8)
+    assert evaluate(trains, "normal_small").verdict == NOT_REPRODUCED
+    shallow = evaluate(small_normal_tables(depths=(2, 6)), "normal_small")
+    assert shallow.verdict == INCONCLUSIVE and "depths run: 2, 6" in shallow.rule
+
+
+# 4. Glorot & Bengio -----------------------------------------------------------------------
+
+
+def glorot_tables(top_mean=0.05, xavier_decay=0.9):
+    t = Tables()
+    hidden = (10,) * 5
+
+    def sigmoid_layer(s, lay, d, seed):
+        return {"act_mean": top_mean if lay == d - 1 and s >= 5 else 0.5}
+
+    t.cell(
+        "glorot",
+        activation="sigmoid",
+        init="torch_default",
+        hidden=hidden,
+        steps=50,
+        layer=sigmoid_layer,
+    )
+    for init, decay in (("torch_default", 0.5), ("xavier_uniform", xavier_decay)):
+        t.cell(
+            "glorot",
+            activation="tanh",
+            init=init,
+            hidden=hidden,
+            steps=50,
+            layer=lambda s, lay, d, seed, k=decay: {"grad_z_norm": k ** (d - lay)},
+        )
+    return t
+
+
+def test_glorot():
+    assert evaluate(glorot_tables(), "glorot").verdict == REPRODUCED
+    no_saturation = glorot_tables(top_mean=0.4)
+    assert evaluate(no_saturation, "glorot").verdict == NOT_REPRODUCED
+    steeper = glorot_tables(xavier_decay=0.3)
+    assert evaluate(steeper, "glorot").verdict == NOT_REPRODUCED
+
+
+# 5. He et al. -----------------------------------------------------------------------------
+
+
+def he_tables(xavier_accuracy=0.1, depth=30, he_status="completed"):
+    t = Tables()
+    t.cell("he_xavier", init="he_normal", hidden=(4,) * (depth - 1), accuracy=0.6, status=he_status)
+    t.cell("he_xavier", init="xavier_normal", hidden=(4,) * (depth - 1), accuracy=xavier_accuracy)
+    return t
+
+
+def test_he_xavier():
+    assert evaluate(he_tables(), "he_xavier").verdict == REPRODUCED
+    assert evaluate(he_tables(xavier_accuracy=0.5), "he_xavier").verdict == NOT_REPRODUCED
+    diverged = evaluate(he_tables(he_status="diverged"), "he_xavier")
+    assert diverged.verdict == NOT_REPRODUCED
+    shallow = evaluate(he_tables(depth=20), "he_xavier")
+    assert shallow.verdict == INCONCLUSIVE and "deepest: 20" in shallow.rule
+
+
+# 6. Leaky ReLU ----------------------------------------------------------------------------
+
+
+def leaky_tables(leaky_dead=0.1):
+    t = Tables()
+    for init in ("he_normal", "xavier_normal"):
+        for activation, dead in (("relu", 0.3), ("leaky_relu", leaky_dead)):
+            t.cell(
+                "overview",
+                activation=activation,
+                init=init,
+                layer=lambda s, lay, d, seed, x=dead: {"dead_frac": x if s else 0.05},
+            )
+    return t
+
+
+def test_leaky_relu():
+    assert evaluate(leaky_tables(), "leaky_relu").verdict == REPRODUCED
+    assert evaluate(leaky_tables(0.3), "leaky_relu").verdict == NOT_REPRODUCED
+    assert evaluate(leaky_tables(0.5), "leaky_relu").verdict == NOT_REPRODUCED
+    assert evaluate(leaky_tables(0.295), "leaky_relu").verdict == NOT_REPRODUCED  # < 1% fewer
+
+
+# 7. Mean field ----------------------------------------------------------------------------
+
+
+def chi1_tables(studies=("mean_field", "mean_field_relu"), off=1.0, depth=12):
+    """Gradient norms that shrink by exactly ``off`` x chi1 per layer (squared)."""
+    t = Tables()
+    setups = {"mean_field": ("tanh", 0.05), "mean_field_relu": ("relu", 0.0)}
+    for study in studies:
+        activation, sb2 = setups[study]
+        for sw2 in (1.0, 2.0, 3.0):
+            factor = off * chi1(activation, sw2, sb2)
+            t.cell(
+                study,
+                activation=activation,
+                init="mean_field",
+                hidden=(8,) * (depth - 1),
+                init_params={"sigma_w2": sw2, "sigma_b2": sb2},
+                layer=lambda s, lay, d, seed, f=factor: {"grad_z_norm": f ** ((d - lay) / 2)},
+            )
+    return t
+
+
+def test_chi1():
+    found = evaluate(chi1_tables(), "chi1")
+    assert found.verdict == REPRODUCED
+    assert "+0.0%" in found.measured[0][1]
+    assert evaluate(chi1_tables(off=1.3), "chi1").verdict == NOT_REPRODUCED
+    tanh_only = evaluate(chi1_tables(studies=("mean_field",)), "chi1")
+    assert tanh_only.verdict == INCONCLUSIVE and "mean_field_relu was not run" in tanh_only.rule
+    relu_off = chi1_tables(studies=("mean_field_relu",), off=0.7)
+    assert evaluate(relu_off, "chi1").verdict == NOT_REPRODUCED
+    assert evaluate(chi1_tables(depth=5), "chi1").verdict == INCONCLUSIVE
+
+
+def depth_scale_tables(obey=True):
+    t = Tables()
+    for sw2 in (1.0, 1.76, 3.0):
+        limit = 6 * depth_scale("tanh", sw2, 0.05)
+        for depth in (4, 16, 64):
+            trains = (depth <= limit) == obey
+            t.cell(
+                "mean_field",
+                activation="tanh",
+                init="mean_field",
+                hidden=(8,) * (depth - 1),
+                init_params={"sigma_w2": sw2, "sigma_b2": 0.05},
+                accuracy=0.8 if trains else 0.1,
+            )
+    return t
+
+
+def test_depth_scale():
+    assert evaluate(depth_scale_tables(), "depth_scale").verdict == REPRODUCED
+    found = evaluate(depth_scale_tables(obey=False), "depth_scale")
+    assert found.verdict == NOT_REPRODUCED and "0 of 9" in found.measured[0][1]
+
+
+# 8. Saxe et al. ---------------------------------------------------------------------------
+
+
+def saxe_tables(orthogonal_slows=False):
+    """Loss decays as exp(-step / tau): tau fixed, or growing with depth."""
+    t = Tables()
+    for init in ("orthogonal", "lecun_normal"):
+        for depth in (2, 4, 8):
+            grows = init == "lecun_normal" or orthogonal_slows
+            tau = 2.0 * depth if grows else 4.0
+            t.cell(
+                "saxe",
+                activation="linear",
+                init=init,
+                hidden=(8,) * (depth - 1),
+                steps=200,
+                majority=np.nan,
+                curve=lambda s, seed, k=tau: {"train_loss": 0.2 + math.exp(-s / k)},
+            )
+    return t
+
+
+def test_saxe():
+    found = evaluate(saxe_tables(), "saxe")
+    assert found.verdict == REPRODUCED
+    assert dict(found.measured)["orthogonal: slowest / fastest over depths"] == "1"
+    assert evaluate(saxe_tables(orthogonal_slows=True), "saxe").verdict == NOT_REPRODUCED
+
+
+def test_learning_time_is_inf_when_the_loss_never_gets_there():
+    t = Tables().cell(
+        "saxe",
+        activation="linear",
+        majority=np.nan,
+        curve=lambda s, seed: {"train_loss": 3.0 if seed else 2.0 - (s >= 20)},
+    )
+    times, floor = findings.learning_times(pd.DataFrame(t.curves))
+    cell = t.runs[0]["cell"]
+    assert floor == 1.0
+    assert times.loc[(cell, 0)] == 20
+    assert times.loc[(cell, 1)] == np.inf
+
+
+# ---------------------------------------------------------------------------------------
+# 9. LSUV ----------------------------------------------------------------------------------
+
+
+def lsuv_tables(variance=1.05):
+    t = Tables()
+    for activation in ("relu", "tanh"):
+        t.cell(
+            "lsuv",
+            activation=activation,
+            init="lsuv",
+            hidden=(8,) * 9,
+            batch_size=512,
+            layer=lambda s, lay, d, seed: {"preact_mean": 0.5, "preact_sq_mean": variance + 0.25},
+        )
+    return t
+
+
+def test_lsuv():
+    found = evaluate(lsuv_tables(), "lsuv")
+    assert found.verdict == REPRODUCED and "0.225" in found.rule
+    assert evaluate(lsuv_tables(variance=1.3), "lsuv").verdict == NOT_REPRODUCED
+
+
+@pytest.mark.parametrize(
+    "tables, key",
+    [
+        (symmetry_tables, "symmetry"),
+        (course_tables, "course"),
+        (small_normal_tables, "normal_small"),
+        (glorot_tables, "glorot"),
+        (he_tables, "he_xavier"),
+        (leaky_tables, "leaky_relu"),
+        (chi1_tables, "chi1"),
+        (depth_scale_tables, "depth_scale"),
+        (saxe_tables, "saxe"),
+        (lsuv_tables, "lsuv"),
+    ],
+)
+def test_figure_is_written(tables, key, tmp_path):
+    found = evaluate(tables(), key, tmp_path)
+    assert found.verdict == REPRODUCED
+    assert found.figure in [p.name for p in tmp_path.iterdir()]
+
+
+def test_verdicts_are_checked():
+    with pytest.raises(ValueError, match="verdict"):
+        findings.CLAIMS[0].finding("maybe", "rule")
