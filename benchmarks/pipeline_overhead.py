@@ -2,10 +2,11 @@
 
     python benchmarks/pipeline_overhead.py --cores 2 [--configfile config/quick.yaml]
 
-Runs Snakemake in a scratch copy of the workflow (results start empty; Numba's cache is
-whatever the installed package already holds, so run it twice to see warm numbers) and
-prints: wall time, the summed time inside ``train`` over all runs, the overhead fraction
-1 - kernel / (cores x wall), and the peak memory reported by the benchmark files.
+Runs Snakemake in a fresh scratch copy of the workflow (results start empty; Numba's cache
+is whatever the installed package already holds, so run it twice to see warm numbers),
+kept afterwards with its log, and prints: wall time, the summed time inside ``train`` over
+all runs, the overhead fraction 1 - kernel / (cores x wall), and the peak memory reported
+by the benchmark files.
 """
 
 import argparse
@@ -25,21 +26,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--configfile", default="config/config.yaml")
-    parser.add_argument("--keep", help="copy the results folder here afterwards")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for name in ("Snakefile", "rules", "config", "profiles"):
-            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
-        start = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="initbench-overhead-"))
+    for name in ("Snakefile", "rules", "config", "profiles"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+    print(f"workflow copy and snakemake.log in {work}", flush=True)
+    start = time.perf_counter()
+    with open(work / "snakemake.log", "w") as log:
         subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores),
-                        "--configfile", args.configfile, "--quiet", "all"],
-                       cwd=work, check=True)  # fmt: skip
-        wall = time.perf_counter() - start
-        runs = pd.read_parquet(work / "results" / "runs.parquet")
-        cost = pd.read_parquet(work / "results" / "cost.parquet")
-        if args.keep:
-            shutil.copytree(work / "results", args.keep, dirs_exist_ok=True)
+                        "--configfile", args.configfile], cwd=work, stdout=log,
+                       stderr=subprocess.STDOUT, check=True)  # fmt: skip
+    wall = time.perf_counter() - start
+    runs = pd.read_parquet(work / "results" / "runs.parquet")
+    cost = pd.read_parquet(work / "results" / "cost.parquet")
     kernel = runs["train_seconds"].sum()
     print(f"cells {runs['cell'].nunique()}, runs {len(runs)}")
     print(f"wall {wall:.1f} s on {args.cores} cores; inside train(): {kernel:.1f} s")

@@ -52,6 +52,7 @@ def finished(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
     proc = quick(workdir)
     assert proc.returncode == 0, proc.output[-3000:]
+    (workdir / "snakemake.out").write_text(proc.output)
     return workdir
 
 
@@ -86,6 +87,18 @@ def test_quick_study_produces_tables_and_report(finished):
         assert name in log and "seed" in log and "done" in log
     html = finished / "report" / "index.html"
     assert html.exists() and html.stat().st_size > 10_000
+
+
+def test_diverged_runs_are_recorded_without_warnings(finished):
+    runs = pd.read_parquet(finished / "results" / "runs.parquet")
+    diverged = runs[runs["status"] == "diverged"]
+    assert len(diverged) >= 1 and (diverged["diverged_step"] >= 0).all()
+    html = (finished / "report" / "index.html").read_text()
+    assert diverged["cell"].iloc[0] in html
+    logs = [finished / "snakemake.out", *sorted((finished / "logs").rglob("*.log"))]
+    for log in logs:
+        text = log.read_text()
+        assert "Warning" not in text and "warnings.warn" not in text, (log, text[-2000:])
 
 
 def test_rerun_with_nothing_changed_does_nothing(finished):

@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
+from .study import STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
 from .theory import chi1, depth_scale
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -29,8 +30,6 @@ VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 
 # A run stalls when it diverges or ends no better than the majority class (regression: its
 # train loss barely fell). The same rule as the report's overview, so the two agree.
-STALL_MARGIN = 0.02
-STALL_LOSS_FRACTION = 0.95
 
 IDENTICAL_TOL = 1e-12  # symmetry (largest distance between two units) that counts as 0
 COURSE_STEPS = 15000  # the course's iterations
@@ -209,13 +208,7 @@ def n_hidden(df):
 
 def stalled(runs):
     """Per run: diverged, or no better than the majority class (regression: loss barely fell)."""
-    regression = runs["majority_rate"].isna()
-    flat = np.where(
-        regression,
-        runs["final_train_loss"] >= STALL_LOSS_FRACTION * runs["initial_train_loss"],
-        runs["final_train_accuracy"] <= runs["majority_rate"] + STALL_MARGIN,
-    )
-    return pd.Series(flat, index=runs.index) | runs["status"].eq("diverged")
+    return made_no_progress(runs) | runs["status"].eq("diverged")
 
 
 def stalled_cells(runs):

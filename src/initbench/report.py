@@ -31,11 +31,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
+from .study import STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
 from .workflow import config_hash
 
 TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies")
-STALL_MARGIN = 0.02  # stalled: final train accuracy <= chance + this
-STALL_LOSS_FRACTION = 0.95  # regression: stalled if final train loss >= this x initial
 TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
 SECOND_ACTIVATIONS = ("tanh", "sigmoid")  # shown next to relu in the per-layer figures
 PREFERRED_INITS = (
@@ -150,13 +149,8 @@ def render(context):
 def summarize_cells(runs):
     """One row per cell: its parameters, medians over seeds and divergence/stall counts."""
     r = runs.copy()
-    regression = r["majority_rate"].isna()
     diverged = r["status"].eq("diverged")
-    stalled = np.where(
-        regression,
-        r["final_train_loss"] >= STALL_LOSS_FRACTION * r["initial_train_loss"],
-        r["final_train_accuracy"] <= r["majority_rate"] + STALL_MARGIN,
-    )
+    stalled = made_no_progress(r)
     r["is_diverged"] = diverged
     r["is_stalled"] = stalled & ~diverged
     r["div_step"] = r["diverged_step"].where(diverged)

@@ -119,6 +119,22 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
     )
 
 
+STALL_MARGIN = 0.02  # stalled: final train accuracy <= majority-class rate + this
+STALL_LOSS_FRACTION = 0.95  # regression: stalled if final train loss >= this x initial
+
+
+def made_no_progress(runs):
+    """Per run (rows of a runs table): no better than predicting the majority class
+    (regression: the train loss barely fell). The report and the findings share it."""
+    regression = runs["majority_rate"].isna()
+    flat = np.where(
+        regression,
+        runs["final_train_loss"] >= STALL_LOSS_FRACTION * runs["initial_train_loss"],
+        runs["final_train_accuracy"] <= runs["majority_rate"] + STALL_MARGIN,
+    )
+    return pd.Series(flat, index=runs.index)
+
+
 def majority_rate(data: Dataset):
     """Accuracy of always predicting the most frequent training class (NaN for regression)."""
     if data.task == "regression":
