@@ -7,7 +7,7 @@ snakemake --cores 2 --configfile config/quick.yaml # a small one, for a first lo
 from snakemake.utils import min_version, validate
 
 from initbench import workflow as ib
-from initbench.config import SCHEMA_PATH, ConfigError, plan
+from initbench.config import SCHEMA_PATH, ConfigError, check_config_files, plan
 
 min_version("8.0")
 
@@ -15,6 +15,7 @@ min_version("8.0")
 # The config comes from the default profile (config/config.yaml) or from --configfile,
 # which replaces it rather than being merged into it (a configfile directive would merge).
 try:
+    check_config_files(workflow.configfiles)
     PLAN = plan(config)
 except ConfigError as error:
     ib.print_error_and_exit(error)

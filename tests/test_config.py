@@ -137,3 +137,28 @@ def test_default_and_quick_configs_are_valid():
     for name in ("config.yaml", "quick.yaml"):
         grid = plan(yaml.safe_load((ROOT / "config" / name).read_text()))
         assert grid.cells and all(grid.studies.values())
+
+
+def test_yaml_python_tags_are_refused(workflow_dir):
+    marker = workflow_dir / "executed"
+    (workflow_dir / "evil.yaml").write_text(
+        (ROOT / "config" / "quick.yaml").read_text()
+        + f'payload: !!python/object/apply:os.system ["touch {marker}"]\n'
+    )
+    proc = snakemake(workflow_dir, "-n", "--cores", "1", "--configfile", "evil.yaml")
+    assert proc.returncode != 0
+    assert not marker.exists()
+
+
+def test_config_file_check_refuses_templates_and_tags(tmp_path):
+    from initbench.config import check_config_files
+
+    templated = tmp_path / "templated.yaml"
+    templated.write_text("__use_yte__: true\nthreads: 1\n")
+    with pytest.raises(ConfigError, match="__use_yte__"):
+        check_config_files([templated])
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text("threads: !!python/name:os.system\n")
+    with pytest.raises(ConfigError, match="not plain YAML"):
+        check_config_files([tagged])
+    check_config_files([ROOT / "config" / "quick.yaml"])  # plain YAML passes

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import numpy as np
+import yaml
 
 from .activations import ACTIVATIONS, get_activation
 from .datasets import DATASETS
@@ -42,6 +43,19 @@ class Plan:
     def jit_targets(self):
         """(activation, dtype) pairs the cells need compiled."""
         return sorted({(c.activation, c.dtype) for c in self.cells.values()})
+
+
+def check_config_files(paths):
+    """Re-read each config file as plain YAML (yaml.safe_load): Python tags, and YTE
+    templates (``__use_yte__``, code that Snakemake's loader would evaluate), are refused."""
+    for path in paths:
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError(f"{path}: not plain YAML: {problem}") from None
+        if isinstance(content, dict) and "__use_yte__" in content:
+            raise ConfigError(f"{path}: __use_yte__: templates are not allowed in a study config")
 
 
 def load_plugins(config):
