@@ -25,9 +25,15 @@ from .study import train_cell
 
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it into place on success."""
+    """Yield a temporary path next to ``path``; rename it into place on success.
+
+    Only one job writes a given output at a time (Snakemake sees to it), so temporary
+    files of earlier, killed attempts at the same output can be removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp*"):  # left by a killed run
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp
