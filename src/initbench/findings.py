@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
-from .study import STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
+from .study import CELL_PARAMETERS, STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
 from .theory import chi1, depth_scale
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -763,21 +763,8 @@ def check_he_xavier(claim, results):
 # ---------------------------------------------------------------------------------------
 # 6. Leaky ReLU against ReLU
 
-MATCHED = [
-    "dataset",
-    "init",
-    "scheme",
-    "depth",
-    "width",
-    "hidden",
-    "steps",
-    "lr",
-    "batch_size",
-    "momentum",
-    "dtype",
-    "init_params",
-    "seed",
-]
+# a ReLU run and its leaky twin: equal in every cell parameter but the activation
+MATCHED = [c for c in CELL_PARAMETERS if c not in ("activation", "loss", "log_points")] + ["seed"]
 
 
 def dead_share(layers, runs, at_end):

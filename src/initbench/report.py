@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
-from .study import STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
+from .study import CELL_PARAMETERS, STALL_LOSS_FRACTION, STALL_MARGIN, made_no_progress
 from .workflow import config_hash
 
 TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies")
@@ -154,24 +154,7 @@ def summarize_cells(runs):
     r["is_diverged"] = diverged
     r["is_stalled"] = stalled & ~diverged
     r["div_step"] = r["diverged_step"].where(diverged)
-    params = [
-        "dataset",
-        "activation",
-        "init",
-        "scheme",
-        "depth",
-        "width",
-        "hidden",
-        "steps",
-        "lr",
-        "batch_size",
-        "loss",
-        "momentum",
-        "dtype",
-        "log_points",
-        "init_params",
-        "majority_rate",
-    ]
+    params = [*CELL_PARAMETERS, "majority_rate"]
     g = r.groupby("cell", sort=False)
     cells = g[params].first()
     agg = g.agg(

@@ -8,7 +8,7 @@ step, and per logged step and layer, each carrying the cell's parameters.
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,10 @@ class Cell:
         row["hidden"] = json.dumps(list(self.hidden))
         row["init_params"] = json.dumps(self.init_params, sort_keys=True)
         return {"cell": self.name, "depth": self.depth, "width": self.width, **row}
+
+
+# The cell parameters every table row carries (Cell.columns() without the cell id).
+CELL_PARAMETERS = ("depth", "width", *(f.name for f in fields(Cell) if f.name != "seeds"))
 
 
 def layer_sizes(data: Dataset, hidden):
