@@ -109,24 +109,25 @@ def _make(name, task, X_train, y_train, X_test, y_test, n_classes):
     return Dataset(name, task, X_train, y_train, X_test, y_test, int(n_classes))
 
 
+def _sklearn_binary(name, make, seed, n_train, n_test, noise):
+    """A scikit-learn 2-d generator, train and test drawn with random states 1+2s and 2+2s."""
+    n_train, n_test = _count(name, "n_train", n_train), _count(name, "n_test", n_test)
+    noise = _scale(name, "noise", noise)
+    Xtr, ytr = make(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
+    Xte, yte = make(n_samples=n_test, noise=noise, random_state=2 + 2 * seed)
+    return _make(name, "binary", Xtr, ytr, Xte, yte, 2)
+
+
 @dataset("circles")
 def circles(seed, n_train=300, n_test=100, noise=0.05):
     """deeplearning.ai's circles: seed 0 is np.random.seed(1)/seed(2) + make_circles."""
-    n_train, n_test = _count("circles", "n_train", n_train), _count("circles", "n_test", n_test)
-    noise = _scale("circles", "noise", noise)
-    Xtr, ytr = make_circles(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
-    Xte, yte = make_circles(n_samples=n_test, noise=noise, random_state=2 + 2 * seed)
-    return _make("circles", "binary", Xtr, ytr, Xte, yte, 2)
+    return _sklearn_binary("circles", make_circles, seed, n_train, n_test, noise)
 
 
 @dataset("moons")
 def moons(seed, n_train=300, n_test=100, noise=0.1):
     """Two interleaved half-moons, seeded like ``circles``."""
-    n_train, n_test = _count("moons", "n_train", n_train), _count("moons", "n_test", n_test)
-    noise = _scale("moons", "noise", noise)
-    Xtr, ytr = make_moons(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
-    Xte, yte = make_moons(n_samples=n_test, noise=noise, random_state=2 + 2 * seed)
-    return _make("moons", "binary", Xtr, ytr, Xte, yte, 2)
+    return _sklearn_binary("moons", make_moons, seed, n_train, n_test, noise)
 
 
 @dataset("spirals")
