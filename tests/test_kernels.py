@@ -127,11 +127,15 @@ def test_log_schedule_and_metrics_tables():
     assert out["symmetry"].isna().all() and out["saturated_frac"].isna().all()
 
 
+def large_normal_net(rng, sizes):
+    """The course's "large random" init: W ~ N(0, 10^2), zero biases."""
+    W = [rng.normal(0, 10, (o, i)) for i, o in zip(sizes, sizes[1:])]
+    return W, [np.zeros(o) for o in sizes[1:]]
+
+
 def test_divergence_is_recorded_not_raised():
     rng = np.random.default_rng(0)
-    sizes = [4, 32, 32, 32, 1]
-    W = [rng.normal(0, 10, (o, i)) for i, o in zip(sizes, sizes[1:])]
-    b = [np.zeros(o) for o in sizes[1:]]
+    W, b = large_normal_net(rng, [4, 32, 32, 32, 1])
     X = rng.normal(size=(64, 4))
     y = rng.normal(size=(64, 1))
     res = train(W, b, X, y, activation="relu", loss="mse", lr=10.0, batch_size=64, steps=500)
@@ -144,9 +148,7 @@ def test_divergence_is_recorded_not_raised():
 
 def test_sigmoid_with_large_normal_init_diverges_at_large_lr():
     rng = np.random.default_rng(1)
-    sizes = [2, 50, 50, 50, 1]
-    W = [rng.normal(0, 10, (o, i)) for i, o in zip(sizes, sizes[1:])]
-    b = [np.zeros(o) for o in sizes[1:]]
+    W, b = large_normal_net(rng, [2, 50, 50, 50, 1])
     X = rng.normal(size=(100, 2))
     y = (X[:, 0] > 0).astype(float)
     kw = dict(activation="sigmoid", loss="mse", batch_size=100, steps=200)
