@@ -162,3 +162,13 @@ def test_config_file_check_refuses_templates_and_tags(tmp_path):
     with pytest.raises(ConfigError, match="not plain YAML"):
         check_config_files([tagged])
     check_config_files([ROOT / "config" / "quick.yaml"])  # plain YAML passes
+
+
+def test_inverse_depth_lr_scaling():
+    config = copy.deepcopy(QUICK)
+    config["studies"]["overview"]["lr_scaling"] = "inverse_depth"
+    grid = plan(config)
+    lrs = {grid.cells[c].depth: grid.cells[c].lr for c in grid.studies["overview"]}
+    base = config["defaults"]["lr"]
+    assert lrs == {d: base / d for d in config["studies"]["overview"]["depths"]}
+    assert {grid.cells[c].lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}

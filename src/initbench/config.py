@@ -120,6 +120,7 @@ def plan(config):
             for i, name in enumerate(spec[key]):
                 _known(kind, f"{where}.{key}[{i}]", name, registry)
         settings = {k: spec.get(k, v) for k, v in defaults.items()}
+        inverse_depth = spec.get("lr_scaling", "none") == "inverse_depth"
         studies[study] = []
         for dataset, activation, init, hidden, swept in itertools.product(
             spec["datasets"], spec["activations"], spec["inits"], _hidden(where, spec),
@@ -130,7 +131,8 @@ def plan(config):
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
                 scheme=config["inits"][init]["scheme"], hidden=hidden,
-                seeds=tuple(settings["seeds"]), steps=settings["steps"], lr=settings["lr"],
+                seeds=tuple(settings["seeds"]), steps=settings["steps"],
+                lr=settings["lr"] / (len(hidden) + 1 if inverse_depth else 1),
                 batch_size=settings["batch_size"], momentum=settings["momentum"],
                 dtype=settings["dtype"], log_points=settings["log_points"], init_params=params,
             )  # fmt: skip

@@ -1140,8 +1140,14 @@ def check_saxe(claim, results):
     curves = results.rows("curves", "saxe")
     curves = curves[curves["activation"].eq("linear")]
     times, floor = learning_times(curves)
-    cells = curves.groupby("cell")[["scheme", "init", "depth"]].first()
+    cells = curves.groupby("cell")[["scheme", "init", "depth", "lr"]].first()
     table = cells.join(times.groupby("cell").median())
+    rates = sorted(set(zip(cells["depth"], cells["lr"])))
+    if len({lr for _, lr in rates}) == 1:
+        lr_text = f"All depths share one learning rate, {rates[0][1]:g}."
+    else:
+        lr_text = "Learning rates by depth: " + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
+        lr_text += " (Saxe et al. compare depths at rates that shrink with depth)."
     orthogonal = table[table["scheme"].eq("orthogonal")].sort_values("depth")
     gaussian = table[table["scheme"].isin(GAUSSIAN_SCHEMES)].sort_values("depth")
     if orthogonal["depth"].nunique() < 2 or gaussian["depth"].nunique() < 2:
@@ -1174,8 +1180,7 @@ def check_saxe(claim, results):
         f"study; inf if never). Reproduced if, with medians over seeds, the orthogonal nets' "
         f"slowest depth takes at most {FLAT:g} x the fastest's time, and every Gaussian init "
         f"takes at least {GROWTH:g} x as long at the deepest as at the shallowest depth; "
-        f"otherwise not reproduced. All depths share one learning rate (Saxe compared at each "
-        f"depth's best rate)."
+        f"otherwise not reproduced. {lr_text}"
     )
     curves = curves.join(
         curves[curves["step"].eq(0)].set_index(["cell", "seed"])["train_loss"].rename("start"),
