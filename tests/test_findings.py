@@ -430,7 +430,7 @@ def test_learning_time_is_inf_when_the_loss_never_gets_there():
         majority=np.nan,
         curve=lambda s, seed: {"train_loss": 3.0 if seed else 2.0 - (s >= 20)},
     )
-    times, floor = findings.learning_times(pd.DataFrame(t.curves))
+    times, floor = findings.saxe.learning_times(pd.DataFrame(t.curves))
     cell = t.runs[0]["cell"]
     assert floor == 1.0
     assert times.loc[(cell, 0)] == 20

@@ -1,5 +1,6 @@
 """The quick study end to end: tables, report, reruns, extension, lint, determinism, resume."""
 
+import json
 import os
 import re
 import signal
@@ -12,12 +13,12 @@ import pytest
 import yaml
 from conftest import copy_workflow, snakemake
 
-from initbench.config import plan
+from initbench.findings import CLAIMS, VERDICTS
+from initbench.outcomes import comparable
+from initbench.plan import plan
 
 pytestmark = pytest.mark.pipeline
 TABLES = ("runs", "curves", "layers", "cost", "studies")
-# columns that legitimately differ between two runs of the same config
-VOLATILE = ["train_seconds", "threads", "git_commit", "machine"]
 
 
 def quick(workdir, *args):
@@ -38,12 +39,6 @@ def planned_cells(output):
 
 def read_tables(workdir):
     return {name: pd.read_parquet(workdir / "results" / f"{name}.parquet") for name in TABLES}
-
-
-def comparable(table):
-    drop = [c for c in VOLATILE if c in table.columns]
-    keys = [c for c in ("cell", "seed", "step", "layer", "study") if c in table.columns]
-    return table.drop(columns=drop).sort_values(keys).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +82,9 @@ def test_quick_study_produces_tables_and_report(finished):
         assert name in log and "seed" in log and "done" in log
     html = finished / "report" / "index.html"
     assert html.exists() and html.stat().st_size > 10_000
+    verdicts = json.loads((finished / "results" / "findings.json").read_text())
+    assert [f["key"] for f in verdicts] == [claim.key for claim in CLAIMS]
+    assert all(f["verdict"] in VERDICTS for f in verdicts)
 
 
 def test_diverged_runs_are_recorded_without_warnings(finished):
@@ -122,7 +120,9 @@ def test_adding_an_init_plans_only_the_new_cells(finished):
         overview["depths"]) * len(overview["widths"])  # fmt: skip
     assert all("-lecun_normal-" in name for name in new)
     assert planned_cells(proc.output) == new
-    assert job_counts(proc.output) == {"train": len(new), "aggregate": 1, "report": 1, "all": 1}
+    assert job_counts(proc.output) == {
+        "train": len(new), "aggregate": 1, "findings": 1, "report": 1, "all": 1
+    }  # fmt: skip
 
 
 def test_changing_a_training_setting_reruns_exactly_its_cells(finished):

@@ -4,23 +4,18 @@ Jobs write every output atomically (temporary file, then rename), so an interrup
 run never leaves a table that looks complete.
 """
 
-import functools
-import hashlib
-import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .cell import train_cell
 from .datasets import Dataset, load_dataset
-from .study import train_cell
+from .provenance import config_hash, provenance
 
 
 @contextmanager
@@ -110,26 +105,6 @@ def warm_up(activation, dtype, output, log_path):
             tmp.write_text(f"{activation} {dtype}\n")
 
 
-@functools.cache
-def provenance():
-    """Where the numbers came from: code version, packages, machine."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-            cwd=Path(__file__).parent,
-        ).stdout.strip() or "unknown"  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    return {
-        "git_commit": commit,
-        "initbench_version": version("initbench"),
-        "numba_version": version("numba"),
-        "numpy_version": version("numpy"),
-        "python_version": platform.python_version(),
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus",
-    }
-
-
 def train_job(cell, data_path, outputs, log_path, threads):
     """Train one cell (all its seeds) and write its runs, curves and layers tables."""
     set_threads(threads)
@@ -155,10 +130,6 @@ def train_job(cell, data_path, outputs, log_path, threads):
 def read_benchmark(path, cell):
     row = pd.read_csv(path, sep="\t").iloc[[-1]]
     return row.drop(columns=["h:m:s"], errors="ignore").assign(cell=cell)
-
-
-def config_hash(config):
-    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path):
@@ -188,9 +159,23 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
-def report_job(config, plan, results_dir, out_html, log_path):
-    """Build report/index.html (and its figures) from the aggregated tables only."""
+def findings_job(config, results_dir, out_json, figure_dir, log_path):
+    """Evaluate every published claim on the aggregated tables: results/findings.json and
+    one figure per claim. A claim whose code raises fails this job, naming the claim."""
+    from .findings import evaluate_findings, write_findings
+    from .outcomes import load_tables
+
+    Path(figure_dir).mkdir(parents=True, exist_ok=True)
+    with job_log(log_path) as log:
+        findings = evaluate_findings(load_tables(results_dir), config, figure_dir, log=log)
+        with atomic_path(out_json) as tmp:
+            write_findings(findings, tmp)
+        log(f"{len(findings)} findings written to {out_json}")
+
+
+def report_job(config, results_dir, findings_json, out_html, log_path):
+    """Build report/index.html (and its figures) from the aggregated tables and findings."""
     from .report import build_report
 
     with job_log(log_path) as log:
-        build_report(results_dir, out_html, config, log=log)
+        build_report(results_dir, findings_json, out_html, config, log=log)

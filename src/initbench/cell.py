@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .activations import get_activation
+from .config import TRAINING_DEFAULTS
 from .datasets import Dataset
 from .inits import init_params
 from .training import train
@@ -37,9 +38,9 @@ class Cell:
     lr: float
     batch_size: int
     loss: str | None = None  # None: the dataset's natural loss
-    momentum: float = 0.0
-    dtype: str = "float64"
-    log_points: int = 40
+    momentum: float = TRAINING_DEFAULTS["momentum"]
+    dtype: str = TRAINING_DEFAULTS["dtype"]
+    log_points: int = TRAINING_DEFAULTS["log_points"]
     init_params: dict = field(default_factory=dict)
 
     @property
@@ -93,7 +94,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
     for seed in cell.seeds:
         W, b = init_params(cell.scheme, sizes, activation=act, seed=seed, dtype=cell.dtype,
                            X=data.X_train, **cell.init_params)  # fmt: skip
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         res = train(
             W, b, data.X_train, data.y_train, activation=cell.activation,
             loss=loss,
@@ -101,7 +102,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
             X_test=data.X_test, y_test=data.y_test, momentum=cell.momentum,
             log_points=cell.log_points,
         )  # fmt: skip
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
         first, last = res.history.iloc[0], res.history.iloc[-1]
         runs.append({
             "seed": seed, "status": res.status,
@@ -111,6 +112,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
                ("train_loss", "train_accuracy", "test_loss", "test_accuracy")},
             "majority_rate": majority_rate(data),
             "train_seconds": seconds,
+            "train_cpu_seconds": cpu_seconds,  # this thread's CPU time: no waiting for a core
         })  # fmt: skip
         curves.append(res.history.assign(seed=seed))
         layers.append(res.layers.assign(seed=seed))
@@ -121,22 +123,6 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
         _with_columns(params, table)
         for table in (pd.DataFrame(runs), pd.concat(curves), pd.concat(layers))
     )
-
-
-STALL_MARGIN = 0.02  # stalled: final train accuracy <= majority-class rate + this
-STALL_LOSS_FRACTION = 0.95  # regression: stalled if final train loss >= this x initial
-
-
-def made_no_progress(runs):
-    """Per run (rows of a runs table): no better than predicting the majority class
-    (regression: the train loss barely fell). The report and the findings share it."""
-    regression = runs["majority_rate"].isna()
-    flat = np.where(
-        regression,
-        runs["final_train_loss"] >= STALL_LOSS_FRACTION * runs["initial_train_loss"],
-        runs["final_train_accuracy"] <= runs["majority_rate"] + STALL_MARGIN,
-    )
-    return pd.Series(flat, index=runs.index)
 
 
 def majority_rate(data: Dataset):

@@ -1,0 +1,26 @@
+# Shared by every rule: the validated config, its plan (the cells), wildcard constraints.
+from snakemake.utils import validate
+
+from initbench import jobs
+from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
+from initbench.plan import plan
+
+# The config comes from the default profile (config/config.yaml) or from --configfile,
+# which replaces it rather than being merged into it (a configfile directive would merge).
+try:
+    check_config_files(workflow.configfiles)
+    PLAN = plan(config)
+except ConfigError as error:
+    jobs.print_error_and_exit(error)
+validate(config, SCHEMA_PATH)
+
+
+wildcard_constraints:
+    cell=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    activation=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    dtype=r"float32|float64",
+
+
+def cell_of(wildcards):
+    return PLAN.cells[wildcards.cell]

@@ -1,0 +1,20 @@
+# The cells' tables concatenated into the study tables under results/.
+rule aggregate:
+    input:
+        expand(
+            "results/cells/{cell}/{kind}.parquet",
+            cell=PLAN.cells,
+            kind=["runs", "curves", "layers"],
+        ),
+    output:
+        runs="results/runs.parquet",
+        curves="results/curves.parquet",
+        layers="results/layers.parquet",
+        cost="results/cost.parquet",
+        studies="results/studies.parquet",
+    log:
+        "logs/aggregate.log",
+    run:
+        jobs.aggregate(
+            PLAN, config, "results/cells", "results/benchmarks", output, log[0]
+        )
