@@ -42,6 +42,10 @@ class Cell:
     dtype: str = TRAINING_DEFAULTS["dtype"]
     log_points: int = TRAINING_DEFAULTS["log_points"]
     init_params: dict = field(default_factory=dict)
+    # Fixed rows for the per-layer probe statistics: "none", or the first probe_rows rows
+    # (0: all) of the "train" or "test" split.
+    probe_split: str = "none"
+    probe_rows: int = 0
 
     @property
     def depth(self):
@@ -54,7 +58,11 @@ class Cell:
     @property
     def key(self):
         """Stable id of the cell's settings: equal settings share one computation."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        settings = asdict(self)
+        for name in _KEYED_WHEN_SET:  # added later: a cell without them keeps its old key
+            if settings[name] == _DEFAULTS[name]:
+                del settings[name]
+        blob = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
     @property
@@ -72,6 +80,9 @@ class Cell:
         row["init_params"] = json.dumps(self.init_params, sort_keys=True)
         return {"cell": self.name, "depth": self.depth, "width": self.width, **row}
 
+
+_DEFAULTS = {f.name: f.default for f in fields(Cell)}
+_KEYED_WHEN_SET = ("probe_split", "probe_rows")
 
 # The cell parameters every table row carries (Cell.columns() without the cell id).
 CELL_PARAMETERS = ("depth", "width", *(f.name for f in fields(Cell) if f.name != "seeds"))
@@ -91,6 +102,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
     sizes = layer_sizes(data, cell.hidden)
     loss = cell.loss or data.default_loss
     runs, curves, layers = [], [], []
+    probe = probe_rows(cell, data)
     for seed in cell.seeds:
         W, b = init_params(cell.scheme, sizes, activation=act, seed=seed, dtype=cell.dtype,
                            X=data.X_train, **cell.init_params)  # fmt: skip
@@ -100,7 +112,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
             loss=loss,
             lr=cell.lr, batch_size=cell.batch_size, steps=cell.steps, seed=seed,
             X_test=data.X_test, y_test=data.y_test, momentum=cell.momentum,
-            log_points=cell.log_points,
+            log_points=cell.log_points, **({} if probe is None else {"X_probe": probe}),
         )  # fmt: skip
         seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
         first, last = res.history.iloc[0], res.history.iloc[-1]
@@ -123,6 +135,15 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
         _with_columns(params, table)
         for table in (pd.DataFrame(runs), pd.concat(curves), pd.concat(layers))
     )
+
+
+def probe_rows(cell: Cell, data: Dataset):
+    """The cell's probe rows (None without a probe): Glorot & Bengio log activation
+    statistics on 300 fixed test examples; dead units are counted on the training set."""
+    if cell.probe_split == "none":
+        return None
+    X = data.X_train if cell.probe_split == "train" else data.X_test
+    return X[: cell.probe_rows] if cell.probe_rows else X
 
 
 def majority_rate(data: Dataset):

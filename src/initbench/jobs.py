@@ -159,18 +159,21 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
-def findings_job(config, results_dir, out_json, figure_dir, log_path):
-    """Evaluate every published claim on the aggregated tables: results/findings.json and
-    one figure per claim. A claim whose code raises fails this job, naming the claim."""
+def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
+    """Evaluate every published claim on the aggregated tables: the verdicts into each of
+    ``out_jsons`` and one figure per claim. A claim whose code raises fails this job,
+    naming the claim."""
     from .findings import evaluate_findings, write_findings
     from .outcomes import load_tables
 
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     with job_log(log_path) as log:
-        findings = evaluate_findings(load_tables(results_dir), config, figure_dir, log=log)
-        with atomic_path(out_json) as tmp:
-            write_findings(findings, tmp)
-        log(f"{len(findings)} findings written to {out_json}")
+        findings = evaluate_findings(load_tables(results_dir), config, figure_dir, log=log,
+                                     data_dir=Path(results_dir) / "data")  # fmt: skip
+        for path in out_jsons:
+            with atomic_path(path) as tmp:
+                write_findings(findings, tmp)
+        log(f"{len(findings)} findings written to {', '.join(map(str, out_jsons))}")
 
 
 def report_job(config, results_dir, findings_json, out_html, log_path):

@@ -136,6 +136,26 @@ def steps_to_target(cells, curves):
     return target, first.reindex(cells.index)
 
 
+def first_step_reaching(curves, threshold, column="train_accuracy"):
+    """Per (cell, seed): the first logged step at which ``column`` >= ``threshold`` (one
+    number, or a Series indexed by cell); NaN for a run that never reaches it."""
+    limit = threshold if np.isscalar(threshold) else curves["cell"].map(threshold)
+    hit = curves[curves[column] >= limit]
+    first = hit.groupby(["cell", "seed"])["step"].min()
+    runs = curves.groupby(["cell", "seed"]).size().index
+    return first.reindex(runs).astype(float)
+
+
+def progress_at(runs, curves, step):
+    """Per run: whether it had made progress by ``step`` (train accuracy above chance +
+    STALL_MARGIN there; a run that diverged before ``step`` had not)."""
+    at = curves[curves["step"] == step].set_index(["cell", "seed"])["train_accuracy"]
+    index = pd.MultiIndex.from_frame(runs[["cell", "seed"]])
+    accuracy = at.reindex(index).to_numpy()
+    return pd.Series(accuracy > runs["majority_rate"].to_numpy() + STALL_MARGIN,
+                     index=runs.index)  # fmt: skip
+
+
 # ---- medians and columns --------------------------------------------------------------
 
 

@@ -64,10 +64,13 @@ def plan(config):
                 )
         settings = {k: spec.get(k, defaults[k]) for k in PLANNED_SETTINGS}
         inverse_depth = spec.get("lr_scaling", "none") == "inverse_depth"
+        if "lrs" in spec and "lr" in spec:
+            raise ConfigError(f"{where}: give either lr or lrs (a sweep), not both")
+        probe = spec.get("probe", {})
         studies[study] = []
-        for dataset, activation, init, hidden, swept in itertools.product(
+        for dataset, activation, init, hidden, swept, lr in itertools.product(
             spec["datasets"], spec["activations"], spec["inits"], _hidden(where, spec),
-            _sweep(spec.get("init_params", {})),
+            _sweep(spec.get("init_params", {})), spec.get("lrs", [settings["lr"]]),
         ):  # fmt: skip
             params = {k: v for k, v in inits[init].items() if k != "scheme"}
             params.update(swept)
@@ -75,9 +78,10 @@ def plan(config):
                 dataset=dataset, activation=activation, init=init,
                 scheme=inits[init]["scheme"], hidden=hidden,
                 seeds=tuple(settings["seeds"]), steps=settings["steps"],
-                lr=settings["lr"] / (len(hidden) + 1 if inverse_depth else 1),
+                lr=lr / (len(hidden) + 1 if inverse_depth else 1),
                 batch_size=settings["batch_size"], momentum=settings["momentum"],
                 dtype=settings["dtype"], log_points=settings["log_points"], init_params=params,
+                probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)
             studies[study].append(cell.name)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
 
 from .. import plotting
 
@@ -35,7 +36,8 @@ class Finding:
     rule: str
     figure: str | None = None  # PNG file name inside the figure directory
     caption: str = ""
-    budget: dict = field(default_factory=dict)  # what the study spent deciding it
+    tier: str = "default"  # the config's tier: default, paper, ...
+    budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
 
 
 class NotTestable(Exception):
@@ -63,11 +65,15 @@ class Claim:
     def evaluate(self, results):
         missing = [s for s in self.studies if not results.has(s)]
         if len(missing) == len(self.studies) or (missing and not self.partial):
-            return self.finding(INCONCLUSIVE, f"Not evaluated: {results.not_run(missing)}.")
-        try:
-            return self.check(self, results)
-        except NotTestable as reason:
-            return self.finding(INCONCLUSIVE, f"Not evaluated: {reason}.")
+            finding = self.finding(INCONCLUSIVE, f"Not evaluated: {results.not_run(missing)}.")
+        else:
+            try:
+                finding = self.check(self, results)
+            except NotTestable as reason:
+                finding = self.finding(INCONCLUSIVE, f"Not evaluated: {reason}.")
+        finding.tier = results.tier
+        finding.budget = results.budget(*self.studies)
+        return finding
 
     @property
     def figure_name(self):
@@ -90,9 +96,11 @@ def published_claim(key, title, text, source, studies, partial=False):
 class Results:
     """The aggregated tables, sliced by sub-study, and where figures go."""
 
-    def __init__(self, tables, config, figure_dir):
+    def __init__(self, tables, config, figure_dir, data_dir=None):
         self.tables = tables
+        self.tier = (config or {}).get("tier", "default")
         self.configured = set((config or {}).get("studies", {}))
+        self.data_dir = None if data_dir is None else Path(data_dir)
         self.cells = {s: set(g["cell"]) for s, g in tables["studies"].groupby("study")}
         self.figure_dir = None if figure_dir is None else Path(figure_dir)
 
@@ -114,6 +122,30 @@ class Results:
         table = self.tables[kind]
         return table[table["cell"].isin(cells)]
 
+    def budget(self, *studies):
+        """What the studies' cells spent: training steps, seeds, widths, batch sizes."""
+        runs = self.rows("runs", *studies)
+        if not len(runs):
+            return {}
+        seeds = runs.groupby("cell").size()
+        return {
+            "cells": int(runs["cell"].nunique()),
+            "runs": len(runs),
+            "steps": sorted(int(s) for s in runs["steps"].unique()),
+            "seeds per cell": sorted(int(s) for s in seeds.unique()),
+            "widths": sorted(int(w) for w in runs["width"].unique()),
+            "batch sizes": sorted(int(b) for b in runs["batch_size"].unique()),
+        }
+
+    def dataset(self, label):
+        """The data split a study trained on (results/data/<label>.npz), for comparators
+        that need the rows themselves; NotTestable when it is not at hand."""
+        path = None if self.data_dir is None else self.data_dir / f"{label}.npz"
+        if path is None or not path.is_file():
+            raise NotTestable(f"the data of dataset {label!r} is not available")
+        with np.load(path) as f:
+            return {key: f[key] for key in f.files}
+
     def draw(self, claim, plot, ncols=1, size=(6.4, 4.0), sharey=False):
         """Draw ``plot(fig, axes)`` on ``ncols`` axes into the claim's PNG and return its file
         name; None when figures are off (figure_dir None: verdicts only)."""
@@ -126,7 +158,7 @@ class Results:
         return claim.figure_name
 
 
-def evaluate_findings(tables, config, figure_dir, log=None):
+def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):
     """One Finding per claim, in the registry's order, each figure written into figure_dir.
 
     ``tables``: the aggregated runs, curves, layers, cost and studies tables; ``config``:
@@ -134,7 +166,7 @@ def evaluate_findings(tables, config, figure_dir, log=None):
     ``figure_dir`` None computes the verdicts without drawing. A check that raises is a
     bug: the error propagates, with the claim's key added to its message.
     """
-    results = Results(tables, config, figure_dir)
+    results = Results(tables, config, figure_dir, data_dir)
     findings = []
     for claim in CLAIMS:
         try:
