@@ -183,5 +183,10 @@ def param(df, name, default=np.nan):
     return df["init_params"].map(values).astype(float)
 
 
+def with_mean_field_params(df):
+    """``df`` with the mean-field init's sigma_w2 and sigma_b2 as columns."""
+    return df.assign(sigma_w2=param(df, "sigma_w2"), sigma_b2=param(df, "sigma_b2", 0.0))
+
+
 def n_hidden(df):
     return df["hidden"].map(lambda h: len(json.loads(h)))

@@ -23,7 +23,7 @@ from .base import (
 )
 
 CLAIM_MODULES = ("symmetry", "course", "normal_small", "glorot", "he_xavier", "leaky_relu",
-                 "mean_field", "saxe", "lsuv")  # fmt: skip
+                 "chi1", "depth_scale", "saxe", "lsuv")  # fmt: skip
 for _module in CLAIM_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

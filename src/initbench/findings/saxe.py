@@ -1,4 +1,4 @@
-"""8. Saxe et al. 2013: the published claim, its thresholds and its check."""
+"""Saxe et al. 2013: in deep linear nets, orthogonal init makes learning time depth-independent."""
 
 import numpy as np
 import seaborn as sns
@@ -34,8 +34,9 @@ def learning_times(curves):
 @published_claim(
     "saxe",
     "Saxe et al.: orthogonal init makes learning time independent of depth",
-    "In deep linear networks, learning time with random orthogonal init is nearly independent "
-    "of depth; with scaled Gaussian init it grows with depth.",
+    "In deep linear networks trained at a learning rate proportional to 1/depth, learning time "
+    "with random orthogonal init is nearly independent of depth; with scaled Gaussian init it "
+    "grows with depth.",
     "Saxe, McClelland & Ganguli 2013, 'Exact solutions to the nonlinear dynamics of learning "
     "in deep linear neural networks'.",
     ["saxe"],
@@ -47,11 +48,19 @@ def check_saxe(claim, results):
     cells = curves.groupby("cell")[["scheme", "init", "depth", "lr"]].first()
     table = cells.join(times.groupby("cell").median())
     rates = sorted(set(zip(cells["depth"], cells["lr"])))
-    if len({lr for _, lr in rates}) == 1:
-        lr_text = f"All depths share one learning rate, {rates[0][1]:g}."
-    else:
-        lr_text = "Learning rates by depth: " + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
-        lr_text += " (Saxe et al. compare depths at rates that shrink with depth)."
+    lr_text = (
+        "Setting that decides it: the learning rate scales as 1/depth (lr x depth = "
+        + ", ".join(sorted({f"{d * lr:g}" for d, lr in rates}))
+        + "), as Saxe et al. compare depths; rates by depth: "
+        + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
+        + "."
+    )
+    if not np.allclose([d * lr for d, lr in rates], rates[0][0] * rates[0][1], rtol=1e-9):
+        raise NotTestable(
+            "the claim holds at learning rates proportional to 1/depth, and the saxe study's "
+            "rates are not (set lr_scaling: inverse_depth); rates by depth: "
+            + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
+        )
     orthogonal = table[table["scheme"].eq("orthogonal")].sort_values("depth")
     gaussian = table[table["scheme"].isin(GAUSSIAN_SCHEMES)].sort_values("depth")
     if orthogonal["depth"].nunique() < 2 or gaussian["depth"].nunique() < 2:
