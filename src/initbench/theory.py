@@ -3,7 +3,9 @@
 Expectations over z ~ N(0, 1) use Gauss-Legendre panels on [-10, 10], split at 0 and graded
 geometrically towards it: the kinks of relu/elu/selu sit at 0, and at large q saturating
 activations turn over within 1/sqrt(q) of it, where plain Gauss-Hermite loses digits (1e-2
-relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10.
+relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10. Expectations over
+pairs of correlated units (the correlation map, chi_c) use the same panels in polar
+coordinates, split at the two kink lines.
 Every function takes the activation as a registered name or an ``Activation``; ``alpha``
 overrides its default parameter (leaky_relu slope, elu scale).
 """
@@ -197,11 +199,14 @@ def _correlation(act, alpha, sw2, sb2):
     if chi <= 1.0 or not q < Q_MAX:
         return 1.0, chi
 
+    # q* again from the 2-d rule (equal to ~1e-13), so that map(1) = 1 to the last digit
+    norm = sw2 * _pair_moments(act, alpha, q, 1.0)[0] + sb2
+
     def excess(c):  # map(c) - c: >= 0 at c = 0, < 0 just below 1 when chaotic
-        return (sw2 * _pair_moments(act, alpha, q, c)[0] + sb2) / q - c
+        return (sw2 * _pair_moments(act, alpha, q, c)[0] + sb2) / norm - c
 
     lo, hi = 0.0, None
-    if excess(lo) <= 0:
+    if excess(lo) <= 1e-15:  # odd phi at sb2 = 0: c = 0 is the fixed point
         return 0.0, sw2 * _pair_moments(act, alpha, q, 0.0)[1]
     for k in range(1, 13):  # the root sits within ~(chi1 - 1) of 1 near the critical line
         if excess(1.0 - 10.0**-k) < 0:
