@@ -156,7 +156,7 @@ def test_critical_default_for_every_builtin_activation(name):
     assert theory.chi1(name, theory.critical_point(name, 0.05)[0], 0.05) == pytest.approx(
         1, abs=1e-6
     )
-    assert np.concatenate(bs).var() == pytest.approx(0.05, rel=0.15)
+    assert np.concatenate(bs).var() == pytest.approx(0.05, rel=0.25)  # 5 SE of 800 draws
 
 
 def test_critical_at_zero_bias_is_he_for_relu_and_an_error_for_tanh():
