@@ -98,7 +98,8 @@ class Results:
 
     def __init__(self, tables, config, figure_dir, data_dir=None):
         self.tables = tables
-        self.tier = (config or {}).get("tier", "default")
+        self.config = config or {}
+        self.tier = self.config.get("tier", "default")
         self.configured = set((config or {}).get("studies", {}))
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.cells = {s: set(g["cell"]) for s, g in tables["studies"].groupby("study")}
@@ -136,6 +137,10 @@ class Results:
             "widths": sorted(int(w) for w in runs["width"].unique()),
             "batch sizes": sorted(int(b) for b in runs["batch_size"].unique()),
         }
+
+    def standardized(self, label):
+        """Whether the dataset ``label`` feeds standardized features (the default)."""
+        return bool(self.config.get("datasets", {}).get(label, {}).get("standardize", True))
 
     def dataset(self, label):
         """The data split a study trained on (results/data/<label>.npz), for comparators

@@ -1,4 +1,9 @@
-"""2. The seed's source course: the published claim, its thresholds and its check."""
+"""The seed's source course: zeros stay at ln 2, large normal init lags He, He reaches ~99%.
+
+The course trains on raw make_circles features (a dataset with ``standardize: false``).
+Its std-10 numbers come from one particular draw (np.random.seed(3)); ours draws per seed,
+so the std-10 accuracies scatter around the published ones: that gap is stated, not judged.
+"""
 
 import math
 
@@ -6,10 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..outcomes import (
-    median_curve,  # fmt: skip
-    param,
-)
+from ..outcomes import median_curve, param
 from ..plotting import legend_outside
 from ..text import gnum
 from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
@@ -77,7 +79,19 @@ def check_course(claim, results):
         verdict = REPRODUCED
     else:
         verdict = INCONCLUSIVE if short else NOT_REPRODUCED
-    measured = [("Iterations run", f"{steps} (the course: {COURSE_STEPS})")]
+    features = ", ".join(
+        f"{label}: {'standardized' if results.standardized(label) else 'raw (as the course)'}"
+        for label in sorted(runs["dataset"].unique())
+    )
+    large = runs[runs["role"].eq("normal std 10")]
+    measured = [
+        ("Iterations run", f"{steps} (the course: {COURSE_STEPS})"),
+        ("Input features", features),
+        ("normal std 10: final train / test accuracy per seed (published 0.83 / 0.86 from "
+         "one draw, np.random.seed(3))",
+         "; ".join(f"seed {r.seed}: {gnum(r.final_train_accuracy, 3)} / "
+                   f"{gnum(r.final_test_accuracy, 3)}" for r in large.itertuples())),
+    ]  # fmt: skip
     for role, (cost, train, test) in COURSE_PUBLISHED.items():
         row = final.loc[role]
         measured.append(
@@ -104,7 +118,9 @@ def check_course(claim, results):
         f"over seeds). A run shorter than the course's {COURSE_STEPS} iterations that fails "
         f"this is inconclusive, not a failure. Our binary cross-entropy is computed from the "
         f"logit stably, so the course's 'inf' cost at iteration 0 of std 10 appears as a large "
-        f"finite cost."
+        f"finite cost. The std-10 accuracies depend on the random draw: the gap between ours "
+        f"(median {gnum(large_acc, 3)} train) and the published 0.83 / 0.86 is the draw's, not "
+        f"the rule's."
     )
 
     def plot(fig, axes):

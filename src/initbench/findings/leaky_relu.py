@@ -1,112 +1,106 @@
-"""6. Leaky ReLU against ReLU: the published claim, its thresholds and its check."""
+"""The seed: Leaky ReLU keeps units from dying, where ReLU units die.
+
+A unit "dies" when it was active at init (z > 0 on some training row) and training leaves it
+inactive on every training row; the probe statistics count this on the whole training set
+at every logged step (probe_newly_dead), and whether units come back (probe_revived). ReLU
+units die at high learning rates, so the study sweeps the rate; zeros and constant inits,
+whose units start dead or identical, are left out. A Leaky unit with z <= 0 everywhere still
+passes gradient alpha, so it can come back: the claim is that fewer of them stay inactive.
+"""
 
 import seaborn as sns
 
-from ..cell import CELL_PARAMETERS
+from ..outcomes import finite
 from ..plotting import legend_outside
-from ..text import gnum
-from .base import NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
 
-FEWER_DEAD = 0.01  # leaky ReLU: mean dead fraction lower by at least this (1% of the units)
-
-
-# a ReLU run and its leaky twin: equal in every cell parameter but the activation
-MATCHED = [c for c in CELL_PARAMETERS if c not in ("activation", "loss", "log_points")] + ["seed"]
+DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
+FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
+SYMMETRIC = ("zeros", "constant")
 
 
-def dead_share(layers, runs, at_end):
-    """Mean dead fraction over hidden layers per run, at init or at the final step."""
-    keep = layers["layer"] < layers["depth"]
-    keep &= layers["step"].eq(layers["steps"]) if at_end else layers["step"].eq(0)
-    share = layers[keep].groupby(["cell", "seed"], as_index=False)["dead_frac"].mean()
-    return runs.merge(share, on=["cell", "seed"])
+def dying_per_run(runs, layers):
+    """Per completed run: newly dead and revived share of hidden units at the last logged
+    step, and the dead share at init (means over hidden layers)."""
+    hidden = layers[(layers["layer"] < layers["depth"]) & layers["probe_newly_dead"].notna()]
+    last = hidden["step"].eq(hidden.groupby(["cell", "seed"])["step"].transform("max"))
+    end = hidden[last].groupby(["cell", "seed"])[["probe_newly_dead", "probe_revived"]].mean()
+    start = hidden[hidden["step"].eq(0)].groupby(["cell", "seed"])["probe_dead_frac"].mean()
+    per_run = end.join(start.rename("dead_at_init")).reset_index()
+    return runs.merge(per_run, on=["cell", "seed"])
 
 
 @published_claim(
     "leaky_relu",
     "Leaky ReLU leaves fewer dead units than ReLU",
-    "Leaky ReLU, with its small slope for z <= 0, leaves fewer dead units than ReLU.",
-    "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks.",
-    ["overview"],
+    "Leaky ReLU, with its small slope for z <= 0, keeps units from dying: where training "
+    "leaves ReLU units inactive on every input, fewer Leaky ReLU units stay inactive.",
+    "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks; "
+    "Maas, Hannun & Ng 2013.",
+    ["leaky_relu"],
 )
 def check_leaky_relu(claim, results):
-    runs, layers = results.rows("runs", "overview"), results.rows("layers", "overview")
-    runs = runs[runs["status"].eq("completed") & runs["activation"].isin(["relu", "leaky_relu"])]
-    pairs = {}
-    for when, at_end in (("at init", False), ("after training", True)):
-        dead = dead_share(layers, runs, at_end)
-        relu = dead[dead["activation"].eq("relu")]
-        leaky = dead[dead["activation"].eq("leaky_relu")]
-        pairs[when] = relu.merge(leaky, on=MATCHED, suffixes=("_relu", "_leaky"))
-    end = pairs["after training"]
-    if end.empty:
-        raise NotTestable(
-            "the overview study has no completed ReLU and leaky ReLU runs with the "
-            "same dataset, init, shape and seed"
+    runs = results.rows("runs", "leaky_relu")
+    runs = runs[runs["activation"].isin(["relu", "leaky_relu"]) & ~runs["scheme"].isin(SYMMETRIC)]
+    layers = results.rows("layers", "leaky_relu")
+    if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
+        raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
+    n_diverged = int(runs["status"].eq("diverged").sum())
+    per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
+    table = per_run.pivot_table(index="lr", columns="activation", values="probe_newly_dead",
+                                aggfunc="median")  # fmt: skip
+    table = table.dropna()
+    if table.empty or set(table.columns) != {"relu", "leaky_relu"}:
+        raise NotTestable("no learning rate has completed ReLU and Leaky ReLU runs")
+    dying = table[table["relu"] >= DYING]
+    if dying.empty:
+        verdict, why = (
+            INCONCLUSIVE,
+            (
+                f"at no rate did ReLU leave {DYING:.0%} of its units dead (largest "
+                f"{table['relu'].max():.1%}, at rates up to {table.index.max():g}): the budget "
+                f"cannot decide; higher rates or longer training would"
+            ),
         )
-    diff = end["dead_frac_leaky"] - end["dead_frac_relu"]
-    fewer, more = int((diff < 0).sum()), int((diff > 0).sum())
-    mean_relu, mean_leaky = end["dead_frac_relu"].mean(), end["dead_frac_leaky"].mean()
-    fewer_on_average = mean_leaky <= mean_relu - FEWER_DEAD
-    verdict = REPRODUCED if fewer_on_average and fewer > more else NOT_REPRODUCED
-    start = pairs["at init"]
+    elif bool((dying["leaky_relu"] <= dying["relu"] - FEWER).all()):
+        verdict, why = REPRODUCED, "Leaky leaves fewer units dead at every dying rate"
+    else:
+        verdict, why = NOT_REPRODUCED, "Leaky leaves as many units dead at some dying rate"
+    revived = per_run.groupby("activation")["probe_revived"].median()
     measured = [
-        ("Matched run pairs (same dataset, init, shape, seed; both completed)", str(len(end))),
-        (
-            "Mean dead fraction of hidden units after training: ReLU vs leaky ReLU",
-            f"{gnum(mean_relu, 3)} vs {gnum(mean_leaky, 3)}",
-        ),
-        (
-            "Same at init",
-            f"{gnum(start['dead_frac_relu'].mean(), 3)} vs "
-            f"{gnum(start['dead_frac_leaky'].mean(), 3)}",
-        ),
-        (
-            "Pairs where leaky ReLU has fewer / more / as many dead units",
-            f"{fewer} / {more} / {len(end) - fewer - more}",
-        ),
+        (f"lr {lr:g}: newly dead share of hidden units, ReLU vs Leaky (median over runs)",
+         f"{r['relu']:.1%} vs {r['leaky_relu']:.1%}")
+        for lr, r in table.iterrows()
     ] + [
-        (
-            f"Depth {d}: mean dead fraction after training, ReLU vs leaky ReLU",
-            f"{gnum(g['dead_frac_relu'].mean(), 3)} vs {gnum(g['dead_frac_leaky'].mean(), 3)}",
-        )
-        for d, g in end.groupby("depth")
-    ]
+        ("Dead at init (z <= 0 on every training row), ReLU vs Leaky",
+         " vs ".join(f"{per_run.loc[per_run['activation'].eq(a), 'dead_at_init'].median():.1%}"
+                     for a in ("relu", "leaky_relu"))),
+        ("Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
+         " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in ("relu", "leaky_relu"))),
+        ("Runs left out because they diverged", str(n_diverged)),
+    ]  # fmt: skip
     rule = (
-        "A unit is dead when its pre-activation is <= 0 on every row of the logged batch (for "
-        "leaky ReLU such a unit still passes 1% of the gradient). Over matched pairs of completed "
-        f"runs at the final step: reproduced if the mean dead fraction of hidden units is at "
-        f"least {FEWER_DEAD} lower with leaky ReLU (a smaller gap is under 1% of the units) and "
-        f"leaky ReLU has fewer dead units in more pairs than it has more; otherwise not "
-        f"reproduced."
+        f"Counted on every training row: the share of hidden units active at init and inactive "
+        f"(z <= 0 on every row) at the end of training, mean over hidden layers, median over "
+        f"runs (zeros/constant inits and diverged runs left out). The dying regime is the rates "
+        f"at which ReLU leaves >= {DYING:.0%} dead. Reproduced if Leaky ReLU's share is at least "
+        f"{FEWER:.0%} points lower at every such rate; not reproduced otherwise; inconclusive "
+        f"if no rate reaches the dying regime. Here: {why}."
     )
+    shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
 
     def plot(fig, axes):
-        for ax, (when, pair) in zip(axes, pairs.items()):
-            bars = pair.rename(columns={"dead_frac_relu": "relu", "dead_frac_leaky": "leaky_relu"})
-            bars = bars.melt(
-                id_vars=["depth"],
-                value_vars=["relu", "leaky_relu"],
-                var_name="activation",
-                value_name="dead",
-            )
-            sns.barplot(
-                bars,
-                x="depth",
-                y="dead",
-                hue="activation",
-                hue_order=["relu", "leaky_relu"],
-                errorbar=None,
-                ax=ax,
-            )
-            ax.set_title(when)
-            ax.set_ylabel("mean dead fraction of hidden units")
+        sns.pointplot(shown, x="lr", y="newly_dead", hue="activation", ax=axes[0],
+                      estimator="median", errorbar=("pi", 50), dodge=0.2)  # fmt: skip
+        axes[0].axhline(DYING, color="grey", ls=":", lw=1)
+        axes[0].set_ylabel("newly dead share of hidden units")
+        axes[0].set_xlabel("learning rate")
         legend_outside(fig, axes)
 
-    figure = results.draw(claim, plot, ncols=2, size=(10, 3.6), sharey=True)
+    figure = results.draw(claim, plot, size=(7.0, 3.8))
     caption = (
-        f"Mean share of dead hidden units (pre-activation <= 0 on the whole batch) per depth, "
-        f"ReLU against leaky ReLU over {len(end)} matched runs, at init and after training. "
-        f"After training: {gnum(mean_relu, 3)} (ReLU) vs {gnum(mean_leaky, 3)} (leaky ReLU)."
+        f"Share of hidden units that were active at init and are inactive on every training "
+        f"row after training, per learning rate (median and interquartile range over runs); "
+        f"dotted: the dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
     )
     return claim.finding(verdict, rule, measured, figure, caption)
