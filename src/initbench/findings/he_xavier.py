@@ -103,7 +103,7 @@ def check_he_xavier(claim, results):
     if not judged:
         raise NotTestable(
             "the he_xavier study has no ReLU nets with both He and Xavier init at depth "
-            f"22 or 30 (depths run: {sorted(cells['depth'].unique())})"
+            f"22 or 30 (depths run: {', '.join(map(str, sorted(cells['depth'].unique())))})"
         )
     verdicts = [v for v, _ in judged.values()]
     if NOT_REPRODUCED in verdicts:
