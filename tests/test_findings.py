@@ -541,3 +541,25 @@ def test_figure_is_written(tables, key, tmp_path, xor_data):
 def test_verdicts_are_checked():
     with pytest.raises(ValueError, match="verdict"):
         findings.CLAIMS[0].finding("maybe", "rule")
+
+
+def test_a_claim_that_raises_fails_naming_the_claim(monkeypatch):
+    """A bug in a check is an error of the findings job, not a sentence in the report."""
+
+    def broken(claim, results):
+        raise KeyError("no_such_column")
+
+    claim = findings.Claim("broken", "t", "c", "s", ("symmetry",), broken)
+    monkeypatch.setattr(findings.base, "CLAIMS", [claim])
+    with pytest.raises(KeyError) as error:
+        findings.evaluate_findings(symmetry_tables().tables(), {}, None)
+    assert "while evaluating the claim 'broken'" in "\n".join(error.value.__notes__)
+
+
+def test_findings_carry_tier_and_budget():
+    out = findings.evaluate_findings(lsuv_tables().tables(), {"tier": "paper"}, None)
+    found = next(f for f in out if f.key == "lsuv")
+    assert found.tier == "paper"
+    assert found.budget == {"cells": 6, "runs": 12, "steps": [50], "seeds per cell": [2],
+                            "widths": [8], "batch sizes": [64]}  # fmt: skip
+    assert next(f for f in out if f.key == "course").budget == {}  # its study did not run

@@ -206,6 +206,24 @@ def test_findings_rendered(report):
     assert "No findings:" not in html
 
 
+def test_other_tiers_and_disagreements(tmp_path):
+    """A report built on the default tier shows the paper tier's verdicts and where the
+    two tiers disagree."""
+    results = tmp_path / "results"
+    write_results(results)
+    default = write_fake_findings(results, 10)
+    paper = [
+        Finding("he", "He", "c", "s", ["overview"], [], "not reproduced", "r", tier="paper",
+                budget={"steps": [12000]}),
+        Finding("zeros", "Z", "c", "s", ["overview"], [], "not reproduced", "r", tier="paper"),
+    ]  # fmt: skip
+    write_findings(paper, results / "findings-paper.json")
+    out = build_report(results, default, tmp_path / "r" / "index.html", CONFIG, log=lambda m: 0)
+    html = out.read_text(encoding="utf-8")
+    assert html.count("The tiers disagree.") == 1  # he: reproduced here, not in the paper tier
+    assert "steps 12000" in html and "the default tier:" in html
+
+
 def test_content_from_the_tables(report):
     html = report["html"]
     for name in report["names"]:
