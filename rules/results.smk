@@ -14,7 +14,8 @@ rule aggregate:
         studies="results/studies.parquet",
     log:
         "logs/aggregate.log",
+    threads: workflow.cores
     run:
         jobs.aggregate(
-            PLAN, config, "results/cells", "results/benchmarks", output, log[0]
+            PLAN, config, "results/cells", "results/benchmarks", output, log[0], threads
         )
