@@ -17,5 +17,11 @@ rule aggregate:
     threads: workflow.cores
     run:
         jobs.aggregate(
-            PLAN, config, "results/cells", "results/benchmarks", output, log[0], threads
+            PLAN,
+            config,
+            "results/cells",
+            "results/benchmarks",
+            output,
+            log[0],
+            threads,
         )
