@@ -16,11 +16,17 @@ validate(config, SCHEMA_PATH)
 
 
 wildcard_constraints:
-    cell=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
+    batch=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
     dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
     activation=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
     dtype=r"float32|float64",
 
 
-def cell_of(wildcards):
-    return PLAN.cells[wildcards.cell]
+def batch_cells(batch):
+    return [PLAN.cells[name] for name in PLAN.batches[batch]]
+
+
+def batch_datasets(batch):
+    """{dataset label: its data file} for the cells of one batch."""
+    labels = sorted({cell.dataset for cell in batch_cells(batch)})
+    return {label: f"results/data/{label}.npz" for label in labels}

@@ -1,11 +1,7 @@
 # The cells' tables concatenated into the study tables under results/.
 rule aggregate:
     input:
-        expand(
-            "results/cells/{cell}/{kind}.parquet",
-            cell=PLAN.cells,
-            kind=["runs", "curves", "layers"],
-        ),
+        expand("results/batches/{batch}.done", batch=PLAN.batches),
     output:
         runs="results/runs.parquet",
         curves="results/curves.parquet",

@@ -1,4 +1,5 @@
-# Compile once per activation and dtype, then train every cell (all its seeds) as one job.
+# Compile once per activation and dtype, then train the cells in batches: one job per
+# batch (a fixed share of one activation's cells), which trains only its untrained cells.
 rule warmup:
     output:
         "results/jit/{activation}-{dtype}.done",
@@ -12,20 +13,27 @@ rule warmup:
 
 rule train:
     input:
-        data=lambda wc: f"results/data/{cell_of(wc).dataset}.npz",
+        data=lambda wc: batch_datasets(wc.batch).values(),
         jit=lambda wc: ancient(
-            "results/jit/{0.activation}-{0.dtype}.done".format(cell_of(wc))
+            "results/jit/{0.activation}-{0.dtype}.done".format(
+                batch_cells(wc.batch)[0]
+            )
         ),
     output:
-        runs="results/cells/{cell}/runs.parquet",
-        curves="results/cells/{cell}/curves.parquet",
-        layers="results/cells/{cell}/layers.parquet",
+        "results/batches/{batch}.done",
     log:
-        "logs/train/{cell}.log",
+        "logs/train/{batch}.log",
     benchmark:
-        "results/benchmarks/{cell}.tsv"
+        "results/benchmarks/{batch}.tsv"
     threads: config["threads"]
     params:
-        cell=cell_of,
+        cells=lambda wc: batch_cells(wc.batch),
     run:
-        jobs.train_job(params.cell, input.data, output, log[0], threads)
+        jobs.train_batch(
+            params.cells,
+            batch_datasets(wildcards.batch),
+            "results/cells",
+            output[0],
+            log[0],
+            threads,
+        )

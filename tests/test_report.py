@@ -101,7 +101,7 @@ def write_results(results):
             "io_out": 4.0,
             "mean_load": 0.0,
             "cpu_time": rng.uniform(1, 20, len(names)),
-            "cell": names,
+            "job": names,
         }
     )
     cost.assign(config_hash=extra["config_hash"]).to_parquet(results / "cost.parquet", index=False)

@@ -108,31 +108,57 @@ def warm_up(activation, dtype, output, log_path):
             tmp.write_text(f"{activation} {dtype}\n")
 
 
-def train_job(cell, data_path, outputs, log_path, threads):
-    """Train one cell (all its seeds) and write its runs, curves and layers tables."""
+TABLE_KINDS = ("runs", "curves", "layers")
+
+
+def cell_tables(cell_dir, name):
+    """The three table files of a cell: written one by one, atomically."""
+    return [Path(cell_dir) / name / f"{kind}.parquet" for kind in TABLE_KINDS]
+
+
+def train_batch(cells, data_paths, cell_dir, done_path, log_path, threads):
+    """Train every cell of one batch whose tables are not all there yet, write them, and
+    list the batch's cells in ``done_path``. Cells already trained (by an earlier run, or
+    an interrupted one) are skipped: adding a cell to a batch trains that cell only."""
     set_threads(threads)
     with job_log(log_path) as log:
-        log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
-            f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
-            f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
-        data = read_dataset(data_path)
-
-        def progress(seed, res, seconds):
-            last = res.history.iloc[-1]
-            log(f"seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
-                f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
-                f"{seconds:.2f} s")  # fmt: skip
-
-        tables = train_cell(cell, data, on_seed_done=progress)
-        extra = {**provenance(), "threads": threads}
-        for table, path in zip(tables, outputs):
-            write_table(table.assign(**extra), path)
-        log("done")
+        datasets = {}
+        trained = 0
+        for cell in cells:
+            paths = cell_tables(cell_dir, cell.name)
+            if all(path.exists() for path in paths):
+                log(f"cell {cell.name}: already trained, skipped")
+                continue
+            if cell.dataset not in datasets:
+                datasets[cell.dataset] = read_dataset(data_paths[cell.dataset])
+            train_one(cell, datasets[cell.dataset], paths, log, threads)
+            trained += 1
+        with atomic_path(done_path) as tmp:
+            tmp.write_text("".join(f"{cell.name}\n" for cell in cells))
+        log(f"done: {trained} trained, {len(cells) - trained} already there")
 
 
-def read_benchmark(path, cell):
+def train_one(cell, data, paths, log, threads):
+    """Train one cell (all its seeds) and write its runs, curves and layers tables."""
+    log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
+        f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
+        f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
+
+    def progress(seed, res, seconds):
+        last = res.history.iloc[-1]
+        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
+            f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
+            f"{seconds:.2f} s")  # fmt: skip
+
+    tables = train_cell(cell, data, on_seed_done=progress)
+    extra = {**provenance(), "threads": threads}
+    for table, path in zip(tables, paths):
+        write_table(table.assign(**extra), path)
+
+
+def read_benchmark(path, job):
     row = pd.read_csv(path, sep="\t").iloc[[-1]]
-    return row.drop(columns=["h:m:s"], errors="ignore").assign(cell=cell)
+    return row.drop(columns=["h:m:s"], errors="ignore").assign(job=job)
 
 
 def read_parquets(paths, threads):
@@ -148,13 +174,15 @@ def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path, threads=
     with job_log(log_path) as log:
         names = sorted(plan.cells)
         stamp = {"config_hash": config_hash(config)}
-        for kind in ("runs", "curves", "layers"):
-            paths = [Path(cell_dir) / name / f"{kind}.parquet" for name in names]
+        for i, kind in enumerate(TABLE_KINDS):
+            paths = [cell_tables(cell_dir, name)[i] for name in names]
             table = read_parquets(paths, threads).assign(**stamp)
             write_table(table, getattr(outputs, kind))
             log(f"{kind}: {len(table)} rows from {len(names)} cells")
-        cost = pd.concat([read_benchmark(Path(benchmark_dir) / f"{n}.tsv", n) for n in names],
-                         ignore_index=True)  # fmt: skip
+        cost = pd.concat(
+            [read_benchmark(Path(benchmark_dir) / f"{job}.tsv", job) for job in plan.batches],
+            ignore_index=True,
+        )
         write_table(cost.assign(**stamp), outputs.cost)
         studies = pd.DataFrame(
             [(study, cell) for study, cells in plan.studies.items() for cell in cells],

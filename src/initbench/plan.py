@@ -17,6 +17,7 @@ from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
 from .inits import INITS, init_params
 
+BATCHES_PER_ACTIVATION = 8  # training jobs per activation and dtype; see assign_batches
 # The training settings a study (or the config's defaults block) sets for its cells.
 PLANNED_SETTINGS = ("steps", "lr", "batch_size", "momentum", "dtype", "log_points", "seeds")
 
@@ -28,6 +29,7 @@ class Plan:
     cells: dict  # cell name -> Cell
     studies: dict  # study -> list of cell names
     datasets: dict  # dataset label -> (generator, params)
+    batches: dict  # training job -> tuple of cell names (see assign_batches)
 
 
 def _known(kind, where, name, registry):
@@ -86,7 +88,25 @@ def plan(config):
             cells.setdefault(cell.name, cell)
             studies[study].append(cell.name)
     _check_init_params(cells.values())
-    return Plan(cells=cells, studies=studies, datasets=datasets)
+    batches = assign_batches(cells, config.get("batches_per_activation", BATCHES_PER_ACTIVATION))
+    return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches)
+
+
+def assign_batches(cells, per_activation):
+    """Training jobs: the cells of one activation and dtype spread over ``per_activation``
+    batches by a hash of each cell's own key.
+
+    A cell's batch depends on nothing but the cell, so adding cells never moves another
+    cell; the batch job trains only its cells without tables, so adding a cell to a
+    batch trains just that cell. Few, larger jobs keep Snakemake's per-job cost (and, on
+    a cluster, the number of submissions) small.
+    """
+    batches = {}
+    for name in sorted(cells):
+        cell = cells[name]
+        index = int(cell.key, 16) % per_activation
+        batches.setdefault(f"{cell.activation}-{cell.dtype}-{index:02d}", []).append(name)
+    return {batch: tuple(names) for batch, names in sorted(batches.items())}
 
 
 def _init_labels(config):

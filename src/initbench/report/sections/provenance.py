@@ -99,7 +99,7 @@ def cost(r, section):
     slowest = cost.nlargest(1, "s").iloc[0]
     caption = (
         f"Distribution of the {len(cost)} training jobs' wall time (sum "
-        f"{seconds_text(total_s)}; slowest {slowest['cell']} at {fnum(float(slowest['s']))} s) "
+        f"{seconds_text(total_s)}; slowest {slowest['job']} at {fnum(float(slowest['s']))} s) "
         f"and of max_rss (peak {fnum(peak, 0)} MB, "
         f"median {fnum(float(cost['max_rss'].median()), 0)} MB). "
         "Jobs run as threads of one process, so max_rss is the whole process's peak memory."
@@ -108,7 +108,7 @@ def cost(r, section):
     top = cost.nlargest(10, "s")
     rows = [
         [
-            html.cell(r["cell"]),
+            html.cell(r["job"]),
             html.cell(fnum(float(r["s"])), float(r["s"])),
             html.cell(fnum(float(r.get("cpu_time", np.nan))), float(r.get("cpu_time", np.nan))),
             html.cell(fnum(float(r.get("max_rss", np.nan)), 0), float(r.get("max_rss", np.nan))),
@@ -119,7 +119,7 @@ def cost(r, section):
         html.table(
             "cost-top",
             [
-                ("cell", False),
+                ("job (batch of cells)", False),
                 ("wall s", True),
                 ("cpu_time s (process)", True),
                 ("max_rss MB (process)", True),
