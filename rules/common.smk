@@ -13,6 +13,7 @@ try:
 except ConfigError as error:
     jobs.print_error_and_exit(error)
 validate(config, SCHEMA_PATH)
+jobs.check_device(config)
 
 
 wildcard_constraints:

@@ -36,4 +36,5 @@ rule train:
             output[0],
             log[0],
             threads,
+            config.get("device", "cpu"),
         )

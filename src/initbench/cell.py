@@ -93,28 +93,42 @@ def layer_sizes(data: Dataset, hidden):
     return [data.n_features, *hidden, data.n_outputs]
 
 
+def initial_network(cell: Cell, data: Dataset, seed):
+    """The cell's (W, b) for one seed, drawn from its init scheme."""
+    act = get_activation(cell.activation)
+    return init_params(cell.scheme, layer_sizes(data, cell.hidden), activation=act, seed=seed,
+                       dtype=cell.dtype, X=data.X_train, **cell.init_params)  # fmt: skip
+
+
 def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
     """Train every seed of ``cell`` on ``data``; return the runs, curves and layers tables.
 
     ``on_seed_done(seed, result, seconds)`` is called after each seed (progress reports).
     """
-    act = get_activation(cell.activation)
-    sizes = layer_sizes(data, cell.hidden)
-    loss = cell.loss or data.default_loss
-    runs, curves, layers = [], [], []
     probe = probe_rows(cell, data)
+    results = []
     for seed in cell.seeds:
-        W, b = init_params(cell.scheme, sizes, activation=act, seed=seed, dtype=cell.dtype,
-                           X=data.X_train, **cell.init_params)  # fmt: skip
+        W, b = initial_network(cell, data, seed)
         start, start_cpu = time.perf_counter(), time.thread_time()
         res = train(
             W, b, data.X_train, data.y_train, activation=cell.activation,
-            loss=loss,
-            lr=cell.lr, batch_size=cell.batch_size, steps=cell.steps, seed=seed,
-            X_test=data.X_test, y_test=data.y_test, momentum=cell.momentum,
-            log_points=cell.log_points, **({} if probe is None else {"X_probe": probe}),
+            loss=cell.loss or data.default_loss, lr=cell.lr, batch_size=cell.batch_size,
+            steps=cell.steps, seed=seed, X_test=data.X_test, y_test=data.y_test,
+            momentum=cell.momentum, log_points=cell.log_points,
+            **({} if probe is None else {"X_probe": probe}),
         )  # fmt: skip
         seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
+        results.append((seed, res, seconds, cpu_seconds))
+        if on_seed_done is not None:
+            on_seed_done(seed, res, seconds)
+    return cell_tables(cell, data, results)
+
+
+def cell_tables(cell: Cell, data: Dataset, results):
+    """The runs, curves and layers tables of a cell from its ``(seed, TrainResult, seconds,
+    thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
+    runs = []
+    for seed, res, seconds, cpu_seconds in results:
         first, last = res.history.iloc[0], res.history.iloc[-1]
         runs.append({
             "seed": seed, "status": res.status,
@@ -126,15 +140,10 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
             "train_seconds": seconds,
             "train_cpu_seconds": cpu_seconds,  # this thread's CPU time: no waiting for a core
         })  # fmt: skip
-        curves.append(res.history.assign(seed=seed))
-        layers.append(res.layers.assign(seed=seed))
-        if on_seed_done is not None:
-            on_seed_done(seed, res, seconds)
-    params = {**cell.columns(), "loss": loss}
-    return tuple(
-        _with_columns(params, table)
-        for table in (pd.DataFrame(runs), pd.concat(curves), pd.concat(layers))
-    )
+    curves = pd.concat([res.history.assign(seed=seed) for seed, res, *_ in results])
+    layers = pd.concat([res.layers.assign(seed=seed) for seed, res, *_ in results])
+    params = {**cell.columns(), "loss": cell.loss or data.default_loss}
+    return tuple(_with_columns(params, table) for table in (pd.DataFrame(runs), curves, layers))
 
 
 def probe_rows(cell: Cell, data: Dataset):
@@ -156,3 +165,42 @@ def majority_rate(data: Dataset):
 def _with_columns(params, table):
     front = pd.DataFrame({k: [v] * len(table) for k, v in params.items()})
     return pd.concat([front, table.reset_index(drop=True)], axis=1)
+
+
+def train_cells_together(cells, data: Dataset, device):
+    """Train several cells on one dataset with ``train_many``: every (cell, seed) network of
+    one architecture and training schedule in one call, so that on a GPU thousands of small
+    networks train side by side. Returns {cell name: its three tables}. Cells with probe
+    rows train one by one (``train_many`` logs no probe statistics).
+    """
+    from .many import train_many
+
+    tables = {}
+    groups = {}
+    for cell in cells:
+        if cell.probe_split != "none":
+            tables[cell.name] = train_cell(cell, data)
+            continue
+        shape = (cell.activation, cell.hidden, cell.loss, cell.steps, cell.batch_size,
+                 cell.log_points, cell.dtype)  # fmt: skip
+        groups.setdefault(shape, []).append(cell)
+    for group in groups.values():
+        members = [(cell, seed) for cell in group for seed in cell.seeds]
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        results = train_many(
+            [initial_network(cell, data, seed) for cell, seed in members], data.X_train,
+            data.y_train, activation=group[0].activation,
+            loss=group[0].loss or data.default_loss, lr=[c.lr for c, _ in members],
+            batch_size=group[0].batch_size, steps=group[0].steps,
+            seeds=[seed for _, seed in members], momentum=[c.momentum for c, _ in members],
+            X_test=data.X_test, y_test=data.y_test, log_points=group[0].log_points,
+            device=device,
+        )  # fmt: skip
+        share = (time.perf_counter() - start) / len(members)  # one call: an equal share each
+        cpu_share = (time.thread_time() - start_cpu) / len(members)
+        by_cell = {}
+        for (cell, seed), res in zip(members, results):
+            by_cell.setdefault(cell.name, []).append((seed, res, share, cpu_share))
+        for cell in group:
+            tables[cell.name] = cell_tables(cell, data, by_cell[cell.name])
+    return tables

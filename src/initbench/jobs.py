@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .cell import train_cell
+from .cell import train_cell, train_cells_together
 from .datasets import Dataset, load_dataset
 from .provenance import config_hash, provenance
 
@@ -116,26 +116,42 @@ def cell_tables(cell_dir, name):
     return [Path(cell_dir) / name / f"{kind}.parquet" for kind in TABLE_KINDS]
 
 
-def train_batch(cells, data_paths, cell_dir, done_path, log_path, threads):
+def train_batch(cells, data_paths, cell_dir, done_path, log_path, threads, device="cpu"):
     """Train every cell of one batch whose tables are not all there yet, write them, and
     list the batch's cells in ``done_path``. Cells already trained (by an earlier run, or
-    an interrupted one) are skipped: adding a cell to a batch trains that cell only."""
+    an interrupted one) are skipped: adding a cell to a batch trains that cell only. On
+    ``device="cuda"`` the batch's untrained cells of each dataset train together on the GPU.
+    """
     set_threads(threads)
     with job_log(log_path) as log:
-        datasets = {}
-        trained = 0
+        todo = {}
         for cell in cells:
-            paths = cell_tables(cell_dir, cell.name)
-            if all(path.exists() for path in paths):
+            if all(path.exists() for path in cell_tables(cell_dir, cell.name)):
                 log(f"cell {cell.name}: already trained, skipped")
-                continue
-            if cell.dataset not in datasets:
-                datasets[cell.dataset] = read_dataset(data_paths[cell.dataset])
-            train_one(cell, datasets[cell.dataset], paths, log, threads)
-            trained += 1
+            else:
+                todo.setdefault(cell.dataset, []).append(cell)
+        for dataset, group in todo.items():
+            data = read_dataset(data_paths[dataset])
+            if device == "cuda":
+                start = time.perf_counter()
+                tables = train_cells_together(group, data, device)
+                for cell in group:
+                    log(f"cell {cell.name}: trained on the GPU")
+                    write_cell(tables[cell.name], cell_tables(cell_dir, cell.name), threads)
+                log(f"{len(group)} cells of {dataset} in {time.perf_counter() - start:.1f} s")
+            else:
+                for cell in group:
+                    train_one(cell, data, cell_tables(cell_dir, cell.name), log, threads)
         with atomic_path(done_path) as tmp:
             tmp.write_text("".join(f"{cell.name}\n" for cell in cells))
+        trained = sum(len(group) for group in todo.values())
         log(f"done: {trained} trained, {len(cells) - trained} already there")
+
+
+def write_cell(tables, paths, threads):
+    extra = {**provenance(), "threads": threads}
+    for table, path in zip(tables, paths):
+        write_table(table.assign(**extra), path)
 
 
 def train_one(cell, data, paths, log, threads):
@@ -150,10 +166,7 @@ def train_one(cell, data, paths, log, threads):
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
-    tables = train_cell(cell, data, on_seed_done=progress)
-    extra = {**provenance(), "threads": threads}
-    for table, path in zip(tables, paths):
-        write_table(table.assign(**extra), path)
+    write_cell(train_cell(cell, data, on_seed_done=progress), paths, threads)
 
 
 def read_benchmark(path, job):
@@ -190,6 +203,17 @@ def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path, threads=
         )
         write_table(studies.assign(**stamp), outputs.studies)
         log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
+
+
+def check_device(config):
+    """``device: cuda`` without a usable GPU stops the run before any job, with one line."""
+    if config.get("device", "cpu") != "cuda":
+        return
+    from .many import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        print_error_and_exit(f"device: cuda, but {reason}")
 
 
 def print_error_and_exit(error):
