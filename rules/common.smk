@@ -2,6 +2,7 @@
 from snakemake.utils import validate
 
 from initbench import jobs
+from initbench.activations import kernel_family
 from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
 from initbench.plan import plan
 
@@ -19,12 +20,18 @@ jobs.check_device(config)
 wildcard_constraints:
     batch=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
     dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
-    activation=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    kernels=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
     dtype=r"float32|float64",
 
 
 def batch_cells(batch):
     return [PLAN.cells[name] for name in PLAN.batches[batch]]
+
+
+def batch_kernels(batch):
+    """The warm-up marker of the kernels a batch's cells run on (one activation, dtype)."""
+    cell = batch_cells(batch)[0]
+    return f"results/jit/{kernel_family(cell.activation)}-{cell.dtype}.done"
 
 
 def batch_datasets(batch):

@@ -1,24 +1,20 @@
-# Compile once per activation and dtype, then train the cells in batches: one job per
+# Compile once per dtype (and plugin activation), then train the cells in batches: one job per
 # batch (a fixed share of one activation's cells), which trains only its untrained cells.
 rule warmup:
     output:
-        "results/jit/{activation}-{dtype}.done",
+        "results/jit/{kernels}-{dtype}.done",
     log:
-        "logs/warmup/{activation}-{dtype}.log",
+        "logs/warmup/{kernels}-{dtype}.log",
     resources:
         jit=1,
     run:
-        jobs.warm_up(wildcards.activation, wildcards.dtype, output[0], log[0])
+        jobs.warm_up(wildcards.kernels, wildcards.dtype, output[0], log[0])
 
 
 rule train:
     input:
         data=lambda wc: batch_datasets(wc.batch).values(),
-        jit=lambda wc: ancient(
-            "results/jit/{0.activation}-{0.dtype}.done".format(
-                batch_cells(wc.batch)[0]
-            )
-        ),
+        jit=lambda wc: ancient(batch_kernels(wc.batch)),
     output:
         "results/batches/{batch}.done",
     log:

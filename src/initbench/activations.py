@@ -71,6 +71,12 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
     return register
 
 
+def kernel_family(name):
+    """Which compiled kernels activation ``name`` runs on: "builtin" for the built-ins (one
+    compile serves them all), or its own name for a plugin activation."""
+    return "builtin" if isinstance(get_activation(name).selector, int) else name
+
+
 def get_activation(name):
     """The registered activation ``name``; unknown names list the known ones."""
     try:

@@ -87,8 +87,9 @@ def read_dataset(path):
                        y_test=f["y_test"])  # fmt: skip
 
 
-def warm_up(activation, dtype, output, log_path):
-    """Compile (or load from Numba's cache) the training loop for one activation and dtype.
+def warm_up(kernels, dtype, output, log_path):
+    """Compile (or load from Numba's cache) the training loop for one dtype and kernel
+    family: "builtin" (every built-in activation at once) or a plugin activation's name.
 
     Runs once per pair before the training fan-out, so parallel jobs never compile (and
     write Numba's cache) at the same time.
@@ -96,6 +97,7 @@ def warm_up(activation, dtype, output, log_path):
     from .inits import init_params
     from .training import train
 
+    activation = "tanh" if kernels == "builtin" else kernels
     with job_log(log_path) as log:
         start = time.perf_counter()
         X = np.random.default_rng(0).normal(size=(8, 2))
@@ -103,9 +105,9 @@ def warm_up(activation, dtype, output, log_path):
             W, b = init_params("he_normal", [2, 3, 3, 2 if loss == "softmax_ce" else 1],
                                activation=activation, dtype=dtype)  # fmt: skip
             train(W, b, X, y, activation=activation, loss=loss, lr=0.1, batch_size=4, steps=3)
-        log(f"{activation} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
+        log(f"{kernels} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
         with atomic_path(output) as tmp:
-            tmp.write_text(f"{activation} {dtype}\n")
+            tmp.write_text(f"{kernels} {dtype}\n")
 
 
 TABLE_KINDS = ("runs", "curves", "layers")
