@@ -1,6 +1,8 @@
+# The HTML report: figures and tables from results/, verdicts from findings.json.
 rule report:
     input:
         rules.aggregate.output,
+        findings=rules.findings.output.json,
     output:
         "report/index.html",
         report(
@@ -13,4 +15,4 @@ rule report:
     log:
         "logs/report.log",
     run:
-        ib.report_job(config, PLAN, "results", output[0], log[0])
+        jobs.report_job(config, "results", input.findings, output[0], log[0])

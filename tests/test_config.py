@@ -8,7 +8,8 @@ import pytest
 import yaml
 from conftest import ROOT, snakemake
 
-from initbench.config import ConfigError, plan
+from initbench.config import ConfigError
+from initbench.plan import plan
 
 QUICK = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
 
@@ -172,3 +173,19 @@ def test_inverse_depth_lr_scaling():
     base = config["defaults"]["lr"]
     assert lrs == {d: base / d for d in config["studies"]["overview"]["depths"]}
     assert {grid.cells[c].lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}
+
+
+def test_a_built_in_scheme_name_needs_no_label():
+    """A study may list a built-in scheme by name: it gets the scheme's defaults."""
+    config = copy.deepcopy(QUICK)
+    assert "lecun_uniform" not in config["inits"]
+    config["studies"]["overview"]["inits"] = ["lecun_uniform"]
+    cells = [plan(config).cells[c] for c in plan(config).studies["overview"]]
+    assert cells and all(c.init == c.scheme == "lecun_uniform" for c in cells)
+    assert all(c.init_params == {} for c in cells)
+    config["studies"]["overview"]["inits"] = ["lecun_unifrom"]
+    with pytest.raises(ConfigError) as error:
+        plan(config)
+    message = str(error.value)
+    assert "did you mean 'lecun_uniform'" in message
+    assert "define it under inits: as lecun_unifrom: {scheme:" in message

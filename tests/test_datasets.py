@@ -218,3 +218,38 @@ def test_register_new_dataset():
         assert load_dataset("_tiny", n=6).X_train.shape == (6, 2)
     finally:
         del DATASETS["_tiny"]
+
+
+def test_circles_raw_features_are_the_course_points():
+    Xtr, ytr = make_circles(n_samples=300, noise=0.05, random_state=1)
+    Xte, _ = make_circles(n_samples=100, noise=0.05, random_state=2)
+    raw = load_dataset("circles", seed=0, standardize=False)
+    assert np.array_equal(raw.X_train, Xtr) and np.array_equal(raw.X_test, Xte)
+    assert np.array_equal(raw.y_train, ytr)
+    _check_layout(raw)
+    assert not np.allclose(raw.X_train.std(0), 1)  # radii 1 and 0.8: std ~0.64 per axis
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_standardize_false_keeps_raw_features_for_every_generator(name):
+    std = load_dataset(name, seed=1, **FAST[name])
+    raw = load_dataset(name, seed=1, standardize=False, **FAST[name])
+    _check_layout(raw)
+    assert all(
+        np.array_equal(u, v) for u, v in zip(_arrays(std)[1::2], _arrays(raw)[1::2], strict=True)
+    )
+    # standardizing the raw train split by its own statistics gives the default features back
+    mean, scale = raw.X_train.mean(0), raw.X_train.std(0)
+    keep = scale > 0
+    np.testing.assert_allclose(
+        std.X_train[:, keep], (raw.X_train - mean)[:, keep] / scale[keep], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        std.X_test[:, keep], (raw.X_test - mean)[:, keep] / scale[keep], atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", ["circles", "mnist1d"])
+def test_standardize_must_be_a_bool(name):
+    with pytest.raises(ValueError, match=f"dataset '{name}': standardize must be true or false"):
+        load_dataset(name, standardize="no")

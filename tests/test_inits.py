@@ -56,9 +56,13 @@ CASES = [
     ("torch_default", "relu", {}, 1 / math.sqrt(900), 1 / math.sqrt(300)),
     ("mean_field", "tanh", {"sigma_w2": 1.5}, math.sqrt(1.5 / 300), N),
     ("mean_field", "tanh", {"sigma_w2": 1.5, "sigma_b2": 0.05}, math.sqrt(1.5 / 300), N),
+    ("critical", "relu", {"sigma_b2": 0.0}, math.sqrt(2 / 300), N),  # He
     ("critical", "relu", {}, math.sqrt(2 / 300), N),
-    ("critical", "tanh", {"sigma_b2": 0.05}, math.sqrt(1.7609546 / 300), N),
+    ("critical", "tanh", {}, math.sqrt(1.7609546 / 300), N),
+    ("glorot_standard", "tanh", {}, 1 / math.sqrt(900), 1 / math.sqrt(300)),
+    ("glorot_standard", "sigmoid", {}, 1 / math.sqrt(900), 1 / math.sqrt(300)),
 ]
+BIAS_VAR = {"torch_default": 1 / 900, "critical": 0.05}  # default bias variance of a scheme
 
 
 @pytest.mark.parametrize("scheme, activation, params, std, bound", CASES)
@@ -69,8 +73,11 @@ def test_weight_statistics(scheme, activation, params, std, bound):
     if bound is not None:
         assert np.abs(W).max() <= bound
         assert np.abs(W).max() > bound * (1 - 1e-3)  # the full range is used
-    if scheme != "torch_default" and params.get("sigma_b2", 0) == 0:
+    bias_var = params.get("sigma_b2", BIAS_VAR.get(scheme, 0.0))
+    if bias_var == 0:
         assert not b.any()
+    else:
+        assert_moments(b, math.sqrt(bias_var), kurtosis=3.0 if bound is None else 1.8)
 
 
 def test_biases_of_torch_default_and_mean_field():
@@ -119,14 +126,46 @@ def test_zeros_and_constant_are_symmetric():
 
 def test_critical_is_mean_field_at_the_critical_sigma_w2():
     sw2 = theory.critical_sigma_w2("tanh", 0.05)
-    a = init_params("critical", [20, 30, 30, 4], activation="tanh", seed=5, sigma_b2=0.05)
+    assert INITS["critical"].params == {"sigma_b2": 0.05}
+    a = init_params("critical", [20, 30, 30, 4], activation="tanh", seed=5)
     b = init_params(
         "mean_field", [20, 30, 30, 4], activation="tanh", seed=5, sigma_w2=sw2, sigma_b2=0.05
     )
     for x, y in zip(a[0] + a[1], b[0] + b[1], strict=True):
         np.testing.assert_array_equal(x, y)
-    with pytest.raises(ValueError, match="critical.*jumps across 1"):
-        init_params("critical", [4, 4], activation="gelu")
+
+
+# Every built-in activation under the default critical init: its sigma_w2, or why none.
+CRITICAL_DEFAULT = {
+    "linear": 1.0, "relu": 2.0, "leaky_relu": 2 / (1 + 0.01**2), "tanh": 1.7610, "elu": 1.5337,
+    "selu": 0.9018, "sigmoid": "above 100", "softplus": "only as q", "gelu": "jumps across 1",
+    "silu": "jumps across 1",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CRITICAL_DEFAULT))
+def test_critical_default_for_every_builtin_activation(name):
+    expected = CRITICAL_DEFAULT[name]
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=f"'critical'.*'{name}' at sigma_b2=0.05.*{expected}"):
+            init_params("critical", [4, 4], activation=name)
+        return
+    Ws, bs = init_params("critical", [FAN_IN, FAN_OUT, FAN_OUT], activation=name, seed=2)
+    sw2 = float(np.mean([W.var() * W.shape[1] for W in Ws]))
+    assert sw2 == pytest.approx(expected, rel=0.02)  # sample variance of 240,000 draws
+    assert theory.chi1(name, theory.critical_point(name, 0.05)[0], 0.05) == pytest.approx(
+        1, abs=1e-6
+    )
+    assert np.concatenate(bs).var() == pytest.approx(0.05, rel=0.25)  # 5 SE of 800 draws
+
+
+def test_critical_at_zero_bias_is_he_for_relu_and_an_error_for_tanh():
+    np.testing.assert_array_equal(
+        init_params("critical", [5, 6], sigma_b2=0.0, seed=1)[0][0],
+        init_params("mean_field", [5, 6], sigma_w2=2.0, seed=1)[0][0],
+    )
+    with pytest.raises(ValueError, match="'tanh' at sigma_b2=0.0 is degenerate.*pass sigma_b2 > 0"):
+        init_params("critical", [5, 6], activation="tanh", sigma_b2=0.0)
 
 
 def lsuv_variances(Ws, bs, X, activation):

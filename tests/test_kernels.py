@@ -1,9 +1,17 @@
 """The compiled kernels against the NumPy reference and central finite differences."""
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import naive
 import numpy as np
 import pytest
+from numba import types
 
+from initbench._loop import train_loop
 from initbench.activations import ACTIVATIONS, get_activation
 from initbench.training import batch_order, loss_and_grads, train
 
@@ -209,3 +217,78 @@ def test_bad_data_raises_value_error_naming_it():
         train([W[0], W[1].T, W[2]], b, X, y, **kw)
     with pytest.raises(ValueError, match="X_test"):
         train(W, b, X, y, X_test=X, **kw)
+
+
+def test_builtin_activations_share_one_compiled_training_loop():
+    W, b, X, y = make_problem("softmax_ce")
+    for name in ("relu", "tanh", "softplus"):
+        assert isinstance(get_activation(name).selector, int)
+        train(W, b, X, y, activation=name, loss="softmax_ce", lr=0.1, batch_size=4, steps=2)
+    float64_builtin = [sig for sig in train_loop.overloads
+                       if sig[0] == types.int64 and sig[2].dtype == types.float64]  # fmt: skip
+    assert len(float64_builtin) == 1
+
+
+@pytest.fixture
+def plugin_tanh():
+    """tanh registered from outside activations.py: a plugin, compiled on its own."""
+    import math
+
+    import initbench as ib
+
+    @ib.activation("tanh_plugin", gain=5.0 / 3.0, bounds=(-1.0, 1.0))
+    def tanh_plugin(z, alpha):
+        t = math.tanh(z)
+        return t, 1.0 - t * t
+
+    yield get_activation("tanh_plugin")
+    del ACTIVATIONS["tanh_plugin"]
+
+
+def test_plugin_activation_trains_like_the_builtin_it_copies(plugin_tanh):
+    assert plugin_tanh.selector.startswith("tanh_plugin@")
+    W, b, X, y = make_problem("softmax_ce", n=20)
+    kw = dict(loss="softmax_ce", lr=0.1, batch_size=4, steps=20, seed=1)
+    ours = train(W, b, X, y, activation="tanh_plugin", **kw)
+    builtin = train(W, b, X, y, activation="tanh", **kw)
+    for got, ref in zip(ours.weights + ours.biases, builtin.weights + builtin.biases):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+    columns = ["train_loss", "grad_norm"]
+    np.testing.assert_allclose(ours.history[columns], builtin.history[columns], rtol=1e-12)
+
+
+STALENESS_PROBE = """
+import numpy as np
+import initbench as ib
+from initbench.activations import _evaluate
+value = ib.get_activation("sigmoid")(np.array([0.5]))[0][0]
+stats = _evaluate.stats
+print(repr(float(value)), sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+def test_editing_any_kernel_module_recompiles_every_kernel(tmp_path):
+    """Numba alone would load _evaluate (activations.py) stale after an edit of _vecmath.py."""
+    import initbench
+
+    package = tmp_path / "src" / "initbench"
+    shutil.copytree(Path(initbench.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(package.parent)}  # fmt: skip
+
+    def probe():
+        out = subprocess.run([sys.executable, "-c", STALENESS_PROBE], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()  # fmt: skip
+        return float(out[0]), int(out[1]), int(out[2])
+
+    first, hits, misses = probe()
+    assert first == pytest.approx(1 / (1 + np.exp(-0.5)), rel=1e-15) and (hits, misses) == (0, 1)
+    assert probe() == (first, 1, 0)  # unchanged sources: loaded from the cache
+    vecmath = package / "_vecmath.py"
+    source = vecmath.read_text()
+    assert "return x if x != x else y" in source
+    vecmath.write_text(source.replace("return x if x != x else y", "return x if x != x else 2 * y"))
+    edited, hits, misses = probe()
+    assert (hits, misses) == (0, 1)
+    assert edited == pytest.approx(1 / (1 + 2 * np.exp(-0.5)), rel=1e-15)

@@ -1,7 +1,9 @@
 """The quick study end to end: tables, report, reruns, extension, lint, determinism, resume."""
 
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,12 +14,12 @@ import pytest
 import yaml
 from conftest import copy_workflow, snakemake
 
-from initbench.config import plan
+from initbench.findings import CLAIMS, VERDICTS
+from initbench.outcomes import comparable
+from initbench.plan import plan
 
 pytestmark = pytest.mark.pipeline
 TABLES = ("runs", "curves", "layers", "cost", "studies")
-# columns that legitimately differ between two runs of the same config
-VOLATILE = ["train_seconds", "threads", "git_commit", "machine"]
 
 
 def quick(workdir, *args):
@@ -32,18 +34,19 @@ def job_counts(output):
     }
 
 
-def planned_cells(output):
-    return sorted(set(re.findall(r"wildcards: cell=(\S+)", output)))
+def trained_cells(workdir):
+    """The cells the training jobs' logs say they trained (not skipped)."""
+    logs = (workdir / "logs" / "train").glob("*.log")
+    text = "".join(log.read_text() for log in logs)
+    return sorted(set(re.findall(r"\] cell (\S+?): (?!already trained)", text)))
+
+
+def planned_batches(output):
+    return sorted(set(re.findall(r"wildcards: batch=(\S+)", output)))
 
 
 def read_tables(workdir):
     return {name: pd.read_parquet(workdir / "results" / f"{name}.parquet") for name in TABLES}
-
-
-def comparable(table):
-    drop = [c for c in VOLATILE if c in table.columns]
-    keys = [c for c in ("cell", "seed", "step", "layer", "study") if c in table.columns]
-    return table.drop(columns=drop).sort_values(keys).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +83,17 @@ def test_quick_study_produces_tables_and_report(finished):
     assert runs["status"].isin(["completed", "diverged"]).all()
     assert set(tables["layers"]["layer"]) >= {1, 2}
     assert (tables["curves"].groupby(["cell", "seed"])["step"].min() == 0).all()
-    assert len(tables["cost"]) == len(grid.cells) and (tables["cost"]["s"] > 0).all()
+    assert len(tables["cost"]) == len(grid.batches) and (tables["cost"]["s"] > 0).all()
     assert set(tables["studies"]["study"]) == set(config["studies"])
-    for name in grid.cells:  # each job's log names its cell and reports its seeds
-        log = (finished / "logs" / "train" / f"{name}.log").read_text()
-        assert name in log and "seed" in log and "done" in log
+    assert sorted(n for names in grid.batches.values() for n in names) == sorted(grid.cells)
+    for batch, names in grid.batches.items():  # each job's log names its cells and seeds
+        log = (finished / "logs" / "train" / f"{batch}.log").read_text()
+        assert all(name in log for name in names) and "seed" in log and "done" in log
     html = finished / "report" / "index.html"
     assert html.exists() and html.stat().st_size > 10_000
+    verdicts = json.loads((finished / "results" / "findings.json").read_text())
+    assert [f["key"] for f in verdicts] == [claim.key for claim in CLAIMS]
+    assert all(f["verdict"] in VERDICTS for f in verdicts)
 
 
 def test_diverged_runs_are_recorded_without_warnings(finished):
@@ -107,33 +114,44 @@ def test_rerun_with_nothing_changed_does_nothing(finished):
     assert "Nothing to be done" in proc.output
 
 
-def test_adding_an_init_plans_only_the_new_cells(finished):
+def test_adding_an_init_trains_only_the_new_cells(finished, tmp_path):
     config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
     config["inits"]["lecun_normal"] = {"scheme": "lecun_normal"}
     config["studies"]["overview"]["inits"].append("lecun_normal")
-    (finished / "extended.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake(finished, "-n", "--cores", "2", "--configfile", "extended.yaml")
-    assert proc.returncode == 0, proc.output[-2000:]
-    new = sorted(
-        set(plan(config).cells) - set(pd.read_parquet(finished / "results/runs.parquet")["cell"])
-    )
+    workdir = copy_workflow(tmp_path)
+    shutil.rmtree(workdir / "results")
+    shutil.copytree(finished / "results", workdir / "results")
+    shutil.copytree(finished / ".snakemake", workdir / ".snakemake")
+    (workdir / "extended.yaml").write_text(yaml.safe_dump(config))
+    grid = plan(config)
+    new = sorted(set(grid.cells) - set(pd.read_parquet(finished / "results/runs.parquet")["cell"]))
     overview = config["studies"]["overview"]
     assert len(new) == len(overview["datasets"]) * len(overview["activations"]) * len(
         overview["depths"]) * len(overview["widths"])  # fmt: skip
     assert all("-lecun_normal-" in name for name in new)
-    assert planned_cells(proc.output) == new
-    assert job_counts(proc.output) == {"train": len(new), "aggregate": 1, "report": 1, "all": 1}
+    dry = snakemake(workdir, "-n", "--cores", "2", "--configfile", "extended.yaml")
+    assert dry.returncode == 0, dry.output[-2000:]
+    batches = sorted({b for b, names in grid.batches.items() if set(names) & set(new)})
+    assert planned_batches(dry.output) == batches  # only the batches that gained a cell
+    assert job_counts(dry.output) == {
+        "train": len(batches), "aggregate": 1, "findings": 1, "report": 1, "all": 1
+    }  # fmt: skip
+    shutil.rmtree(workdir / "logs")
+    proc = snakemake(workdir, "--cores", "2", "--configfile", "extended.yaml")
+    assert proc.returncode == 0, proc.output[-2000:]
+    assert trained_cells(workdir) == new
 
 
-def test_changing_a_training_setting_reruns_exactly_its_cells(finished):
+def test_changing_a_training_setting_reruns_exactly_its_cells(finished, tmp_path):
     config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
     config["studies"]["he_xavier"]["steps"] += 1
     (finished / "changed.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(finished, "-n", "--cores", "2", "--configfile", "changed.yaml")
     assert proc.returncode == 0, proc.output[-2000:]
-    he_xavier = plan(config).studies["he_xavier"]
-    assert planned_cells(proc.output) == sorted(he_xavier)
-    assert job_counts(proc.output)["train"] == len(he_xavier)
+    grid = plan(config)
+    he_xavier = set(grid.studies["he_xavier"])
+    batches = sorted({b for b, names in grid.batches.items() if set(names) & he_xavier})
+    assert planned_batches(proc.output) == batches
 
 
 def test_lint_is_clean(finished):

@@ -1,5 +1,6 @@
 """User code enters the pipeline only through the modules the config names under plugins."""
 
+import os
 import textwrap
 
 import pandas as pd
@@ -27,6 +28,11 @@ def half_he(rng, fan_out, fan_in, *, activation, scale=0.5):
 """
 
 
+def _pythonpath(workflow_dir):
+    """The plugin's directory first, then whatever PYTHONPATH the tests run under."""
+    return {"PYTHONPATH": os.pathsep.join([str(workflow_dir), os.environ.get("PYTHONPATH", "")])}
+
+
 def _config(with_plugin):
     config = {
         "datasets": {"circles": {}},
@@ -44,7 +50,7 @@ def test_named_plugin_is_loaded_and_trained(workflow_dir):
     (workflow_dir / "my_plugin.py").write_text(textwrap.dedent(PLUGIN))
     (workflow_dir / "plugin.yaml").write_text(_config(with_plugin=True))
     proc = snakemake(workflow_dir, "results/runs.parquet", "--cores", "1", "--configfile",
-                     "plugin.yaml", env_extra={"PYTHONPATH": str(workflow_dir)})  # fmt: skip
+                     "plugin.yaml", env_extra=_pythonpath(workflow_dir))  # fmt: skip
     assert proc.returncode == 0, proc.output[-3000:]
     runs = pd.read_parquet(workflow_dir / "results" / "runs.parquet")
     assert list(runs["activation"]) == ["softsign"] and list(runs["scheme"]) == ["half_he"]
@@ -55,7 +61,7 @@ def test_unnamed_module_is_never_imported(workflow_dir):
     (workflow_dir / "my_plugin.py").write_text(textwrap.dedent(PLUGIN))
     (workflow_dir / "plugin.yaml").write_text(_config(with_plugin=False))
     proc = snakemake(workflow_dir, "-n", "--cores", "1", "--configfile", "plugin.yaml",
-                     env_extra={"PYTHONPATH": str(workflow_dir)})  # fmt: skip
+                     env_extra=_pythonpath(workflow_dir))  # fmt: skip
     assert proc.returncode != 0
     assert "inits.half_he.scheme: unknown init scheme 'half_he'" in proc.output
     assert not (workflow_dir / "plugin_was_imported").exists()

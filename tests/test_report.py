@@ -1,8 +1,5 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
-import sys
-import types
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -11,9 +8,13 @@ import pandas as pd
 import pytest
 
 import initbench as ib
-from initbench.report import SECTIONS, build_report
-from initbench.study import Cell
-from initbench.workflow import config_hash, provenance
+from initbench.cell import Cell
+from initbench.findings import Finding, write_findings
+from initbench.provenance import config_hash, provenance
+from initbench.report import build_report
+from initbench.report.sections import SECTIONS
+
+SECTION_IDS = ("findings", *(sid for sid, *_ in SECTIONS))
 
 SCRIPT = "<script>alert('x')</script>"
 CONFIG = {
@@ -100,7 +101,7 @@ def write_results(results):
             "io_out": 4.0,
             "mean_load": 0.0,
             "cpu_time": rng.uniform(1, 20, len(names)),
-            "cell": names,
+            "job": names,
         }
     )
     cost.assign(config_hash=extra["config_hash"]).to_parquet(results / "cost.parquet", index=False)
@@ -110,66 +111,26 @@ def write_results(results):
     return names
 
 
-@dataclass
-class FakeFinding:
-    key: str
-    title: str
-    claim: str
-    source: str
-    verdict: str
-    rule: str
-    figure: str | None
-    caption: str
-    studies: list = field(default_factory=list)
-    measured: list = field(default_factory=list)
-
-
-def fake_evaluate_findings(tables, config, figure_dir):
+def write_fake_findings(results, n_runs):
+    """findings.json and one claim figure, as the findings job writes them."""
     from matplotlib.figure import Figure
 
-    assert set(tables) == {"runs", "curves", "layers", "cost", "studies"}
     fig = Figure(figsize=(3, 2))
     fig.subplots().plot([0, 1], [1, 0])
-    fig.savefig(Path(figure_dir) / "finding-he.png")
-    n_runs = len(tables["runs"])
-    return [
-        FakeFinding(
-            "he",
-            "He init trains deep ReLU nets",
-            "He keeps <b>variance</b>",
-            "He et al. 2015",
-            "reproduced",
-            "ratio within [0.5, 2]",
-            "finding-he.png",
-            f"Fake figure over {n_runs} runs",
-            ["overview"],
-            [("gradient ratio", "0.93"), ("runs", str(n_runs))],
-        ),
-        FakeFinding(
-            "zeros",
-            "Zero init stalls",
-            "Symmetric units",
-            "course",
-            "not reproduced",
-            "accuracy <= chance + 0.02",
-            None,
-            "",
-            ["overview"],
-            [("acc", "0.5")],
-        ),
-        FakeFinding(
-            "lsuv",
-            "LSUV",
-            "unit variance",
-            "Mishkin & Matas 2016",
-            "inconclusive",
-            "needs the lsuv study",
-            None,
-            "",
-            [],
-            [],
-        ),
-    ]
+    (results / "findings").mkdir()
+    fig.savefig(results / "findings" / "finding-he.png")
+    findings = [
+        Finding("he", "He init trains deep ReLU nets", "He keeps <b>variance</b>",
+                "He et al. 2015", ["overview"], [("gradient ratio", "0.93"), ("runs", str(n_runs))],
+                "reproduced", "ratio within [0.5, 2]", "finding-he.png",
+                f"Fake figure over {n_runs} runs"),
+        Finding("zeros", "Zero init stalls", "Symmetric units", "course", ["overview"],
+                [("acc", "0.5")], "not reproduced", "accuracy <= chance + 0.02"),
+        Finding("lsuv", "LSUV", "unit variance", "Mishkin & Matas 2016", [], [], "inconclusive",
+                "needs the lsuv study"),
+    ]  # fmt: skip
+    write_findings(findings, results / "findings.json")
+    return results / "findings.json"
 
 
 class Links(HTMLParser):
@@ -191,19 +152,11 @@ class Links(HTMLParser):
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     names = write_results(root / "results")
-    fake = types.ModuleType("initbench.findings")
-    fake.evaluate_findings = fake_evaluate_findings
-    saved = sys.modules.get("initbench.findings")
-    sys.modules["initbench.findings"] = fake
-    try:
-        out = build_report(
-            root / "results", root / "report" / "index.html", CONFIG, log=lambda message: None
-        )
-    finally:
-        if saved is None:
-            sys.modules.pop("initbench.findings")
-        else:
-            sys.modules["initbench.findings"] = saved
+    n_runs = len(pd.read_parquet(root / "results" / "runs.parquet"))
+    findings = write_fake_findings(root / "results", n_runs)
+    out = build_report(
+        root / "results", findings, root / "report" / "index.html", CONFIG, log=lambda m: None
+    )
     html = out.read_text(encoding="utf-8")
     links = Links()
     links.feed(html)
@@ -212,7 +165,7 @@ def report(tmp_path_factory):
 
 def test_every_section_and_contents_entry(report):
     ids = report["links"].ids
-    for sid, _ in SECTIONS:
+    for sid in SECTION_IDS:
         assert sid in ids
         assert f'href="#{sid}"' in report["html"]
     anchors = [h[1:] for h in report["links"].hrefs if h.startswith("#")]
@@ -250,7 +203,25 @@ def test_findings_rendered(report):
     assert "<td>gradient ratio</td>" in html and ">0.93<" in html
     assert 'src="figures/finding-he.png"' in html
     assert "Fake figure over 10 runs" in html
-    assert "Findings module not available" not in html
+    assert "No findings:" not in html
+
+
+def test_other_tiers_and_disagreements(tmp_path):
+    """A report built on the default tier shows the paper tier's verdicts and where the
+    two tiers disagree."""
+    results = tmp_path / "results"
+    write_results(results)
+    default = write_fake_findings(results, 10)
+    paper = [
+        Finding("he", "He", "c", "s", ["overview"], [], "not reproduced", "r", tier="paper",
+                budget={"steps": [12000]}),
+        Finding("zeros", "Z", "c", "s", ["overview"], [], "not reproduced", "r", tier="paper"),
+    ]  # fmt: skip
+    write_findings(paper, results / "findings-paper.json")
+    out = build_report(results, default, tmp_path / "r" / "index.html", CONFIG, log=lambda m: 0)
+    html = out.read_text(encoding="utf-8")
+    assert html.count("The tiers disagree.") == 1  # he: reproduced here, not in the paper tier
+    assert "steps 12000" in html and "the default tier:" in html
 
 
 def test_content_from_the_tables(report):
@@ -266,9 +237,8 @@ def test_content_from_the_tables(report):
 
 
 @pytest.mark.parametrize("kinds", [("runs", "curves", "layers"), ("runs", "curves")])
-def test_missing_findings_module_and_sparse_results(tmp_path, monkeypatch, kinds):
-    """Without findings.py, and without studies, cost (or layers), it still renders."""
-    monkeypatch.setitem(sys.modules, "initbench.findings", None)  # import fails
+def test_missing_findings_and_sparse_results(tmp_path, kinds):
+    """Without findings.json, and without studies, cost (or layers), it still renders."""
     results = tmp_path / "results"
     results.mkdir()
     circles = ib.load_dataset("circles", seed=0, n_train=60, n_test=30)
@@ -280,16 +250,17 @@ def test_missing_findings_module_and_sparse_results(tmp_path, monkeypatch, kinds
     stale = tmp_path / "r" / "figures" / "stale.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    out = build_report(results, tmp_path / "r" / "index.html", {}, log=lambda message: None)
+    out = build_report(results, results / "findings.json", tmp_path / "r" / "index.html", {},
+                       log=lambda message: None)  # fmt: skip
     html = out.read_text(encoding="utf-8")
-    assert "Findings module not available" in html
+    assert "No findings:" in html
     assert "No cost table" in html
     assert "No run produced inf or NaN" in html
     assert ("layers table is missing" in html) == ("layers" not in kinds)
     assert not stale.exists()  # figures/ holds this build's figures only
     links = Links()
     links.feed(html)
-    for sid, _ in SECTIONS:
+    for sid in SECTION_IDS:
         assert sid in links.ids
     assert links.srcs
     for src in links.srcs:

@@ -6,9 +6,15 @@ import math
 import numpy as np
 import pytest
 from scipy.integrate import quad
+from scipy.optimize import brentq
+from scipy.special import expit
 
 from initbench import theory
-from initbench.activations import get_activation
+from initbench.activations import ACTIVATIONS, get_activation
+
+# Gauss-Hermite in numpy's probabilists' form, for smooth sums over z ~ N(0, 1)
+GRID, GRID_W = np.polynomial.hermite_e.hermegauss(200)
+GRID_W = GRID_W / GRID_W.sum()
 
 
 @pytest.mark.parametrize("sigma_b2", [0.0, 0.1])
@@ -43,6 +49,9 @@ def test_tanh_critical_line(sigma_b2, expected):
 def test_tanh_published_values():
     assert theory.chi1("tanh", 1.0, 0.05) == pytest.approx(0.759, abs=1e-3)
     assert theory.depth_scale("tanh", 1.0, 0.05) == pytest.approx(3.63, abs=0.01)
+    # chaotic side: xi_c is taken at c* < 1, not 1/ln(chi1)
+    assert 1 / math.log(theory.chi1("tanh", 2.5, 0.05)) == pytest.approx(7.98, abs=0.01)
+    assert theory.depth_scale("tanh", 2.5, 0.05) == pytest.approx(11.8, abs=0.05)
     assert theory.chi1("tanh", 1.5, 0.05) == pytest.approx(0.939, abs=1e-3)
     assert theory.chi1("tanh", 2.0, 0.0) == pytest.approx(1.11, abs=0.01)  # He on tanh: chaotic
 
@@ -75,11 +84,13 @@ def test_leaky_relu_critical(alpha):
     assert theory.critical_sigma_w2(custom) == pytest.approx(expected, rel=1e-9)
 
 
-def test_depth_scale():
+def test_depth_scale_of_relu():
     assert theory.depth_scale("relu", 2.0, 0.0) == math.inf
     assert theory.depth_scale("relu", 1.0, 0.0) == pytest.approx(1 / math.log(2))
-    assert theory.depth_scale("relu", 4.0, 0.0) == pytest.approx(1 / math.log(2))  # growth
     assert theory.depth_scale("relu", 0.0, 0.0) == 0.0
+    # q* = inf: correlations creep to c* = 1, so the scale is that of gradient growth
+    assert theory.correlation_fixed_point("relu", 4.0, 0.1) == 1.0
+    assert theory.depth_scale("relu", 4.0, 0.0) == pytest.approx(1 / math.log(2))
 
 
 def test_activation_object_and_name_agree():
@@ -124,3 +135,158 @@ def test_bad_inputs():
         theory.fixed_point_q("tanh", 1.0, -0.1)
     with pytest.raises(ValueError, match="sigma_b2"):
         theory.critical_sigma_w2("tanh", float("nan"))
+
+
+# --- correlation map: c* and xi_c against an independent adaptive quadrature ----------------
+# The activations are written again in plain math here, and the plane is integrated by
+# nested scipy quad with each kink (u1 = 0, u2 = 0) given as a breakpoint.
+
+_SELU_A, _SELU_L = 1.6732632423543772, 1.0507009873554805
+PLAIN = {  # name: (phi, phi')
+    "tanh": (math.tanh, lambda u: 1 - math.tanh(u) ** 2),
+    "elu": (lambda u: u if u > 0 else math.expm1(u), lambda u: 1.0 if u > 0 else math.exp(u)),
+    "selu": (
+        lambda u: _SELU_L * (u if u > 0 else _SELU_A * math.expm1(u)),
+        lambda u: _SELU_L * (1.0 if u > 0 else _SELU_A * math.exp(u)),
+    ),
+    "sigmoid": (expit, lambda u: expit(u) * expit(-u)),
+}
+
+
+def gauss_quad(f, kink=None):
+    """E[f(z)], z ~ N(0, 1), by adaptive quad on [-12, 12] with a breakpoint at the kink."""
+    points = [kink] if kink is not None and abs(kink) < 12 else None
+    density = 1 / math.sqrt(2 * math.pi)
+    g = lambda z: f(z) * math.exp(-z * z / 2) * density  # noqa: E731
+    return quad(g, -12, 12, points=points, epsabs=1e-13, epsrel=1e-11, limit=200)[0]
+
+
+def pair_mean(f, q, c):
+    """E[f(u1) f(u2)], u1 = sqrt(q) z1, u2 = sqrt(q)(c z1 + sqrt(1 - c^2) z2)."""
+    r, s = math.sqrt(q), math.sqrt(1 - c * c)
+
+    def inner(z1):
+        return f(r * z1) * gauss_quad(lambda z2: f(r * (c * z1 + s * z2)), -c * z1 / s)
+
+    return gauss_quad(inner, 0.0)
+
+
+def plain_q_star(name, sw2, sb2):
+    phi = PLAIN[name][0]
+    return brentq(lambda q: sw2 * gauss_quad(lambda z: phi(math.sqrt(q) * z) ** 2, 0) + sb2 - q,
+                  1e-6, 1e4, xtol=1e-14, rtol=1e-14)  # fmt: skip
+
+
+CHAOTIC = [("tanh", 2.5, 0.05), ("tanh", 4.0, 0.2), ("elu", 1.8, 0.05), ("selu", 1.5, 0.05),
+           ("sigmoid", 150.0, 0.05)]  # fmt: skip
+ORDERED = [("tanh", 1.0, 0.05), ("tanh", 1.7, 0.05), ("elu", 1.4, 0.05), ("sigmoid", 60.0, 0.05)]
+
+
+@pytest.mark.parametrize("name, sw2, sb2", CHAOTIC)
+def test_chaotic_c_star_and_xi_c_against_independent_quadrature(name, sw2, sb2):
+    phi, dphi = PLAIN[name]
+    q = plain_q_star(name, sw2, sb2)
+    assert theory.fixed_point_q(name, sw2, sb2) == pytest.approx(q, rel=1e-9)
+    c = theory.correlation_fixed_point(name, sw2, sb2)
+    assert 0 <= c < 1
+
+    def excess(x):
+        return (sw2 * pair_mean(phi, q, x) + sb2) / q - x
+
+    assert abs(excess(c)) < 1e-9  # a fixed point of the independently integrated map
+    assert excess(c - 1e-3) > 0 > excess(c + 1e-3)  # and the stable one: the map crosses down
+    chi_c = sw2 * pair_mean(dphi, q, c)
+    assert 0 < chi_c < 1
+    assert theory.chi_c(name, sw2, sb2) == pytest.approx(chi_c, rel=1e-7)
+    assert theory.depth_scale(name, sw2, sb2) == pytest.approx(-1 / math.log(chi_c), rel=1e-6)
+    assert theory.depth_scale(name, sw2, sb2) > 1 / math.log(theory.chi1(name, sw2, sb2))
+
+
+@pytest.mark.parametrize("name, sw2, sb2", ORDERED)
+def test_ordered_c_star_is_one_against_independent_quadrature(name, sw2, sb2):
+    phi, dphi = PLAIN[name]
+    q = plain_q_star(name, sw2, sb2)
+    assert theory.correlation_fixed_point(name, sw2, sb2) == 1.0
+    # the independently integrated map lies above the diagonal below 1: no other fixed point
+    for x in (0.0, 0.5, 0.9, 0.99):
+        assert (sw2 * pair_mean(phi, q, x) + sb2) / q > x
+    chi1 = sw2 * gauss_quad(lambda z: dphi(math.sqrt(q) * z) ** 2, 0.0)
+    assert chi1 < 1
+    assert theory.chi_c(name, sw2, sb2) == pytest.approx(chi1, rel=1e-8)
+    assert theory.depth_scale(name, sw2, sb2) == pytest.approx(-1 / math.log(chi1), rel=1e-7)
+
+
+def test_pair_moments_match_the_relu_arc_cosine_kernel():
+    relu = get_activation("relu")
+    for c in (-0.7, 0.0, 0.3, 0.9, 1 - 1e-9, 1.0):
+        q, theta = 2.5, math.acos(c)
+        kernel = q / (2 * math.pi) * (math.sqrt(1 - c * c) + (math.pi - theta) * c)
+        both_on = (math.pi - theta) / (2 * math.pi)
+        got = theory._pair_moments(relu, 0.0, q, c)
+        assert got == pytest.approx((kernel, both_on), rel=1e-12, abs=1e-15)
+
+
+def test_odd_activation_without_bias_decorrelates_fully():
+    # tanh is odd: at sb2 = 0 the map fixes c = 0, where E[phi'(u1) phi'(u2)] factorises.
+    q = theory.fixed_point_q("tanh", 2.0, 0.0)
+    assert theory.correlation_fixed_point("tanh", 2.0, 0.0) == 0.0
+    mean_slope = gauss_quad(lambda z: PLAIN["tanh"][1](math.sqrt(q) * z))
+    assert theory.chi_c("tanh", 2.0, 0.0) == pytest.approx(2.0 * mean_slope**2, rel=1e-9)
+
+
+def test_depth_scale_peaks_at_the_critical_line():
+    crit = theory.critical_sigma_w2("tanh", 0.05)
+    xi = [theory.depth_scale("tanh", w, 0.05) for w in (1.0, 1.5, crit - 0.05, crit + 0.05, 2.5)]
+    assert xi[0] < xi[1] < xi[2] and xi[3] > xi[4] and min(xi[2:4]) > 30
+    assert theory.correlation_fixed_point("tanh", crit + 0.05, 0.05) > 0.9
+
+
+# --- usable critical points: every built-in activation decided at sb2 = 0 and 0.05 ------------
+LEAKY = 2 / (1 + 0.01**2)
+CRITICAL = {  # name: {sb2: critical sw2, or the ValueError's reason}
+    "linear": {0.0: 1.0, 0.05: 1.0},  # chi1 = sw2 at any q
+    "relu": {0.0: 2.0, 0.05: 2.0},
+    "leaky_relu": {0.0: LEAKY, 0.05: LEAKY},
+    "tanh": {0.0: "degenerate", 0.05: 1.7610},  # Schoenholz et al.'s setting
+    "elu": {0.0: "degenerate", 0.05: 1.5337},
+    "selu": {0.0: "degenerate", 0.05: 0.9018},
+    "sigmoid": {0.0: "above 100", 0.05: "above 100"},  # root at sw2 ~ 103, q* ~ 46
+    "softplus": {0.0: r"only as q\* -> inf", 0.05: r"only as q\* -> inf"},
+    "gelu": {0.0: "jumps across 1", 0.05: "jumps across 1"},
+    "silu": {0.0: "jumps across 1", 0.05: "jumps across 1"},
+}
+
+
+def test_every_builtin_activation_has_a_decided_critical_point():
+    assert len(CRITICAL) == 10 and set(CRITICAL) <= set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("sb2", [0.0, 0.05])
+@pytest.mark.parametrize("name", sorted(CRITICAL))
+def test_critical_point(name, sb2):
+    expected = CRITICAL[name][sb2]
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=f"'{name}' at sigma_b2={sb2}.*{expected}"):
+            theory.critical_point(name, sb2)
+        return
+    sw2, q = theory.critical_point(name, sb2)
+    assert sw2 == pytest.approx(expected, abs=1e-4)
+    assert theory.chi1(name, sw2, sb2) == pytest.approx(1.0, abs=1e-6)
+    if name in PLAIN:  # chi1 = 1 again, with q* and the expectation integrated independently
+        dphi = PLAIN[name][1]
+        q_plain = plain_q_star(name, sw2, sb2)
+        assert q == pytest.approx(q_plain, rel=1e-8) and q > theory.Q_DEGENERATE
+        chi1 = sw2 * gauss_quad(lambda z: dphi(math.sqrt(q_plain) * z) ** 2, 0.0)
+        assert chi1 == pytest.approx(1.0, abs=1e-6)
+    elif sb2 > 0:  # homogeneous: q grows by sb2 per layer, but chi1 = 1 at every q
+        assert q == math.inf
+        for q_layer in (0.1, 1.0, 100.0):
+            dphi = get_activation(name)(math.sqrt(q_layer) * GRID)[1]
+            assert sw2 * (dphi**2 * GRID_W).sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gelu_and_silu_critical_points_exist_at_larger_bias():
+    for name, sb2 in (("gelu", 0.2), ("silu", 1.0)):
+        sw2, q = theory.critical_point(name, sb2)
+        assert 1.9 < sw2 < 2 and 0 < q < theory.Q_MAX
+        assert theory.chi1(name, sw2, sb2) == pytest.approx(1.0, abs=1e-6)

@@ -11,10 +11,10 @@ The Python API used by the pipeline, notebooks and tests::
 from importlib.metadata import PackageNotFoundError, version
 
 from .activations import ACTIVATIONS, activation, get_activation
+from .cell import Cell, train_cell
 from .datasets import DATASETS, Dataset, dataset, load_dataset
 from .inits import INITS, init_params, layer_init, network_init
 from .losses import LOSSES
-from .study import Cell, train_cell
 from .training import TrainResult, log_schedule, loss_and_grads, train
 
 try:

@@ -8,7 +8,6 @@ with a status, never an exception.
 import math
 
 import numpy as np
-from numba import literally
 
 from ._jit import kernel
 from .losses import loss_and_delta
@@ -119,17 +118,16 @@ def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo,
 
 
 @kernel
-def evaluate(key, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alpha):
+def evaluate(act, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alpha):
     """(loss, accuracy) of the network on a whole set, with two-layer scratch memory."""
-    literally(key)
-    out = forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, False)
+    out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, False)
     loss, correct = loss_and_delta(loss_code, out, targets, out, False)
     return loss, correct / X.shape[0]
 
 
 @kernel
 def train_loop(
-    key, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, order,
+    act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, order,
     batch_size, steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
@@ -140,7 +138,6 @@ def train_loop(
     before the update, so step 0 is the network at initialisation and step ``steps``
     the trained one (which receives no update).
     """
-    literally(key)
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
     n, n_in = X.shape
@@ -173,7 +170,7 @@ def train_loop(
             for i in range(rows):
                 Xb[i] = X[rows_now[i]]
                 Tb[i] = T[rows_now[i]]
-        out = forward(key, w, b, sizes, w_off, b_off, Xb, Z, A, D, alpha, True)
+        out = forward(act, w, b, sizes, w_off, b_off, Xb, Z, A, D, alpha, True)
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
         backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
@@ -195,10 +192,10 @@ def train_loop(
             row[1] = batch_loss
             row[6] = math.sqrt(grad_sq)
             if finite:
-                row[2], row[3] = evaluate(key, loss_code, w, b, sizes, w_off, b_off, X_eval,
+                row[2], row[3] = evaluate(act, loss_code, w, b, sizes, w_off, b_off, X_eval,
                                           T_eval, Ze, Ae, De, alpha)  # fmt: skip
                 if X_test.shape[0] > 0:
-                    row[4], row[5] = evaluate(key, loss_code, w, b, sizes, w_off, b_off,
+                    row[4], row[5] = evaluate(act, loss_code, w, b, sizes, w_off, b_off,
                                               X_test, T_test, Ze, Ae, De, alpha)  # fmt: skip
             start = 0
             for layer in range(n_layers):

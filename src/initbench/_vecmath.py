@@ -4,8 +4,9 @@ Numba's math.exp/tanh call the C library one element at a time unless llvmlite w
 against SVML (conda's is; PyPI's is not), which made exp-based activations cost ~15 ns per
 element. These are Cody-Waite range reduction plus a Taylor polynomial (relative error
 below 1e-16 on the reduced range), written as straight-line code so loops over them
-vectorise. inf and NaN behave as in the C library; results below DBL_MIN (x < -708.4)
-are flushed to 0 rather than returned as subnormals.
+vectorise once LLVM has inlined them (forceinline). inf and NaN behave as in the C
+library; results below DBL_MIN (x < -708.4) are flushed to 0 rather than returned as
+subnormals.
 """
 
 import math
@@ -57,7 +58,7 @@ def _reduce(typingctx, x, k):
     return sig, codegen
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _expm1_reduced(r):
     """e**r - 1 for |r| <= ln(2)/2, Taylor to degree 14 (truncation < 1e-19)."""
     p = 1.0 / 87178291200.0
@@ -76,7 +77,7 @@ def _expm1_reduced(r):
     return r + r * r * p
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def exp(x):
     x = float(x)
     clipped = min(max(x, _EXP_MIN), _EXP_MAX)
@@ -88,7 +89,7 @@ def exp(x):
     return x if x != x else y
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def expm1(x):
     """Accurate near 0 (where exp(x) - 1 would cancel), exp(x) - 1 elsewhere."""
     x = float(x)

@@ -10,25 +10,22 @@ import inspect
 import math
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from pathlib import Path
 
 import numpy as np
-from numba import literally, njit, types
+from numba import njit, types
 from numba.extending import overload
 
 from . import _vecmath
 from ._jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
 
 ACTIVATIONS = {}
-_KERNELS_BY_KEY = {}
-# Numba's cache invalidates a function when its own file changes, not when a function it
-# calls does. Every kernel is specialised on the activation's key, so hashing the kernel
-# modules (and the activation's whole module) into the key makes any edit recompile.
-_KERNEL_SOURCES = b"".join(
-    (Path(__file__).parent / name).read_bytes()
-    for name in ("_jit.py", "_vecmath.py", "activations.py", "losses.py", "network.py",
-                 "_loop.py", "training.py")
-)  # fmt: skip
+_BUILTIN_SCALARS = []  # by code: the activations defined in this module
+_PLUGIN_SCALARS = {}  # by key: those registered from other modules
+# forceinline: LLVM inlines a scalar function into each element loop, which then
+# vectorises; Numba's inline="always" copied its IR into every call site instead, which
+# made the one compile of all built-ins twice as slow.
+_SCALAR_OPTIONS = {"forceinline": True, "fastmath": set(ELEMENTWISE_FASTMATH),
+                   "error_model": "numpy"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,9 @@ class Activation:
 
     name: str
     scalar: object = field(repr=False)  # jitted (z, alpha) -> (phi, dphi)
-    key: str  # name@hash of its module and the kernels: the compile-time identity
+    # What the kernels receive: a built-in's integer code (one compile serves every
+    # built-in), or a plugin's key "name@hash of its module" (compiled for it alone).
+    selector: int | str
     gain: float  # torch.nn.init.calculate_gain for this nonlinearity
     alpha: float = 0.0  # default slope/scale parameter, used by leaky_relu and elu
     bounds: tuple | None = None  # output range, for the saturation metric
@@ -47,7 +46,8 @@ class Activation:
         z = np.ascontiguousarray(z, dtype=np.float64)
         phi, dphi = np.empty_like(z), np.empty_like(z)
         a = self.alpha if alpha is None else float(alpha)
-        call_specialised(_evaluate, self.key, z.reshape(-1), phi.reshape(-1), dphi.reshape(-1), a)
+        call_specialised(_evaluate, self.selector, z.reshape(-1), phi.reshape(-1),
+                         dphi.reshape(-1), a)  # fmt: skip
         return phi, dphi
 
 
@@ -55,14 +55,26 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
     """Register ``fn(z, alpha) -> (phi, dphi)`` as the activation ``name``."""
 
     def register(fn):
-        code = inspect.getsource(inspect.getmodule(fn)).encode() + _KERNEL_SOURCES
-        key = f"{name}@{hashlib.sha1(code).hexdigest()[:12]}"
-        scalar = njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")(fn)
-        ACTIVATIONS[name] = Activation(name, scalar, key, float(gain), float(alpha), bounds)
-        _KERNELS_BY_KEY[key] = scalar
+        scalar = njit(**_SCALAR_OPTIONS)(fn)
+        if fn.__module__ == __name__:
+            selector = len(_BUILTIN_SCALARS)
+            _BUILTIN_SCALARS.append(scalar)
+        else:
+            # The kernel modules' sources are in every cache key (_jit.KernelCache); the
+            # plugin's own module is in its selector, so editing it recompiles too.
+            code = inspect.getsource(inspect.getmodule(fn)).encode()
+            selector = f"{name}@{hashlib.sha1(code).hexdigest()[:12]}"
+            _PLUGIN_SCALARS[selector] = scalar
+        ACTIVATIONS[name] = Activation(name, scalar, selector, float(gain), float(alpha), bounds)
         return fn
 
     return register
+
+
+def kernel_family(name):
+    """Which compiled kernels activation ``name`` runs on: "builtin" for the built-ins (one
+    compile serves them all), or its own name for a plugin activation."""
+    return "builtin" if isinstance(get_activation(name).selector, int) else name
 
 
 def get_activation(name):
@@ -80,20 +92,39 @@ def unknown_name_message(kind, name, known):
     return f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}"
 
 
-def apply_activation(key, Z, A, D, alpha):
-    """A = phi(Z), D = phi'(Z) elementwise; compiled per activation key (see _jit)."""
+def apply_activation(act, Z, A, D, alpha):
+    """A = phi(Z), D = phi'(Z) elementwise, for a selector ``act`` (see Activation)."""
+
+
+def _builtin_loops():
+    """``impl(act, ...)``: an if/elif chain on the code with one element loop per built-in.
+
+    The branch sits outside the loops, so each loop inlines one scalar function and
+    vectorises as a kernel specialised on that activation would.
+    """
+    lines = ["def impl(act, Z, A, D, alpha):",
+             "    z, a, d = Z.reshape(-1), A.reshape(-1), D.reshape(-1)"]  # fmt: skip
+    for code in range(len(_BUILTIN_SCALARS)):
+        lines += [f"    {'elif' if code else 'if'} act == {code}:",
+                  "        for i in range(z.size):",
+                  f"            a[i], d[i] = scalar_{code}(z[i], alpha)"]  # fmt: skip
+    namespace = {f"scalar_{code}": s for code, s in enumerate(_BUILTIN_SCALARS)}
+    exec("\n".join(lines), namespace)
+    return namespace["impl"]
 
 
 @overload(
     apply_activation,
     jit_options={"fastmath": set(ELEMENTWISE_FASTMATH), "error_model": "numpy"},
 )
-def _apply_activation(key, Z, A, D, alpha):
-    if not isinstance(key, types.StringLiteral):
+def _apply_activation(act, Z, A, D, alpha):
+    if isinstance(act, types.Integer):
+        return _builtin_loops()
+    if not isinstance(act, types.StringLiteral):
         return None
-    scalar = _KERNELS_BY_KEY[key.literal_value]
+    scalar = _PLUGIN_SCALARS[act.literal_value]
 
-    def impl(key, Z, A, D, alpha):
+    def impl(act, Z, A, D, alpha):
         z, a, d = Z.reshape(-1), A.reshape(-1), D.reshape(-1)
         for i in range(z.size):
             a[i], d[i] = scalar(z[i], alpha)
@@ -102,16 +133,15 @@ def _apply_activation(key, Z, A, D, alpha):
 
 
 @kernel(fastmath=set(ELEMENTWISE_FASTMATH))
-def _evaluate(key, z, phi, dphi, alpha):
-    literally(key)
-    apply_activation(key, z, phi, dphi, alpha)
+def _evaluate(act, z, phi, dphi, alpha):
+    apply_activation(act, z, phi, dphi, alpha)
 
 
 # --- built-in activations -------------------------------------------------------------
 # _vecmath.exp/expm1 instead of math.exp/expm1/tanh: they vectorise without SVML.
 
 
-@njit(inline="always", fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")
+@njit(**_SCALAR_OPTIONS)
 def _sigmoid(z):
     e = _vecmath.exp(-abs(z))
     return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)

@@ -6,6 +6,8 @@ import sys
 
 from tqdm.auto import tqdm
 
+from .config import TRAINING_DEFAULTS
+
 
 def _seeds(text):
     message = f"--seeds must be comma-separated non-negative ints, got {text!r}"
@@ -29,8 +31,8 @@ def _param(text):
 
 
 def _run(args):
+    from .cell import Cell, train_cell
     from .datasets import load_dataset
-    from .study import Cell, train_cell
 
     for name in ("depth", "width"):
         if getattr(args, name) < 1:
@@ -78,14 +80,15 @@ def main(argv=None):
                      metavar="KEY=VALUE", help="init scheme parameter, repeatable")  # fmt: skip
     run.add_argument("--depth", type=int, required=True, help="number of weight layers")
     run.add_argument("--width", type=int, required=True)
-    run.add_argument("--seeds", type=_seeds, default=(0,))
-    run.add_argument("--steps", type=int, default=1000)
-    run.add_argument("--lr", type=float, default=0.1)
-    run.add_argument("--batch-size", type=int, default=32)
-    run.add_argument("--momentum", type=float, default=0.0)
+    d = TRAINING_DEFAULTS
+    run.add_argument("--seeds", type=_seeds, default=tuple(d["seeds"]))
+    run.add_argument("--steps", type=int, default=d["steps"])
+    run.add_argument("--lr", type=float, default=d["lr"])
+    run.add_argument("--batch-size", type=int, default=d["batch_size"])
+    run.add_argument("--momentum", type=float, default=d["momentum"])
     run.add_argument("--loss", default=None, help="default: the dataset's natural loss")
-    run.add_argument("--dtype", choices=("float32", "float64"), default="float64")
-    run.add_argument("--log-points", type=int, default=40)
+    run.add_argument("--dtype", choices=("float32", "float64"), default=d["dtype"])
+    run.add_argument("--log-points", type=int, default=d["log_points"])
     run.add_argument("--data-seed", type=int, default=0)
     run.add_argument("--out", default=None, help="runs table path (default: <cell>.parquet)")
     run.set_defaults(func=_run)

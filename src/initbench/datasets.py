@@ -1,5 +1,9 @@
 """Offline datasets, deterministic by seed, with train-standardized features.
 
+Every generator takes ``standardize=True``; ``False`` keeps the raw features (the course
+trained on raw make_circles points), e.g. ``datasets: {circles_raw: {generator: circles,
+standardize: false}}``.
+
 To add a dataset, write ``@dataset("name")`` over a function ``(seed, **params) -> Dataset``
 in this module; build the result with ``_make`` so every dataset is standardized the same way.
 Generators must not touch NumPy's or Python's global random state (use ``default_rng``, an int
@@ -72,6 +76,8 @@ def load_dataset(name, seed=0, **params):
             raise ValueError(
                 f"dataset {name!r}: unknown parameter {key!r}; known: {', '.join(allowed)}"
             )
+    if "standardize" in params:  # checked before a slow generator runs
+        _flag(name, "standardize", params["standardize"])
     return fn(int(seed), **params)
 
 
@@ -99,39 +105,50 @@ def _standardize(train, test):
     return (train - mean) * inv, (test - mean) * inv
 
 
-def _make(name, task, X_train, y_train, X_test, y_test, n_classes):
-    X_train, X_test = _standardize(
-        np.asarray(X_train, dtype=np.float64), np.asarray(X_test, dtype=np.float64)
-    )
+def _flag(dname, pname, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"dataset {dname!r}: {pname} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _make(name, task, X_train, y_train, X_test, y_test, n_classes, standardize=True):
+    X_train, X_test = np.asarray(X_train, dtype=np.float64), np.asarray(X_test, dtype=np.float64)
+    if _flag(name, "standardize", standardize):
+        X_train, X_test = _standardize(X_train, X_test)
     ydtype = np.float64 if task == "regression" else np.int64
     X_train, X_test = (np.ascontiguousarray(a) for a in (X_train, X_test))
     y_train, y_test = (np.ascontiguousarray(a, dtype=ydtype) for a in (y_train, y_test))
     return Dataset(name, task, X_train, y_train, X_test, y_test, int(n_classes))
 
 
-def _sklearn_binary(name, make, seed, n_train, n_test, noise):
+def _sklearn_binary(name, make, seed, n_train, n_test, noise, standardize):
     """A scikit-learn 2-d generator, train and test drawn with random states 1+2s and 2+2s."""
     n_train, n_test = _count(name, "n_train", n_train), _count(name, "n_test", n_test)
     noise = _scale(name, "noise", noise)
     Xtr, ytr = make(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
     Xte, yte = make(n_samples=n_test, noise=noise, random_state=2 + 2 * seed)
-    return _make(name, "binary", Xtr, ytr, Xte, yte, 2)
+    return _make(name, "binary", Xtr, ytr, Xte, yte, 2, standardize)
 
 
 @dataset("circles")
-def circles(seed, n_train=300, n_test=100, noise=0.05):
-    """deeplearning.ai's circles: seed 0 is np.random.seed(1)/seed(2) + make_circles."""
-    return _sklearn_binary("circles", make_circles, seed, n_train, n_test, noise)
+def circles(seed, n_train=300, n_test=100, noise=0.05, standardize=True):
+    """deeplearning.ai's circles: seed 0 is np.random.seed(1)/seed(2) + make_circles.
+
+    The course trained on the raw points (standardize=False): radii 1 and 0.8, mean ~ 0.
+    """
+    return _sklearn_binary("circles", make_circles, seed, n_train, n_test, noise, standardize)
 
 
 @dataset("moons")
-def moons(seed, n_train=300, n_test=100, noise=0.1):
+def moons(seed, n_train=300, n_test=100, noise=0.1, standardize=True):
     """Two interleaved half-moons, seeded like ``circles``."""
-    return _sklearn_binary("moons", make_moons, seed, n_train, n_test, noise)
+    return _sklearn_binary("moons", make_moons, seed, n_train, n_test, noise, standardize)
 
 
 @dataset("spirals")
-def spirals(seed, k=3, n_per_class=100, n_test_per_class=50, noise=0.2, turns=0.65):
+def spirals(
+    seed, k=3, n_per_class=100, n_test_per_class=50, noise=0.2, turns=0.65, standardize=True
+):
     """k interleaved spiral arms (CS231n style): needs depth-ish nonlinearity to separate."""
     k = _count("spirals", "k", k, minimum=2)
     n_tr = _count("spirals", "n_per_class", n_per_class)
@@ -149,20 +166,20 @@ def spirals(seed, k=3, n_per_class=100, n_test_per_class=50, noise=0.2, turns=0.
 
     Xtr, ytr = sample(n_tr)
     Xte, yte = sample(n_te)
-    return _make("spirals", "multiclass", Xtr, ytr, Xte, yte, k)
+    return _make("spirals", "multiclass", Xtr, ytr, Xte, yte, k, standardize)
 
 
 @dataset("digits")
-def digits(seed, test_size=360):
+def digits(seed, test_size=360, standardize=True):
     """sklearn's bundled 8x8 digits (offline), stratified 1437/360 split."""
     test_size = _count("digits", "test_size", test_size)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
-    return _make("digits", "multiclass", Xtr, ytr, Xte, yte, 10)
+    return _make("digits", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
 
 
 @dataset("mnist1d")
-def mnist1d(seed, n_train=None, n_test=None):
+def mnist1d(seed, n_train=None, n_test=None, standardize=True):
     """MNIST-1D generated locally (never downloaded); n_train/n_test keep the first rows."""
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -185,12 +202,22 @@ def mnist1d(seed, n_train=None, n_test=None):
         data["x_test"][te],
         data["y_test"][te],
         10,
+        standardize,
     )
 
 
 @dataset("teacher")
 def teacher(
-    seed, n_train=1000, n_test=500, d=10, k=1, teacher_depth=3, width=32, gain=2.0, noise=0.0
+    seed,
+    n_train=1000,
+    n_test=500,
+    d=10,
+    k=1,
+    teacher_depth=3,
+    width=32,
+    gain=2.0,
+    noise=0.0,
+    standardize=True,
 ):
     """Targets from a random deep tanh teacher: a learnable regression of known depth.
 
@@ -213,4 +240,4 @@ def teacher(
     y = h @ (rng.standard_normal((fan_in, k)) / np.sqrt(fan_in))
     y = y + noise * rng.standard_normal(y.shape)
     ytr, yte = _standardize(y[:n_train], y[n_train:])  # targets of unit scale, per output
-    return _make("teacher", "regression", X[:n_train], ytr, X[n_train:], yte, 0)
+    return _make("teacher", "regression", X[:n_train], ytr, X[n_train:], yte, 0, standardize)

@@ -228,10 +228,20 @@ def truncated_normal(rng, fan_out, fan_in, *, activation, scale=1.0, mode="fan_i
 
 @layer_init("torch_default")
 def torch_default(rng, fan_out, fan_in, *, activation):
-    """torch.nn.Linear: W and b from U(+-1/sqrt(fan_in)), Glorot's 'standard' init."""
+    """torch.nn.Linear: W and b both from U(+-1/sqrt(fan_in))."""
     bound = 1.0 / math.sqrt(fan_in)
     W = rng.uniform(-bound, bound, (fan_out, fan_in))
     return W, rng.uniform(-bound, bound, fan_out)
+
+
+@layer_init("glorot_standard")
+def glorot_standard(rng, fan_out, fan_in, *, activation):
+    """Glorot & Bengio (2010)'s "standard" init, eq. 1: W ~ U[+-1/sqrt(fan_in)], biases 0.
+
+    So fan_in Var(W) = 1/3. torch_default draws the same W but a random bias too.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, (fan_out, fan_in))
 
 
 @layer_init("mean_field")
@@ -247,14 +257,19 @@ def mean_field(rng, fan_out, fan_in, *, activation, sigma_w2, sigma_b2=0.0):
 
 
 @layer_init("critical")
-def critical(rng, fan_out, fan_in, *, activation, sigma_b2=0.0):
-    """mean_field at the edge of chaos, sigma_w2 = theory.critical_sigma_w2(activation, sigma_b2).
+def critical(rng, fan_out, fan_in, *, activation, sigma_b2=0.05):
+    """mean_field at the edge of chaos: sigma_w2 from theory.critical_point(activation, sigma_b2).
 
-    sigma_b2 defaults to 0, where relu gives He (2) and tanh gives 1; tanh's q* then decays
-    to 0 with depth, so pass e.g. sigma_b2=0.05 (sw2 = 1.76) for Schoenholz's setting.
+    sigma_b2 defaults to 0.05, the bias variance of Schoenholz et al.'s (2017) trainability
+    grids and Poole et al.'s (2016) tanh examples: at 0 the critical point of tanh, elu and
+    selu is degenerate (q* -> 0, the signal dies out). At 0.05: tanh 1.761, elu 1.534, selu
+    0.902 (q* 0.57, 1.30, 0.83); relu and leaky_relu 2/(1+a^2) and linear 1, where q grows
+    by 0.05 per layer but chi1 = 1 at every q. sigmoid (saturated root, sw2 ~ 103), softplus
+    (critical only as q* -> inf) and gelu, silu (chi1 jumps over 1 below sigma_b2 ~ 0.2 and
+    ~ 1) have no usable edge of chaos there: a ValueError says why.
     """
     sb2 = _number("sigma_b2", sigma_b2)
-    sw2 = theory.critical_sigma_w2(activation, sb2)
+    sw2, _ = theory.critical_point(activation, sb2)
     return mean_field(rng, fan_out, fan_in, activation=activation, sigma_w2=sw2, sigma_b2=sb2)
 
 

@@ -7,7 +7,6 @@ batched (many networks at once) and CUDA back ends will need too.
 """
 
 import numpy as np
-from numba import literally
 
 from ._jit import kernel
 from .activations import apply_activation
@@ -46,14 +45,13 @@ def unit_view(buffer, rows, start, width):
 
 
 @kernel
-def forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers):
+def forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers):
     """Pre-activations Z, activations A and derivatives D of every layer for the rows of X.
 
     With ``keep_layers`` each layer has its own block of the buffers (needed for the
     backward pass); without, two blocks alternate so evaluating a large set needs memory
     for two layers only. The output layer is linear. Returns the output view.
     """
-    literally(key)
     n = X.shape[0]
     n_layers = sizes.size - 1
     max_width = sizes[1:].max()
@@ -73,7 +71,7 @@ def forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers):
             out = z
         else:
             a = unit_view(A, n, slot, width)
-            apply_activation(key, z, a, unit_view(D, n, slot, width), alpha)
+            apply_activation(act, z, a, unit_view(D, n, slot, width), alpha)
             prev = a
         start += width
     return out

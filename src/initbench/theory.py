@@ -3,7 +3,9 @@
 Expectations over z ~ N(0, 1) use Gauss-Legendre panels on [-10, 10], split at 0 and graded
 geometrically towards it: the kinks of relu/elu/selu sit at 0, and at large q saturating
 activations turn over within 1/sqrt(q) of it, where plain Gauss-Hermite loses digits (1e-2
-relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10.
+relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10. Expectations over
+pairs of correlated units (the correlation map, chi_c) use the same panels in polar
+coordinates, split at the two kink lines.
 Every function takes the activation as a registered name or an ``Activation``; ``alpha``
 overrides its default parameter (leaky_relu slope, elu scale).
 """
@@ -18,19 +20,35 @@ from scipy.optimize import brentq
 from .activations import Activation, get_activation
 
 
-def _rule(edges, n=16):
-    """Nodes and N(0, 1) probability weights: n-point Gauss-Legendre per panel, mirrored."""
+def _legendre(edges, n=16):
+    """Nodes and weights of n-point Gauss-Legendre on the panels between consecutive edges.
+
+    ``edges`` is 1-d, or 2-d with one row of edges per interval.
+    """
     x, w = leggauss(n)
-    a, b = np.array(edges[:-1])[:, None], np.array(edges[1:])[:, None]
-    z, w = (a + (b - a) * (x + 1) / 2).ravel(), ((b - a) / 2 * w).ravel()
+    edges = np.atleast_2d(edges)
+    a, b = edges[:, :-1].reshape(-1, 1), edges[:, 1:].reshape(-1, 1)
+    return (a + (b - a) * (x + 1) / 2).ravel(), ((b - a) / 2 * w).ravel()
+
+
+def _rule(edges):
+    """Nodes and N(0, 1) probability weights: Gauss-Legendre panels on edges, mirrored."""
+    z, w = _legendre(edges)
     w = w * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
     return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
 
 
-_NODES, _WEIGHTS = _rule([0.0, *10.0 ** np.arange(-6, 1), 2.5, 5.0, 7.5, 10.0])
+_GRADED = np.array([0.0, *10.0 ** np.arange(-6, 1)])  # panel edges graded towards a kink at 0
+_EDGES = [*_GRADED, 2.5, 5.0, 7.5, 10.0]
+_NODES, _WEIGHTS = _rule(_EDGES)
+# Radial rule of the plane in polar coordinates: weight r e^(-r^2/2) dr (theta's 1/2pi apart).
+_R, _WR = _legendre(_EDGES)
+_WR = _WR * _R * np.exp(-_R * _R / 2)
 
 Q_MIN = 1e-200  # q* below this is reported as 0: the signal collapses to the bias-free zero point
 Q_MAX = 1e10  # q* above this is reported as inf: the variance map diverges (relu with sw2 > 2)
+Q_DEGENERATE = 1e-6  # a critical q* below this is the bias-free collapse, not a usable point
+MAX_CRITICAL_SIGMA_W2 = 100.0  # above this a critical point is deep in saturation (sigmoid: 103)
 
 
 def _resolve(activation, alpha):
@@ -48,6 +66,12 @@ def _check(sigma_w2, sigma_b2):
     for name, v in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2)):
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+
+
+def _checked(sigma_w2, sigma_b2):
+    sigma_w2, sigma_b2 = float(sigma_w2), float(sigma_b2)
+    _check(sigma_w2, sigma_b2)
+    return sigma_w2, sigma_b2
 
 
 def fixed_point_q(activation, sigma_w2, sigma_b2, *, alpha=None):
@@ -109,16 +133,90 @@ def _chi1(act, alpha, sw2, sb2):
     return sw2 * _moments(act, alpha, q)[1]
 
 
-def depth_scale(activation, sigma_w2, sigma_b2, *, alpha=None):
-    """xi_c = 1/|ln chi1|: layers over which gradients change by a factor e (inf at chi1 = 1).
+def _pair_moments(act, alpha, q, c):
+    """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), u1 = sqrt(q) z1, u2 = sqrt(q)(c z1 + s z2).
 
-    For chi1 < 1 this is Schoenholz's -1/ln(chi1) (decay); for chi1 > 1 it is the scale of
-    growth. Trainable depth is about 6 xi_c.
+    In polar coordinates of (z1, z2) the kinks u1 = 0 and u2 = 0 are rays: the angle is split
+    at them into sectors, with panels graded towards both ends of each (as the 1-d rule is
+    towards 0), and the radius uses the 1-d panels. This keeps relu-like kinks and saturating
+    activations at large q accurate, uniformly in c up to 1 (where two rays merge).
     """
-    c = chi1(activation, sigma_w2, sigma_b2, alpha=alpha)
+    s = math.sqrt(max(0.0, 1.0 - c * c))
+    ray = math.atan2(c, -s)  # direction of the line c z1 + s z2 = 0
+    lo = np.sort(np.mod([math.pi / 2, -math.pi / 2, ray, ray - math.pi], 2 * math.pi))
+    hi = np.append(lo[1:], lo[0] + 2 * math.pi)
+    half = (hi - lo)[:, None] / 2
+    theta, wt = _legendre(
+        np.hstack([lo[:, None] + half * _GRADED, hi[:, None] - half * _GRADED[-2::-1]])
+    )
+    w = np.outer(_WR, wt / (2 * math.pi))
+    root = math.sqrt(q)
+    phi1, dphi1 = act(np.outer(root * _R, np.cos(theta)), alpha)
+    phi2, dphi2 = act(np.outer(root * _R, c * np.cos(theta) + s * np.sin(theta)), alpha)
+    return float((w * phi1 * phi2).sum()), float((w * dphi1 * dphi2).sum())
+
+
+def correlation_fixed_point(activation, sigma_w2, sigma_b2, *, alpha=None):
+    """Fixed point c* of c <- (sw2 E[phi(u1) phi(u2)] + sb2) / q* (Poole et al. 2016).
+
+    u1 = sqrt(q*) z1 and u2 = sqrt(q*)(c z1 + sqrt(1 - c^2) z2). c* = 1 in the ordered phase
+    (chi1 <= 1): inputs become perfectly correlated with depth. In the chaotic phase c* < 1 is
+    the map's stable fixed point, in [0, 1): the map is a power series in c with nonnegative
+    coefficients, convex on [0, 1], so this root is unique there. Where q* = inf (relu-like
+    at sw2 > 2) the map tends to one with slope 1 at c = 1 and correlations creep to 1, so
+    c* = 1 there too.
+    """
+    return _correlation(*_resolve(activation, alpha), *_checked(sigma_w2, sigma_b2))[0]
+
+
+def chi_c(activation, sigma_w2, sigma_b2, *, alpha=None):
+    """chi_c = sw2 E[phi'(u1) phi'(u2)] at c*: the slope of the correlation map there.
+
+    Equal to chi1 wherever c* = 1; below 1 in the chaotic phase with finite q*.
+    """
+    return _correlation(*_resolve(activation, alpha), *_checked(sigma_w2, sigma_b2))[1]
+
+
+def depth_scale(activation, sigma_w2, sigma_b2, *, alpha=None):
+    """xi_c = -1/ln(chi_c) (Schoenholz et al. 2017): depth over which correlations settle.
+
+    Ordered phase: chi_c = chi1, so xi_c = -1/ln(chi1). Chaotic phase: chi_c is taken at
+    c* < 1, not 1/ln(chi1) (tanh, sb2 = 0.05, sw2 = 2.5: 11.8, not 7.98). inf at chi1 = 1.
+    Where q* = inf (relu-like, sw2 > 2) there is no c* < 1; this returns 1/ln(chi1), the
+    depth over which gradients grow by e. Trainable depth is about 6 xi_c.
+    """
+    c = chi_c(activation, sigma_w2, sigma_b2, alpha=alpha)
     if c == 1.0:
         return math.inf
     return 0.0 if c == 0.0 else 1.0 / abs(math.log(c))
+
+
+@functools.lru_cache(maxsize=4096)
+def _correlation(act, alpha, sw2, sb2):
+    """(c*, chi_c) for the resolved activation; cached, as grids and plots repeat points."""
+    q = _fixed_point(act, alpha, sw2, sb2)
+    chi = _chi1(act, alpha, sw2, sb2)
+    if chi <= 1.0 or not q < Q_MAX:
+        return 1.0, chi
+
+    # q* again from the 2-d rule (equal to ~1e-13), so that map(1) = 1 to the last digit
+    norm = sw2 * _pair_moments(act, alpha, q, 1.0)[0] + sb2
+
+    def excess(c):  # map(c) - c: >= 0 at c = 0, < 0 just below 1 when chaotic
+        return (sw2 * _pair_moments(act, alpha, q, c)[0] + sb2) / norm - c
+
+    lo, hi = 0.0, None
+    if excess(lo) <= 1e-15:  # odd phi at sb2 = 0: c = 0 is the fixed point
+        return 0.0, sw2 * _pair_moments(act, alpha, q, 0.0)[1]
+    for k in range(1, 13):  # the root sits within ~(chi1 - 1) of 1 near the critical line
+        if excess(1.0 - 10.0**-k) < 0:
+            hi = 1.0 - 10.0**-k
+            break
+        lo = 1.0 - 10.0**-k
+    if hi is None:  # chi1 barely above 1: c* indistinguishable from 1
+        return 1.0, chi
+    c = brentq(excess, lo, hi, xtol=1e-14)
+    return c, sw2 * _pair_moments(act, alpha, q, c)[1]
 
 
 def critical_sigma_w2(activation, sigma_b2=0.0, *, alpha=None):
@@ -156,3 +254,46 @@ def _critical(act, alpha, sb2):
             "try a larger sigma_b2"
         )
     return root
+
+
+def critical_point(activation, sigma_b2, *, alpha=None):
+    """(sigma_w2, q*) of a usable edge of chaos at this sb2, or ValueError saying why not.
+
+    Usable means chi1 = 1 with sigma_w2 in (0, MAX_CRITICAL_SIGMA_W2] and either a fixed
+    point Q_DEGENERATE <= q* < inf, or an activation whose chi1 does not depend on q (relu,
+    leaky_relu, linear: phi' takes one value per sign), which are critical at every layer
+    however q drifts (it grows by sb2 per layer at sb2 > 0). Not usable: q* -> 0 (tanh, elu,
+    selu at sb2 = 0: the signal dies out), chi1 reaching 1 only as q* -> inf (softplus), a
+    root in saturation (sigmoid, sw2 ~ 103 at any sb2) and a jump across 1 (gelu, silu at
+    small sb2).
+    """
+    act, alpha = _resolve(activation, alpha)
+    where = f"activation {act.name!r} at sigma_b2={sigma_b2}"
+    sw2 = critical_sigma_w2(act, sigma_b2, alpha=alpha)
+    q = _fixed_point(act, alpha, sw2, float(sigma_b2))
+    if _q_free(act, alpha):
+        return sw2, q
+    if sw2 > MAX_CRITICAL_SIGMA_W2:
+        raise ValueError(
+            f"the critical sigma_w2 of {where} is {sw2:.4g}, above {MAX_CRITICAL_SIGMA_W2:g}: "
+            f"q* = {q:.3g}, so the units sit in saturation; there is no usable edge of chaos, "
+            "use another activation or the mean_field init with an explicit sigma_w2"
+        )
+    if q < Q_DEGENERATE:
+        raise ValueError(
+            f"the critical point of {where} is degenerate (sigma_w2 = {sw2:.4g}, q* = {q:.2g} "
+            "-> 0: the signal dies out with depth); pass sigma_b2 > 0, e.g. 0.05"
+        )
+    if not q < Q_MAX:
+        raise ValueError(
+            f"{where} reaches chi1 = 1 only as q* -> inf (sigma_w2 -> {sw2:.4g}), where it "
+            "behaves like relu; at any finite depth chi1 < 1 there, so there is no edge of "
+            "chaos to initialise at: use relu, or the mean_field init with an explicit sigma_w2"
+        )
+    return sw2, q
+
+
+def _q_free(act, alpha):
+    """Whether E[phi'(sqrt(q) z)^2] is the same at every q (positively homogeneous phi)."""
+    m = [_moments(act, alpha, q)[1] for q in (1e-4, 1.0, 1e4)]
+    return max(m) - min(m) <= 1e-12 * max(m)

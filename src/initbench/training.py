@@ -103,11 +103,11 @@ def _alpha(act, alpha):
 
 
 @kernel
-def _loss_and_grads(key, loss_code, w, b, sizes, w_off, b_off, X, T, alpha, gw, gb):
+def _loss_and_grads(act, loss_code, w, b, sizes, w_off, b_off, X, T, alpha, gw, gb):
     rows, total_units = X.shape[0], sizes[1:].sum()
     Z = np.empty(rows * total_units, w.dtype)
     A, D, G = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
-    out = forward(key, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
+    out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
     delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
     loss, _ = loss_and_delta(loss_code, out, T, delta, True)
     backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb)
@@ -122,7 +122,7 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
     w, bias = pack(W, dtype), pack(b, dtype)
     gw, gb = np.empty_like(w), np.empty_like(bias)
     value = call_specialised(
-        _loss_and_grads, act.key, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T,
+        _loss_and_grads, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T,
         _alpha(act, alpha), gw, gb,
     )  # fmt: skip
     shapes = list(zip(sizes[1:], sizes[:-1]))
@@ -165,7 +165,7 @@ def train(
     w, bias = pack(W, dtype), pack(b, dtype)
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
     status, diverged_at, n_logged = call_specialised(
-        train_loop, act.key, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
+        train_loop, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
         T[:eval_rows], X_test, T_test, order, rows, steps, float(lr), float(momentum),
         _alpha(act, alpha), bounds, logged, run_log, layer_log,
     )  # fmt: skip

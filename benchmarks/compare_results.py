@@ -1,0 +1,50 @@
+"""Compare two results/ folders: equal tables (provenance and timing aside) and findings.
+
+    python benchmarks/compare_results.py RESULTS_A RESULTS_B
+
+Used to show that a refactor, an executor (SLURM) or a back end changes no number. Prints
+one line per table and per finding; exits 1 on any difference.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from initbench.outcomes import comparable
+
+TABLES = ("runs", "curves", "layers", "studies")
+
+
+def main(a, b):
+    a, b = Path(a), Path(b)
+    same = True
+    for name in TABLES:
+        left = comparable(pd.read_parquet(a / f"{name}.parquet"))
+        right = comparable(pd.read_parquet(b / f"{name}.parquet"))
+        shared = [c for c in left.columns if c in right.columns]
+        extra = sorted(set(left.columns) ^ set(right.columns))
+        try:
+            pd.testing.assert_frame_equal(left[shared], right[shared])
+            print(
+                f"{name}: equal, {len(left)} rows"
+                + (f" (columns in one only: {extra})" if extra else "")
+            )
+        except AssertionError as error:
+            same = False
+            print(f"{name}: DIFFERENT: {str(error).splitlines()[0]}")
+    if (a / "findings.json").exists() and (b / "findings.json").exists():
+        keep = ("key", "verdict", "rule", "measured")
+        fa = [{k: f[k] for k in keep} for f in json.loads((a / "findings.json").read_text())]
+        fb = [{k: f[k] for k in keep} for f in json.loads((b / "findings.json").read_text())]
+        for x, y in zip(fa, fb, strict=True):
+            equal = x == y
+            same &= equal
+            print(f"finding {x['key']}: {x['verdict']} / {y['verdict']}, "
+                  + ("same rule and measured values" if equal else "DIFFERENT"))  # fmt: skip
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))

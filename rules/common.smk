@@ -1,0 +1,40 @@
+# Shared by every rule: the validated config, its plan (the cells), wildcard constraints.
+from snakemake.utils import validate
+
+from initbench import jobs
+from initbench.activations import kernel_family
+from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
+from initbench.plan import plan
+
+# The config comes from the default profile (config/config.yaml) or from --configfile,
+# which replaces it rather than being merged into it (a configfile directive would merge).
+try:
+    check_config_files(workflow.configfiles)
+    PLAN = plan(config)
+except ConfigError as error:
+    jobs.print_error_and_exit(error)
+validate(config, SCHEMA_PATH)
+jobs.check_device(config)
+
+
+wildcard_constraints:
+    batch=r"[A-Za-z0-9][A-Za-z0-9_+=.\-]*",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    kernels=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
+    dtype=r"float32|float64",
+
+
+def batch_cells(batch):
+    return [PLAN.cells[name] for name in PLAN.batches[batch]]
+
+
+def batch_kernels(batch):
+    """The warm-up marker of the kernels a batch's cells run on (one activation, dtype)."""
+    cell = batch_cells(batch)[0]
+    return f"results/jit/{kernel_family(cell.activation)}-{cell.dtype}.done"
+
+
+def batch_datasets(batch):
+    """{dataset label: its data file} for the cells of one batch."""
+    labels = sorted({cell.dataset for cell in batch_cells(batch)})
+    return {label: f"results/data/{label}.npz" for label in labels}

@@ -1,0 +1,11 @@
+# One data split per dataset label, shared by every cell that trains on it.
+rule dataset:
+    output:
+        "results/data/{dataset}.npz",
+    log:
+        "logs/dataset/{dataset}.log",
+    params:
+        spec=lambda wc: PLAN.datasets[wc.dataset],
+        seed=config["data_seed"],
+    run:
+        jobs.make_dataset(*params.spec, params.seed, output[0], log[0])

@@ -1,0 +1,23 @@
+# The cells' tables concatenated into the study tables under results/.
+rule aggregate:
+    input:
+        expand("results/batches/{batch}.done", batch=PLAN.batches),
+    output:
+        runs="results/runs.parquet",
+        curves="results/curves.parquet",
+        layers="results/layers.parquet",
+        cost="results/cost.parquet",
+        studies="results/studies.parquet",
+    log:
+        "logs/aggregate.log",
+    threads: workflow.cores
+    run:
+        jobs.aggregate(
+            PLAN,
+            config,
+            "results/cells",
+            "results/benchmarks",
+            output,
+            log[0],
+            threads,
+        )

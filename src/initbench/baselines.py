@@ -1,0 +1,76 @@
+"""Reference accuracies that a trained network is judged against.
+
+``best_linear_accuracy`` is the fair comparator for a network whose hidden units are identical
+(zero or constant init): such a network computes a monotone function of one projection w.x,
+so its decision boundary is a half-plane, and no trained linear model can beat the best one.
+"""
+
+import math
+
+import numpy as np
+
+_CHUNK = 2048  # directions scored at once: a (n, _CHUNK) block of projections
+
+
+def best_linear_accuracy(X, y):
+    """The best training accuracy of any half-plane {x : w.x > t}, either side labelled 1.
+
+    Exact for 1-d and 2-d inputs. In 2-d the order of the projections w.x changes only where
+    w is perpendicular to a difference x_i - x_j, so one direction inside each arc between
+    consecutive such angles (with every threshold between distinct projections, and the two
+    constant predictors) covers every half-plane: O(n^2) directions of O(n log n) each.
+    Labels are binary: any two values (or one). Raises ValueError for d > 2.
+    """
+    X, y = _check(X, y)
+    n, d = X.shape
+    if d == 1:
+        return _best_split(X[:, 0][:, None], y)
+    i, j = np.triu_indices(n, k=1)
+    diff = X[j] - X[i]
+    diff = diff[np.any(diff != 0, axis=1)]  # equal points never split: no direction from them
+    # angle of the normal to each difference, mod pi (w and -w give the same splits)
+    angles = np.unique(np.mod(np.arctan2(diff[:, 0], -diff[:, 1]), math.pi))
+    if angles.size == 0:
+        mids = np.zeros(1)
+    else:
+        mids = (angles + np.append(angles[1:], angles[0] + math.pi)) / 2
+    best = 0.0
+    for start in range(0, mids.size, _CHUNK):
+        phi = mids[start : start + _CHUNK]
+        best = max(best, _best_split(X @ np.vstack([np.cos(phi), np.sin(phi)]), y))
+    return best
+
+
+def _best_split(P, y):
+    """Best accuracy of thresholding each column of projections P (n, k), either orientation."""
+    n = P.shape[0]
+    order = np.argsort(P, axis=0, kind="stable")
+    ones = np.cumsum(y[order], axis=0)  # ones among the k+1 smallest projections
+    ones = np.vstack([np.zeros((1, P.shape[1]), ones.dtype), ones])  # k = 0..n below the cut
+    k = np.arange(n + 1)[:, None]
+    correct = (k - ones) + (ones[-1] - ones)  # zeros below the cut, ones above it
+    ranked = np.take_along_axis(P, order, axis=0)
+    allowed = np.ones_like(correct, dtype=bool)
+    allowed[1:-1] = ranked[1:] > ranked[:-1]  # no cut between tied projections
+    correct = np.where(allowed, np.maximum(correct, n - correct), 0)
+    return float(correct.max()) / n
+
+
+def _check(X, y):
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty (n, d) array, got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("X must be finite")
+    classes = np.unique(y)
+    if classes.size > 2:
+        raise ValueError(f"y must be binary, got {classes.size} classes")
+    if X.shape[1] > 2:
+        raise ValueError(
+            f"best_linear_accuracy is exact only for 1-d and 2-d inputs, got d = {X.shape[1]}; "
+            "in higher dimensions it is NP-hard in general (a trained linear model gives a "
+            "lower bound)"
+        )
+    return X, (y == classes[-1]).astype(np.int64)

@@ -1,0 +1,206 @@
+"""One grid cell: a network shape, activation, init and training setting, over several seeds.
+
+The CLI and the pipeline both train through ``train_cell``, so a cell gives the same
+numbers whichever way it is run. Results are tidy tables: one row per run, per logged
+step, and per logged step and layer, each carrying the cell's parameters.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+
+from .activations import get_activation
+from .config import TRAINING_DEFAULTS
+from .datasets import Dataset
+from .inits import init_params
+from .training import train
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that determines a cell's numbers (the seeds too).
+
+    ``init`` is the config's label for an init variant (scheme plus parameters);
+    ``hidden`` lists the hidden layers' widths, so depth = len(hidden) + 1 weight layers.
+    """
+
+    dataset: str
+    activation: str
+    init: str
+    scheme: str
+    hidden: tuple
+    seeds: tuple
+    steps: int
+    lr: float
+    batch_size: int
+    loss: str | None = None  # None: the dataset's natural loss
+    momentum: float = TRAINING_DEFAULTS["momentum"]
+    dtype: str = TRAINING_DEFAULTS["dtype"]
+    log_points: int = TRAINING_DEFAULTS["log_points"]
+    init_params: dict = field(default_factory=dict)
+    # Fixed rows for the per-layer probe statistics: "none", or the first probe_rows rows
+    # (0: all) of the "train" or "test" split.
+    probe_split: str = "none"
+    probe_rows: int = 0
+
+    @property
+    def depth(self):
+        return len(self.hidden) + 1
+
+    @property
+    def width(self):
+        return max(self.hidden, default=0)
+
+    @property
+    def key(self):
+        """Stable id of the cell's settings: equal settings share one computation."""
+        settings = asdict(self)
+        for name in _KEYED_WHEN_SET:  # added later: a cell without them keeps its old key
+            if settings[name] == _DEFAULTS[name]:
+                del settings[name]
+        blob = json.dumps(settings, sort_keys=True, default=str)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+    @property
+    def name(self):
+        """Readable, path-safe cell id."""
+        return (
+            f"{self.dataset}-{self.activation}-{self.init}-d{self.depth}-w{self.width}-{self.key}"
+        )
+
+    def columns(self):
+        """The cell's parameters as table columns (lists and dicts as JSON text)."""
+        row = asdict(self)
+        row.pop("seeds")
+        row["hidden"] = json.dumps(list(self.hidden))
+        row["init_params"] = json.dumps(self.init_params, sort_keys=True)
+        return {"cell": self.name, "depth": self.depth, "width": self.width, **row}
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Cell)}
+_KEYED_WHEN_SET = ("probe_split", "probe_rows")
+
+# The cell parameters every table row carries (Cell.columns() without the cell id).
+CELL_PARAMETERS = ("depth", "width", *(f.name for f in fields(Cell) if f.name != "seeds"))
+
+
+def layer_sizes(data: Dataset, hidden):
+    """[n_features, *hidden, n_outputs]."""
+    return [data.n_features, *hidden, data.n_outputs]
+
+
+def initial_network(cell: Cell, data: Dataset, seed):
+    """The cell's (W, b) for one seed, drawn from its init scheme."""
+    act = get_activation(cell.activation)
+    return init_params(cell.scheme, layer_sizes(data, cell.hidden), activation=act, seed=seed,
+                       dtype=cell.dtype, X=data.X_train, **cell.init_params)  # fmt: skip
+
+
+def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
+    """Train every seed of ``cell`` on ``data``; return the runs, curves and layers tables.
+
+    ``on_seed_done(seed, result, seconds)`` is called after each seed (progress reports).
+    """
+    probe = probe_rows(cell, data)
+    results = []
+    for seed in cell.seeds:
+        W, b = initial_network(cell, data, seed)
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        res = train(
+            W, b, data.X_train, data.y_train, activation=cell.activation,
+            loss=cell.loss or data.default_loss, lr=cell.lr, batch_size=cell.batch_size,
+            steps=cell.steps, seed=seed, X_test=data.X_test, y_test=data.y_test,
+            momentum=cell.momentum, log_points=cell.log_points,
+            **({} if probe is None else {"X_probe": probe}),
+        )  # fmt: skip
+        seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
+        results.append((seed, res, seconds, cpu_seconds))
+        if on_seed_done is not None:
+            on_seed_done(seed, res, seconds)
+    return cell_tables(cell, data, results)
+
+
+def cell_tables(cell: Cell, data: Dataset, results):
+    """The runs, curves and layers tables of a cell from its ``(seed, TrainResult, seconds,
+    thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
+    runs = []
+    for seed, res, seconds, cpu_seconds in results:
+        first, last = res.history.iloc[0], res.history.iloc[-1]
+        runs.append({
+            "seed": seed, "status": res.status,
+            "diverged_step": -1 if res.diverged_step is None else res.diverged_step,
+            "initial_train_loss": first["train_loss"],
+            **{f"final_{k}": last[k] for k in
+               ("train_loss", "train_accuracy", "test_loss", "test_accuracy")},
+            "majority_rate": majority_rate(data),
+            "train_seconds": seconds,
+            "train_cpu_seconds": cpu_seconds,  # this thread's CPU time: no waiting for a core
+        })  # fmt: skip
+    curves = pd.concat([res.history.assign(seed=seed) for seed, res, *_ in results])
+    layers = pd.concat([res.layers.assign(seed=seed) for seed, res, *_ in results])
+    params = {**cell.columns(), "loss": cell.loss or data.default_loss}
+    return tuple(_with_columns(params, table) for table in (pd.DataFrame(runs), curves, layers))
+
+
+def probe_rows(cell: Cell, data: Dataset):
+    """The cell's probe rows (None without a probe): Glorot & Bengio log activation
+    statistics on 300 fixed test examples; dead units are counted on the training set."""
+    if cell.probe_split == "none":
+        return None
+    X = data.X_train if cell.probe_split == "train" else data.X_test
+    return X[: cell.probe_rows] if cell.probe_rows else X
+
+
+def majority_rate(data: Dataset):
+    """Accuracy of always predicting the most frequent training class (NaN for regression)."""
+    if data.task == "regression":
+        return np.nan
+    return np.bincount(data.y_train).max() / len(data.y_train)
+
+
+def _with_columns(params, table):
+    front = pd.DataFrame({k: [v] * len(table) for k, v in params.items()})
+    return pd.concat([front, table.reset_index(drop=True)], axis=1)
+
+
+def train_cells_together(cells, data: Dataset, device):
+    """Train several cells on one dataset with ``train_many``: every (cell, seed) network of
+    one architecture and training schedule in one call, so that on a GPU thousands of small
+    networks train side by side. Returns {cell name: its three tables}. Cells with probe
+    rows train one by one (``train_many`` logs no probe statistics).
+    """
+    from .many import train_many
+
+    tables = {}
+    groups = {}
+    for cell in cells:
+        if cell.probe_split != "none":
+            tables[cell.name] = train_cell(cell, data)
+            continue
+        shape = (cell.activation, cell.hidden, cell.loss, cell.steps, cell.batch_size,
+                 cell.log_points, cell.dtype)  # fmt: skip
+        groups.setdefault(shape, []).append(cell)
+    for group in groups.values():
+        members = [(cell, seed) for cell in group for seed in cell.seeds]
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        results = train_many(
+            [initial_network(cell, data, seed) for cell, seed in members], data.X_train,
+            data.y_train, activation=group[0].activation,
+            loss=group[0].loss or data.default_loss, lr=[c.lr for c, _ in members],
+            batch_size=group[0].batch_size, steps=group[0].steps,
+            seeds=[seed for _, seed in members], momentum=[c.momentum for c, _ in members],
+            X_test=data.X_test, y_test=data.y_test, log_points=group[0].log_points,
+            device=device,
+        )  # fmt: skip
+        share = (time.perf_counter() - start) / len(members)  # one call: an equal share each
+        cpu_share = (time.thread_time() - start_cpu) / len(members)
+        by_cell = {}
+        for (cell, seed), res in zip(members, results):
+            by_cell.setdefault(cell.name, []).append((seed, res, share, cpu_share))
+        for cell in group:
+            tables[cell.name] = cell_tables(cell, data, by_cell[cell.name])
+    return tables

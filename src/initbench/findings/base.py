@@ -1,0 +1,194 @@
+"""Claims, findings and their registry: what every claim module builds on.
+
+A claim module registers one check with ``@published_claim``. A check takes its
+sub-study's cells, measures the claim's quantity, applies a rule whose thresholds are the
+module's constants (quoted in the finding's ``rule`` text) and draws one figure. The
+verdict comes from the rule alone, so a claim that fails is reported as failing with its
+numbers. A claim whose study was not run, or ran without the cells the claim needs, is
+"inconclusive".
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+
+from .. import plotting
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+@dataclass
+class Finding:
+    """One claim with what the study measured and the verdict of its rule."""
+
+    key: str
+    title: str
+    claim: str
+    source: str
+    studies: list
+    measured: list  # (label, value text) pairs
+    verdict: str  # one of VERDICTS
+    rule: str
+    figure: str | None = None  # PNG file name inside the figure directory
+    caption: str = ""
+    tier: str = "default"  # the config's tier: default, paper, ...
+    budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
+
+
+class NotTestable(Exception):
+    """The study ran, but without the cells the claim needs: the finding is inconclusive."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published claim and the check that tests it against the tables."""
+
+    key: str
+    title: str
+    claim: str
+    source: str
+    studies: tuple
+    check: Callable
+    partial: bool = False  # testable on a subset of its studies (the rest: inconclusive)
+
+    def finding(self, verdict, rule, measured=(), figure=None, caption=""):
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+        return Finding(self.key, self.title, self.claim, self.source, list(self.studies),
+                       list(measured), verdict, rule, figure, caption)  # fmt: skip
+
+    def evaluate(self, results):
+        missing = [s for s in self.studies if not results.has(s)]
+        if len(missing) == len(self.studies) or (missing and not self.partial):
+            finding = self.finding(INCONCLUSIVE, f"Not evaluated: {results.not_run(missing)}.")
+        else:
+            try:
+                finding = self.check(self, results)
+            except NotTestable as reason:
+                finding = self.finding(INCONCLUSIVE, f"Not evaluated: {reason}.")
+        finding.tier = results.tier
+        finding.budget = results.budget(*self.studies)
+        return finding
+
+    @property
+    def figure_name(self):
+        return f"finding-{self.key}.png"
+
+
+CLAIMS = []
+
+
+def published_claim(key, title, text, source, studies, partial=False):
+    """Register the decorated check for one claim; claims are reported in this order."""
+
+    def register(check):
+        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial))
+        return check
+
+    return register
+
+
+class Results:
+    """The aggregated tables, sliced by sub-study, and where figures go."""
+
+    def __init__(self, tables, config, figure_dir, data_dir=None):
+        self.tables = tables
+        self.config = config or {}
+        self.tier = self.config.get("tier", "default")
+        self.configured = set((config or {}).get("studies", {}))
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self.cells = {s: set(g["cell"]) for s, g in tables["studies"].groupby("study")}
+        self.figure_dir = None if figure_dir is None else Path(figure_dir)
+
+    def has(self, study):
+        return study in self.cells
+
+    def not_run(self, studies):
+        """Why these studies have no results: not in the config, or configured but not run."""
+        return "; ".join(
+            f"study {study} was not run ("
+            + ("configured, but it has no results" if study in self.configured
+               else "not in this configuration")
+            + ")"
+            for study in studies
+        )  # fmt: skip
+
+    def rows(self, kind, *studies):
+        cells = set().union(*(self.cells.get(s, set()) for s in studies))
+        table = self.tables[kind]
+        return table[table["cell"].isin(cells)]
+
+    def budget(self, *studies):
+        """What the studies' cells spent: training steps, seeds, widths, batch sizes."""
+        runs = self.rows("runs", *studies)
+        if not len(runs):
+            return {}
+        seeds = runs.groupby("cell").size()
+        return {
+            "cells": int(runs["cell"].nunique()),
+            "runs": len(runs),
+            "steps": sorted(int(s) for s in runs["steps"].unique()),
+            "seeds per cell": sorted(int(s) for s in seeds.unique()),
+            "widths": sorted(int(w) for w in runs["width"].unique()),
+            "batch sizes": sorted(int(b) for b in runs["batch_size"].unique()),
+        }
+
+    def standardized(self, label):
+        """Whether the dataset ``label`` feeds standardized features (the default)."""
+        return bool(self.config.get("datasets", {}).get(label, {}).get("standardize", True))
+
+    def dataset(self, label):
+        """The data split a study trained on (results/data/<label>.npz), for comparators
+        that need the rows themselves; NotTestable when it is not at hand."""
+        path = None if self.data_dir is None else self.data_dir / f"{label}.npz"
+        if path is None or not path.is_file():
+            raise NotTestable(f"the data of dataset {label!r} is not available")
+        with np.load(path) as f:
+            return {key: f[key] for key in f.files}
+
+    def draw(self, claim, plot, ncols=1, size=(6.4, 4.0), sharey=False):
+        """Draw ``plot(fig, axes)`` on ``ncols`` axes into the claim's PNG and return its file
+        name; None when figures are off (figure_dir None: verdicts only)."""
+        if self.figure_dir is None:
+            return None
+        with mpl.rc_context(plotting.STYLE):
+            fig, axes = plotting.figure(ncols, 1, *size, sharey=sharey)
+            plot(fig, axes[0])
+            plotting.save(fig, self.figure_dir / claim.figure_name)
+        return claim.figure_name
+
+
+def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):
+    """One Finding per claim, in the registry's order, each figure written into figure_dir.
+
+    ``tables``: the aggregated runs, curves, layers, cost and studies tables; ``config``:
+    the study config (to tell a study that was not configured from one without results);
+    ``figure_dir`` None computes the verdicts without drawing. A check that raises is a
+    bug: the error propagates, with the claim's key added to its message.
+    """
+    results = Results(tables, config, figure_dir, data_dir)
+    findings = []
+    for claim in CLAIMS:
+        try:
+            finding = claim.evaluate(results)
+        except Exception as error:
+            error.add_note(f"initbench: while evaluating the claim {claim.key!r}")
+            raise
+        if log is not None:
+            log(f"{claim.key}: {finding.verdict}")
+        findings.append(finding)
+    return findings
+
+
+def write_findings(findings, path):
+    """results/findings.json: one object per claim, in report order."""
+    Path(path).write_text(json.dumps([asdict(f) for f in findings], indent=1, default=str))
+
+
+def read_findings(path):
+    return [Finding(**item) for item in json.loads(Path(path).read_text())]

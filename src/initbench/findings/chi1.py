@@ -1,0 +1,112 @@
+"""Mean field (Poole et al. 2016): back-propagated gradients shrink or grow by chi1 per layer."""
+
+import numpy as np
+import seaborn as sns
+
+from ..outcomes import with_mean_field_params
+from ..plotting import legend_outside
+from ..text import gnum
+from ..theory import chi1
+from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+
+SKIP_LAYERS = 3  # mean field: layers skipped while q^l settles towards q*
+CHI1_TOL = 0.15  # measured gradient ratio within this relative distance of chi1
+
+
+def gradient_ratios(layers):
+    """log(||dL/dz_l||^2 / ||dL/dz_{l+1}||^2) at init for the middle hidden layers.
+
+    Skips the first SKIP_LAYERS layers (q^l still settling) and ratios that involve the
+    output layer (a handful of outputs: its gradient norm is noisy).
+    """
+    init = layers[layers["step"].eq(0)].sort_values(["cell", "seed", "layer"])
+    sq = np.log(init["grad_z_norm"] ** 2)
+    above = sq.groupby([init["cell"], init["seed"]]).shift(-1)
+    keep = (init["layer"] > SKIP_LAYERS) & (init["layer"] + 1 < init["depth"])
+    ratios = with_mean_field_params(init).assign(log_ratio=sq - above)[keep]
+    return ratios[np.isfinite(ratios["log_ratio"])]
+
+
+@published_claim(
+    "chi1",
+    "Mean field: gradients shrink or grow by chi1 per layer",
+    "At init, the per-layer ratio of back-propagated squared gradient norms ||dL/dz_l||^2 / "
+    "||dL/dz_{l+1}||^2 equals chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]: below 1 gradients vanish, "
+    "above 1 they explode. For ReLU chi1 = sigma_w^2 / 2.",
+    "Poole et al. 2016; Schoenholz et al. 2017, 'Deep information propagation'.",
+    ["mean_field", "mean_field_relu"],
+    partial=True,
+)
+def check_chi1(claim, results):
+    ratios = gradient_ratios(results.rows("layers", "mean_field", "mean_field_relu"))
+    if ratios.empty:
+        raise NotTestable(
+            f"no mean-field cell is deep enough: the ratio needs depth >= "
+            f"{SKIP_LAYERS + 3} (first {SKIP_LAYERS} layers and the output skipped)"
+        )
+    groups = ratios.groupby(["activation", "sigma_b2", "sigma_w2"])["log_ratio"]
+    table = groups.agg(["mean", "size"]).reset_index()
+    table["measured"] = np.exp(table["mean"])
+    table["chi1"] = [
+        chi1(a, w, b)
+        for a, w, b in table[["activation", "sigma_w2", "sigma_b2"]].itertuples(index=False)
+    ]
+    table["error"] = table["measured"] / table["chi1"] - 1
+    agrees = bool((table["error"].abs() <= CHI1_TOL).all())
+    missing = [s for s in claim.studies if not results.has(s)]
+    if not agrees:
+        verdict = NOT_REPRODUCED
+    elif missing:
+        verdict = INCONCLUSIVE
+    else:
+        verdict = REPRODUCED
+    measured = [
+        (
+            f"{r.activation}, sigma_b2 {r.sigma_b2:g}, sigma_w2 {r.sigma_w2:g}: measured ratio vs "
+            f"chi1",
+            f"{gnum(r.measured, 3)} vs {gnum(r.chi1, 3)} ({r.error:+.1%}, {r.size} layer ratios)",
+        )
+        for r in table.itertuples()
+    ]
+    rule = (
+        f"Measured ratio: geometric mean over seeds, depths and layers l = {SKIP_LAYERS + 1} .. "
+        f"depth - 2 (the first {SKIP_LAYERS}, while q settles, and the output layer skipped) of "
+        f"||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init. Reproduced if it is within "
+        f"{CHI1_TOL:.0%} of theory.chi1 for every (activation, sigma_b2, sigma_w2); not "
+        f"reproduced if any is further."
+        + (f" Inconclusive otherwise, because {results.not_run(missing)}." if missing else "")
+    )
+
+    def plot(fig, axes):
+        ax = axes[0]
+        palette = dict(zip(table["activation"].unique(), sns.color_palette()))
+        for (act, sb2), g in table.groupby(["activation", "sigma_b2"]):
+            grid = np.linspace(g["sigma_w2"].min() * 0.9, g["sigma_w2"].max() * 1.05, 40)
+            ax.plot(
+                grid,
+                [chi1(act, w, sb2) for w in grid],
+                color=palette[act],
+                label=f"{act}, sigma_b2 {sb2:g}: chi1",
+            )
+            ax.scatter(
+                g["sigma_w2"],
+                g["measured"],
+                color=palette[act],
+                edgecolor="black",
+                zorder=3,
+                label=f"{act}, sigma_b2 {sb2:g}: measured",
+            )
+        ax.axhline(1, color="grey", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("sigma_w^2")
+        ax.set_ylabel("||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init")
+        legend_outside(fig, axes)
+
+    figure = results.draw(claim, plot, size=(7.2, 4.2))
+    caption = (
+        f"Per-layer ratio of squared back-propagated gradient norms at init (points: geometric "
+        f"mean over middle layers and seeds) against chi1 from theory (lines), over the sigma_w^2 "
+        f"sweep; dotted: 1, the edge of chaos. Largest relative deviation "
+        f"{table['error'].abs().max():.1%}."
+    )
+    return claim.finding(verdict, rule, measured, figure, caption)

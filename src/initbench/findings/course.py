@@ -1,0 +1,159 @@
+"""The seed's source course: zeros stay at ln 2, large normal init lags He, He reaches ~99%.
+
+The course trains on raw make_circles features (a dataset with ``standardize: false``).
+Its std-10 numbers come from one particular draw (np.random.seed(3)); ours draws per seed,
+so the std-10 accuracies scatter around the published ones: that gap is stated, not judged.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..outcomes import median_curve, param
+from ..plotting import legend_outside
+from ..text import gnum
+from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+
+COURSE_STEPS = 15000  # the course's iterations
+COURSE_PUBLISHED = {  # init -> (cost at iteration 14000, train accuracy, test accuracy)
+    "zeros": (math.log(2), 0.50, 0.50),
+    "normal std 10": (0.383, 0.83, 0.86),
+    "he_normal": (0.0736, 0.993, 0.96),
+}
+LN2_TOL = 1e-3  # zeros: every logged cost within this of ln 2
+CHANCE_TOL = 0.02  # zeros: accuracy within this of 0.5
+HE_ACCURACY = 0.97  # "about 99%" train accuracy
+MUCH_LOWER = 0.05  # normal std 10 ends at least this far below He in train accuracy
+
+
+def course_role(runs):
+    """The course's init per row: zeros, normal std 10, he_normal, or "" for any other."""
+    std = param(runs, "std")
+    role = np.select(
+        [
+            runs["scheme"].eq("zeros"),
+            runs["scheme"].eq("normal") & (std >= 1),
+            runs["scheme"].eq("he_normal"),
+        ],
+        ["zeros", "normal std 10", "he_normal"],
+        default="",
+    )
+    return pd.Series(role, index=runs.index)
+
+
+@published_claim(
+    "course",
+    "The course: zeros stay at ln 2, large normal lags He, He reaches ~99%",
+    "On circles with a [2, 10, 5, 1] ReLU net, full-batch gradient descent (lr 0.01, 15000 "
+    "iterations): zeros init stays at cost ln 2 and 50% accuracy; normal init with std 10 ends "
+    "at much lower accuracy than He init; He init reaches about 99% train accuracy. Published: "
+    "zeros 0.6931 / 0.50 / 0.50; randn x 10 0.383 at 14000, train 0.83, test 0.86; He 0.0736, "
+    "train 0.993, test 0.96.",
+    "deeplearning.ai, Improving Deep Neural Networks, week 1, 'Initialization' (the seed's "
+    "source course).",
+    ["course"],
+)
+def check_course(claim, results):
+    runs, curves = results.rows("runs", "course"), results.rows("curves", "course")
+    runs, curves = runs.assign(role=course_role(runs)), curves.assign(role=course_role(curves))
+    missing = [r for r in COURSE_PUBLISHED if not runs["role"].eq(r).any()]
+    if missing:
+        raise NotTestable(f"the course study has no {', '.join(missing)} cell")
+    final = runs.groupby("role")[
+        ["final_train_loss", "final_train_accuracy", "final_test_accuracy", "initial_train_loss"]
+    ].median()
+    zero_costs = curves.loc[curves["role"].eq("zeros"), "train_loss"]
+    zeros_ok = bool(
+        (zero_costs - math.log(2)).abs().max() <= LN2_TOL
+        and (final.loc["zeros", ["final_train_accuracy", "final_test_accuracy"]] - 0.5).abs().max()
+        <= CHANCE_TOL
+    )
+    he_acc = final.loc["he_normal", "final_train_accuracy"]
+    large_acc = final.loc["normal std 10", "final_train_accuracy"]
+    he_ok, large_ok = bool(he_acc >= HE_ACCURACY), bool(large_acc <= he_acc - MUCH_LOWER)
+    steps = int(runs["steps"].min())
+    short = steps < COURSE_STEPS
+    if zeros_ok and he_ok and large_ok:
+        verdict = REPRODUCED
+    else:
+        verdict = INCONCLUSIVE if short else NOT_REPRODUCED
+    features = ", ".join(
+        f"{label}: {'standardized' if results.standardized(label) else 'raw (as the course)'}"
+        for label in sorted(runs["dataset"].unique())
+    )
+    large = runs[runs["role"].eq("normal std 10")]
+    measured = [
+        ("Iterations run", f"{steps} (the course: {COURSE_STEPS})"),
+        ("Input features", features),
+        ("normal std 10: final train / test accuracy per seed (published 0.83 / 0.86 from "
+         "one draw, np.random.seed(3))",
+         "; ".join(f"seed {r.seed}: {gnum(r.final_train_accuracy, 3)} / "
+                   f"{gnum(r.final_test_accuracy, 3)}" for r in large.itertuples())),
+    ]  # fmt: skip
+    for role, (cost, train, test) in COURSE_PUBLISHED.items():
+        row = final.loc[role]
+        measured.append(
+            (
+                f"{role}: final cost / train acc / test acc (published)",
+                f"{gnum(row.final_train_loss, 4)} / {gnum(row.final_train_accuracy, 3)} / "
+                f"{gnum(row.final_test_accuracy, 3)} ({cost:.4g} / {train:.3g} / {test:.3g})",
+            )
+        )
+    measured += [
+        (
+            "zeros: largest |cost - ln 2| at any logged step",
+            gnum((zero_costs - math.log(2)).abs().max(), 3),
+        ),
+        (
+            "normal std 10: cost at iteration 0",
+            f"{gnum(final.loc['normal std 10', 'initial_train_loss'], 3)} (the course printed inf)",
+        ),
+    ]
+    rule = (
+        f"Reproduced if zeros keeps every logged cost within {LN2_TOL:g} of ln 2 and ends with "
+        f"train and test accuracy within {CHANCE_TOL} of 0.5, He's median final train accuracy "
+        f"is >= {HE_ACCURACY}, and normal std 10 ends at least {MUCH_LOWER} below He (medians "
+        f"over seeds). A run shorter than the course's {COURSE_STEPS} iterations that fails "
+        f"this is inconclusive, not a failure. Our binary cross-entropy is computed from the "
+        f"logit stably, so the course's 'inf' cost at iteration 0 of std 10 appears as a large "
+        f"finite cost. The std-10 accuracies depend on the random draw: the gap between ours "
+        f"(median {gnum(large_acc, 3)} train) and the published 0.83 / 0.86 is the draw's, not "
+        f"the rule's."
+    )
+
+    def plot(fig, axes):
+        order = list(COURSE_PUBLISHED)
+        line = median_curve(curves[curves["role"] != ""], ["role"], "train_loss")
+        acc = median_curve(curves[curves["role"] != ""], ["role"], "train_accuracy")
+        sns.lineplot(line, x="step", y="train_loss", hue="role", hue_order=order, ax=axes[0])
+        axes[0].axhline(math.log(2), color="grey", ls=":", lw=1)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("train cost (median over seeds)")
+        if steps >= 14000:
+            published = [COURSE_PUBLISHED[r][0] for r in order]
+            axes[0].scatter(
+                [14000] * 3,
+                published,
+                marker="*",
+                s=80,
+                color="black",
+                zorder=3,
+                label="published at 14000",
+            )
+        sns.lineplot(acc, x="step", y="train_accuracy", hue="role", hue_order=order, ax=axes[1])
+        axes[1].set_ylabel("train accuracy (median over seeds)")
+        for ax in axes:
+            ax.set_xlabel("iteration")
+        legend_outside(fig, axes)
+
+    figure = results.draw(claim, plot, ncols=2, size=(9.5, 3.6))
+    caption = (
+        f"Cost (log scale; dotted: ln 2) and train accuracy over {steps} full-batch iterations. "
+        f"Final train accuracy: zeros {gnum(final.loc['zeros', 'final_train_accuracy'], 3)}, "
+        "normal "
+        f"std 10 {gnum(large_acc, 3)}, He {gnum(he_acc, 3)} (published 0.50, 0.83, 0.993)."
+        + (" Stars: the published costs at iteration 14000." if steps >= 14000 else "")
+    )
+    return claim.finding(verdict, rule, measured, figure, caption)

@@ -1,0 +1,106 @@
+"""The seed: Leaky ReLU keeps units from dying, where ReLU units die.
+
+A unit "dies" when it was active at init (z > 0 on some training row) and training leaves it
+inactive on every training row; the probe statistics count this on the whole training set
+at every logged step (probe_newly_dead), and whether units come back (probe_revived). ReLU
+units die at high learning rates, so the study sweeps the rate; zeros and constant inits,
+whose units start dead or identical, are left out. A Leaky unit with z <= 0 everywhere still
+passes gradient alpha, so it can come back: the claim is that fewer of them stay inactive.
+"""
+
+import seaborn as sns
+
+from ..outcomes import finite
+from ..plotting import legend_outside
+from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+
+DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
+FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
+SYMMETRIC = ("zeros", "constant")
+
+
+def dying_per_run(runs, layers):
+    """Per completed run: newly dead and revived share of hidden units at the last logged
+    step, and the dead share at init (means over hidden layers)."""
+    hidden = layers[(layers["layer"] < layers["depth"]) & layers["probe_newly_dead"].notna()]
+    last = hidden["step"].eq(hidden.groupby(["cell", "seed"])["step"].transform("max"))
+    end = hidden[last].groupby(["cell", "seed"])[["probe_newly_dead", "probe_revived"]].mean()
+    start = hidden[hidden["step"].eq(0)].groupby(["cell", "seed"])["probe_dead_frac"].mean()
+    per_run = end.join(start.rename("dead_at_init")).reset_index()
+    return runs.merge(per_run, on=["cell", "seed"])
+
+
+@published_claim(
+    "leaky_relu",
+    "Leaky ReLU leaves fewer dead units than ReLU",
+    "Leaky ReLU, with its small slope for z <= 0, keeps units from dying: where training "
+    "leaves ReLU units inactive on every input, fewer Leaky ReLU units stay inactive.",
+    "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks; "
+    "Maas, Hannun & Ng 2013.",
+    ["leaky_relu"],
+)
+def check_leaky_relu(claim, results):
+    runs = results.rows("runs", "leaky_relu")
+    runs = runs[runs["activation"].isin(["relu", "leaky_relu"]) & ~runs["scheme"].isin(SYMMETRIC)]
+    layers = results.rows("layers", "leaky_relu")
+    if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
+        raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
+    n_diverged = int(runs["status"].eq("diverged").sum())
+    per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
+    table = per_run.pivot_table(index="lr", columns="activation", values="probe_newly_dead",
+                                aggfunc="median")  # fmt: skip
+    table = table.dropna()
+    if table.empty or set(table.columns) != {"relu", "leaky_relu"}:
+        raise NotTestable("no learning rate has completed ReLU and Leaky ReLU runs")
+    dying = table[table["relu"] >= DYING]
+    if dying.empty:
+        verdict, why = (
+            INCONCLUSIVE,
+            (
+                f"at no rate did ReLU leave {DYING:.0%} of its units dead (largest "
+                f"{table['relu'].max():.1%}, at rates up to {table.index.max():g}): the budget "
+                f"cannot decide; higher rates or longer training would"
+            ),
+        )
+    elif bool((dying["leaky_relu"] <= dying["relu"] - FEWER).all()):
+        verdict, why = REPRODUCED, "Leaky leaves fewer units dead at every dying rate"
+    else:
+        verdict, why = NOT_REPRODUCED, "Leaky leaves as many units dead at some dying rate"
+    revived = per_run.groupby("activation")["probe_revived"].median()
+    measured = [
+        (f"lr {lr:g}: newly dead share of hidden units, ReLU vs Leaky (median over runs)",
+         f"{r['relu']:.1%} vs {r['leaky_relu']:.1%}")
+        for lr, r in table.iterrows()
+    ] + [
+        ("Dead at init (z <= 0 on every training row), ReLU vs Leaky",
+         " vs ".join(f"{per_run.loc[per_run['activation'].eq(a), 'dead_at_init'].median():.1%}"
+                     for a in ("relu", "leaky_relu"))),
+        ("Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
+         " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in ("relu", "leaky_relu"))),
+        ("Runs left out because they diverged", str(n_diverged)),
+    ]  # fmt: skip
+    rule = (
+        f"Counted on every training row: the share of hidden units active at init and inactive "
+        f"(z <= 0 on every row) at the end of training, mean over hidden layers, median over "
+        f"runs (zeros/constant inits and diverged runs left out). The dying regime is the rates "
+        f"at which ReLU leaves >= {DYING:.0%} dead. Reproduced if Leaky ReLU's share is at least "
+        f"{FEWER:.0%} points lower at every such rate; not reproduced otherwise; inconclusive "
+        f"if no rate reaches the dying regime. Here: {why}."
+    )
+    shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
+
+    def plot(fig, axes):
+        sns.pointplot(shown, x="lr", y="newly_dead", hue="activation", ax=axes[0],
+                      estimator="median", errorbar=("pi", 50), dodge=0.2)  # fmt: skip
+        axes[0].axhline(DYING, color="grey", ls=":", lw=1)
+        axes[0].set_ylabel("newly dead share of hidden units")
+        axes[0].set_xlabel("learning rate")
+        legend_outside(fig, axes)
+
+    figure = results.draw(claim, plot, size=(7.0, 3.8))
+    caption = (
+        f"Share of hidden units that were active at init and are inactive on every training "
+        f"row after training, per learning rate (median and interquartile range over runs); "
+        f"dotted: the dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
+    )
+    return claim.finding(verdict, rule, measured, figure, caption)

@@ -1,0 +1,152 @@
+"""Saxe et al. 2013: in deep linear nets, orthogonal init makes learning time depth-independent."""
+
+import numpy as np
+import seaborn as sns
+from matplotlib.ticker import ScalarFormatter
+
+from ..outcomes import median_curve  # fmt: skip
+from ..plotting import step_axis
+from ..text import gnum
+from .base import NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+
+LEARNED = 0.9  # Saxe: learned once 90% of the way from the initial loss to the floor
+FLAT = 2.0  # orthogonal: learning times over depth within this factor
+GROWTH = 2.0  # Gaussian: learning time at the deepest net at least this x the shallowest
+GAUSSIAN_SCHEMES = ("lecun_normal", "xavier_normal", "he_normal", "normal", "mean_field")
+
+
+def learning_times(curves):
+    """Per (cell, seed): first logged step whose train loss is LEARNED of the way to the floor.
+
+    The floor is the lowest train loss any run of the study reached: the teacher is
+    nonlinear, so a linear net cannot go below about it. inf where the run never got there.
+    """
+    floor = curves["train_loss"][np.isfinite(curves["train_loss"])].min()
+    curves = curves.sort_values("step")
+    start = curves[curves["step"].eq(0)].set_index(["cell", "seed"])["train_loss"]
+    target = floor + (1 - LEARNED) * (start - floor)
+    c = curves.join(target.rename("target"), on=["cell", "seed"])
+    reached = c[c["train_loss"] <= c["target"]].groupby(["cell", "seed"])["step"].min()
+    times = reached.astype(float).reindex(start.index, fill_value=np.inf)
+    return times.rename("time"), floor
+
+
+@published_claim(
+    "saxe",
+    "Saxe et al.: orthogonal init makes learning time independent of depth",
+    "In deep linear networks trained at a learning rate proportional to 1/depth, learning time "
+    "with random orthogonal init is nearly independent of depth; with scaled Gaussian init it "
+    "grows with depth.",
+    "Saxe, McClelland & Ganguli 2013, 'Exact solutions to the nonlinear dynamics of learning "
+    "in deep linear neural networks'.",
+    ["saxe"],
+)
+def check_saxe(claim, results):
+    curves = results.rows("curves", "saxe")
+    curves = curves[curves["activation"].eq("linear")]
+    times, floor = learning_times(curves)
+    cells = curves.groupby("cell")[["scheme", "init", "depth", "lr"]].first()
+    table = cells.join(times.groupby("cell").median())
+    rates = sorted(set(zip(cells["depth"], cells["lr"])))
+    lr_text = (
+        "Setting that decides it: the learning rate scales as 1/depth (lr x depth = "
+        + ", ".join(sorted({f"{d * lr:g}" for d, lr in rates}))
+        + "), as Saxe et al. compare depths; rates by depth: "
+        + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
+        + "."
+    )
+    if not np.allclose([d * lr for d, lr in rates], rates[0][0] * rates[0][1], rtol=1e-9):
+        raise NotTestable(
+            "the claim holds at learning rates proportional to 1/depth, and the saxe study's "
+            "rates are not (set lr_scaling: inverse_depth); rates by depth: "
+            + ", ".join(f"{d}: {lr:g}" for d, lr in rates)
+        )
+    orthogonal = table[table["scheme"].eq("orthogonal")].sort_values("depth")
+    gaussian = table[table["scheme"].isin(GAUSSIAN_SCHEMES)].sort_values("depth")
+    if orthogonal["depth"].nunique() < 2 or gaussian["depth"].nunique() < 2:
+        raise NotTestable(
+            "the saxe study lacks linear nets of two or more depths with "
+            "orthogonal and with Gaussian init"
+        )
+    spread = orthogonal["time"].max() / orthogonal["time"].min()
+    growth = {init: g["time"].iloc[-1] / g["time"].iloc[0] for init, g in gaussian.groupby("init")}
+    flat, grows = bool(spread <= FLAT), all(v >= GROWTH for v in growth.values())
+    verdict = REPRODUCED if flat and grows else NOT_REPRODUCED
+    measured = (
+        [("Loss floor (lowest train loss in the study)", gnum(floor, 3))]
+        + [
+            (
+                f"{init}: learning time (steps, median over seeds) by depth",
+                ", ".join(
+                    f"{d}: {gnum(t, 3) if np.isfinite(t) else 'never'}"
+                    for d, t in zip(g["depth"], g["time"])
+                ),
+            )
+            for init, g in table.sort_values("depth").groupby("init")
+        ]
+        + [("orthogonal: slowest / fastest over depths", gnum(spread, 3))]
+        + [(f"{init}: deepest / shallowest", gnum(v, 3)) for init, v in growth.items()]
+    )
+    rule = (
+        f"Learning time: the first logged step where the train loss has come {LEARNED:.0%} of "
+        f"the way from its initial value to the floor (the lowest train loss of any run in the "
+        f"study; inf if never). Reproduced if, with medians over seeds, the orthogonal nets' "
+        f"slowest depth takes at most {FLAT:g} x the fastest's time, and every Gaussian init "
+        f"takes at least {GROWTH:g} x as long at the deepest as at the shallowest depth; "
+        f"otherwise not reproduced. {lr_text}"
+    )
+    curves = curves.join(
+        curves[curves["step"].eq(0)].set_index(["cell", "seed"])["train_loss"].rename("start"),
+        on=["cell", "seed"],
+    )
+    curves["progress"] = (curves["train_loss"] - floor) / (curves["start"] - floor)
+    depths = sorted(table["depth"].unique())
+    ends = [depths[0], depths[-1]]
+    line = median_curve(curves[curves["depth"].isin(ends)], ["init", "depth"], "progress")
+
+    def plot(fig, axes):
+        palette = dict(zip(sorted(table["init"].unique()), sns.color_palette()))
+        last = int(curves["step"].max())
+        for init, g in table.sort_values("depth").groupby("init"):
+            reached = np.isfinite(g["time"])
+            axes[0].plot(
+                g.loc[reached, "depth"], g.loc[reached, "time"], marker="o", color=palette[init]
+            )
+            if not reached.all():
+                axes[0].scatter(
+                    g.loc[~reached, "depth"],
+                    [last] * int((~reached).sum()),
+                    marker="^",
+                    s=60,
+                    color=palette[init],
+                    label=f"{init}: not reached (drawn at step {last})",
+                )
+        axes[0].set_xscale("log", base=2)
+        axes[0].set_yscale("log")
+        axes[0].xaxis.set_major_formatter(ScalarFormatter())
+        axes[0].set_xlabel("depth (weight layers)")
+        axes[0].set_ylabel("learning time (steps, median over seeds)")
+        axes[0].set_title("learning time against depth")
+        sns.lineplot(
+            line, x="step", y="progress", hue="init", style="depth", palette=palette, ax=axes[1]
+        )
+        axes[1].axhline(1 - LEARNED, color="grey", ls=":", lw=1)
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel("(loss - floor) / (initial - floor)")
+        axes[1].set_title(f"depth {ends[0]} and {ends[-1]}")
+        step_axis(axes[1])
+        handles, labels = axes[1].get_legend_handles_labels()
+        axes[1].get_legend().remove()
+        extra = axes[0].get_legend_handles_labels()
+        fig.legend(handles + extra[0], labels + extra[1], loc="outside right upper", frameon=False)
+
+    figure = results.draw(claim, plot, ncols=2, size=(10.5, 3.8))
+    caption = (
+        f"Left: steps until the loss is {LEARNED:.0%} of the way to the floor ({gnum(floor, 3)}), "
+        f"median over seeds, per depth (missing points: never reached). Right: the remaining "
+        f"loss fraction during training for the shallowest and deepest nets (dotted: the "
+        f"threshold). Orthogonal slowest/fastest {gnum(spread, 3)}; Gaussian deepest/shallowest "
+        + ", ".join(f"{k} {gnum(v, 3)}" for k, v in growth.items())
+        + "."
+    )
+    return claim.finding(verdict, rule, measured, figure, caption)

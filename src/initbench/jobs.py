@@ -1,0 +1,249 @@
+"""What the Snakemake rules call: each function is one job, reading and writing files.
+
+Jobs write every output atomically (temporary file, then rename), so an interrupted
+run never leaves a table that looks complete.
+"""
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .cell import train_cell, train_cells_together
+from .datasets import Dataset, load_dataset
+from .provenance import config_hash, provenance
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it into place on success.
+
+    Only one job writes a given output at a time (Snakemake sees to it), so temporary
+    files of earlier, killed attempts at the same output can be removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp*"):  # left by a killed run
+        stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(table, path):
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+
+
+@contextmanager
+def job_log(path):
+    """A line-buffered log file for one job; every line is time-stamped."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle:
+        start = time.perf_counter()
+
+        def log(message):
+            handle.write(f"[{time.perf_counter() - start:8.2f} s] {message}\n")
+
+        yield log
+
+
+def set_threads(threads):
+    """Numba's and BLAS's thread counts from the job's ``threads:`` (Snakemake sets neither
+    for Numba, and BLAS's for shell jobs only)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(limits=threads)
+
+
+def make_dataset(generator, params, seed, output, log_path):
+    with job_log(log_path) as log:
+        log(f"dataset {generator} seed {seed} params {params}")
+        data = load_dataset(generator, seed=seed, **params)
+        with atomic_path(output) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, name=data.name, task=data.task, n_classes=data.n_classes,
+                     X_train=data.X_train, y_train=data.y_train, X_test=data.X_test,
+                     y_test=data.y_test)  # fmt: skip
+        log(f"{data.X_train.shape[0]} train / {data.X_test.shape[0]} test rows, "
+            f"{data.n_features} features, task {data.task}")  # fmt: skip
+
+
+def read_dataset(path):
+    with np.load(path) as f:
+        return Dataset(name=str(f["name"]), task=str(f["task"]), n_classes=int(f["n_classes"]),
+                       X_train=f["X_train"], y_train=f["y_train"], X_test=f["X_test"],
+                       y_test=f["y_test"])  # fmt: skip
+
+
+def warm_up(kernels, dtype, output, log_path):
+    """Compile (or load from Numba's cache) the training loop for one dtype and kernel
+    family: "builtin" (every built-in activation at once) or a plugin activation's name.
+
+    Runs once per pair before the training fan-out, so parallel jobs never compile (and
+    write Numba's cache) at the same time.
+    """
+    from .inits import init_params
+    from .training import train
+
+    activation = "tanh" if kernels == "builtin" else kernels
+    with job_log(log_path) as log:
+        start = time.perf_counter()
+        X = np.random.default_rng(0).normal(size=(8, 2))
+        for loss, y in (("softmax_ce", np.arange(8) % 2), ("mse", X[:, :1])):
+            W, b = init_params("he_normal", [2, 3, 3, 2 if loss == "softmax_ce" else 1],
+                               activation=activation, dtype=dtype)  # fmt: skip
+            train(W, b, X, y, activation=activation, loss=loss, lr=0.1, batch_size=4, steps=3)
+        log(f"{kernels} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
+        with atomic_path(output) as tmp:
+            tmp.write_text(f"{kernels} {dtype}\n")
+
+
+TABLE_KINDS = ("runs", "curves", "layers")
+
+
+def cell_tables(cell_dir, name):
+    """The three table files of a cell: written one by one, atomically."""
+    return [Path(cell_dir) / name / f"{kind}.parquet" for kind in TABLE_KINDS]
+
+
+def train_batch(cells, data_paths, cell_dir, done_path, log_path, threads, device="cpu"):
+    """Train every cell of one batch whose tables are not all there yet, write them, and
+    list the batch's cells in ``done_path``. Cells already trained (by an earlier run, or
+    an interrupted one) are skipped: adding a cell to a batch trains that cell only. On
+    ``device="cuda"`` the batch's untrained cells of each dataset train together on the GPU.
+    """
+    set_threads(threads)
+    with job_log(log_path) as log:
+        todo = {}
+        for cell in cells:
+            if all(path.exists() for path in cell_tables(cell_dir, cell.name)):
+                log(f"cell {cell.name}: already trained, skipped")
+            else:
+                todo.setdefault(cell.dataset, []).append(cell)
+        for dataset, group in todo.items():
+            data = read_dataset(data_paths[dataset])
+            if device == "cuda":
+                start = time.perf_counter()
+                tables = train_cells_together(group, data, device)
+                for cell in group:
+                    log(f"cell {cell.name}: trained on the GPU")
+                    write_cell(tables[cell.name], cell_tables(cell_dir, cell.name), threads)
+                log(f"{len(group)} cells of {dataset} in {time.perf_counter() - start:.1f} s")
+            else:
+                for cell in group:
+                    train_one(cell, data, cell_tables(cell_dir, cell.name), log, threads)
+        with atomic_path(done_path) as tmp:
+            tmp.write_text("".join(f"{cell.name}\n" for cell in cells))
+        trained = sum(len(group) for group in todo.values())
+        log(f"done: {trained} trained, {len(cells) - trained} already there")
+
+
+def write_cell(tables, paths, threads):
+    extra = {**provenance(), "threads": threads}
+    for table, path in zip(tables, paths):
+        write_table(table.assign(**extra), path)
+
+
+def train_one(cell, data, paths, log, threads):
+    """Train one cell (all its seeds) and write its runs, curves and layers tables."""
+    log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
+        f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
+        f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
+
+    def progress(seed, res, seconds):
+        last = res.history.iloc[-1]
+        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
+            f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
+            f"{seconds:.2f} s")  # fmt: skip
+
+    write_cell(train_cell(cell, data, on_seed_done=progress), paths, threads)
+
+
+def read_benchmark(path, job):
+    row = pd.read_csv(path, sep="\t").iloc[[-1]]
+    return row.drop(columns=["h:m:s"], errors="ignore").assign(job=job)
+
+
+def read_parquets(paths, threads):
+    """Many small parquet files as one frame, read by ``threads`` threads (Arrow releases
+    the GIL), a column missing or all-null in some files promoted as pandas would."""
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        tables = list(pool.map(pq.read_table, paths))
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
+def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path, threads=1):
+    """Concatenate the cells' tables into the study tables, adding the config hash."""
+    with job_log(log_path) as log:
+        names = sorted(plan.cells)
+        stamp = {"config_hash": config_hash(config)}
+        for i, kind in enumerate(TABLE_KINDS):
+            paths = [cell_tables(cell_dir, name)[i] for name in names]
+            table = read_parquets(paths, threads).assign(**stamp)
+            write_table(table, getattr(outputs, kind))
+            log(f"{kind}: {len(table)} rows from {len(names)} cells")
+        cost = pd.concat(
+            [read_benchmark(Path(benchmark_dir) / f"{job}.tsv", job) for job in plan.batches],
+            ignore_index=True,
+        )
+        write_table(cost.assign(**stamp), outputs.cost)
+        studies = pd.DataFrame(
+            [(study, cell) for study, cells in plan.studies.items() for cell in cells],
+            columns=["study", "cell"],
+        )
+        write_table(studies.assign(**stamp), outputs.studies)
+        log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
+
+
+def check_device(config):
+    """``device: cuda`` without a usable GPU stops the run before any job, with one line."""
+    if config.get("device", "cpu") != "cuda":
+        return
+    from .many import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        print_error_and_exit(f"device: cuda, but {reason}")
+
+
+def print_error_and_exit(error):
+    """A bad config ends the run before any job with one line on stderr."""
+    print(f"initbench config error: {error}", file=sys.stderr)
+    sys.exit(1)
+
+
+def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
+    """Evaluate every published claim on the aggregated tables: the verdicts into each of
+    ``out_jsons`` and one figure per claim. A claim whose code raises fails this job,
+    naming the claim."""
+    from .findings import evaluate_findings, write_findings
+    from .outcomes import load_tables
+
+    Path(figure_dir).mkdir(parents=True, exist_ok=True)
+    with job_log(log_path) as log:
+        findings = evaluate_findings(load_tables(results_dir), config, figure_dir, log=log,
+                                     data_dir=Path(results_dir) / "data")  # fmt: skip
+        for path in out_jsons:
+            with atomic_path(path) as tmp:
+                write_findings(findings, tmp)
+        log(f"{len(findings)} findings written to {', '.join(map(str, out_jsons))}")
+
+
+def report_job(config, results_dir, findings_json, out_html, log_path):
+    """Build report/index.html (and its figures) from the aggregated tables and findings."""
+    from .report import build_report
+
+    with job_log(log_path) as log:
+        build_report(results_dir, findings_json, out_html, config, log=log)

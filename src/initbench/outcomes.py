@@ -1,0 +1,192 @@
+"""The result tables and what both the findings and the report derive from them.
+
+One home for: the tables' columns, loading them, the stall rule, per-cell summaries,
+steps to a target, and medians with their interquartile range. The findings and the report
+read these, so the two never disagree about what "stalled" or "median" means.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cell import CELL_PARAMETERS
+
+TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies")
+# Columns that say where and how fast numbers were made, not what they are: two runs of
+# the same config agree on everything else.
+PROVENANCE_COLUMNS = ("git_commit", "initbench_version", "numba_version", "numpy_version",
+                      "python_version", "machine", "threads", "config_hash")  # fmt: skip
+TIMING_COLUMNS = ("train_seconds", "train_cpu_seconds")
+# Row keys of each table, in sort order.
+ROW_KEYS = ("study", "cell", "seed", "step", "layer")
+
+STALL_MARGIN = 0.02  # no progress: final train accuracy <= majority-class rate + this
+STALL_LOSS_FRACTION = 0.95  # regression: no progress if final train loss >= this x initial
+TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
+
+
+def load_tables(results_dir):
+    """The five aggregated tables (an empty table for any that is missing)."""
+    return {
+        name: pd.read_parquet(path)
+        if (path := Path(results_dir) / f"{name}.parquet").exists()
+        else pd.DataFrame()
+        for name in TABLE_NAMES
+    }
+
+
+def comparable(table):
+    """``table`` without provenance and timing columns, in a canonical row order: equal
+    for two runs of one config, whatever the machine, thread count or executor."""
+    drop = [c for c in (*PROVENANCE_COLUMNS, *TIMING_COLUMNS) if c in table.columns]
+    keys = [c for c in ROW_KEYS if c in table.columns]
+    return table.drop(columns=drop).sort_values(keys).reset_index(drop=True)
+
+
+# ---- the stall rule -------------------------------------------------------------------
+
+
+def made_no_progress(runs):
+    """Per run (rows of a runs table): diverged, or ended no better than predicting the
+    majority class (regression: the train loss barely fell)."""
+    regression = runs["majority_rate"].isna()
+    flat = np.where(
+        regression,
+        runs["final_train_loss"] >= STALL_LOSS_FRACTION * runs["initial_train_loss"],
+        runs["final_train_accuracy"] <= runs["majority_rate"] + STALL_MARGIN,
+    )
+    return pd.Series(flat, index=runs.index) | runs["status"].eq("diverged")
+
+
+def stalled_cells(runs):
+    """Per cell: made no progress in at least half its seeds."""
+    return made_no_progress(runs).groupby(runs["cell"]).mean() >= 0.5
+
+
+STALL_RULE = (
+    f"a run makes no progress when it diverges or ends with train accuracy <= chance + "
+    f"{STALL_MARGIN} (regression: train loss >= {STALL_LOSS_FRACTION} x its initial value); "
+    "a cell stalls when at least half its seeds make no progress"
+)
+
+
+# ---- per-cell summaries ---------------------------------------------------------------
+
+
+def summarize_cells(runs):
+    """One row per cell: its parameters, medians over seeds and divergence/stall counts."""
+    r = runs.assign(
+        is_diverged=runs["status"].eq("diverged"),
+        no_progress=made_no_progress(runs),
+        div_step=runs["diverged_step"].where(runs["status"].eq("diverged")),
+    )
+    g = r.groupby("cell", sort=False)
+    cells = (
+        g[[*CELL_PARAMETERS, "majority_rate"]]
+        .first()
+        .join(
+            g.agg(
+                seeds=("seed", "size"),
+                n_diverged=("is_diverged", "sum"),
+                n_no_progress=("no_progress", "sum"),
+                first_div_step=("div_step", "min"),
+                test_acc=("final_test_accuracy", "median"),
+                train_acc=("final_train_accuracy", "median"),
+                test_loss=("final_test_loss", "median"),
+                train_loss=("final_train_loss", "median"),
+                initial_loss=("initial_train_loss", "median"),
+                train_seconds=("train_seconds", "sum"),
+            )
+        )
+    )
+    cells["task"] = np.where(cells["majority_rate"].isna(), "regression", "classification")
+    cells["stalled"] = 2 * cells["n_no_progress"] >= cells["seeds"]
+    return cells
+
+
+def steps_to_target(cells, curves):
+    """Per cell: the first logged step at which the median-over-seeds train accuracy reaches
+    TARGET_FRACTION x the dataset's best (regression: loss at most best / fraction)."""
+    cls = cells["task"] == "classification"
+    best_acc = cells[cls].groupby("dataset")["train_acc"].max()
+    best_loss = cells[~cls].groupby("dataset")["train_loss"].min()
+    target = pd.Series(
+        np.where(
+            cls,
+            TARGET_FRACTION * cells["dataset"].map(best_acc),
+            cells["dataset"].map(best_loss) / TARGET_FRACTION,
+        ),
+        index=cells.index,
+    )
+    if not len(curves):
+        return target, pd.Series(np.nan, index=cells.index)
+    med = curves.groupby(["cell", "step"], sort=False)[["train_accuracy", "train_loss"]]
+    med = med.median().reset_index()
+    med = med.merge(
+        pd.DataFrame({"target": target, "task": cells["task"]}), left_on="cell", right_index=True
+    )
+    hit = np.where(
+        med["task"] == "classification",
+        med["train_accuracy"] >= med["target"],
+        med["train_loss"] <= med["target"],
+    )
+    first = med[hit & med["target"].notna()].groupby("cell")["step"].min()
+    return target, first.reindex(cells.index)
+
+
+def first_step_reaching(curves, threshold, column="train_accuracy"):
+    """Per (cell, seed): the first logged step at which ``column`` >= ``threshold`` (one
+    number, or a Series indexed by cell); NaN for a run that never reaches it."""
+    limit = threshold if np.isscalar(threshold) else curves["cell"].map(threshold)
+    hit = curves[curves[column] >= limit]
+    first = hit.groupby(["cell", "seed"])["step"].min()
+    runs = curves.groupby(["cell", "seed"]).size().index
+    return first.reindex(runs).astype(float)
+
+
+def progress_at(runs, curves, step):
+    """Per run: whether it had made progress by ``step`` (train accuracy above chance +
+    STALL_MARGIN there; a run that diverged before ``step`` had not)."""
+    at = curves[curves["step"] == step].set_index(["cell", "seed"])["train_accuracy"]
+    index = pd.MultiIndex.from_frame(runs[["cell", "seed"]])
+    accuracy = at.reindex(index).to_numpy()
+    return pd.Series(accuracy > runs["majority_rate"].to_numpy() + STALL_MARGIN,
+                     index=runs.index)  # fmt: skip
+
+
+# ---- medians and columns --------------------------------------------------------------
+
+
+def finite(series):
+    """inf counted as missing."""
+    return series.replace([np.inf, -np.inf], np.nan)
+
+
+def quantiles(df, keys, value):
+    """Median (``mid``) and interquartile range (``lo``, ``hi``) of ``value`` per ``keys``."""
+    df = df.assign(**{value: finite(df[value])})
+    g = df.groupby(keys, sort=True, observed=True)[value]
+    out = pd.DataFrame({"lo": g.quantile(0.25), "mid": g.median(), "hi": g.quantile(0.75)})
+    return out.reset_index()
+
+
+def median_curve(curves, keys, value):
+    """Median over seeds of ``value`` at each logged step, per group of ``keys``."""
+    return curves.groupby([*keys, "step"], as_index=False)[value].median()
+
+
+def param(df, name, default=np.nan):
+    """One init parameter per row, from the JSON ``init_params`` column."""
+    values = {s: json.loads(s).get(name, default) for s in df["init_params"].unique()}
+    return df["init_params"].map(values).astype(float)
+
+
+def with_mean_field_params(df):
+    """``df`` with the mean-field init's sigma_w2 and sigma_b2 as columns."""
+    return df.assign(sigma_w2=param(df, "sigma_w2"), sigma_b2=param(df, "sigma_b2", 0.0))
+
+
+def n_hidden(df):
+    return df["hidden"].map(lambda h: len(json.loads(h)))

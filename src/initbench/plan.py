@@ -1,0 +1,147 @@
+"""The grid a study config declares: every study expanded into cells.
+
+The pipeline calls ``plan(config)`` once when the Snakefile is read: it checks the
+config against the JSON schema and the registries, then expands every study into
+cells. A cell shared by two studies is trained once.
+"""
+
+import itertools
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import ACTIVATIONS, get_activation, unknown_name_message
+from .cell import Cell
+from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
+from .datasets import DATASETS
+from .inits import INITS, init_params
+
+BATCHES_PER_ACTIVATION = 8  # training jobs per activation and dtype; see assign_batches
+# The training settings a study (or the config's defaults block) sets for its cells.
+PLANNED_SETTINGS = ("steps", "lr", "batch_size", "momentum", "dtype", "log_points", "seeds")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The grid a config declares."""
+
+    cells: dict  # cell name -> Cell
+    studies: dict  # study -> list of cell names
+    datasets: dict  # dataset label -> (generator, params)
+    batches: dict  # training job -> tuple of cell names (see assign_batches)
+
+
+def _known(kind, where, name, registry):
+    if name not in registry:
+        raise ConfigError(f"{where}: {unknown_name_message(kind, name, registry)}")
+
+
+def plan(config):
+    """Validate ``config`` and expand its studies into cells; raise ConfigError if bad."""
+    check_schema(config)
+    load_plugins(config)
+    datasets = {}
+    for label, spec in config["datasets"].items():
+        spec = dict(spec)
+        generator = spec.pop("generator", label)
+        _known("dataset", f"datasets.{label}.generator", generator, DATASETS)
+        datasets[label] = (generator, spec)
+    for label, spec in config["inits"].items():
+        _known("init scheme", f"inits.{label}.scheme", spec["scheme"], INITS)
+    inits = _init_labels(config)
+    defaults = {**TRAINING_DEFAULTS, **config.get("defaults", {})}
+    cells, studies = {}, {}
+    for study, spec in config["studies"].items():
+        where = f"studies.{study}"
+        for key, registry, kind in (("datasets", datasets, "dataset"),
+                                    ("activations", ACTIVATIONS, "activation")):  # fmt: skip
+            for i, name in enumerate(spec[key]):
+                _known(kind, f"{where}.{key}[{i}]", name, registry)
+        for i, name in enumerate(spec["inits"]):
+            if name not in inits:
+                raise ConfigError(
+                    f"{where}.inits[{i}]: {unknown_name_message('init', name, inits)}; "
+                    f"define it under inits: as {name}: {{scheme: <a built-in scheme>, ...}}"
+                )
+        settings = {k: spec.get(k, defaults[k]) for k in PLANNED_SETTINGS}
+        inverse_depth = spec.get("lr_scaling", "none") == "inverse_depth"
+        if "lrs" in spec and "lr" in spec:
+            raise ConfigError(f"{where}: give either lr or lrs (a sweep), not both")
+        probe = spec.get("probe", {})
+        studies[study] = []
+        for dataset, activation, init, hidden, swept, lr in itertools.product(
+            spec["datasets"], spec["activations"], spec["inits"], _hidden(where, spec),
+            _sweep(spec.get("init_params", {})), spec.get("lrs", [settings["lr"]]),
+        ):  # fmt: skip
+            params = {k: v for k, v in inits[init].items() if k != "scheme"}
+            params.update(swept)
+            cell = Cell(
+                dataset=dataset, activation=activation, init=init,
+                scheme=inits[init]["scheme"], hidden=hidden,
+                seeds=tuple(settings["seeds"]), steps=settings["steps"],
+                lr=lr / (len(hidden) + 1 if inverse_depth else 1),
+                batch_size=settings["batch_size"], momentum=settings["momentum"],
+                dtype=settings["dtype"], log_points=settings["log_points"], init_params=params,
+                probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
+            )  # fmt: skip
+            cells.setdefault(cell.name, cell)
+            studies[study].append(cell.name)
+    _check_init_params(cells.values())
+    batches = assign_batches(cells, config.get("batches_per_activation", BATCHES_PER_ACTIVATION))
+    return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches)
+
+
+def assign_batches(cells, per_activation):
+    """Training jobs: the cells of one activation and dtype spread over ``per_activation``
+    batches by a hash of each cell's own key.
+
+    A cell's batch depends on nothing but the cell, so adding cells never moves another
+    cell; the batch job trains only its cells without tables, so adding a cell to a
+    batch trains just that cell. Few, larger jobs keep Snakemake's per-job cost (and, on
+    a cluster, the number of submissions) small.
+    """
+    batches = {}
+    for name in sorted(cells):
+        cell = cells[name]
+        index = int(cell.key, 16) % per_activation
+        batches.setdefault(f"{cell.activation}-{cell.dtype}-{index:02d}", []).append(name)
+    return {batch: tuple(names) for batch, names in sorted(batches.items())}
+
+
+def _init_labels(config):
+    """The config's init labels, plus every built-in scheme under its own name (with its
+    default parameters), so a study can list ``lecun_uniform`` without defining a label."""
+    return {**{name: {"scheme": name} for name in INITS}, **config["inits"]}
+
+
+def _hidden(where, spec):
+    if "hidden" in spec:
+        if "depths" in spec or "widths" in spec:
+            raise ConfigError(f"{where}: give either hidden or depths/widths, not both")
+        return [tuple(h) for h in spec["hidden"]]
+    if "depths" not in spec or "widths" not in spec:
+        raise ConfigError(f"{where}: needs depths and widths (or hidden)")
+    return [(w,) * (d - 1) for d in spec["depths"] for w in spec["widths"]]
+
+
+def _sweep(params):
+    keys = sorted(params)
+    return [dict(zip(keys, values)) for values in itertools.product(*(params[k] for k in keys))]
+
+
+def _check_init_params(cells):
+    """Build every (scheme, params, activation) once on a tiny net, to fail before any job."""
+    seen = set()
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    for cell in cells:
+        signature = (cell.init, cell.scheme, json.dumps(cell.init_params, sort_keys=True),
+                     cell.activation)  # fmt: skip
+        if signature in seen:
+            continue
+        seen.add(signature)
+        try:
+            init_params(cell.scheme, [3, 4, 2], activation=get_activation(cell.activation), X=X,
+                        **cell.init_params)  # fmt: skip
+        except ValueError as error:
+            raise ConfigError(f"inits.{cell.init} with {cell.activation}: {error}") from None
