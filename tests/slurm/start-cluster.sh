@@ -62,6 +62,7 @@ ReturnToService=2
 # Finished jobs stay visible to squeue for 10 minutes: the plugin's squeue status queries
 # need that (it falls back to sacct when MinJobAge is under 3x its first-check delay).
 MinJobAge=600
+KillWait=5
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2
 MessageTimeout=20
