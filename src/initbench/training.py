@@ -13,10 +13,11 @@ import pandas as pd
 from ._jit import call_specialised, kernel
 from ._loop import LAYER_METRICS, RUN_METRICS, STATUS, train_loop
 from .activations import get_activation, unknown_name_message
+from .config import TRAINING_DEFAULTS
 from .losses import LOSSES, loss_and_delta, targets_for
 from .network import backward, forward, layout, pack, unit_view, unpack
 
-DTYPES = {"float32": np.float32, "float64": np.float64}
+_DEFAULT = TRAINING_DEFAULTS
 
 
 @dataclass
@@ -142,7 +143,8 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
 
 def train(
     W, b, X, y, *, activation, loss, lr, batch_size, steps, seed=0, X_test=None, y_test=None,
-    momentum=0.0, alpha=None, log_points=40, eval_rows=2048, X_probe=None,
+    momentum=_DEFAULT["momentum"], alpha=None, log_points=_DEFAULT["log_points"],
+    eval_rows=_DEFAULT["eval_rows"], X_probe=None,
 ):  # fmt: skip
     """Train a copy of the network (W, b) by minibatch SGD; see TrainResult.
 
