@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--workdir", help="reuse this copy (a warm second run: rm results)")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="initbench-overhead-"))
+    work.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "rules", "config", "profiles"):
         if not (work / name).exists():
             (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)

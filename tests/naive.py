@@ -103,3 +103,34 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
             W[i] -= lr * vW[i]
             b[i] -= lr * vb[i]
     return W, b
+
+
+def probe_metrics(snapshots, X, act, alpha, bounds):
+    """Probe metrics per logged step and layer, from (W, b) at each logged step.
+
+    Columns: act mean, act std, saturated, dead, newly dead, revived (as in
+    _loop.LAYER_METRICS; NaN where a metric has no meaning).
+    """
+    out = np.full((len(snapshots), len(snapshots[0][0]), 6), np.nan)
+    alive_at_init = died = None
+    for s, (W, b) in enumerate(snapshots):
+        zs, acts, _ = forward(W, b, X, act, alpha)
+        active = [(z > 0).any(axis=0) for z in zs[:-1]]
+        if s == 0:
+            alive_at_init = active
+            died = [np.zeros_like(a) for a in active]
+        for layer, z in enumerate(zs):
+            a = acts[layer + 1] if layer < len(W) - 1 else z
+            out[s, layer, :2] = a.mean(), a.std()
+            if layer == len(W) - 1:
+                continue
+            if bounds:
+                lo, hi = bounds
+                margin = 0.01 * (hi - lo)
+                out[s, layer, 2] = ((a <= lo + margin) | (a >= hi - margin)).mean()
+            gone = alive_at_init[layer] & ~active[layer]
+            out[s, layer, 3] = (~active[layer]).mean()
+            out[s, layer, 4] = gone.mean()
+            out[s, layer, 5] = (died[layer] & active[layer]).mean()
+            died[layer] = died[layer] | gone
+    return out

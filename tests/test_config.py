@@ -189,3 +189,21 @@ def test_a_built_in_scheme_name_needs_no_label():
     message = str(error.value)
     assert "did you mean 'lecun_uniform'" in message
     assert "define it under inits: as lecun_unifrom: {scheme:" in message
+
+
+def test_batches_keep_their_cells_when_cells_are_added():
+    """A cell's training job depends on the cell alone: adding cells never moves another."""
+    grid = plan(QUICK)
+    assert sorted(n for names in grid.batches.values() for n in names) == sorted(grid.cells)
+    for batch, names in grid.batches.items():
+        cells = [grid.cells[n] for n in names]
+        assert {(c.activation, c.dtype) for c in cells} == {tuple(batch.split("-")[:2])}
+    config = copy.deepcopy(QUICK)
+    config["studies"]["overview"]["inits"].append("lecun_uniform")
+    bigger = plan(config)
+    where = {n: b for b, names in bigger.batches.items() for n in names}
+    for batch, names in grid.batches.items():
+        assert all(where[n] == batch for n in names)
+    assert len(plan({**QUICK, "batches_per_activation": 1}).batches) == len(
+        {(c.activation, c.dtype) for c in grid.cells.values()}
+    )

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import naive
 import numpy as np
+import pandas as pd
 import pytest
 from numba import types
 
 from initbench._loop import train_loop
 from initbench.activations import ACTIVATIONS, get_activation
+from initbench.inits import init_params
 from initbench.training import batch_order, loss_and_grads, train
 
 LOSS_OUTPUTS = {"softmax_ce": 3, "sigmoid_bce": 1, "mse": 2}
@@ -217,6 +219,10 @@ def test_bad_data_raises_value_error_naming_it():
         train([W[0], W[1].T, W[2]], b, X, y, **kw)
     with pytest.raises(ValueError, match="X_test"):
         train(W, b, X, y, X_test=X, **kw)
+    with pytest.raises(ValueError, match="X_probe has shape"):
+        train(W, b, X, y, X_probe=X[:, :2], **kw)
+    with pytest.raises(ValueError, match="X_probe contains NaN"):
+        train(W, b, X, y, X_probe=bad, **kw)
 
 
 def test_builtin_activations_share_one_compiled_training_loop():
@@ -292,3 +298,47 @@ def test_editing_any_kernel_module_recompiles_every_kernel(tmp_path):
     edited, hits, misses = probe()
     assert (hits, misses) == (0, 1)
     assert edited == pytest.approx(1 / (1 + 2 * np.exp(-0.5)), rel=1e-15)
+
+
+PROBE_COLUMNS = ["probe_act_mean", "probe_act_std", "probe_saturated_frac", "probe_dead_frac",
+                 "probe_newly_dead", "probe_revived"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "lr"), [("relu", 3.0), ("tanh", 0.5)])
+def test_probe_metrics_match_numpy_at_every_logged_step(name, lr):
+    """relu at lr 3 kills units and revives some: the dying-ReLU counts are exercised."""
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(64, 4)), rng.integers(0, 3, 64)
+    W, b = init_params("he_normal", [4, 16, 16, 3], activation=name, seed=0)
+    X_probe = rng.normal(size=(30, 4))
+    res = train(W, b, X, y, activation=name, loss="softmax_ce", lr=lr, batch_size=64, steps=40,
+                log_points=40, X_probe=X_probe)  # fmt: skip
+    act = get_activation(name)
+    steps = res.history["step"].to_numpy()
+    snapshots = [naive.train(W, b, X, y, name, "softmax_ce", act.alpha, lr, 0.0, None, 64, s)
+                 for s in steps]  # fmt: skip
+    expected = naive.probe_metrics(snapshots, X_probe, name, act.alpha, act.bounds)
+    got = res.layers[PROBE_COLUMNS].to_numpy().reshape(expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    hidden = res.layers[res.layers["layer"] < len(W)]
+    assert (hidden["probe_newly_dead"] <= hidden["probe_dead_frac"]).all()
+    assert (hidden.loc[hidden["step"] == 0, ["probe_newly_dead", "probe_revived"]] == 0).all().all()
+    if name == "relu":  # the case is not vacuous
+        assert hidden["probe_newly_dead"].max() > 0 and hidden["probe_revived"].max() > 0
+
+
+def test_probe_changes_nothing_else_and_is_nan_without_rows():
+    W, b, X, y = make_problem("softmax_ce", n=30)
+    kw = dict(activation="sigmoid", loss="softmax_ce", lr=0.2, batch_size=8, steps=50,
+              X_test=X[:10], y_test=y[:10], momentum=0.5)  # fmt: skip
+    plain, probed = train(W, b, X, y, **kw), train(W, b, X, y, X_probe=X[5:25], **kw)
+    for got, ref in zip(probed.weights + probed.biases, plain.weights + plain.biases):
+        np.testing.assert_array_equal(got, ref)
+    pd.testing.assert_frame_equal(probed.history, plain.history)
+    others = [c for c in plain.layers.columns if c not in PROBE_COLUMNS]
+    pd.testing.assert_frame_equal(probed.layers[others], plain.layers[others])
+    assert plain.layers[PROBE_COLUMNS].isna().all().all()
+    out = probed.layers[probed.layers["layer"] == len(W)]
+    assert out[PROBE_COLUMNS[:2]].notna().all().all() and out[PROBE_COLUMNS[2:]].isna().all().all()
+    hidden = probed.layers[probed.layers["layer"] < len(W)]
+    assert hidden[PROBE_COLUMNS].notna().all().all()

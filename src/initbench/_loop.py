@@ -31,9 +31,18 @@ LAYER_METRICS = (
     "weight_norm",  # ||W_l||_F
     "update_ratio",  # ||lr * velocity_l|| / ||W_l||
     "symmetry",  # largest distance between two units' incoming weights and bias
+    # On the fixed probe rows (train's X_probe; NaN without one), as Glorot & Bengio
+    # measure on 300 held-out examples. Fractions are of the layer's units.
+    "probe_act_mean",  # of the layer's output over probe rows and units
+    "probe_act_std",
+    "probe_saturated_frac",  # as saturated_frac
+    "probe_dead_frac",  # units with z <= 0 on every probe row
+    "probe_newly_dead",  # units active (z > 0 on some probe row) at step 0, dead now
+    "probe_revived",  # units newly dead at an earlier logged step, active again now
 )
 (GRAD_W, GRAD_Z, ACT_MEAN, ACT_STD, PREACT_MEAN, PREACT_SQ, SATURATED, DEAD, WEIGHT_NORM,
- UPDATE_RATIO, SYMMETRY) = range(len(LAYER_METRICS))  # fmt: skip
+ UPDATE_RATIO, SYMMETRY, PROBE_ACT_MEAN, PROBE_ACT_STD, PROBE_SATURATED, PROBE_DEAD,
+ PROBE_NEWLY_DEAD, PROBE_REVIVED) = range(len(LAYER_METRICS))  # fmt: skip
 
 
 @kernel
@@ -76,21 +85,47 @@ def largest_unit_distance(W, bias):
 
 
 @kernel
+def mean_std(x):
+    """Mean and (population) standard deviation of all entries, in two passes."""
+    mean = 0.0
+    for v in x.reshape(-1):
+        mean += v
+    mean /= x.size
+    var = 0.0
+    for v in x.reshape(-1):
+        var += (v - mean) ** 2
+    return mean, math.sqrt(var / x.size)
+
+
+@kernel
+def saturated_fraction(out, lo, hi):
+    """Share of outputs within 1% of the range ends [lo, hi]; NaN when unbounded (lo = hi)."""
+    if not lo < hi:
+        return np.nan
+    margin = 0.01 * (hi - lo)
+    saturated = 0
+    for v in out.reshape(-1):
+        saturated += int(v <= lo + margin or v >= hi - margin)
+    return saturated / out.size
+
+
+@kernel
+def unit_is_active(z, unit):
+    """Whether unit ``unit`` has z > 0 on some row."""
+    for i in range(z.shape[0]):  # noqa: SIM110 (Numba compiles no any(generator))
+        if z[i, unit] > 0:
+            return True
+    return False
+
+
+@kernel
 def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo, hi, into):
     """Fill one layer's metric row from its buffers at a logged step."""
-    n, width = z.shape
+    width = z.shape[1]
     into[GRAD_Z] = math.sqrt(sum_sq(grad))
     into[PREACT_SQ] = sum_sq(z) / z.size
     into[PREACT_MEAN] = z.sum() / z.size
-    mean = 0.0
-    for v in out.reshape(-1):
-        mean += v
-    mean /= out.size
-    var = 0.0
-    for v in out.reshape(-1):
-        var += (v - mean) ** 2
-    into[ACT_MEAN] = mean
-    into[ACT_STD] = math.sqrt(var / out.size)
+    into[ACT_MEAN], into[ACT_STD] = mean_std(out)
     weight_norm = math.sqrt(sum_sq(w_layer))
     into[WEIGHT_NORM] = weight_norm
     into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else np.nan
@@ -99,22 +134,43 @@ def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo,
     into[SYMMETRY] = np.nan
     if not hidden:
         return
-    if lo < hi:
-        margin = 0.01 * (hi - lo)
-        saturated = 0
-        for v in out.reshape(-1):
-            saturated += int(v <= lo + margin or v >= hi - margin)
-        into[SATURATED] = saturated / out.size
+    into[SATURATED] = saturated_fraction(out, lo, hi)
     dead = 0
     for j in range(width):
-        active = False
-        for i in range(n):
-            if z[i, j] > 0:
-                active = True
-                break
-        dead += int(not active)
+        dead += int(not unit_is_active(z, j))
     into[DEAD] = dead / width
     into[SYMMETRY] = largest_unit_distance(w_layer, bias)
+
+
+@kernel
+def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
+    """Fill one layer's probe metrics and update its per-unit state.
+
+    ``alive_at_init`` (active at the first logged step; set when ``first``) and ``died``
+    (newly dead at some logged step so far) hold one entry per unit of the layer.
+    """
+    into[PROBE_ACT_MEAN], into[PROBE_ACT_STD] = mean_std(out)
+    into[PROBE_SATURATED] = np.nan
+    into[PROBE_DEAD] = np.nan
+    into[PROBE_NEWLY_DEAD] = np.nan
+    into[PROBE_REVIVED] = np.nan
+    if not hidden:
+        return
+    into[PROBE_SATURATED] = saturated_fraction(out, lo, hi)
+    width = z.shape[1]
+    dead = newly_dead = revived = 0
+    for j in range(width):
+        active = unit_is_active(z, j)
+        if first:
+            alive_at_init[j] = active
+        gone = alive_at_init[j] and not active
+        dead += int(not active)
+        newly_dead += int(gone)
+        revived += int(died[j] and active)
+        died[j] = died[j] or gone
+    into[PROBE_DEAD] = dead / width
+    into[PROBE_NEWLY_DEAD] = newly_dead / width
+    into[PROBE_REVIVED] = revived / width
 
 
 @kernel
@@ -127,8 +183,8 @@ def evaluate(act, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alp
 
 @kernel
 def train_loop(
-    act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, order,
-    batch_size, steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
+    act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, X_probe,
+    order, batch_size, steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
@@ -136,7 +192,8 @@ def train_loop(
     the training rows on which train loss and accuracy are logged. At every step s in
     0..steps the batch is forwarded and back-propagated; logged steps record metrics
     before the update, so step 0 is the network at initialisation and step ``steps``
-    the trained one (which receives no update).
+    the trained one (which receives no update). With probe rows (X_probe not empty),
+    logged steps also forward them for the probe metrics.
     """
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
@@ -151,7 +208,10 @@ def train_loop(
     G = np.empty_like(Z)
     Xb = np.empty((rows, n_in), dtype)
     Tb = np.empty((rows, T.shape[1]), dtype)
-    eval_rows = max(X_eval.shape[0], X_test.shape[0]) * 2 * sizes[1:].max()
+    n_probe = X_probe.shape[0]
+    # evaluation keeps two layers at a time; the probe pass keeps all of them
+    eval_rows = max(max(X_eval.shape[0], X_test.shape[0]) * 2 * sizes[1:].max(),
+                    n_probe * total_units)  # fmt: skip
     Ze = np.empty(eval_rows, dtype)
     Ae = np.empty_like(Ze)
     De = np.empty_like(Ze)
@@ -160,6 +220,8 @@ def train_loop(
     vw = np.zeros_like(w)
     vb = np.zeros_like(b)
     velocity_norms = np.zeros(n_layers)
+    alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
+    died = np.zeros(total_units, np.bool_)
     logged = 0
     for step in range(steps + 1):
         if full_batch:
@@ -211,6 +273,19 @@ def train_loop(
                     bounds[0], bounds[1], into,
                 )  # fmt: skip
                 start += width
+            if finite and n_probe > 0:
+                forward(act, w, b, sizes, w_off, b_off, X_probe, Ze, Ae, De, alpha, True)
+                start = 0
+                for layer in range(n_layers):
+                    width = sizes[layer + 1]
+                    hidden = layer < n_layers - 1
+                    z = unit_view(Ze, n_probe, start, width)
+                    probe_statistics(
+                        unit_view(Ae, n_probe, start, width) if hidden else z, z, hidden,
+                        bounds[0], bounds[1], logged == 0, alive_at_init[start : start + width],
+                        died[start : start + width], layer_log[logged, layer],
+                    )  # fmt: skip
+                    start += width
             logged += 1
         if not finite:
             return DIVERGED, step, logged

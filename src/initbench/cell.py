@@ -114,8 +114,7 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
             W, b, data.X_train, data.y_train, activation=cell.activation,
             loss=cell.loss or data.default_loss, lr=cell.lr, batch_size=cell.batch_size,
             steps=cell.steps, seed=seed, X_test=data.X_test, y_test=data.y_test,
-            momentum=cell.momentum, log_points=cell.log_points,
-            **({} if probe is None else {"X_probe": probe}),
+            momentum=cell.momentum, log_points=cell.log_points, X_probe=probe,
         )  # fmt: skip
         seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
         results.append((seed, res, seconds, cpu_seconds))

@@ -13,10 +13,11 @@ import pandas as pd
 from ._jit import call_specialised, kernel
 from ._loop import LAYER_METRICS, RUN_METRICS, STATUS, train_loop
 from .activations import get_activation, unknown_name_message
+from .config import TRAINING_DEFAULTS
 from .losses import LOSSES, loss_and_delta, targets_for
 from .network import backward, forward, layout, pack, unit_view, unpack
 
-DTYPES = {"float32": np.float32, "float64": np.float64}
+_DEFAULT = TRAINING_DEFAULTS
 
 
 @dataclass
@@ -89,6 +90,17 @@ def _check_data(X, y, sizes, dtype, loss, names=("X", "y")):
     return np.ascontiguousarray(X, dtype=dtype), targets
 
 
+def _check_probe(X_probe, sizes, dtype):
+    if X_probe is None:
+        return np.empty((0, sizes[0]), dtype)
+    X_probe = np.asarray(X_probe)
+    if X_probe.ndim != 2 or X_probe.shape[1] != sizes[0] or X_probe.shape[0] == 0:
+        raise ValueError(f"X_probe has shape {X_probe.shape}; expected (n_rows > 0, {sizes[0]})")
+    if not np.all(np.isfinite(X_probe)):
+        raise ValueError("X_probe contains NaN or inf")
+    return np.ascontiguousarray(X_probe, dtype=dtype)
+
+
 def _positive(name, value, kind=float):
     try:
         ok = kind(value) == value and value > 0 and math.isfinite(value)
@@ -131,7 +143,8 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
 
 def train(
     W, b, X, y, *, activation, loss, lr, batch_size, steps, seed=0, X_test=None, y_test=None,
-    momentum=0.0, alpha=None, log_points=40, eval_rows=2048,
+    momentum=_DEFAULT["momentum"], alpha=None, log_points=_DEFAULT["log_points"],
+    eval_rows=_DEFAULT["eval_rows"], X_probe=None,
 ):  # fmt: skip
     """Train a copy of the network (W, b) by minibatch SGD; see TrainResult.
 
@@ -139,6 +152,9 @@ def train(
     batch_size of at least n_samples means full-batch gradient descent. Train loss and
     accuracy are logged on the first ``eval_rows`` training rows (all of them for the
     bundled datasets but mnist1d), which bounds the cost of logging on large sets.
+    ``X_probe``: fixed rows forwarded at every logged step for the ``probe_*`` layer
+    metrics (activation statistics and dead units, see _loop.LAYER_METRICS); they stay
+    NaN without it, and training without it does no extra work.
     """
     sizes, dtype, act = _check_network(W, b, activation, loss)
     _positive("lr", lr)
@@ -155,18 +171,19 @@ def train(
         X_test, T_test = np.empty((0, sizes[0]), dtype), np.empty((0, T.shape[1]), dtype)
     else:
         X_test, T_test = _check_data(X_test, y_test, sizes, dtype, loss, ("X_test", "y_test"))
+    X_probe = _check_probe(X_probe, sizes, dtype)
 
     rows = min(batch_size, X.shape[0])
     order = batch_order(seed, X.shape[0], rows, steps)
     logged = log_schedule(steps, log_points)
     run_log = np.empty((len(logged) + 1, 1 + len(RUN_METRICS)))
-    layer_log = np.empty((len(logged) + 1, len(sizes) - 1, len(LAYER_METRICS)))
+    layer_log = np.full((len(logged) + 1, len(sizes) - 1, len(LAYER_METRICS)), np.nan)
     sizes, w_off, b_off = layout(sizes)
     w, bias = pack(W, dtype), pack(b, dtype)
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
     status, diverged_at, n_logged = call_specialised(
         train_loop, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
-        T[:eval_rows], X_test, T_test, order, rows, steps, float(lr), float(momentum),
+        T[:eval_rows], X_test, T_test, X_probe, order, rows, steps, float(lr), float(momentum),
         _alpha(act, alpha), bounds, logged, run_log, layer_log,
     )  # fmt: skip
     history = pd.DataFrame(run_log[:n_logged], columns=("step", *RUN_METRICS))
