@@ -232,11 +232,9 @@ def test_unreachable_controller_is_one_line(tmp_path):
         "AuthType=auth/none\nNodeName=localhost CPUs=1\nPartitionName=p Nodes=localhost\n"
     )
     workdir = copy_workflow(tmp_path)
-    start = time.monotonic()
     proc = run(workdir, "--profile", "profiles/slurm", timeout=120, env={"SLURM_CONF": str(conf)})
     assert proc.returncode == 1
     assert "scontrol ping" in one_line_error(proc.output)
-    assert time.monotonic() - start < 60
 
 
 def test_dry_runs_need_no_controller(monkeypatch):
