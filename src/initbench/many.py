@@ -47,7 +47,7 @@ def cuda_unavailable_reason():
             return "numba.cuda reports no usable CUDA GPU"
         cc = cuda.get_current_device().compute_capability
     except Exception as error:  # CudaSupportError and driver errors, whose types vary by version
-        return f"no usable CUDA GPU: {str(error).strip().splitlines()[0]}"
+        return "no usable CUDA GPU: " + " ".join(str(error).split())
     if cc < (5, 0):
         return f"the CUDA GPU's compute capability {cc} is below 5.0, the least numba-cuda supports"
     return None
@@ -101,7 +101,7 @@ def _check_hyper(lr, momentum, seeds, k):
 
 def train_many(
     nets, X, y, *, activation, loss, lr, batch_size, steps, seeds, momentum=0.0, X_test=None,
-    y_test=None, alpha=None, log_points=40, eval_rows=2048, device="cpu", threads=None,
+    y_test=None, alpha=None, log_points=40, eval_rows=2048, device="cpu", threads=None, tile=16,
 ):  # fmt: skip
     """Train copies of the networks ``nets = [(W, b), ...]`` (one architecture); a result each.
 
@@ -109,7 +109,8 @@ def train_many(
     network i's batch order comes from ``seeds[i]`` exactly as in ``train``. On
     ``device="cpu"`` network i's result equals ``train(*nets[i], ..., seed=seeds[i])``
     bit for bit; ``threads`` (default: Numba's thread count) networks train at once. On
-    ``device="cuda"`` all K train in one kernel on the GPU and agree with the CPU to rounding.
+    ``device="cuda"`` all K train in one kernel on the GPU, a block of ``tile**2`` threads
+    each, and agree with the CPU to rounding.
     Every argument is checked before anything compiles or runs.
     """
     if device not in DEVICES:
@@ -134,7 +135,7 @@ def train_many(
             raise RuntimeError(f"device='cuda': {reason}")
         return _train_cuda(nets, X, T, X_test, T_test if X_test is not None else None, sizes,
                            dtype, act, loss, lrs, momenta, seed_list, batch_size, steps, alpha,
-                           log_points, eval_rows)  # fmt: skip
+                           log_points, eval_rows, tile)  # fmt: skip
 
     def one(i):
         W, b = nets[i]
@@ -151,8 +152,8 @@ def train_many(
 
 
 def _train_cuda(nets, X, T, X_test, T_test, sizes, dtype, act, loss, lrs, momenta, seeds,
-                batch_size, steps, alpha, log_points, eval_rows):  # fmt: skip
-    from .gpu_loop import gpu_train_many
+                batch_size, steps, alpha, log_points, eval_rows, tile):  # fmt: skip
+    from .gpu_many import gpu_train_many
 
     rows = min(batch_size, X.shape[0])
     orders = [batch_order(seed, X.shape[0], rows, steps) for seed in seeds]
@@ -172,9 +173,9 @@ def _train_cuda(nets, X, T, X_test, T_test, sizes, dtype, act, loss, lrs, moment
         X_test, T_test = np.empty((0, sizes[0]), dtype), np.empty((0, T.shape[1]), dtype)
     bounds = act.bounds if act.bounds else (0.0, 0.0)
     status, diverged_at, n_logged, run_log, layer_log = gpu_train_many(
-        act, loss, w, b, layout_sizes, X, T, X[:eval_rows], T[:eval_rows], X_test, T_test,
+        act, loss, w, b, layout_sizes, X, T, min(eval_rows, X.shape[0]), X_test, T_test,
         np.ascontiguousarray(batches, dtype=np.int32), steps, np.array(lrs), np.array(momenta),
-        act.alpha if alpha is None else float(alpha), bounds, logged,
+        act.alpha if alpha is None else float(alpha), bounds, logged, tile,
     )  # fmt: skip
     shapes = list(zip(layout_sizes[1:], layout_sizes[:-1]))
     return [
