@@ -104,17 +104,25 @@ def _matmul(C, c_off, M, N, K, A, a_off, a_si, a_sk, B, b_off, b_sk, b_sj, mode,
 
     A(i, k) = A[a_off + i a_si + k a_sk], likewise B, so one routine serves X W^T, delta^T A
     and delta W. mode 1 adds E[e_off + j] (a bias); mode 2 multiplies by E[e_off + i N + j].
+    Tiles hold sA[r, c] = A(i0 + r, k0 + c) and sB[r, c] = B(k0 + r, j0 + c); an operand
+    contiguous along its other index is loaded transposed, so that neighbouring threads
+    read neighbouring addresses (the tiles are padded by a column against bank conflicts).
     """
     tile = sA.shape[0]
     ty, tx = cuda.threadIdx.x // tile, cuda.threadIdx.x % tile
+    a_t = a_si == 1 and a_sk != 1
+    b_t = b_sk == 1 and b_sj != 1
     for i0 in range(0, M, tile):
         for j0 in range(0, N, tile):
             i, j = i0 + ty, j0 + tx
             acc = zero
             for k0 in range(0, K, tile):
-                ka, kb = k0 + tx, k0 + ty
-                sA[ty, tx] = A[a_off + i * a_si + ka * a_sk] if i < M and ka < K else zero
-                sB[ty, tx] = B[b_off + kb * b_sk + j * b_sj] if kb < K and j < N else zero
+                r, c = (tx, ty) if a_t else (ty, tx)
+                ok = i0 + r < M and k0 + c < K
+                sA[r, c] = A[a_off + (i0 + r) * a_si + (k0 + c) * a_sk] if ok else zero
+                r, c = (tx, ty) if b_t else (ty, tx)
+                ok = k0 + r < K and j0 + c < N
+                sB[r, c] = B[b_off + (k0 + r) * b_sk + (j0 + c) * b_sj] if ok else zero
                 cuda.syncthreads()
                 for kk in range(tile):
                     acc += sA[ty, kk] * sB[kk, tx]
@@ -290,6 +298,7 @@ def train_kernel(scalar, dtype, tile):
     item = from_dtype(np.dtype(dtype))
     zero = np.dtype(dtype).type(0)
     threads = tile * tile
+    padded = tile + 1  # shared-memory shapes must be constants of the closure
 
     @cuda.jit(device=True)
     def forward(w, b, sizes, w_off, b_off, A, Z, D, n, alpha, sA, sB):
@@ -331,8 +340,8 @@ def train_kernel(scalar, dtype, tile):
               batches, steps, lrs, momenta, alpha, lo, hi, log_steps, loss_code, Z, A, D, G, Tb,
               run_log, layer_log, status, diverged, n_logged):  # fmt: skip
         k, tid = cuda.blockIdx.x, cuda.threadIdx.x
-        sA = cuda.shared.array((tile, tile), item)
-        sB = cuda.shared.array((tile, tile), item)
+        sA = cuda.shared.array((tile, padded), item)
+        sB = cuda.shared.array((tile, padded), item)
         red = cuda.shared.array((threads, N_REDUCE), np.float64)
         res = cuda.shared.array(N_REDUCE, np.float64)
         wk, bk, vwk, vbk, gwk, gbk = w[k], b[k], vw[k], vb[k], gw[k], gb[k]
