@@ -176,7 +176,11 @@ def sm90(monkeypatch):
     # Device functions compile for the current device's capability: name one instead.
     target = types.SimpleNamespace(compute_capability=(9, 0))
     monkeypatch.setattr(dispatcher, "get_current_device", lambda: target)
-    return cuda
+    yield cuda
+    from initbench import gpu_loop  # forget what was compiled for a capability we made up
+
+    gpu_loop.device_function.cache_clear()
+    gpu_loop.train_kernel.cache_clear()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
