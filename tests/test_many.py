@@ -68,6 +68,7 @@ def test_divergence_is_recorded_per_network():
         (dict(steps=0), "steps must be a positive"),
         (dict(activation="tahn"), "did you mean 'tanh'"),
         (dict(threads=0), "threads must be a positive"),
+        (dict(tile=32), "tile must be one of 2, 4, 8, 16, got 32"),
     ],
 )
 def test_bad_arguments_name_the_argument(change, match):

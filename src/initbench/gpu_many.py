@@ -51,8 +51,6 @@ def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches
     diverged step or -1, rows logged, run_log, layer_log) for every network. Networks
     that do not fit in GPU memory at once train in several launches.
     """
-    if tile & (tile - 1) or not 1 <= tile <= 32:
-        raise ValueError(f"tile must be a power of two from 1 to 32, got {tile}")
     kernel = train_kernel(act.scalar, w.dtype.type, tile)
     n_nets, rows = w.shape[0], batches.shape[2]
     n_layers, units = sizes.size - 1, int(sizes[1:].sum())

@@ -28,6 +28,9 @@ from .training import (
 )
 
 DEVICES = ("cpu", "cuda")
+# CUDA threads per block are tile**2; a power of two for the tree reductions, and at most
+# 256 threads for the kernel's registers (about 220 a thread) and shared memory.
+TILES = (2, 4, 8, 16)
 
 
 def cuda_unavailable_reason():
@@ -122,6 +125,8 @@ def train_many(
         _positive(name, value, int)
     if threads is not None:
         _positive("threads", threads, int)
+    if tile not in TILES:
+        raise ValueError(f"tile must be one of {', '.join(map(str, TILES))}, got {tile!r}")
     if alpha is not None and not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha!r}")
     X, T = _check_data(X, y, sizes, dtype, loss)
