@@ -60,9 +60,10 @@ def batch_rows(k, steps, batch, seed=2):
     return np.random.default_rng(seed).integers(0, N_ROWS, (steps, k, batch))
 
 
-def timed(run):
-    """Seconds of ``run()`` after one warm-up call of the same size."""
-    run()
+def timed(build, steps, warm_steps):
+    """Seconds of a run of ``steps`` after a warm-up run (compilation) of ``warm_steps``."""
+    run = build(steps)
+    (run if warm_steps == steps else build(warm_steps))()
     start = time.perf_counter()
     run()
     return time.perf_counter() - start
@@ -241,13 +242,15 @@ def study_estimate(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, minutes on a CPU")
-    parser.add_argument("--widths", default="32,64,128,256")
+    parser.add_argument("--widths", default="32,64,256")
     parser.add_argument("--depths", default="2,10,50", help="layers, output layer included")
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--nets", type=int, default=1024, help="networks per GPU run")
+    parser.add_argument("--nets", type=int, default=1024, help="networks per GPU run, most")
+    parser.add_argument("--min-nets", type=int, default=264, help="2 per SM of an H200")
     parser.add_argument("--cpu-nets", type=int, default=0, help="CPU engines (0: cores)")
     parser.add_argument("--eager-nets", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=50, help="timed steps (the study: 200)")
+    parser.add_argument("--budget", type=float, default=420, help="seconds; then stop")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--log-points", type=int, default=15, help="the default study's")
     parser.add_argument("--eval-rows", type=int, default=2048, help="initbench's logging")
@@ -256,7 +259,8 @@ def main():
     parser.add_argument("--out", default="gpu_benchmark.json")
     args = parser.parse_args()
     if args.smoke:
-        args.widths, args.depths, args.nets, args.steps, args.eval_rows = "8", "2,3", 3, 5, 64
+        args.widths, args.depths, args.steps, args.eval_rows = "8", "2,3", 5, 64
+        args.nets = args.min_nets = 3
     cpu_nets = args.cpu_nets or os.cpu_count()
     found = engines([int(t) for t in args.tiles.split(",")])
     wanted = args.engines.split(",") if args.engines else list(found)
@@ -269,7 +273,11 @@ def main():
               for w in map(int, args.widths.split(","))]  # fmt: skip
     header = f"{'dtype':8}{'depth':>6}{'width':>6}" + "".join(f"{n:>20}" for n in wanted)
     print("network-steps per second\n" + header, flush=True)
+    start = time.perf_counter()
     for dtype, depth, width in shapes:
+        if time.perf_counter() - start > args.budget:
+            print(f"stopping: over the {args.budget} s budget; shapes from here on not measured")
+            break
         sizes = [N_FEATURES, *[width] * (depth - 1), N_CLASSES]
         line = f"{dtype:8}{depth:6}{width:6}"
         for name in wanted:
@@ -277,11 +285,17 @@ def main():
             if build is None:
                 line += f"{'-':>20}"
                 continue
-            k = {"initbench_cpu": cpu_nets, "torch_eager": args.eager_nets}.get(name, args.nets)
+            # GPU engines: fewer networks at costly shapes, but enough to fill the GPU
+            scaled = round(args.nets * 64 * 64 * 10 / (width * width * depth))
+            k = {"initbench_cpu": cpu_nets, "torch_eager": args.eager_nets}.get(
+                name, min(args.nets, max(args.min_nets, scaled)))  # fmt: skip
             nets = make_nets(k, sizes, np.dtype(dtype))
             try:
-                run = build(X, y, nets, args.steps, args.batch, args.log_points, args.eval_rows)
-                seconds = timed(run)
+                seconds = timed(
+                    lambda steps, build=build, nets=nets: build(
+                        X, y, nets, steps, args.batch, args.log_points, args.eval_rows),
+                    args.steps, args.steps if name == "jax_vmap" else 2,  # scan length: static
+                )  # fmt: skip
             except Exception as error:  # e.g. out of memory at the largest shapes
                 line += f"{'error':>20}"
                 print(f"  {name} {dtype} {depth}x{width}: {type(error).__name__}: {error}")

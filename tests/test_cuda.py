@@ -75,13 +75,13 @@ def on_both(nets, X, y, tile=2, **kw):
     return train_many(nets, X, y, device="cuda", tile=tile, **kw), train_many(nets, X, y, **kw)
 
 
-def assert_agree(gpu, cpu, rtol, atol):
+def assert_agree(gpu, cpu, rtol, atol, tables=("history", "layers")):
     for g, c in zip(gpu, cpu):
         assert (g.status, g.diverged_step) == (c.status, c.diverged_step)
         for a, b in zip(g.weights + g.biases, c.weights + c.biases):
             assert a.dtype == b.dtype
             np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
-        for table in ("history", "layers"):
+        for table in tables:
             got, ref = getattr(g, table), getattr(c, table)
             assert list(got.columns) == list(ref.columns) and got.shape == ref.shape
             got, ref = got.to_numpy(float), ref.to_numpy(float)
@@ -173,6 +173,28 @@ def test_sim_plugin_activation_runs_on_the_gpu():
     kw = dict(activation="cuda_test_softsign", loss="softmax_ce", lr=0.2, seeds=[3, 4],
               batch_size=4, steps=4, log_points=3)  # fmt: skip
     assert_agree(*on_both(nets, X, y, **kw), **TIGHT)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gpu_matches_cpu(dtype):
+    """On a machine with a CUDA GPU: every activation at a study-like size, several tiles."""
+    if SIMULATED:
+        pytest.skip("the simulator tests cover this")
+    from initbench.many import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    # float32: counts (dead, saturated units) can flip at a threshold: compare histories only
+    tol = (dict(rtol=1e-9, atol=1e-11) if dtype == np.float64
+           else dict(rtol=2e-3, atol=1e-4, tables=("history",)))  # fmt: skip
+    nets, X, y = make_nets("softmax_ce", k=6, hidden=(32, 32, 32, 32), dtype=dtype, n=300)
+    for name in sorted(ib.ACTIVATIONS):
+        kw = dict(activation=name, loss="softmax_ce", lr=0.05, momentum=0.5, seeds=list(range(6)),
+                  batch_size=64, steps=20, log_points=5, X_test=X[:50], y_test=y[:50])  # fmt: skip
+        cpu = train_many(nets, X, y, **kw)
+        for tile in (8, 16):
+            assert_agree(train_many(nets, X, y, device="cuda", tile=tile, **kw), cpu, **tol)
 
 
 @pytest.fixture
