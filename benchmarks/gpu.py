@@ -7,8 +7,9 @@ Engines, each on the same synthetic data (40 features, 10 classes, 4000 rows) an
 same networks (tanh, softmax cross-entropy, plain SGD, batch 64):
 
 - ``initbench_cpu``: ``train_many(device="cpu")``, one thread per network at a time;
-- ``initbench_cuda``: ``train_many(device="cuda")``, one thread block per network, for
-  each ``--tiles`` size (threads per block = tile**2);
+- ``initbench_cuda_t<tile>[_r<registers>]``: ``train_many(device="cuda")``, one thread
+  block of tile**2 threads per network, for each ``--cuda`` variant (register caps trade
+  spills for occupancy: measure);
 - ``torch_vmap``: PyTorch's ensemble idiom, ``torch.func.stack_module_state`` +
   ``vmap(grad(functional_call))``, on the GPU when there is one;
 - ``torch_eager``: one ``nn.Module`` after another, for reference;
@@ -72,7 +73,7 @@ def timed(build, steps, warm_steps):
 # --- engines: each returns a function that trains k networks for the given steps -----
 
 
-def initbench_engine(device, tile=16):
+def initbench_engine(device, tile=16, max_registers=None):
     import initbench as ib
 
     if device == "cuda":
@@ -87,7 +88,7 @@ def initbench_engine(device, tile=16):
                   seeds=list(range(len(nets))), log_points=log_points, eval_rows=eval_rows,
                   device=device)  # fmt: skip
         if device == "cuda":
-            kw["tile"] = tile
+            kw.update(tile=tile, max_registers=max_registers)
         return lambda: ib.train_many(nets, X.astype(nets[0][0][0].dtype), y, **kw)
 
     return build
@@ -194,12 +195,12 @@ def jax_engine():
     return build
 
 
-def engines(tiles):
-    """name -> (builder or None, reason when None)."""
+def engines(variants):
+    """name -> (builder or None, reason when None); variants: [(tile, max_registers)]."""
     found = {}
     for name, make in [("initbench_cpu", lambda: initbench_engine("cpu")),
-                       *[(f"initbench_cuda_t{t}", lambda t=t: initbench_engine("cuda", t))
-                         for t in tiles],
+                       *[(f"initbench_cuda_t{t}" + (f"_r{r}" if r else ""),
+                          lambda t=t, r=r: initbench_engine("cuda", t, r)) for t, r in variants],
                        ("torch_vmap", lambda: torch_engine(True)),
                        ("torch_eager", lambda: torch_engine(False)),
                        ("jax_vmap", jax_engine)]:  # fmt: skip
@@ -254,7 +255,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--log-points", type=int, default=15, help="the default study's")
     parser.add_argument("--eval-rows", type=int, default=2048, help="initbench's logging")
-    parser.add_argument("--tiles", default="8,16")
+    parser.add_argument("--cuda", default="16,16:128,8", help="tile[:max_registers],...")
     parser.add_argument("--engines", default="", help="comma list; default: all found")
     parser.add_argument("--out", default="gpu_benchmark.json")
     args = parser.parse_args()
@@ -262,7 +263,9 @@ def main():
         args.widths, args.depths, args.steps, args.eval_rows = "8", "2,3", 5, 64
         args.nets = args.min_nets = 3
     cpu_nets = args.cpu_nets or os.cpu_count()
-    found = engines([int(t) for t in args.tiles.split(",")])
+    variants = [(int(v.split(":")[0]), int(v.split(":")[1]) if ":" in v else None)
+                for v in args.cuda.split(",")]  # fmt: skip
+    found = engines(variants)
     wanted = args.engines.split(",") if args.engines else list(found)
     for name, (_, reason) in found.items():
         if reason and name in wanted:
@@ -271,7 +274,7 @@ def main():
     results = []
     shapes = [(dt, d, w) for dt in args.dtypes.split(",") for d in map(int, args.depths.split(","))
               for w in map(int, args.widths.split(","))]  # fmt: skip
-    header = f"{'dtype':8}{'depth':>6}{'width':>6}" + "".join(f"{n:>20}" for n in wanted)
+    header = f"{'dtype':8}{'depth':>6}{'width':>6}" + "".join(f"{n:>24}" for n in wanted)
     print("network-steps per second\n" + header, flush=True)
     start = time.perf_counter()
     for dtype, depth, width in shapes:
@@ -283,7 +286,7 @@ def main():
         for name in wanted:
             build, reason = found.get(name, (None, "unknown engine"))
             if build is None:
-                line += f"{'-':>20}"
+                line += f"{'-':>24}"
                 continue
             # GPU engines: fewer networks at costly shapes, but enough to fill the GPU
             scaled = round(args.nets * 64 * 64 * 10 / (width * width * depth))
@@ -297,14 +300,14 @@ def main():
                     args.steps, args.steps if name == "jax_vmap" else 2,  # scan length: static
                 )  # fmt: skip
             except Exception as error:  # e.g. out of memory at the largest shapes
-                line += f"{'error':>20}"
+                line += f"{'error':>24}"
                 print(f"  {name} {dtype} {depth}x{width}: {type(error).__name__}: {error}")
                 continue
             rate = k * args.steps / seconds
             results.append(dict(engine=name, dtype=dtype, depth=depth, width=width, nets=k,
                                 steps=args.steps, seconds=seconds,
                                 net_steps_per_s=rate))  # fmt: skip
-            line += f"{rate:20.0f}"
+            line += f"{rate:24.0f}"
         print(line, flush=True)
     estimate = study_estimate(results)
     print("default study on this machine, estimated seconds per engine:", estimate, flush=True)

@@ -292,8 +292,12 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
 
 
 @cache
-def train_kernel(scalar, dtype, tile):
-    """The training kernel for one activation (its jitted scalar), dtype and tile size."""
+def train_kernel(scalar, dtype, tile, max_registers=None):
+    """The training kernel for one activation (its jitted scalar), dtype and tile size.
+
+    Compiled, it holds about 220 registers a thread (ptxas, sm_90): one block of 256
+    threads a multiprocessor. ``max_registers`` caps them (128: two blocks, with spills).
+    """
     phi = device_function(scalar)
     item = from_dtype(np.dtype(dtype))
     zero = np.dtype(dtype).type(0)
@@ -335,7 +339,7 @@ def train_kernel(scalar, dtype, tile):
             correct += c
         return total / n_rows, correct / n_rows
 
-    @cuda.jit
+    @cuda.jit(**({} if max_registers is None else {"max_registers": max_registers}))
     def train(w, b, vw, vb, gw, gb, sizes, w_off, b_off, X, T, n_eval, X_test, T_test, n_test,
               batches, steps, lrs, momenta, alpha, lo, hi, log_steps, loss_code, Z, A, D, G, Tb,
               run_log, layer_log, status, diverged, n_logged):  # fmt: skip

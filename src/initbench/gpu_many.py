@@ -43,7 +43,7 @@ def _memory_budget():
 
 
 def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, lrs,
-                   momenta, alpha, bounds, log_steps, tile=16):  # fmt: skip
+                   momenta, alpha, bounds, log_steps, tile=16, max_registers=None):  # fmt: skip
     """Train K packed networks (rows of w, b: trained in place) on the GPU, as train_loop does.
 
     ``batches[k, s]`` holds network k's training rows at step s (one row when full-batch);
@@ -51,7 +51,7 @@ def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches
     diverged step or -1, rows logged, run_log, layer_log) for every network. Networks
     that do not fit in GPU memory at once train in several launches.
     """
-    kernel = train_kernel(act.scalar, w.dtype.type, tile)
+    kernel = train_kernel(act.scalar, w.dtype.type, tile, max_registers)
     n_nets, rows = w.shape[0], batches.shape[2]
     n_layers, units = sizes.size - 1, int(sizes[1:].sum())
     _, w_off, b_off = layout(sizes)

@@ -105,6 +105,7 @@ def _check_hyper(lr, momentum, seeds, k):
 def train_many(
     nets, X, y, *, activation, loss, lr, batch_size, steps, seeds, momentum=0.0, X_test=None,
     y_test=None, alpha=None, log_points=40, eval_rows=2048, device="cpu", threads=None, tile=16,
+    max_registers=None,
 ):  # fmt: skip
     """Train copies of the networks ``nets = [(W, b), ...]`` (one architecture); a result each.
 
@@ -113,7 +114,8 @@ def train_many(
     ``device="cpu"`` network i's result equals ``train(*nets[i], ..., seed=seeds[i])``
     bit for bit; ``threads`` (default: Numba's thread count) networks train at once. On
     ``device="cuda"`` all K train in one kernel on the GPU, a block of ``tile**2`` threads
-    each, and agree with the CPU to rounding.
+    each (``max_registers`` caps its registers a thread: a tuning knob), and agree with the
+    CPU to rounding.
     Every argument is checked before anything compiles or runs.
     """
     if device not in DEVICES:
@@ -127,6 +129,8 @@ def train_many(
         _positive("threads", threads, int)
     if tile not in TILES:
         raise ValueError(f"tile must be one of {', '.join(map(str, TILES))}, got {tile!r}")
+    if max_registers is not None:
+        _positive("max_registers", max_registers, int)
     if alpha is not None and not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha!r}")
     X, T = _check_data(X, y, sizes, dtype, loss)
@@ -140,7 +144,7 @@ def train_many(
             raise RuntimeError(f"device='cuda': {reason}")
         return _train_cuda(nets, X, T, X_test, T_test if X_test is not None else None, sizes,
                            dtype, act, loss, lrs, momenta, seed_list, batch_size, steps, alpha,
-                           log_points, eval_rows, tile)  # fmt: skip
+                           log_points, eval_rows, (tile, max_registers))  # fmt: skip
 
     def one(i):
         W, b = nets[i]
@@ -157,7 +161,7 @@ def train_many(
 
 
 def _train_cuda(nets, X, T, X_test, T_test, sizes, dtype, act, loss, lrs, momenta, seeds,
-                batch_size, steps, alpha, log_points, eval_rows, tile):  # fmt: skip
+                batch_size, steps, alpha, log_points, eval_rows, launch):  # fmt: skip
     from .gpu_many import gpu_train_many
 
     rows = min(batch_size, X.shape[0])
@@ -180,7 +184,7 @@ def _train_cuda(nets, X, T, X_test, T_test, sizes, dtype, act, loss, lrs, moment
     status, diverged_at, n_logged, run_log, layer_log = gpu_train_many(
         act, loss, w, b, layout_sizes, X, T, min(eval_rows, X.shape[0]), X_test, T_test,
         np.ascontiguousarray(batches, dtype=np.int32), steps, np.array(lrs), np.array(momenta),
-        act.alpha if alpha is None else float(alpha), bounds, logged, tile,
+        act.alpha if alpha is None else float(alpha), bounds, logged, *launch,
     )  # fmt: skip
     shapes = list(zip(layout_sizes[1:], layout_sizes[:-1]))
     return [
