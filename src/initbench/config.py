@@ -10,7 +10,6 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 SCHEMA_PATH = str(files("initbench") / "config.schema.json")
@@ -47,6 +46,8 @@ def load_plugins(config):
 
 
 def check_schema(config):
+    import jsonschema  # here, not at import: train() reads this module's defaults
+
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
     schema = json.loads(Path(SCHEMA_PATH).read_text())
