@@ -102,3 +102,24 @@ def test_cuda_without_a_gpu_stops_with_one_line():
     with pytest.raises(RuntimeError, match="device='cuda': "):
         train_many(nets, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=8,
                    steps=3, seeds=0, device="cuda")  # fmt: skip
+
+
+def test_cells_trained_together_equal_cells_trained_alone():
+    """The pipeline's GPU path (cell.train_cells_together) builds the same tables as
+    train_cell; on the CPU train_many is bit-identical to train, so the tables are equal."""
+    from initbench.cell import Cell, train_cell, train_cells_together
+
+    data = ib.load_dataset("circles", seed=0, n_train=64, n_test=32)
+    cells = [
+        Cell("circles", "tanh", init, init, (6, 5), (0, 1), 20, lr, 16, log_points=5)
+        for init, lr in (("he_normal", 0.1), ("xavier_normal", 0.05), ("orthogonal", 0.1))
+    ] + [Cell("circles", "tanh", "he_normal", "he_normal", (6,), (3,), 20, 0.1, 16, log_points=5)]
+    together = train_cells_together(cells, data, device="cpu")
+    timing = ["train_seconds", "train_cpu_seconds"]
+    for cell in cells:
+        alone = train_cell(cell, data)
+        for ours, reference in zip(together[cell.name], alone):
+            pd.testing.assert_frame_equal(
+                ours.drop(columns=timing, errors="ignore"),
+                reference.drop(columns=timing, errors="ignore"),
+            )

@@ -10,8 +10,6 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
-
 SCHEMA_PATH = str(files("initbench") / "config.schema.json")
 TRAINING_DEFAULTS = {
     "steps": 500, "lr": 0.05, "batch_size": 64, "momentum": 0.0, "dtype": "float64",
@@ -26,6 +24,8 @@ class ConfigError(ValueError):
 def check_config_files(paths):
     """Re-read each config file as plain YAML (yaml.safe_load): Python tags, and YTE
     templates (``__use_yte__``, code that Snakemake's loader would evaluate), are refused."""
+    import yaml
+
     for path in paths:
         try:
             content = yaml.safe_load(Path(path).read_text())
