@@ -362,7 +362,7 @@ def test_leaky_relu():
     assert found.verdict == REPRODUCED
     assert (
         dict(found.measured)[
-            "lr 1: newly dead share of hidden units, ReLU vs Leaky (median over runs)"
+            "d, depth 3, width 8, lr 1: newly dead share of hidden units, ReLU vs Leaky (median)"
         ]
         == "30.0% vs 5.0%"
     )
