@@ -207,3 +207,18 @@ def test_batches_keep_their_cells_when_cells_are_added():
     assert len(plan({**QUICK, "batches_per_activation": 1}).batches) == len(
         {(c.activation, c.dtype) for c in grid.cells.values()}
     )
+
+
+def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
+    """``device: cuda`` never falls back to the CPU silently: no GPU, one line, no job."""
+    from initbench.many import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    if reason is None:
+        pytest.skip("a CUDA GPU is usable here, so the run would not stop")
+    proc = snakemake(workflow_dir, "--profile", "profiles/gpu", "--cores", "1",
+                     "--configfile", "config/quick.yaml")  # fmt: skip
+    assert proc.returncode != 0
+    errors = [line for line in proc.output.splitlines() if "initbench config error" in line]
+    assert len(errors) == 1 and "device: cuda, but" in errors[0], proc.output
+    assert "Job stats" not in proc.output and not (workflow_dir / "logs").exists()

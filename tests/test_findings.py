@@ -340,13 +340,15 @@ def test_he_xavier():
 # 6. Leaky ReLU ----------------------------------------------------------------------------
 
 
-def leaky_tables(leaky_dead=0.05, relu_dead=0.3, probe=True):
+def leaky_tables(leaky_dead=0.05, relu_dead=0.3, probe=True, leaky_diverges=False):
     """ReLU leaves ``relu_dead`` of its units newly dead at lr 1.0 and 2% at lr 0.1."""
     t = Tables()
     for lr in (0.1, 1.0):
         for activation, dead in (("relu", relu_dead), ("leaky_relu", leaky_dead)):
             dead = dead if lr == 1.0 else 0.02
+            diverged = leaky_diverges and lr == 1.0 and activation == "leaky_relu"
             t.cell("leaky_relu", activation=activation, lr=lr,
+                   status="diverged" if diverged else "completed",
                    layer=lambda s, lay, d, seed, x=dead: {
                        "probe_newly_dead": (x if s else 0.0) if probe else np.nan})  # fmt: skip
     t.cell("leaky_relu", activation="relu", init="zeros", lr=1.0,  # left out: starts dead
@@ -360,7 +362,7 @@ def test_leaky_relu():
     assert found.verdict == REPRODUCED
     assert (
         dict(found.measured)[
-            "lr 1: newly dead share of hidden units, ReLU vs Leaky (median over runs)"
+            "d, depth 3, width 8, lr 1: newly dead share of hidden units, ReLU vs Leaky (median)"
         ]
         == "30.0% vs 5.0%"
     )
@@ -368,6 +370,9 @@ def test_leaky_relu():
     calm = evaluate(leaky_tables(relu_dead=0.05), "leaky_relu")
     assert calm.verdict == INCONCLUSIVE and "higher rates or longer training" in calm.rule
     assert evaluate(leaky_tables(probe=False), "leaky_relu").verdict == INCONCLUSIVE
+    # Leaky diverging where ReLU units die: fewer dead units among survivors decides nothing
+    diverges = evaluate(leaky_tables(leaky_diverges=True), "leaky_relu")
+    assert diverges.verdict == INCONCLUSIVE and "lr 1: 0% / 100%" in str(diverges.measured)
 
 
 # 7. Mean field ----------------------------------------------------------------------------

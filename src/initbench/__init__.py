@@ -15,6 +15,7 @@ from .cell import Cell, train_cell
 from .datasets import DATASETS, Dataset, dataset, load_dataset
 from .inits import INITS, init_params, layer_init, network_init
 from .losses import LOSSES
+from .many import train_many
 from .training import TrainResult, log_schedule, loss_and_grads, train
 
 try:
@@ -25,5 +26,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS", "DATASETS", "INITS", "LOSSES", "Cell", "Dataset", "TrainResult",
     "activation", "dataset", "get_activation", "init_params", "layer_init", "load_dataset",
-    "log_schedule", "loss_and_grads", "network_init", "train", "train_cell",
+    "log_schedule", "loss_and_grads", "network_init", "train", "train_cell", "train_many",
 ]  # fmt: skip

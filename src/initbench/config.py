@@ -10,9 +10,6 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-import jsonschema
-import yaml
-
 SCHEMA_PATH = str(files("initbench") / "config.schema.json")
 TRAINING_DEFAULTS = {
     "steps": 500, "lr": 0.05, "batch_size": 64, "momentum": 0.0, "dtype": "float64",
@@ -27,6 +24,8 @@ class ConfigError(ValueError):
 def check_config_files(paths):
     """Re-read each config file as plain YAML (yaml.safe_load): Python tags, and YTE
     templates (``__use_yte__``, code that Snakemake's loader would evaluate), are refused."""
+    import yaml
+
     for path in paths:
         try:
             content = yaml.safe_load(Path(path).read_text())
@@ -47,6 +46,8 @@ def load_plugins(config):
 
 
 def check_schema(config):
+    import jsonschema  # here, not at import: train() reads this module's defaults
+
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
     schema = json.loads(Path(SCHEMA_PATH).read_text())

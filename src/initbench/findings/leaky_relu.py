@@ -17,6 +17,12 @@ from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, publish
 DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
 FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
 SYMMETRIC = ("zeros", "constant")
+SETTING = ("dataset", "depth", "width", "lr")  # one comparison per training setting
+
+
+def setting_text(key):
+    dataset, depth, width, lr = key
+    return f"{dataset}, depth {depth}, width {width}, lr {lr:g}"
 
 
 def dying_per_run(runs, layers):
@@ -45,47 +51,62 @@ def check_leaky_relu(claim, results):
     layers = results.rows("layers", "leaky_relu")
     if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
         raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
-    n_diverged = int(runs["status"].eq("diverged").sum())
+    completed = (
+        runs["status"].eq("completed").groupby([runs[k] for k in (*SETTING, "activation")]).mean()
+    )
     per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
-    table = per_run.pivot_table(index="lr", columns="activation", values="probe_newly_dead",
-                                aggfunc="median")  # fmt: skip
-    table = table.dropna()
+    table = per_run.pivot_table(index=list(SETTING), columns="activation",
+                                values="probe_newly_dead", aggfunc="median")  # fmt: skip
+    # a rate decides only where most runs of both activations completed (did not diverge)
+    survived = completed.unstack().reindex(index=table.index, columns=table.columns)
+    table = table[(survived >= 0.5).all(axis=1)].dropna()
     if table.empty or set(table.columns) != {"relu", "leaky_relu"}:
-        raise NotTestable("no learning rate has completed ReLU and Leaky ReLU runs")
+        raise NotTestable(
+            "no setting has ReLU and Leaky ReLU runs that mostly completed (did not diverge)"
+        )
     dying = table[table["relu"] >= DYING]
     if dying.empty:
         verdict, why = (
             INCONCLUSIVE,
             (
-                f"at no rate did ReLU leave {DYING:.0%} of its units dead (largest "
-                f"{table['relu'].max():.1%}, at rates up to {table.index.max():g}): the budget "
-                f"cannot decide; higher rates or longer training would"
+                f"in no setting did ReLU leave {DYING:.0%} of its units dead (largest "
+                f"{table['relu'].max():.1%}, at rates up to "
+                f"{table.index.get_level_values('lr').max():g}): the budget cannot decide; "
+                f"higher rates or longer training would"
             ),
         )
     elif bool((dying["leaky_relu"] <= dying["relu"] - FEWER).all()):
-        verdict, why = REPRODUCED, "Leaky leaves fewer units dead at every dying rate"
+        verdict, why = (
+            REPRODUCED,
+            f"Leaky leaves fewer units dead in all {len(dying)} dying settings",
+        )
     else:
-        verdict, why = NOT_REPRODUCED, "Leaky leaves as many units dead at some dying rate"
+        verdict, why = NOT_REPRODUCED, "Leaky leaves as many units dead in some dying setting"
     revived = per_run.groupby("activation")["probe_revived"].median()
     measured = [
-        (f"lr {lr:g}: newly dead share of hidden units, ReLU vs Leaky (median over runs)",
+        (f"{setting_text(key)}: newly dead share of hidden units, ReLU vs Leaky (median)",
          f"{r['relu']:.1%} vs {r['leaky_relu']:.1%}")
-        for lr, r in table.iterrows()
+        for key, r in table.iterrows()
     ] + [
         ("Dead at init (z <= 0 on every training row), ReLU vs Leaky",
          " vs ".join(f"{per_run.loc[per_run['activation'].eq(a), 'dead_at_init'].median():.1%}"
                      for a in ("relu", "leaky_relu"))),
         ("Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
          " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in ("relu", "leaky_relu"))),
-        ("Runs left out because they diverged", str(n_diverged)),
+        ("Runs that diverged (left out): ReLU / Leaky",
+         "; ".join(f"{setting_text(key)}: {1 - c.get('relu', 1):.0%} / "
+                   f"{1 - c.get('leaky_relu', 1):.0%}"
+                   for key, c in completed.unstack().iterrows())),
     ]  # fmt: skip
     rule = (
         f"Counted on every training row: the share of hidden units active at init and inactive "
         f"(z <= 0 on every row) at the end of training, mean over hidden layers, median over "
-        f"runs (zeros/constant inits and diverged runs left out). The dying regime is the rates "
-        f"at which ReLU leaves >= {DYING:.0%} dead. Reproduced if Leaky ReLU's share is at least "
-        f"{FEWER:.0%} points lower at every such rate; not reproduced otherwise; inconclusive "
-        f"if no rate reaches the dying regime. Here: {why}."
+        f"runs of one setting (dataset, depth, width, learning rate; zeros/constant inits and "
+        f"diverged runs left out; a setting in which most runs of either activation diverged "
+        f"cannot decide). The dying regime is the settings in which ReLU leaves >= {DYING:.0%} "
+        f"dead. Reproduced if Leaky ReLU's share is at least {FEWER:.0%} points lower in every "
+        f"such setting; not reproduced otherwise; inconclusive if no setting reaches the dying "
+        f"regime. Here: {why}."
     )
     shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
 

@@ -1,0 +1,94 @@
+"""Host side of the CUDA back end: copy K packed networks to the GPU, launch, copy back.
+
+``many.train_many(..., device="cuda")`` calls ``gpu_train_many``; the kernel itself is in
+``gpu_loop``. Importing this module imports numba.cuda, so the CPU path never does.
+"""
+
+import math
+
+import numpy as np
+from numba import cuda, from_dtype
+from numba import types as nbtypes
+
+from ._loop import LAYER_METRICS, RUN_METRICS
+from .gpu_loop import train_kernel
+from .losses import LOSSES
+from .network import layout
+
+
+def kernel_signature(dtype):
+    """The training kernel's argument types, as ``gpu_train_many`` launches it.
+
+    For compiling ahead of a launch, e.g. ``cuda.compile_ptx`` on a machine without a GPU.
+    """
+    item, f64, i64, i32 = from_dtype(np.dtype(dtype)), nbtypes.float64, nbtypes.int64, nbtypes.int32
+
+    def arr(kind, ndim):
+        return nbtypes.Array(kind, ndim, "C")
+
+    mat, f64s, i64s = arr(item, 2), arr(f64, 1), arr(i64, 1)
+    return (
+        mat, mat, mat, mat, mat, mat, i64s, i64s, i64s,  # w, b, vw, vb, gw, gb, sizes, offsets
+        mat, mat, i64, mat, mat, i64,  # X, T, n_eval, X_test, T_test, n_test
+        arr(i32, 3), i64, f64s, f64s, f64, f64, f64, i64s, i64,  # batches .. log_steps, loss
+        mat, mat, mat, mat, mat,  # Z, A, D, G, Tb
+        arr(f64, 3), arr(f64, 4), arr(i32, 1), i64s, arr(i32, 1),  # logs, status, step, rows
+    )  # fmt: skip
+
+
+def _memory_budget():
+    """Bytes of GPU memory one launch may use: most of what is free (1 GiB on the simulator)."""
+    free, _ = cuda.current_context().get_memory_info()
+    return int(0.8 * free) if math.isfinite(free) else 1 << 30  # the simulator reports inf
+
+
+def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, lrs,
+                   momenta, alpha, bounds, log_steps, tile=16, max_registers=None):  # fmt: skip
+    """Train K packed networks (rows of w, b: trained in place) on the GPU, as train_loop does.
+
+    ``batches[k, s]`` holds network k's training rows at step s (one row when full-batch);
+    X[:n_eval] are the rows train loss and accuracy are logged on. Returns (status,
+    diverged step or -1, rows logged, run_log, layer_log) for every network. Networks
+    that do not fit in GPU memory at once train in several launches.
+    """
+    kernel = train_kernel(act.scalar, w.dtype.type, tile, max_registers)
+    n_nets, rows = w.shape[0], batches.shape[2]
+    n_layers, units = sizes.size - 1, int(sizes[1:].sum())
+    _, w_off, b_off = layout(sizes)
+    run_log = np.full((n_nets, log_steps.size + 1, 1 + len(RUN_METRICS)), np.nan)
+    layer_log = np.full((n_nets, log_steps.size + 1, n_layers, len(LAYER_METRICS)), np.nan)
+    status = np.empty(n_nets, np.int32)
+    diverged = np.empty(n_nets, np.int64)
+    n_logged = np.empty(n_nets, np.int32)
+    scratch = 3 * rows * units + rows * (sizes[0] + units) + rows * sizes[-1]
+    per_net = (w.itemsize * (scratch + 3 * (w.shape[1] + b.shape[1])) + batches[0].nbytes
+               + 8 * (run_log[0].size + layer_log[0].size))  # fmt: skip
+    chunk = max(1, min(n_nets, _memory_budget() // per_net))
+    n_test = X_test.shape[0]
+    if n_test == 0:  # a zero-size device array is not portable: send one unused row
+        X_test, T_test = np.zeros((1, X.shape[1]), X.dtype), np.zeros((1, T.shape[1]), T.dtype)
+    shared = [cuda.to_device(a) for a in (sizes, w_off, b_off, X, T, X_test, T_test, log_steps)]
+    d_sizes, d_w_off, d_b_off, d_X, d_T, d_X_test, d_T_test, d_log = shared
+    for first in range(0, n_nets, chunk):
+        part = slice(first, min(n_nets, first + chunk))
+        count = part.stop - part.start
+        d_w, d_b = cuda.to_device(w[part]), cuda.to_device(b[part])
+        d_vw, d_vb = cuda.to_device(np.zeros_like(w[part])), cuda.to_device(np.zeros_like(b[part]))
+        d_gw, d_gb = cuda.device_array_like(w[part]), cuda.device_array_like(b[part])
+        Z, D, G = (cuda.device_array((count, rows * units), w.dtype) for _ in range(3))
+        A = cuda.device_array((count, rows * (sizes[0] + units)), w.dtype)
+        Tb = cuda.device_array((count, rows * sizes[-1]), w.dtype)
+        d_run, d_layer = cuda.to_device(run_log[part]), cuda.to_device(layer_log[part])
+        d_status, d_div, d_logged = (cuda.device_array(count, a.dtype)
+                                     for a in (status, diverged, n_logged))  # fmt: skip
+        kernel[count, tile * tile](
+            d_w, d_b, d_vw, d_vb, d_gw, d_gb, d_sizes, d_w_off, d_b_off, d_X, d_T, n_eval,
+            d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
+            cuda.to_device(lrs[part]), cuda.to_device(momenta[part]), alpha, bounds[0],
+            bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, d_run, d_layer, d_status, d_div,
+            d_logged,
+        )  # fmt: skip
+        for host, dev in ((w, d_w), (b, d_b), (run_log, d_run), (layer_log, d_layer),
+                          (status, d_status), (diverged, d_div), (n_logged, d_logged)):  # fmt: skip
+            host[part] = dev.copy_to_host()
+    return status, diverged, n_logged, run_log, layer_log
