@@ -23,10 +23,11 @@ rule train:
         "results/benchmarks/{batch}.tsv"
     threads: config["threads"]
     params:
-        cells=lambda wc: batch_cells(wc.batch),
+        # the cells' names: content hashes, so the job reruns exactly when its cells change
+        cells=lambda wc: PLAN.batches[wc.batch],
     run:
         jobs.train_batch(
-            params.cells,
+            batch_cells(wildcards.batch),
             batch_datasets(wildcards.batch),
             "results/cells",
             output[0],
