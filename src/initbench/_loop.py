@@ -129,9 +129,7 @@ def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo,
     weight_norm = math.sqrt(sum_sq(w_layer))
     into[WEIGHT_NORM] = weight_norm
     into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else np.nan
-    into[SATURATED] = np.nan
-    into[DEAD] = np.nan
-    into[SYMMETRY] = np.nan
+    into[SATURATED] = into[DEAD] = into[SYMMETRY] = np.nan  # output layer: not defined
     if not hidden:
         return
     into[SATURATED] = saturated_fraction(out, lo, hi)
@@ -150,10 +148,8 @@ def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
     (newly dead at some logged step so far) hold one entry per unit of the layer.
     """
     into[PROBE_ACT_MEAN], into[PROBE_ACT_STD] = mean_std(out)
-    into[PROBE_SATURATED] = np.nan
-    into[PROBE_DEAD] = np.nan
-    into[PROBE_NEWLY_DEAD] = np.nan
-    into[PROBE_REVIVED] = np.nan
+    into[PROBE_SATURATED] = into[PROBE_DEAD] = np.nan  # output layer: not defined
+    into[PROBE_NEWLY_DEAD] = into[PROBE_REVIVED] = np.nan
     if not hidden:
         return
     into[PROBE_SATURATED] = saturated_fraction(out, lo, hi)
