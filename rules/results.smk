@@ -10,7 +10,7 @@ rule aggregate:
         studies="results/studies.parquet",
     log:
         "logs/aggregate.log",
-    threads: workflow.cores
+    threads: 8  # Arrow reads; Snakemake caps it at --cores
     run:
         jobs.aggregate(
             PLAN,

@@ -26,12 +26,4 @@ rule train:
         # the cells' names: content hashes, so the job reruns exactly when its cells change
         cells=lambda wc: PLAN.batches[wc.batch],
     run:
-        jobs.train_batch(
-            batch_cells(wildcards.batch),
-            batch_datasets(wildcards.batch),
-            "results/cells",
-            output[0],
-            log[0],
-            threads,
-            config.get("device", "cpu"),
-        )
+        jobs.train_batch(PLAN, wildcards.batch, input.data, output[0], log[0], threads)

@@ -118,12 +118,17 @@ def cell_tables(cell_dir, name):
     return [Path(cell_dir) / name / f"{kind}.parquet" for kind in TABLE_KINDS]
 
 
-def train_batch(cells, data_paths, cell_dir, done_path, log_path, threads, device="cpu"):
+def train_batch(plan, batch, data_paths, done_path, log_path, threads):
     """Train every cell of one batch whose tables are not all there yet, write them, and
     list the batch's cells in ``done_path``. Cells already trained (by an earlier run, or
     an interrupted one) are skipped: adding a cell to a batch trains that cell only. On
     ``device="cuda"`` the batch's untrained cells of each dataset train together on the GPU.
+    The cells' tables go to results/cells/ beside the batch markers' folder.
     """
+    cells = [plan.cells[name] for name in plan.batches[batch]]
+    data_paths = {Path(path).stem: path for path in data_paths}
+    cell_dir = Path(done_path).parent.parent / "cells"
+    device = plan.device
     set_threads(threads)
     with job_log(log_path) as log:
         todo = {}

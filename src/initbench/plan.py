@@ -30,6 +30,7 @@ class Plan:
     studies: dict  # study -> list of cell names
     datasets: dict  # dataset label -> (generator, params)
     batches: dict  # training job -> tuple of cell names (see assign_batches)
+    device: str = "cpu"  # where the training jobs run: cpu or cuda
 
 
 def _known(kind, where, name, registry):
@@ -89,7 +90,8 @@ def plan(config):
             studies[study].append(cell.name)
     _check_init_params(cells.values())
     batches = assign_batches(cells, config.get("batches_per_activation", BATCHES_PER_ACTIVATION))
-    return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches)
+    return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches,
+                device=config.get("device", "cpu"))  # fmt: skip
 
 
 def assign_batches(cells, per_activation):
