@@ -1,7 +1,7 @@
 # The cells' tables concatenated into the study tables under results/.
 rule aggregate:
     input:
-        expand("results/batches/{batch}.done", batch=PLAN.batches),
+        expand("results/batches/{batch}.json", batch=PLAN.batches),
     output:
         runs="results/runs.parquet",
         curves="results/curves.parquet",
@@ -16,7 +16,7 @@ rule aggregate:
             PLAN,
             config,
             "results/cells",
-            "results/benchmarks",
+            "results/batches",
             output,
             log[0],
             threads,

@@ -16,11 +16,9 @@ rule train:
         data=lambda wc: batch_datasets(wc.batch).values(),
         jit=lambda wc: ancient(batch_kernels(wc.batch)),
     output:
-        "results/batches/{batch}.done",
+        "results/batches/{batch}.json",  # the batch's cells and what the job cost
     log:
         "logs/train/{batch}.log",
-    benchmark:
-        "results/benchmarks/{batch}.tsv"
     threads: config["threads"]
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change

@@ -120,6 +120,6 @@ def test_cells_trained_together_equal_cells_trained_alone():
         alone = train_cell(cell, data)
         for ours, reference in zip(together[cell.name], alone):
             pd.testing.assert_frame_equal(
-                ours.drop(columns=timing, errors="ignore"),
+                ours.to_pandas().drop(columns=timing, errors="ignore"),
                 reference.drop(columns=timing, errors="ignore"),
             )

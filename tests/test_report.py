@@ -90,18 +90,15 @@ def write_results(results):
     for kind, parts in tables.items():
         pd.concat(parts, ignore_index=True).to_parquet(results / f"{kind}.parquet", index=False)
     rng = np.random.default_rng(0)
+    s = rng.uniform(0.05, 2, len(names))
     cost = pd.DataFrame(
         {
-            "s": rng.uniform(0.05, 2, len(names)),
-            "max_rss": rng.uniform(400, 460, len(names)),
-            "max_vms": 3000.0,
-            "max_uss": 440.0,
-            "max_pss": 445.0,
-            "io_in": 80.0,
-            "io_out": 4.0,
-            "mean_load": 0.0,
-            "cpu_time": rng.uniform(1, 20, len(names)),
             "job": names,
+            "cells": 1,
+            "trained": 1,
+            "s": s,
+            "thread_cpu_s": s * rng.uniform(0.5, 1, len(names)),
+            "max_rss": rng.uniform(400, 460, len(names)),
         }
     )
     cost.assign(config_hash=extra["config_hash"]).to_parquet(results / "cost.parquet", index=False)
@@ -233,7 +230,7 @@ def test_content_from_the_tables(report):
     assert html.count(diverged) >= 2  # divergence table and all-cells table
     assert 'id="cells-table"' in html and 'data-table="cells-table"' in html  # filter box
     assert "teacher: train loss &lt;=" in html  # regression target for steps to target
-    assert "peak max_rss" in html
+    assert "Peak resident memory" in html and "spent on a core" in html
 
 
 @pytest.mark.parametrize("kinds", [("runs", "curves", "layers"), ("runs", "curves")])

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from .activations import get_activation
 from .config import TRAINING_DEFAULTS
@@ -78,11 +78,14 @@ class Cell:
         row.pop("seeds")
         row["hidden"] = json.dumps(list(self.hidden))
         row["init_params"] = json.dumps(self.init_params, sort_keys=True)
+        for name in _FLOAT_FIELDS:  # lr: 1 in a config is still a float column
+            row[name] = float(row[name])
         return {"cell": self.name, "depth": self.depth, "width": self.width, **row}
 
 
 _DEFAULTS = {f.name: f.default for f in fields(Cell)}
 _KEYED_WHEN_SET = ("probe_split", "probe_rows")
+_FLOAT_FIELDS = tuple(f.name for f in fields(Cell) if f.type is float)
 
 # The cell parameters every table row carries (Cell.columns() without the cell id).
 CELL_PARAMETERS = ("depth", "width", *(f.name for f in fields(Cell) if f.name != "seeds"))
@@ -101,10 +104,14 @@ def initial_network(cell: Cell, data: Dataset, seed):
 
 
 def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
-    """Train every seed of ``cell`` on ``data``; return the runs, curves and layers tables.
+    """Train every seed of ``cell`` on ``data``; return the runs, curves and layers tables
+    (pandas). ``on_seed_done(seed, result, seconds)`` is called after each seed."""
+    tables = cell_tables(cell, data, train_seeds(cell, data, on_seed_done))
+    return tuple(table.to_pandas() for table in tables)
 
-    ``on_seed_done(seed, result, seconds)`` is called after each seed (progress reports).
-    """
+
+def train_seeds(cell: Cell, data: Dataset, on_seed_done=None):
+    """``(seed, TrainResult, seconds, thread CPU seconds)`` for every seed of ``cell``."""
     probe = probe_rows(cell, data)
     results = []
     for seed in cell.seeds:
@@ -120,29 +127,66 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
         results.append((seed, res, seconds, cpu_seconds))
         if on_seed_done is not None:
             on_seed_done(seed, res, seconds)
-    return cell_tables(cell, data, results)
+    return results
 
 
 def cell_tables(cell: Cell, data: Dataset, results):
-    """The runs, curves and layers tables of a cell from its ``(seed, TrainResult, seconds,
-    thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
-    runs = []
-    for seed, res, seconds, cpu_seconds in results:
-        first, last = res.history.iloc[0], res.history.iloc[-1]
-        runs.append({
-            "seed": seed, "status": res.status,
-            "diverged_step": -1 if res.diverged_step is None else res.diverged_step,
-            "initial_train_loss": first["train_loss"],
-            **{f"final_{k}": last[k] for k in
-               ("train_loss", "train_accuracy", "test_loss", "test_accuracy")},
-            "majority_rate": majority_rate(data),
-            "train_seconds": seconds,
-            "train_cpu_seconds": cpu_seconds,  # this thread's CPU time: no waiting for a core
-        })  # fmt: skip
-    curves = pd.concat([res.history.assign(seed=seed) for seed, res, *_ in results])
-    layers = pd.concat([res.layers.assign(seed=seed) for seed, res, *_ in results])
+    """The runs, curves and layers tables of a cell (Arrow) from its ``(seed, TrainResult,
+    seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters.
+
+    Built as Arrow columns, not pandas frames: a study has thousands of small cells, and
+    pandas' per-column bookkeeping once cost more than some cells' training."""
+    runs = {
+        "seed": [seed for seed, *_ in results],
+        "status": [res.status for _, res, *_ in results],
+        "diverged_step": [
+            -1 if res.diverged_step is None else res.diverged_step for _, res, *_ in results
+        ],  # fmt: skip
+        "initial_train_loss": [res.history["train_loss"].iat[0] for _, res, *_ in results],
+        **{
+            f"final_{k}": [res.history[k].iat[-1] for _, res, *_ in results]
+            for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+        },  # fmt: skip
+        "majority_rate": [majority_rate(data)] * len(results),
+        "train_seconds": [seconds for *_, seconds, _ in results],
+        # this thread's CPU time: no waiting for a core
+        "train_cpu_seconds": [cpu_seconds for *_, cpu_seconds in results],
+    }
+    runs = pa.table({name: pa.array(values, RUN_COLUMN_TYPES.get(name, pa.float64()))
+                     for name, values in runs.items()})  # fmt: skip
+    curves = _stacked(results, "history")
+    layers = _stacked(results, "layers")
     params = {**cell.columns(), "loss": cell.loss or data.default_loss}
-    return tuple(_with_columns(params, table) for table in (pd.DataFrame(runs), curves, layers))
+    return tuple(with_constants(table, params, first=True) for table in (runs, curves, layers))
+
+
+RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_step": pa.int64()}
+
+
+def _stacked(results, attribute):
+    """One TrainResult table (``history`` or ``layers``) of every seed, with a seed column."""
+    frames = [getattr(res, attribute) for _, res, *_ in results]
+    columns = {name: np.concatenate([frame[name].to_numpy() for frame in frames])
+               for name in frames[0].columns}  # fmt: skip
+    columns["seed"] = np.repeat([seed for seed, *_ in results], [len(f) for f in frames])
+    return pa.table(columns)
+
+
+def with_constants(table, values, first=False):
+    """``table`` with one column per ``values`` item, that value on every row (ints as
+    int64, floats as float64, the rest as strings); before the others when ``first``."""
+    rows = np.zeros(table.num_rows, np.int64)
+    columns = {}
+    for name, value in values.items():
+        kind = (pa.bool_() if isinstance(value, bool) else pa.int64() if isinstance(value, int)
+                else pa.float64() if isinstance(value, float) else pa.large_string())  # fmt: skip
+        columns[name] = pa.array([value], kind).take(rows)
+    if first:
+        columns.update(zip(table.column_names, table.columns))
+        return pa.table(columns)
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
 
 
 def probe_rows(cell: Cell, data: Dataset):
@@ -161,11 +205,6 @@ def majority_rate(data: Dataset):
     return np.bincount(data.y_train).max() / len(data.y_train)
 
 
-def _with_columns(params, table):
-    front = pd.DataFrame({k: [v] * len(table) for k, v in params.items()})
-    return pd.concat([front, table.reset_index(drop=True)], axis=1)
-
-
 def train_cells_together(cells, data: Dataset, device):
     """Train several cells on one dataset with ``train_many``: every (cell, seed) network of
     one architecture and training schedule in one call, so that on a GPU thousands of small
@@ -178,7 +217,7 @@ def train_cells_together(cells, data: Dataset, device):
     groups = {}
     for cell in cells:
         if cell.probe_split != "none":
-            tables[cell.name] = train_cell(cell, data)
+            tables[cell.name] = cell_tables(cell, data, train_seeds(cell, data))
             continue
         shape = (cell.activation, cell.hidden, cell.loss, cell.steps, cell.batch_size,
                  cell.log_points, cell.dtype)  # fmt: skip

@@ -4,7 +4,9 @@ Jobs write every output atomically (temporary file, then rename), so an interrup
 run never leaves a table that looks complete.
 """
 
+import json
 import os
+import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from .cell import train_cell, train_cells_together
+from .cell import cell_tables, train_cells_together, train_seeds, with_constants
 from .datasets import Dataset, load_dataset
 from .provenance import config_hash, provenance
 
@@ -113,52 +116,62 @@ def warm_up(kernels, dtype, output, log_path):
 TABLE_KINDS = ("runs", "curves", "layers")
 
 
-def cell_tables(cell_dir, name):
-    """The three table files of a cell: written one by one, atomically."""
-    return [Path(cell_dir) / name / f"{kind}.parquet" for kind in TABLE_KINDS]
+def cell_paths(cell_dir, name):
+    """The three table files of a cell (Arrow IPC: a study has thousands, and the aggregate
+    reads them all; the study tables it writes are parquet)."""
+    return [Path(cell_dir) / name / f"{kind}.arrow" for kind in TABLE_KINDS]
 
 
 def train_batch(plan, batch, data_paths, done_path, log_path, threads):
     """Train every cell of one batch whose tables are not all there yet, write them, and
-    list the batch's cells in ``done_path``. Cells already trained (by an earlier run, or
-    an interrupted one) are skipped: adding a cell to a batch trains that cell only. On
-    ``device="cuda"`` the batch's untrained cells of each dataset train together on the GPU.
-    The cells' tables go to results/cells/ beside the batch markers' folder.
+    write ``done_path``: the batch's cells and what the job cost. Cells already trained (by
+    an earlier run, or an interrupted one) are skipped: adding a cell to a batch trains
+    that cell only. On ``device="cuda"`` the batch's untrained cells of each dataset train
+    together on the GPU. The cells' tables go to results/cells/ beside the batches' folder.
     """
+    start, start_cpu = time.perf_counter(), time.thread_time()
     cells = [plan.cells[name] for name in plan.batches[batch]]
     data_paths = {Path(path).stem: path for path in data_paths}
     cell_dir = Path(done_path).parent.parent / "cells"
-    device = plan.device
     set_threads(threads)
     with job_log(log_path) as log:
         todo = {}
         for cell in cells:
-            if all(path.exists() for path in cell_tables(cell_dir, cell.name)):
+            if all(path.exists() for path in cell_paths(cell_dir, cell.name)):
                 log(f"cell {cell.name}: already trained, skipped")
             else:
                 todo.setdefault(cell.dataset, []).append(cell)
         for dataset, group in todo.items():
             data = read_dataset(data_paths[dataset])
-            if device == "cuda":
-                start = time.perf_counter()
-                tables = train_cells_together(group, data, device)
+            if plan.device == "cuda":
+                started = time.perf_counter()
+                tables = train_cells_together(group, data, plan.device)
                 for cell in group:
                     log(f"cell {cell.name}: trained on the GPU")
-                    write_cell(tables[cell.name], cell_tables(cell_dir, cell.name), threads)
-                log(f"{len(group)} cells of {dataset} in {time.perf_counter() - start:.1f} s")
+                    write_cell(tables[cell.name], cell_paths(cell_dir, cell.name), threads)
+                log(f"{len(group)} cells of {dataset} in {time.perf_counter() - started:.1f} s")
             else:
                 for cell in group:
-                    train_one(cell, data, cell_tables(cell_dir, cell.name), log, threads)
-        with atomic_path(done_path) as tmp:
-            tmp.write_text("".join(f"{cell.name}\n" for cell in cells))
+                    train_one(cell, data, cell_paths(cell_dir, cell.name), log, threads)
         trained = sum(len(group) for group in todo.values())
+        cost = {
+            "job": batch, "cells": len(cells), "trained": trained,
+            "s": time.perf_counter() - start,
+            # the job's own thread (Numba and BLAS worker threads not counted)
+            "thread_cpu_s": time.thread_time() - start_cpu,
+            # the process's peak: the whole Snakemake process when jobs run as threads
+            "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }  # fmt: skip
+        with atomic_path(done_path) as tmp:
+            tmp.write_text(json.dumps({**cost, "cell_names": [c.name for c in cells]}))
         log(f"done: {trained} trained, {len(cells) - trained} already there")
 
 
 def write_cell(tables, paths, threads):
     extra = {**provenance(), "threads": threads}
     for table, path in zip(tables, paths):
-        write_table(table.assign(**extra), path)
+        with atomic_path(path) as tmp:
+            feather.write_feather(with_constants(table, extra), tmp, compression="lz4")
 
 
 def train_one(cell, data, paths, log, threads):
@@ -173,36 +186,42 @@ def train_one(cell, data, paths, log, threads):
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
-    write_cell(train_cell(cell, data, on_seed_done=progress), paths, threads)
+    tables = cell_tables(cell, data, train_seeds(cell, data, on_seed_done=progress))
+    write_cell(tables, paths, threads)
 
 
-def read_benchmark(path, job):
-    row = pd.read_csv(path, sep="\t").iloc[[-1]]
-    return row.drop(columns=["h:m:s"], errors="ignore").assign(job=job)
+def read_arrow(path):
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
-def read_parquets(paths, threads):
-    """Many small parquet files as one frame, read by ``threads`` threads (Arrow releases
-    the GIL), a column missing or all-null in some files promoted as pandas would."""
+def read_tables(paths, threads):
+    """Many small Arrow files as one table, read by ``threads`` threads (Arrow releases
+    the GIL); columns missing in some files are filled with nulls, int64 promoted to
+    float64 where files disagree."""
     with ThreadPoolExecutor(max(threads, 1)) as pool:
-        tables = list(pool.map(pq.read_table, paths))
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+        tables = list(pool.map(read_arrow, paths))
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
-def aggregate(plan, config, cell_dir, benchmark_dir, outputs, log_path, threads=1):
-    """Concatenate the cells' tables into the study tables, adding the config hash."""
+def write_parquet(table, path):
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
+    """Concatenate the cells' tables into the study tables, adding the config hash; the
+    training jobs' cost from their batch markers."""
     with job_log(log_path) as log:
         names = sorted(plan.cells)
         stamp = {"config_hash": config_hash(config)}
         for i, kind in enumerate(TABLE_KINDS):
-            paths = [cell_tables(cell_dir, name)[i] for name in names]
-            table = read_parquets(paths, threads).assign(**stamp)
-            write_table(table, getattr(outputs, kind))
-            log(f"{kind}: {len(table)} rows from {len(names)} cells")
-        cost = pd.concat(
-            [read_benchmark(Path(benchmark_dir) / f"{job}.tsv", job) for job in plan.batches],
-            ignore_index=True,
-        )
+            table = read_tables([cell_paths(cell_dir, name)[i] for name in names], threads)
+            write_parquet(with_constants(table, stamp), getattr(outputs, kind))
+            log(f"{kind}: {table.num_rows} rows from {len(names)} cells")
+        cost = pd.DataFrame(
+            [json.loads((Path(batch_dir) / f"{job}.json").read_text()) for job in plan.batches]
+        ).drop(columns="cell_names")
         write_table(cost.assign(**stamp), outputs.cost)
         studies = pd.DataFrame(
             [(study, cell) for study, cells in plan.studies.items() for cell in cells],

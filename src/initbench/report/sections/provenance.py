@@ -65,21 +65,18 @@ def build(r, section):
 def cost(r, section):
     cost = r.tables["cost"]
     if not len(cost) or "s" not in cost:
-        section["intro"].append("No cost table (Snakemake benchmarks) in the results.")
+        section["intro"].append("No cost table (the training jobs' batch markers) in the results.")
         return
     total_s = float(cost["s"].sum())
-    cpu = float(cost["cpu_time"].sum()) if "cpu_time" in cost else float("nan")
-    peak = float(cost["max_rss"].max()) if "max_rss" in cost else float("nan")
-    train_s = float(r.tables["runs"]["train_seconds"].sum()) if len(r.tables["runs"]) else 0.0
+    cpu = float(cost["thread_cpu_s"].sum())
+    peak = float(cost["max_rss"].max())
+    train_s = float(r.tables["runs"]["train_cpu_seconds"].sum()) if len(r.tables["runs"]) else 0.0
     section["intro"].append(
         f"{len(cost)} training jobs took {seconds_text(total_s)} of wall time in total "
         f"(median {fnum(float(cost['s'].median()))} s, "
-        f"longest {fnum(float(cost['s'].max()))} s); "
-        f"the training loops themselves {seconds_text(train_s)}. Summed cpu_time "
-        f"{seconds_text(cpu)}; peak max_rss {fnum(peak, 0)} MB. Jobs run as threads of one "
-        "Snakemake process, so max_rss and cpu_time are the whole process's (its peak "
-        "memory, and CPU time of all its threads during the job), not one job's: the sum "
-        "of cpu_time over-counts."
+        f"longest {fnum(float(cost['s'].max()))} s) and {seconds_text(cpu)} of their threads' "
+        f"CPU time, of which the training loops took {seconds_text(train_s)}. Peak resident "
+        f"memory {fnum(peak, 0)} MB: the whole Snakemake process's when jobs run as its threads."
     )
     fig, axes = r.figure(2, 1, 11.5, 3.8)
     s = cost["s"].clip(lower=1e-3)
@@ -87,42 +84,41 @@ def cost(r, section):
     sns.histplot(x=s, bins=bins, ax=axes[0][0], color=BASE_COLOURS[0])
     plotting.log_axis(axes[0][0], s, axis="x")
     axes[0][0].set_xlabel("job wall time s (log)")
-    axes[0][0].set_ylabel("jobs")
     axes[0][0].set_title("Time per training job")
+    busy = cost["thread_cpu_s"] / s
+    sns.histplot(x=busy, bins=30, ax=axes[0][1], color=BASE_COLOURS[1])
+    axes[0][1].set_xlabel("thread CPU time / wall time")
+    axes[0][1].set_title("Share of each job's wall time on a core")
     for ax in axes[0]:
+        ax.set_ylabel("jobs")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if "max_rss" in cost:
-        sns.histplot(x=cost["max_rss"], bins=30, ax=axes[0][1], color=BASE_COLOURS[1])
-        axes[0][1].set_xlabel("max_rss MB (process-wide)")
-        axes[0][1].set_ylabel("jobs")
-        axes[0][1].set_title("Peak resident memory")
     slowest = cost.nlargest(1, "s").iloc[0]
     caption = (
         f"Distribution of the {len(cost)} training jobs' wall time (sum "
         f"{seconds_text(total_s)}; slowest {slowest['job']} at {fnum(float(slowest['s']))} s) "
-        f"and of max_rss (peak {fnum(peak, 0)} MB, "
-        f"median {fnum(float(cost['max_rss'].median()), 0)} MB). "
-        "Jobs run as threads of one process, so max_rss is the whole process's peak memory."
+        f"and of the share of it their thread spent on a core (median "
+        f"{fnum(float(busy.median()))}): below 1, a job waited for a core or for Python's "
+        "global lock."
     )
     section["figures"].append(r.save(fig, "cost", caption, "Histograms of job cost"))
     top = cost.nlargest(10, "s")
     rows = [
         [
-            html.cell(r["job"]),
-            html.cell(fnum(float(r["s"])), float(r["s"])),
-            html.cell(fnum(float(r.get("cpu_time", np.nan))), float(r.get("cpu_time", np.nan))),
-            html.cell(fnum(float(r.get("max_rss", np.nan)), 0), float(r.get("max_rss", np.nan))),
+            html.cell(row["job"]),
+            html.cell(f"{int(row['trained'])} of {int(row['cells'])}", float(row["trained"])),
+            html.cell(fnum(float(row["s"])), float(row["s"])),
+            html.cell(fnum(float(row["thread_cpu_s"])), float(row["thread_cpu_s"])),
         ]
-        for _, r in top.iterrows()
+        for _, row in top.iterrows()
     ]
     section["tables"].append(
         html.table(
             "cost-top",
             [
                 ("job (batch of cells)", False),
+                ("cells trained", True),
                 ("wall s", True),
-                ("cpu_time s (process)", True),
-                ("max_rss MB (process)", True),
+                ("thread CPU s", True),
             ],
             rows,
             caption=f"The {len(top)} slowest training jobs.",
