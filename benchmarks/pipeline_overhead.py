@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-SERIAL_JOBS = ("aggregate", "findings", "report")
+SERIAL_JOBS = ("aggregate", "findings", "report_sections", "report")
 
 
 def job_seconds(log):
@@ -45,9 +45,11 @@ def main():
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="initbench-overhead-"))
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "config", "profiles"):
-        if not (work / name).exists():
-            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+    for name in ("Snakefile", "rules", "scripts", "config", "profiles"):  # this checkout's
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, work / name, dirs_exist_ok=True)
+        else:
+            shutil.copy(ROOT / name, work / name)
     for name in ("results", "report", "logs"):
         shutil.rmtree(work / name, ignore_errors=True)
     print(f"workflow copy and snakemake.log in {work}", flush=True)

@@ -1,5 +1,7 @@
 # Every published claim judged on the study tables: verdicts in findings.json (and a copy
 # per tier, so the report can set the default and paper tiers side by side), one figure each.
+# A script (its own process), so that it runs beside report_sections rather than taking
+# turns with it for Python's global lock.
 rule findings:
     input:
         rules.aggregate.output,
@@ -10,7 +12,5 @@ rule findings:
         figures=directory("results/findings"),
     log:
         "logs/findings.log",
-    run:
-        jobs.findings_job(
-            config, "results", [output.json, output.tier], output.figures, log[0]
-        )
+    script:
+        "../scripts/findings.py"

@@ -1,18 +1,31 @@
-# The HTML report: figures and tables from results/, verdicts from findings.json.
-rule report:
+# The HTML report: its sections drawn from results/ while the findings are judged (a
+# script: a process of its own), then the page, with the verdicts from findings.json.
+rule report_sections:
     input:
         rules.aggregate.output,
-        findings=rules.findings.output.json,
     output:
-        "report/index.html",
-        report(
+        figures=report(
             directory("report/figures"),
             patterns=["{name}.png"],
             caption="captions/figures.rst",
             category="Figures",
             labels={"figure": "{name}"},
         ),
+        sections="results/report/sections.json",
+    log:
+        "logs/report_sections.log",
+    script:
+        "../scripts/report_sections.py"
+
+
+rule report:
+    input:
+        sections=rules.report_sections.output.sections,
+        findings=rules.findings.output.json,
+    output:
+        html="report/index.html",
+        claim_figures=directory("report/findings"),
     log:
         "logs/report.log",
     run:
-        jobs.report_job(config, "results", input.findings, output[0], log[0])
+        jobs.report_page_job(input.sections, input.findings, output.html, log[0])

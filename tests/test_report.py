@@ -1,7 +1,6 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,13 +171,15 @@ def test_every_section_and_contents_entry(report):
 def test_figures_exist_and_are_relative(report):
     srcs = report["links"].srcs
     assert len(srcs) >= 8
-    figures = report["out"].parent / "figures"
+    out_dir = report["out"].parent
     for src in srcs:
-        assert src.startswith("figures/") and src.endswith(".png")
-        path = report["out"].parent / src
+        assert src.startswith(("figures/", "findings/")) and src.endswith(".png")
+        path = out_dir / src
         assert path.is_file() and path.stat().st_size > 1000, src
-    assert sorted(p.name for p in figures.glob("*.png")) == sorted({Path(s).name for s in srcs})
-    assert not list(report["out"].parent.glob(".figures.tmp*"))
+    on_disk = [f"{p.parent.name}/{p.name}" for d in ("figures", "findings")
+               for p in (out_dir / d).glob("*.png")]  # fmt: skip
+    assert sorted(on_disk) == sorted(set(srcs))
+    assert not list(out_dir.glob(".*.tmp*"))
 
 
 def test_offline_and_escaped(report):
@@ -198,7 +199,7 @@ def test_findings_rendered(report):
         assert f'class="badge v-{verdict}"' in html
     assert "He et al. 2015" in html and "ratio within [0.5, 2]" in html
     assert "<td>gradient ratio</td>" in html and ">0.93<" in html
-    assert 'src="figures/finding-he.png"' in html
+    assert 'src="findings/finding-he.png"' in html
     assert "Fake figure over 10 runs" in html
     assert "No findings:" not in html
 

@@ -15,8 +15,6 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.datasets import load_digits, make_circles, make_moons
-from sklearn.model_selection import train_test_split
 
 from .activations import unknown_name_message
 
@@ -121,8 +119,13 @@ def _make(name, task, X_train, y_train, X_test, y_test, n_classes, standardize=T
     return Dataset(name, task, X_train, y_train, X_test, y_test, int(n_classes))
 
 
-def _sklearn_binary(name, make, seed, n_train, n_test, noise, standardize):
-    """A scikit-learn 2-d generator, train and test drawn with random states 1+2s and 2+2s."""
+def _sklearn_binary(name, generator, seed, n_train, n_test, noise, standardize):
+    """A scikit-learn 2-d generator (by name: scikit-learn is imported when data is made,
+    not by every process that imports initbench), train and test drawn with random states
+    1+2s and 2+2s."""
+    import sklearn.datasets
+
+    make = getattr(sklearn.datasets, generator)
     n_train, n_test = _count(name, "n_train", n_train), _count(name, "n_test", n_test)
     noise = _scale(name, "noise", noise)
     Xtr, ytr = make(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
@@ -136,13 +139,13 @@ def circles(seed, n_train=300, n_test=100, noise=0.05, standardize=True):
 
     The course trained on the raw points (standardize=False): radii 1 and 0.8, mean ~ 0.
     """
-    return _sklearn_binary("circles", make_circles, seed, n_train, n_test, noise, standardize)
+    return _sklearn_binary("circles", "make_circles", seed, n_train, n_test, noise, standardize)
 
 
 @dataset("moons")
 def moons(seed, n_train=300, n_test=100, noise=0.1, standardize=True):
     """Two interleaved half-moons, seeded like ``circles``."""
-    return _sklearn_binary("moons", make_moons, seed, n_train, n_test, noise, standardize)
+    return _sklearn_binary("moons", "make_moons", seed, n_train, n_test, noise, standardize)
 
 
 @dataset("spirals")
@@ -172,6 +175,9 @@ def spirals(
 @dataset("digits")
 def digits(seed, test_size=360, standardize=True):
     """sklearn's bundled 8x8 digits (offline), stratified 1437/360 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     test_size = _count("digits", "test_size", test_size)
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)

@@ -265,9 +265,17 @@ def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
         log(f"{len(findings)} findings written to {', '.join(map(str, out_jsons))}")
 
 
-def report_job(config, results_dir, findings_json, out_html, log_path):
-    """Build report/index.html (and its figures) from the aggregated tables and findings."""
-    from .report import build_report
+def report_sections_job(config, results_dir, figure_dir, sections_json, log_path):
+    """Draw the report's sections (figures and tables) from the aggregated tables."""
+    from .report.build import build_sections
 
     with job_log(log_path) as log:
-        build_report(results_dir, findings_json, out_html, config, log=log)
+        build_sections(results_dir, config, figure_dir, sections_json, log=log)
+
+
+def report_page_job(sections_json, findings_json, out_html, log_path):
+    """Write report/index.html from the drawn sections and the findings."""
+    from .report.build import render_page
+
+    with job_log(log_path) as log:
+        render_page(sections_json, findings_json, out_html, log=log)

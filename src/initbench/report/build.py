@@ -1,10 +1,13 @@
 """Build report/index.html from the aggregated tables and results/findings.json.
 
-Figures are drawn into a temporary folder that replaces ``figures/`` once the page is
-rendered, and the page is written atomically, so an interrupted build leaves the previous
-report intact.
+Two stages, so that the pipeline draws the report's figures while the findings job runs:
+``build_sections`` draws every section's figures from the tables and saves the sections
+as JSON; ``render_page`` adds the findings and writes the page. Figures are drawn into a
+temporary folder that replaces ``figures/`` when complete, and every file is written
+atomically, so an interrupted build leaves the previous report intact.
 """
 
+import json
 import os
 import shutil
 import time
@@ -22,18 +25,22 @@ from .sections import findings as findings_section
 
 
 def build_report(results_dir, findings_json, out_html, config, log=print):
-    """Write ``out_html`` and its figures (``<dir of out_html>/figures/*.png``).
+    """Write ``out_html``, its figures (``figures/*.png`` beside it) and the claims'
+    figures (``findings/``); ``results_dir`` holds runs/curves/layers/cost/studies
+    ``.parquet``, ``findings_json`` the findings job's verdicts, ``config`` the study's."""
+    out_dir = Path(out_html).parent
+    sections_json = out_dir / "sections.json"
+    build_sections(results_dir, config, out_dir / "figures", sections_json, log=log)
+    return render_page(sections_json, findings_json, out_html, log=log)
 
-    ``results_dir`` holds runs/curves/layers/cost/studies ``.parquet``; ``findings_json``
-    the findings job's verdicts (their figures in ``findings/`` beside it); ``config`` is
-    the study configuration (shown in the report and used for ordering).
-    """
+
+def build_sections(results_dir, config, figure_dir, sections_json, log=print):
+    """Every section of the page from the tables: figures into ``figure_dir``, the rest
+    (text, tables, figure entries) into ``sections_json``."""
     start = time.perf_counter()
-    out_html = Path(out_html)
-    out_dir = out_html.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    figure_dir = out_dir / "figures"
-    building = out_dir / f".figures.tmp{os.getpid()}"
+    figure_dir = Path(figure_dir)
+    figure_dir.parent.mkdir(parents=True, exist_ok=True)
+    building = figure_dir.with_name(f".{figure_dir.name}.tmp{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir()
     try:
@@ -42,24 +49,48 @@ def build_report(results_dir, findings_json, out_html, config, log=print):
             + ", ".join(f"{k} {len(v)} rows" for k, v in tables.items()))  # fmt: skip
         report = Report(tables, config or {}, building, log)
         with mpl.rc_context(plotting.STYLE):
-            context = page(report, findings_json)
-        text = html.render(context)
+            context = {"summary": summary.build(report), "sections": sections(report)}
         if figure_dir.exists():
             shutil.rmtree(figure_dir)
         os.replace(building, figure_dir)
-        tmp_html = out_html.with_name(f".{out_html.name}.tmp{os.getpid()}")
-        tmp_html.write_text(text, encoding="utf-8")
-        os.replace(tmp_html, out_html)
+        _write_atomically(sections_json, json.dumps(context, default=_plain))
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    log(f"report {out_html} with {len(list(figure_dir.glob('*.png')))} figures "
+    log(f"{len(list(figure_dir.glob('*.png')))} section figures in {figure_dir} "
         f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+
+
+def render_page(sections_json, findings_json, out_html, log=print):
+    """The page from the sections and the findings; the claims' figures are copied into
+    ``findings/`` beside it."""
+    out_html = Path(out_html)
+    claim_figures = out_html.parent / "findings"
+    building = out_html.parent / f".findings.tmp{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    try:
+        context = json.loads(Path(sections_json).read_text())
+        text = html.render({
+            "title": "initbench report",
+            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "toc": [{"id": "findings", "title": "Findings"}]
+            + [{"id": section["id"], "title": section["title"]} for section in context["sections"]],
+            "findings": findings_section.build(findings_json, building),
+            **context,
+        })  # fmt: skip
+        if claim_figures.exists():
+            shutil.rmtree(claim_figures)
+        os.replace(building, claim_figures)
+        _write_atomically(out_html, text)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    log(f"report {out_html}")
     return out_html
 
 
-def page(report, findings_json):
-    """The template's context: summary, findings and every section."""
-    sections = []
+def sections(report):
+    """Every section's template entry, in page order."""
+    built = []
     for sid, title, build, needs_layers in SECTIONS:
         start = time.perf_counter()
         section = {"id": sid, "title": title, "intro": [], "figures": [], "tables": [],
@@ -72,16 +103,20 @@ def page(report, findings_json):
             build(report, section)
         if not any(section[k] for k in ("figures", "tables", "empty", "pre", "facts", "intro")):
             section["empty"] = "Nothing to show for this study."
-        sections.append(section)
+        built.append(section)
         seconds = time.perf_counter() - start
         report.log(f"section {sid}: {len(section['figures'])} figures, "
                    f"{len(section['tables'])} tables in {seconds:.1f} s")  # fmt: skip
-    return {
-        "title": "initbench report",
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "summary": summary.build(report),
-        "toc": [{"id": "findings", "title": "Findings"}]
-        + [{"id": sid, "title": title} for sid, title, _, _ in SECTIONS],
-        "findings": findings_section.build(findings_json, report.figure_dir),
-        "sections": sections,
-    }
+    return built
+
+
+def _plain(value):
+    """NumPy scalars in the sections' JSON as Python numbers."""
+    return value.item()
+
+
+def _write_atomically(path, text):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
