@@ -4,7 +4,7 @@ from snakemake.utils import validate
 from initbench import jobs
 from initbench.activations import kernel_family
 from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
-from initbench.plan import plan
+from initbench.plan import estimated_work, plan
 
 # The config comes from the default profile (config/config.yaml) or from --configfile,
 # which replaces it rather than being merged into it (a configfile directive would merge).
@@ -26,6 +26,11 @@ wildcard_constraints:
 
 def batch_cells(batch):
     return [PLAN.cells[name] for name in PLAN.batches[batch]]
+
+
+def batch_work(wildcards):
+    """The training job's estimated work: its priority, so the longest jobs start first."""
+    return estimated_work(batch_cells(wildcards.batch))
 
 
 def batch_kernels(batch):

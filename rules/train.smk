@@ -20,6 +20,7 @@ rule train:
     log:
         "logs/train/{batch}.log",
     threads: config["threads"]
+    priority: batch_work
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change
         cells=lambda wc: PLAN.batches[wc.batch],

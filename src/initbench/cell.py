@@ -175,12 +175,11 @@ def _stacked(results, attribute):
 def with_constants(table, values, first=False):
     """``table`` with one column per ``values`` item, that value on every row (ints as
     int64, floats as float64, the rest as strings); before the others when ``first``."""
-    rows = np.zeros(table.num_rows, np.int64)
     columns = {}
     for name, value in values.items():
         kind = (pa.bool_() if isinstance(value, bool) else pa.int64() if isinstance(value, int)
                 else pa.float64() if isinstance(value, float) else pa.large_string())  # fmt: skip
-        columns[name] = pa.array([value], kind).take(rows)
+        columns[name] = pa.repeat(pa.scalar(value, kind), table.num_rows)
     if first:
         columns.update(zip(table.column_names, table.columns))
         return pa.table(columns)
