@@ -10,7 +10,7 @@ from initbench.plan import estimated_work, plan
 # which replaces it rather than being merged into it (a configfile directive would merge).
 try:
     check_config_files(workflow.configfiles)
-    PLAN = plan(config)
+    PLAN = plan(config, cores=workflow.cores)  # more cores, more training jobs
 except ConfigError as error:
     jobs.print_error_and_exit(error)
 validate(config, SCHEMA_PATH)

@@ -209,6 +209,17 @@ def test_batches_keep_their_cells_when_cells_are_added():
     )
 
 
+def test_more_cores_split_the_same_cells_into_more_jobs():
+    """On more than 8 cores each activation's cells go to one job per core (the study's
+    wall time is then bounded by its longest job); a config's own count always wins."""
+    few, many = plan(QUICK, cores=2), plan(QUICK, cores=64)
+    assert len(few.batches) == len(plan(QUICK, cores=8).batches)
+    assert len(many.batches) > len(few.batches)
+    assert sorted(n for names in many.batches.values() for n in names) == sorted(few.cells)
+    fixed = {**QUICK, "batches_per_activation": 3}
+    assert plan(fixed, cores=64).batches == plan(fixed, cores=2).batches
+
+
 def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
     """``device: cuda`` never falls back to the CPU silently: no GPU, one line, no job."""
     from initbench.many import cuda_unavailable_reason
