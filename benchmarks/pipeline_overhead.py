@@ -45,7 +45,7 @@ def main():
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="initbench-overhead-"))
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "scripts", "config", "profiles"):  # this checkout's
+    for name in ("Snakefile", "rules", "config", "profiles"):  # this checkout's
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, work / name, dirs_exist_ok=True)
         else:

@@ -1,4 +1,5 @@
 # Shared by every rule: the validated config, its plan (the cells), wildcard constraints.
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from initbench import jobs
@@ -6,11 +7,20 @@ from initbench.activations import kernel_family
 from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
 from initbench.plan import estimated_work, plan
 
+
+def given_cores():
+    """Snakemake's --cores; 1 for commands given none (--unlock)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
+
+
 # The config comes from the default profile (config/config.yaml) or from --configfile,
 # which replaces it rather than being merged into it (a configfile directive would merge).
 try:
     check_config_files(workflow.configfiles)
-    PLAN = plan(config, cores=workflow.cores)  # more cores, more training jobs
+    PLAN = plan(config, cores=given_cores())  # more cores, more training jobs
 except ConfigError as error:
     jobs.print_error_and_exit(error)
 validate(config, SCHEMA_PATH)

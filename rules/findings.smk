@@ -1,7 +1,6 @@
 # Every published claim judged on the study tables: verdicts in findings.json (and a copy
 # per tier, so the report can set the default and paper tiers side by side), one figure each.
-# A script (its own process), so that it runs beside report_sections rather than taking
-# turns with it for Python's global lock.
+# In a process of its own, so that it runs beside report_sections (see jobs.in_own_process).
 rule findings:
     input:
         rules.aggregate.output,
@@ -12,5 +11,12 @@ rule findings:
         figures=directory("results/findings"),
     log:
         "logs/findings.log",
-    script:
-        "../scripts/findings.py"
+    run:
+        jobs.in_own_process(
+            "findings_job",
+            config,
+            "results",
+            [output.json, output.tier],
+            output.figures,
+            log[0],
+        )

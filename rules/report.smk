@@ -1,5 +1,5 @@
-# The HTML report: its sections drawn from results/ while the findings are judged (a
-# script: a process of its own), then the page, with the verdicts from findings.json.
+# The HTML report: its sections drawn from results/ while the findings are judged (in a
+# process of its own), then the page, with the verdicts from findings.json.
 rule report_sections:
     input:
         rules.aggregate.output,
@@ -14,8 +14,15 @@ rule report_sections:
         sections="results/report/sections.json",
     log:
         "logs/report_sections.log",
-    script:
-        "../scripts/report_sections.py"
+    run:
+        jobs.in_own_process(
+            "report_sections_job",
+            config,
+            "results",
+            output.figures,
+            output.sections,
+            log[0],
+        )
 
 
 rule report:

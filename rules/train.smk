@@ -19,8 +19,8 @@ rule train:
         "results/batches/{batch}.json",  # the batch's cells and what the job cost
     log:
         "logs/train/{batch}.log",
-    threads: config["threads"]
     priority: batch_work
+    threads: config["threads"]
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change
         cells=lambda wc: PLAN.batches[wc.batch],

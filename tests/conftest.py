@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the `naive` reference module
 
 def copy_workflow(dest):
     """The files a user runs Snakemake with, without any results."""
-    for name in ("Snakefile", "rules", "scripts", "config", "profiles"):
+    for name in ("Snakefile", "rules", "config", "profiles"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name)

@@ -134,7 +134,8 @@ def test_adding_an_init_trains_only_the_new_cells(finished, tmp_path):
     batches = sorted({b for b, names in grid.batches.items() if set(names) & set(new)})
     assert planned_batches(dry.output) == batches  # only the batches that gained a cell
     assert job_counts(dry.output) == {
-        "train": len(batches), "aggregate": 1, "findings": 1, "report": 1, "all": 1
+        "train": len(batches), "aggregate": 1, "findings": 1, "report_sections": 1,
+        "report": 1, "all": 1,
     }  # fmt: skip
     proc = snakemake(workdir, "--cores", "2", "--configfile", "extended.yaml")
     assert proc.returncode == 0, proc.output[-2000:]
@@ -181,7 +182,7 @@ def test_killed_run_resumes_to_the_same_tables(finished, tmp_path):
     deadline = time.monotonic() + 300
     cells = workdir / "results" / "cells"
     while time.monotonic() < deadline and proc.poll() is None:
-        if cells.exists() and len(list(cells.glob("*/runs.parquet"))) >= 5:
+        if cells.exists() and len(list(cells.glob("*/runs.arrow"))) >= 5:
             break
         time.sleep(0.2)
     assert proc.poll() is None, "the study finished before it could be interrupted"

@@ -7,6 +7,7 @@ run never leaves a table that looks complete.
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -246,6 +247,21 @@ def print_error_and_exit(error):
     """A bad config ends the run before any job with one line on stderr."""
     print(f"initbench config error: {error}", file=sys.stderr)
     sys.exit(1)
+
+
+def in_own_process(job, *args):
+    """Run the job function named ``job`` (of this module) with JSON-able ``args`` in a
+    Python process of its own, and wait for it.
+
+    Snakemake runs jobs as threads of its process; the findings and the report's figures
+    are Python from end to end (pandas, matplotlib), so as threads they would take turns
+    holding the global lock. As processes they run side by side.
+    """
+    code = f"import json, sys; from initbench import jobs; jobs.{job}(*json.loads(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"{job} failed in its own process:\n{done.stderr[-4000:]}")
 
 
 def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
