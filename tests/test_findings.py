@@ -568,3 +568,16 @@ def test_findings_carry_tier_and_budget():
     assert found.budget == {"cells": 6, "runs": 12, "steps": [50], "seeds per cell": [2],
                             "widths": [8], "batch sizes": [64]}  # fmt: skip
     assert next(f for f in out if f.key == "course").budget == {}  # its study did not run
+
+
+def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_path):
+    """The pipeline runs the findings and the report's figures through in_own_process: a
+    failure there fails the job with the child's traceback, not silently."""
+    from initbench import jobs
+
+    out = tmp_path / "circles.npz"
+    jobs.in_own_process("make_dataset", "circles", {}, 0, str(out), str(tmp_path / "log"))
+    assert jobs.read_dataset(out).X_train.shape == (300, 2)
+    with pytest.raises(RuntimeError, match="read_dataset failed") as error:
+        jobs.in_own_process("read_dataset", str(tmp_path / "missing.npz"))
+    assert "FileNotFoundError" in str(error.value)
