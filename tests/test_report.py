@@ -180,6 +180,7 @@ def test_figures_exist_and_are_relative(report):
                for p in (out_dir / d).glob("*.png")]  # fmt: skip
     assert sorted(on_disk) == sorted(set(srcs))
     assert not list(out_dir.glob(".*.tmp*"))
+    assert sorted(p.name for p in out_dir.iterdir()) == ["figures", "findings", "index.html"]
 
 
 def test_offline_and_escaped(report):

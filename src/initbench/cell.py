@@ -130,6 +130,9 @@ def train_seeds(cell: Cell, data: Dataset, on_seed_done=None):
     return results
 
 
+RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_step": pa.int64()}
+
+
 def cell_tables(cell: Cell, data: Dataset, results):
     """The runs, curves and layers tables of a cell (Arrow) from its ``(seed, TrainResult,
     seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters.
@@ -158,9 +161,6 @@ def cell_tables(cell: Cell, data: Dataset, results):
     layers = _stacked(results, "layers")
     params = {**cell.columns(), "loss": cell.loss or data.default_loss}
     return tuple(with_constants(table, params, first=True) for table in (runs, curves, layers))
-
-
-RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_step": pa.int64()}
 
 
 def _stacked(results, attribute):

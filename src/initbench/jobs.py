@@ -5,7 +5,6 @@ run never leaves a table that looks complete.
 """
 
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -22,31 +21,16 @@ import pyarrow.parquet as pq
 
 from .cell import cell_tables, train_cells_together, train_seeds, with_constants
 from .datasets import Dataset, load_dataset
+from .files import atomic_path
 from .provenance import config_hash, provenance
 
 
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it into place on success.
-
-    Only one job writes a given output at a time (Snakemake sees to it), so temporary
-    files of earlier, killed attempts at the same output can be removed first.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.tmp*"):  # left by a killed run
-        stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_table(table, path):
+def write_parquet(table, path):
+    """An Arrow table, or a pandas frame (without its index), as a parquet file."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
 
 
 @contextmanager
@@ -205,11 +189,6 @@ def read_tables(paths, threads):
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def write_parquet(table, path):
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
 def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
     """Concatenate the cells' tables into the study tables, adding the config hash; the
     training jobs' cost from their batch markers."""
@@ -223,12 +202,12 @@ def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
         cost = pd.DataFrame(
             [json.loads((Path(batch_dir) / f"{job}.json").read_text()) for job in plan.batches]
         ).drop(columns="cell_names")
-        write_table(cost.assign(**stamp), outputs.cost)
+        write_parquet(cost.assign(**stamp), outputs.cost)
         studies = pd.DataFrame(
             [(study, cell) for study, cells in plan.studies.items() for cell in cells],
             columns=["study", "cell"],
         )
-        write_table(studies.assign(**stamp), outputs.studies)
+        write_parquet(studies.assign(**stamp), outputs.studies)
         log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
 
 

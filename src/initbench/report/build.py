@@ -10,6 +10,7 @@ atomically, so an interrupted build leaves the previous report intact.
 import json
 import os
 import shutil
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import matplotlib as mpl
 
 from .. import plotting
+from ..files import atomic_path
 from ..outcomes import load_tables
 from . import html
 from .base import Report
@@ -28,10 +30,11 @@ def build_report(results_dir, findings_json, out_html, config, log=print):
     """Write ``out_html``, its figures (``figures/*.png`` beside it) and the claims'
     figures (``findings/``); ``results_dir`` holds runs/curves/layers/cost/studies
     ``.parquet``, ``findings_json`` the findings job's verdicts, ``config`` the study's."""
-    out_dir = Path(out_html).parent
-    sections_json = out_dir / "sections.json"
-    build_sections(results_dir, config, out_dir / "figures", sections_json, log=log)
-    return render_page(sections_json, findings_json, out_html, log=log)
+    with tempfile.TemporaryDirectory() as scratch:
+        sections_json = Path(scratch) / "sections.json"
+        build_sections(results_dir, config, Path(out_html).parent / "figures", sections_json,
+                       log=log)  # fmt: skip
+        return render_page(sections_json, findings_json, out_html, log=log)
 
 
 def build_sections(results_dir, config, figure_dir, sections_json, log=print):
@@ -53,7 +56,8 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
         if figure_dir.exists():
             shutil.rmtree(figure_dir)
         os.replace(building, figure_dir)
-        _write_atomically(sections_json, json.dumps(context, default=_plain))
+        with atomic_path(sections_json) as tmp:
+            tmp.write_text(json.dumps(context, default=_plain), encoding="utf-8")
     finally:
         shutil.rmtree(building, ignore_errors=True)
     log(f"{len(list(figure_dir.glob('*.png')))} section figures in {figure_dir} "
@@ -81,7 +85,8 @@ def render_page(sections_json, findings_json, out_html, log=print):
         if claim_figures.exists():
             shutil.rmtree(claim_figures)
         os.replace(building, claim_figures)
-        _write_atomically(out_html, text)
+        with atomic_path(out_html) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     finally:
         shutil.rmtree(building, ignore_errors=True)
     log(f"report {out_html}")
@@ -113,10 +118,3 @@ def sections(report):
 def _plain(value):
     """NumPy scalars in the sections' JSON as Python numbers."""
     return value.item()
-
-
-def _write_atomically(path, text):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
