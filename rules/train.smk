@@ -5,6 +5,7 @@ rule warmup:
         "results/jit/{kernels}-{dtype}.done",
     log:
         "logs/warmup/{kernels}-{dtype}.log",
+    priority: unblocking
     resources:
         jit=1,
     run:

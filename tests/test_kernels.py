@@ -342,3 +342,17 @@ def test_probe_changes_nothing_else_and_is_nan_without_rows():
     assert out[PROBE_COLUMNS[:2]].notna().all().all() and out[PROBE_COLUMNS[2:]].isna().all().all()
     hidden = probed.layers[probed.layers["layer"] < len(W)]
     assert hidden[PROBE_COLUMNS].notna().all().all()
+
+
+def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
+    """call_specialised remembers compiled entry points by the arguments' dtype, ndim and
+    memory flags: a float32, a read-only or a strided argument must not reuse another's."""
+    from initbench._jit import _type_key
+
+    a = np.zeros((3, 4))
+    readonly = a.copy()
+    readonly.flags.writeable = False
+    keys = {_type_key(x) for x in (a, a.astype(np.float32), a[:, ::2], a.T, readonly, a[0])}
+    assert len(keys) == 6
+    assert _type_key((1, 2.0)) != _type_key((1.0, 2))
+    assert _type_key(np.zeros((3, 4))) == _type_key(a)

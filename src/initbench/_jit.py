@@ -8,6 +8,7 @@ or a string literal key for a plugin activation, which gets its own compile.
 import hashlib
 from pathlib import Path
 
+import numpy as np
 from numba import njit, typeof, types
 from numba.core.caching import FunctionCache
 
@@ -55,14 +56,32 @@ def kernel(fn=None, **options):
 def call_specialised(dispatcher, selector, *args):
     """Call ``dispatcher(selector, *args)``: a str selector is typed as a string literal.
 
-    Looking the compiled entry point up directly costs microseconds, where the
-    dispatcher's own type resolution costs more; the first call compiles (or loads from
-    cache) as usual.
+    The compiled entry point is looked up by the arguments' dtypes, dimensions and memory
+    flags, which costs microseconds; Numba's own type resolution (``typeof`` of every
+    argument) cost 10 us an argument, more than a small theory evaluation itself. The
+    first call of a signature compiles (or loads from cache) as usual.
     """
-    selector_type = types.literal(selector) if isinstance(selector, str) else typeof(selector)
-    signature = (selector_type, *(typeof(arg) for arg in args))
-    compiled = dispatcher.overloads.get(signature)
-    if compiled is None:
-        dispatcher.compile(signature)
-        compiled = dispatcher.overloads[signature]
-    return compiled.entry_point(selector, *args)
+    key = (dispatcher, selector if isinstance(selector, str) else type(selector),
+           *map(_type_key, args))  # fmt: skip
+    entry_point = _ENTRY_POINTS.get(key)
+    if entry_point is None:
+        selector_type = types.literal(selector) if isinstance(selector, str) else typeof(selector)
+        signature = (selector_type, *(typeof(arg) for arg in args))
+        if signature not in dispatcher.overloads:
+            dispatcher.compile(signature)
+        entry_point = _ENTRY_POINTS[key] = dispatcher.overloads[signature].entry_point
+    return entry_point(selector, *args)
+
+
+_ENTRY_POINTS = {}
+
+
+def _type_key(arg):
+    """What Numba's type of ``arg`` depends on (arrays: dtype, ndim, layout, read-only)."""
+    if isinstance(arg, np.ndarray):
+        flags = arg.flags
+        return (arg.dtype, arg.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable,
+                flags.aligned)  # fmt: skip
+    if isinstance(arg, tuple):
+        return (tuple, *map(_type_key, arg))
+    return type(arg)

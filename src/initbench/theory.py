@@ -267,7 +267,12 @@ def critical_point(activation, sigma_b2, *, alpha=None):
     root in saturation (sigmoid, sw2 ~ 103 at any sb2) and a jump across 1 (gelu, silu at
     small sb2).
     """
-    act, alpha = _resolve(activation, alpha)
+    return _critical_point(*_resolve(activation, alpha), float(sigma_b2))
+
+
+@functools.lru_cache(maxsize=256)
+def _critical_point(act, alpha, sigma_b2):
+    """critical_point, remembered: the critical init asks for it once per layer and seed."""
     where = f"activation {act.name!r} at sigma_b2={sigma_b2}"
     sw2 = critical_sigma_w2(act, sigma_b2, alpha=alpha)
     q = _fixed_point(act, alpha, sw2, float(sigma_b2))
