@@ -15,7 +15,7 @@ rule aggregate:
         jobs.aggregate(
             PLAN,
             config,
-            "results/cells",
+            "results/measured",
             "results/batches",
             output,
             log[0],

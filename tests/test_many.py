@@ -107,7 +107,7 @@ def test_cuda_without_a_gpu_stops_with_one_line():
 def test_cells_trained_together_equal_cells_trained_alone():
     """The pipeline's GPU path (cell.train_cells_together) builds the same tables as
     train_cell; on the CPU train_many is bit-identical to train, so the tables are equal."""
-    from initbench.cell import Cell, train_cell, train_cells_together
+    from initbench.cell import Cell, cell_tables, train_cell, train_cells_together
 
     data = ib.load_dataset("circles", seed=0, n_train=64, n_test=32)
     cells = [
@@ -118,7 +118,7 @@ def test_cells_trained_together_equal_cells_trained_alone():
     timing = ["train_seconds", "train_cpu_seconds"]
     for cell in cells:
         alone = train_cell(cell, data)
-        for ours, reference in zip(together[cell.name], alone):
+        for ours, reference in zip(cell_tables(cell, data, together[cell.name]), alone):
             pd.testing.assert_frame_equal(
                 ours.to_pandas().drop(columns=timing, errors="ignore"),
                 reference.drop(columns=timing, errors="ignore"),

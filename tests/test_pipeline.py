@@ -180,7 +180,7 @@ def test_killed_run_resumes_to_the_same_tables(finished, tmp_path):
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 300
-    cells = workdir / "results" / "cells"
+    cells = workdir / "results" / "measured"
     while time.monotonic() < deadline and proc.poll() is None:
         if cells.exists() and len(list(cells.glob("*/runs.arrow"))) >= 5:
             break

@@ -135,7 +135,19 @@ RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_s
 
 def cell_tables(cell: Cell, data: Dataset, results):
     """The runs, curves and layers tables of a cell (Arrow) from its ``(seed, TrainResult,
-    seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters.
+    seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
+    params = cell_parameters(cell, data)
+    return tuple(with_constants(table, params, first=True)
+                 for table in measured_tables(data, results))  # fmt: skip
+
+
+def cell_parameters(cell: Cell, data: Dataset):
+    """The columns every row of a cell's tables carries: its settings, the loss resolved."""
+    return {**cell.columns(), "loss": cell.loss or data.default_loss}
+
+
+def measured_tables(data: Dataset, results):
+    """The runs, curves and layers tables of a cell without its parameters: what it measured.
 
     Built as Arrow columns, not pandas frames: a study has thousands of small cells, and
     pandas' per-column bookkeeping once cost more than some cells' training."""
@@ -157,10 +169,7 @@ def cell_tables(cell: Cell, data: Dataset, results):
     }
     runs = pa.table({name: pa.array(values, RUN_COLUMN_TYPES.get(name, pa.float64()))
                      for name, values in runs.items()})  # fmt: skip
-    curves = _stacked(results, "history")
-    layers = _stacked(results, "layers")
-    params = {**cell.columns(), "loss": cell.loss or data.default_loss}
-    return tuple(with_constants(table, params, first=True) for table in (runs, curves, layers))
+    return runs, _stacked(results, "history"), _stacked(results, "layers")
 
 
 def _stacked(results, attribute):
@@ -175,17 +184,25 @@ def _stacked(results, attribute):
 def with_constants(table, values, first=False):
     """``table`` with one column per ``values`` item, that value on every row (ints as
     int64, floats as float64, the rest as strings); before the others when ``first``."""
-    columns = {}
-    for name, value in values.items():
-        kind = (pa.bool_() if isinstance(value, bool) else pa.int64() if isinstance(value, int)
-                else pa.float64() if isinstance(value, float) else pa.large_string())  # fmt: skip
-        columns[name] = pa.repeat(pa.scalar(value, kind), table.num_rows)
+    columns = {name: pa.repeat(pa.scalar(value, constant_type([value])), table.num_rows)
+               for name, value in values.items()}  # fmt: skip
     if first:
         columns.update(zip(table.column_names, table.columns))
         return pa.table(columns)
     for name, column in columns.items():
         table = table.append_column(name, column)
     return table
+
+
+def constant_type(values):
+    """The column type of ``values`` (None aside): bool, int64, float64 (ints and floats
+    mixed), or else string."""
+    kinds = {pa.bool_() if isinstance(v, bool) else pa.int64() if isinstance(v, int)
+             else pa.float64() if isinstance(v, float) else pa.large_string()
+             for v in values if v is not None}  # fmt: skip
+    if kinds <= {pa.int64(), pa.float64()} and len(kinds) == 2:
+        return pa.float64()
+    return kinds.pop() if len(kinds) == 1 else pa.large_string()
 
 
 def probe_rows(cell: Cell, data: Dataset):
@@ -207,16 +224,16 @@ def majority_rate(data: Dataset):
 def train_cells_together(cells, data: Dataset, device):
     """Train several cells on one dataset with ``train_many``: every (cell, seed) network of
     one architecture and training schedule in one call, so that on a GPU thousands of small
-    networks train side by side. Returns {cell name: its three tables}. Cells with probe
-    rows train one by one (``train_many`` logs no probe statistics).
+    networks train side by side. Returns {cell name: what ``train_seeds`` returns for it}.
+    Cells with probe rows train one by one (``train_many`` logs no probe statistics).
     """
     from .many import train_many
 
-    tables = {}
+    results = {}
     groups = {}
     for cell in cells:
         if cell.probe_split != "none":
-            tables[cell.name] = cell_tables(cell, data, train_seeds(cell, data))
+            results[cell.name] = train_seeds(cell, data)
             continue
         shape = (cell.activation, cell.hidden, cell.loss, cell.steps, cell.batch_size,
                  cell.log_points, cell.dtype)  # fmt: skip
@@ -224,7 +241,7 @@ def train_cells_together(cells, data: Dataset, device):
     for group in groups.values():
         members = [(cell, seed) for cell in group for seed in cell.seeds]
         start, start_cpu = time.perf_counter(), time.thread_time()
-        results = train_many(
+        trained = train_many(
             [initial_network(cell, data, seed) for cell, seed in members], data.X_train,
             data.y_train, activation=group[0].activation,
             loss=group[0].loss or data.default_loss, lr=[c.lr for c, _ in members],
@@ -235,9 +252,6 @@ def train_cells_together(cells, data: Dataset, device):
         )  # fmt: skip
         share = (time.perf_counter() - start) / len(members)  # one call: an equal share each
         cpu_share = (time.thread_time() - start_cpu) / len(members)
-        by_cell = {}
-        for (cell, seed), res in zip(members, results):
-            by_cell.setdefault(cell.name, []).append((seed, res, share, cpu_share))
-        for cell in group:
-            tables[cell.name] = cell_tables(cell, data, by_cell[cell.name])
-    return tables
+        for (cell, seed), res in zip(members, trained, strict=True):
+            results.setdefault(cell.name, []).append((seed, res, share, cpu_share))
+    return results

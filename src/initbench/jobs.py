@@ -19,18 +19,33 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from .cell import cell_tables, train_cells_together, train_seeds, with_constants
+from .cell import (
+    cell_parameters,
+    constant_type,
+    measured_tables,
+    train_cells_together,
+    train_seeds,
+    with_constants,
+)
 from .datasets import Dataset, load_dataset
 from .files import atomic_path
 from .provenance import config_hash, provenance
 
 
 def write_parquet(table, path):
-    """An Arrow table, or a pandas frame (without its index), as a parquet file."""
+    """An Arrow table, or a pandas frame (without its index), as a parquet file.
+
+    Only text columns are dictionary-encoded: measured numbers rarely repeat, and trying
+    them costs a third of the writing time."""
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
+    text = [
+        f.name
+        for f in table.schema
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, use_dictionary=text)
 
 
 @contextmanager
@@ -99,11 +114,12 @@ def warm_up(kernels, dtype, output, log_path):
 
 
 TABLE_KINDS = ("runs", "curves", "layers")
+ABOUT_CELL = b"initbench.cell"  # metadata key of a measured table: the cell's parameters
 
 
 def cell_paths(cell_dir, name):
-    """The three table files of a cell (Arrow IPC: a study has thousands, and the aggregate
-    reads them all; the study tables it writes are parquet)."""
+    """The three measured tables of a cell (Arrow IPC: a study has thousands, and the
+    aggregate reads them all; the study tables it writes are parquet)."""
     return [Path(cell_dir) / name / f"{kind}.arrow" for kind in TABLE_KINDS]
 
 
@@ -112,12 +128,13 @@ def train_batch(plan, batch, data_paths, done_path, log_path, threads):
     write ``done_path``: the batch's cells and what the job cost. Cells already trained (by
     an earlier run, or an interrupted one) are skipped: adding a cell to a batch trains
     that cell only. On ``device="cuda"`` the batch's untrained cells of each dataset train
-    together on the GPU. The cells' tables go to results/cells/ beside the batches' folder.
+    together on the GPU. The cells' tables go to results/measured/ beside the batches'
+    folder.
     """
     start, start_cpu = time.perf_counter(), time.thread_time()
     cells = [plan.cells[name] for name in plan.batches[batch]]
     data_paths = {Path(path).stem: path for path in data_paths}
-    cell_dir = Path(done_path).parent.parent / "cells"
+    cell_dir = Path(done_path).parent.parent / "measured"
     set_threads(threads)
     with job_log(log_path) as log:
         todo = {}
@@ -130,14 +147,14 @@ def train_batch(plan, batch, data_paths, done_path, log_path, threads):
             data = read_dataset(data_paths[dataset])
             if plan.device == "cuda":
                 started = time.perf_counter()
-                tables = train_cells_together(group, data, plan.device)
+                results = train_cells_together(group, data, plan.device)
                 for cell in group:
                     log(f"cell {cell.name}: trained on the GPU")
-                    write_cell(tables[cell.name], cell_paths(cell_dir, cell.name), threads)
+                    write_cell(cell, data, results[cell.name], cell_dir, threads)
                 log(f"{len(group)} cells of {dataset} in {time.perf_counter() - started:.1f} s")
             else:
                 for cell in group:
-                    train_one(cell, data, cell_paths(cell_dir, cell.name), log, threads)
+                    train_one(cell, data, cell_dir, log, threads)
         trained = sum(len(group) for group in todo.values())
         cost = {
             "job": batch, "cells": len(cells), "trained": trained,
@@ -152,14 +169,20 @@ def train_batch(plan, batch, data_paths, done_path, log_path, threads):
         log(f"done: {trained} trained, {len(cells) - trained} already there")
 
 
-def write_cell(tables, paths, threads):
-    extra = {**provenance(), "threads": threads}
-    for table, path in zip(tables, paths):
+def write_cell(cell, data, results, cell_dir, threads):
+    """A cell's measured tables, each with the cell's parameters and provenance in its
+    metadata rather than on every row: the aggregate adds those columns for all cells at
+    once. Uncompressed, so that the aggregate maps them into memory without decoding."""
+    about = json.dumps({"parameters": cell_parameters(cell, data),
+                        "provenance": {**provenance(), "threads": threads}})  # fmt: skip
+    tables = measured_tables(data, results)
+    for table, path in zip(tables, cell_paths(cell_dir, cell.name), strict=True):
         with atomic_path(path) as tmp:
-            feather.write_feather(with_constants(table, extra), tmp, compression="lz4")
+            feather.write_feather(table.replace_schema_metadata({ABOUT_CELL: about}), tmp,
+                                  compression="uncompressed")  # fmt: skip
 
 
-def train_one(cell, data, paths, log, threads):
+def train_one(cell, data, cell_dir, log, threads):
     """Train one cell (all its seeds) and write its runs, curves and layers tables."""
     log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
         f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
@@ -171,8 +194,7 @@ def train_one(cell, data, paths, log, threads):
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
-    tables = cell_tables(cell, data, train_seeds(cell, data, on_seed_done=progress))
-    write_cell(tables, paths, threads)
+    write_cell(cell, data, train_seeds(cell, data, on_seed_done=progress), cell_dir, threads)
 
 
 def read_arrow(path):
@@ -180,13 +202,29 @@ def read_arrow(path):
         return pa.ipc.open_file(source).read_all()
 
 
-def read_tables(paths, threads):
-    """Many small Arrow files as one table, read by ``threads`` threads (Arrow releases
-    the GIL); columns missing in some files are filled with nulls, int64 promoted to
-    float64 where files disagree."""
+def read_cells(paths, threads):
+    """Many cells' measured tables (read by ``threads`` threads: Arrow releases the GIL) as
+    one table, each row with its cell's parameters before the measured columns and its
+    provenance after them. Columns missing in some cells are filled with nulls, int64
+    promoted to float64 where cells disagree."""
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         tables = list(pool.map(read_arrow, paths))
-    return pa.concat_tables(tables, promote_options="permissive")
+    about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
+    measured = pa.concat_tables([table.replace_schema_metadata() for table in tables],
+                                promote_options="permissive")  # fmt: skip
+    rows = np.repeat(np.arange(len(tables)), [table.num_rows for table in tables])
+    params, prov = (per_cell(about, part).take(rows) for part in ("parameters", "provenance"))
+    columns = {}
+    for table in (params, measured, prov):
+        columns.update(zip(table.column_names, table.columns))
+    return pa.table(columns)
+
+
+def per_cell(about, part):
+    """One row per cell: the ``part`` ("parameters" or "provenance") of its metadata."""
+    names = list(dict.fromkeys(name for cell in about for name in cell[part]))
+    values = {name: [cell[part].get(name) for cell in about] for name in names}
+    return pa.table({name: pa.array(v, constant_type(v)) for name, v in values.items()})
 
 
 def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
@@ -196,7 +234,7 @@ def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
         names = sorted(plan.cells)
         stamp = {"config_hash": config_hash(config)}
         for i, kind in enumerate(TABLE_KINDS):
-            table = read_tables([cell_paths(cell_dir, name)[i] for name in names], threads)
+            table = read_cells([cell_paths(cell_dir, name)[i] for name in names], threads)
             write_parquet(with_constants(table, stamp), getattr(outputs, kind))
             log(f"{kind}: {table.num_rows} rows from {len(names)} cells")
         cost = pd.DataFrame(
