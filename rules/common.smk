@@ -43,12 +43,6 @@ def batch_work(wildcards):
     return estimated_work(batch_cells(wildcards.batch))
 
 
-def unblocking(wildcards):
-    """Priority of the jobs that training waits for (datasets, compiles): above every
-    training job's, so that they start first instead of queueing behind short jobs."""
-    return 1 + max(map(estimated_work, map(batch_cells, PLAN.batches)), default=0)
-
-
 def batch_kernels(batch):
     """The warm-up marker of the kernels a batch's cells run on (one activation, dtype)."""
     cell = batch_cells(batch)[0]

@@ -4,7 +4,6 @@ rule dataset:
         "results/data/{dataset}.npz",
     log:
         "logs/dataset/{dataset}.log",
-    priority: unblocking
     params:
         spec=lambda wc: PLAN.datasets[wc.dataset],
         seed=config["data_seed"],

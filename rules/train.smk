@@ -5,7 +5,6 @@ rule warmup:
         "results/jit/{kernels}-{dtype}.done",
     log:
         "logs/warmup/{kernels}-{dtype}.log",
-    priority: unblocking
     resources:
         jit=1,
     run:
