@@ -157,9 +157,9 @@ def measured_tables(data: Dataset, results):
         "diverged_step": [
             -1 if res.diverged_step is None else res.diverged_step for _, res, *_ in results
         ],  # fmt: skip
-        "initial_train_loss": [res.history["train_loss"].iat[0] for _, res, *_ in results],
+        "initial_train_loss": [res.history_columns["train_loss"][0] for _, res, *_ in results],
         **{
-            f"final_{k}": [res.history[k].iat[-1] for _, res, *_ in results]
+            f"final_{k}": [res.history_columns[k][-1] for _, res, *_ in results]
             for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
         },  # fmt: skip
         "majority_rate": [majority_rate(data)] * len(results),
@@ -169,15 +169,16 @@ def measured_tables(data: Dataset, results):
     }
     runs = pa.table({name: pa.array(values, RUN_COLUMN_TYPES.get(name, pa.float64()))
                      for name, values in runs.items()})  # fmt: skip
-    return runs, _stacked(results, "history"), _stacked(results, "layers")
+    return runs, _stacked(results, "history_columns"), _stacked(results, "layer_columns")
 
 
 def _stacked(results, attribute):
-    """One TrainResult table (``history`` or ``layers``) of every seed, with a seed column."""
-    frames = [getattr(res, attribute) for _, res, *_ in results]
-    columns = {name: np.concatenate([frame[name].to_numpy() for frame in frames])
-               for name in frames[0].columns}  # fmt: skip
-    columns["seed"] = np.repeat([seed for seed, *_ in results], [len(f) for f in frames])
+    """One TrainResult table (``history_columns`` or ``layer_columns``) of every seed, with
+    a seed column."""
+    tables = [getattr(res, attribute) for _, res, *_ in results]
+    columns = {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}
+    rows = [len(table["step"]) for table in tables]
+    columns["seed"] = np.repeat([seed for seed, *_ in results], rows)
     return pa.table(columns)
 
 

@@ -189,7 +189,7 @@ def train_one(cell, data, cell_dir, log, threads):
         f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
 
     def progress(seed, res, seconds):
-        last = res.history.iloc[-1]
+        last = {name: column[-1] for name, column in res.history_columns.items()}
         log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip

@@ -13,17 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-import pandas as pd
 
-from ._loop import LAYER_METRICS, RUN_METRICS, STATUS
-from .network import layout, pack, unpack
+from .network import layout, pack
 from .training import (
-    TrainResult,
     _check_data,
     _check_network,
     _positive,
     batch_order,
     log_schedule,
+    result_from_logs,
     train,
 )
 
@@ -186,27 +184,8 @@ def _train_cuda(nets, X, T, X_test, T_test, sizes, dtype, act, loss, lrs, moment
         np.ascontiguousarray(batches, dtype=np.int32), steps, np.array(lrs), np.array(momenta),
         act.alpha if alpha is None else float(alpha), bounds, logged, *launch,
     )  # fmt: skip
-    shapes = list(zip(layout_sizes[1:], layout_sizes[:-1]))
     return [
-        _result(w[i], b[i], w_off, b_off, shapes, status[i], diverged_at[i],
-                run_log[i, : n_logged[i]], layer_log[i, : n_logged[i]])
+        result_from_logs(w[i], b[i], w_off, b_off, layout_sizes, status[i], diverged_at[i],
+                         run_log[i, : n_logged[i]], layer_log[i, : n_logged[i]])
         for i in range(len(nets))
     ]  # fmt: skip
-
-
-def _result(w, b, w_off, b_off, shapes, status, diverged_at, run_log, layer_log):
-    """A TrainResult from one network's buffers, with the same tables as ``train``'s."""
-    n_layers = len(shapes)
-    history = pd.DataFrame(run_log, columns=("step", *RUN_METRICS))
-    history["step"] = history["step"].astype(np.int64)
-    layers = pd.DataFrame(layer_log.reshape(-1, len(LAYER_METRICS)), columns=LAYER_METRICS)
-    layers.insert(0, "layer", np.tile(np.arange(1, n_layers + 1), len(history)))
-    layers.insert(0, "step", np.repeat(history["step"].to_numpy(), n_layers))
-    return TrainResult(
-        weights=unpack(w, w_off, shapes),
-        biases=unpack(b, b_off, [(s[0],) for s in shapes]),
-        status=STATUS[int(status)],
-        diverged_step=None if diverged_at < 0 else int(diverged_at),
-        history=history,
-        layers=layers,
-    )

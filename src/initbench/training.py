@@ -6,6 +6,7 @@ pack parameters into flat buffers, call one kernel, and turn its arrays into tab
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,14 +23,44 @@ _DEFAULT = TRAINING_DEFAULTS
 
 @dataclass
 class TrainResult:
-    """Trained parameters, how the run ended, and its metrics as tidy tables."""
+    """Trained parameters, how the run ended, and its metrics as tidy tables.
+
+    The tables are kept as columns (name -> array) and become pandas frames when first
+    asked for: a study trains thousands of runs, and the pipeline stores the columns."""
 
     weights: list
     biases: list
     status: str  # "completed" or "diverged"
     diverged_step: int | None
-    history: pd.DataFrame = field(repr=False)  # one row per logged step
-    layers: pd.DataFrame = field(repr=False)  # one row per logged step and layer
+    history_columns: dict = field(repr=False)  # one row per logged step
+    layer_columns: dict = field(repr=False)  # one row per logged step and layer
+
+    @cached_property
+    def history(self):
+        return pd.DataFrame(self.history_columns)
+
+    @cached_property
+    def layers(self):
+        return pd.DataFrame(self.layer_columns)
+
+
+def result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at, run_log, layer_log):
+    """A TrainResult from a training loop's flat parameters and its logged rows."""
+    shapes = list(zip(sizes[1:], sizes[:-1]))
+    n_layers = len(shapes)
+    steps = run_log[:, 0].astype(np.int64)
+    per_layer = layer_log.reshape(-1, len(LAYER_METRICS))
+    return TrainResult(
+        weights=unpack(w, w_off, shapes),
+        biases=unpack(bias, b_off, [(s,) for s in sizes[1:]]),
+        status=STATUS[int(status)],
+        diverged_step=None if diverged_at < 0 else int(diverged_at),
+        history_columns={"step": steps, **{name: run_log[:, i + 1]
+                                           for i, name in enumerate(RUN_METRICS)}},
+        layer_columns={"step": np.repeat(steps, n_layers),
+                       "layer": np.tile(np.arange(1, n_layers + 1), len(steps)),
+                       **{name: per_layer[:, i] for i, name in enumerate(LAYER_METRICS)}},
+    )  # fmt: skip
 
 
 def log_schedule(steps, points=40):
@@ -186,19 +217,5 @@ def train(
         T[:eval_rows], X_test, T_test, X_probe, order, rows, steps, float(lr), float(momentum),
         _alpha(act, alpha), bounds, logged, run_log, layer_log,
     )  # fmt: skip
-    history = pd.DataFrame(run_log[:n_logged], columns=("step", *RUN_METRICS))
-    history["step"] = history["step"].astype(np.int64)
-    layers = pd.DataFrame(
-        layer_log[:n_logged].reshape(-1, len(LAYER_METRICS)), columns=LAYER_METRICS
-    )
-    layers.insert(0, "layer", np.tile(np.arange(1, len(sizes)), n_logged))
-    layers.insert(0, "step", np.repeat(history["step"].to_numpy(), len(sizes) - 1))
-    shapes = list(zip(sizes[1:], sizes[:-1]))
-    return TrainResult(
-        weights=unpack(w, w_off, shapes),
-        biases=unpack(bias, b_off, [(s,) for s in sizes[1:]]),
-        status=STATUS[status],
-        diverged_step=None if diverged_at < 0 else int(diverged_at),
-        history=history,
-        layers=layers,
-    )
+    return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
+                            run_log[:n_logged], layer_log[:n_logged])  # fmt: skip

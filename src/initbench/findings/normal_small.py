@@ -10,6 +10,7 @@ from .base import NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
 DEEP = 10  # "deep nets": depth (weight layers) at least this
 VANISHED = 1e-3  # ||dL/dz_1|| / ||dL/dz_top|| at init below this: the gradient vanished
 STALLED_SHARE = 0.8  # "deep nets stall": at least this share of the deep cells
+GRADIENT_COLUMNS = ("cell", "seed", "step", "layer", "depth", "grad_z_norm")
 
 
 def gradient_profile(layers):
@@ -29,7 +30,8 @@ def gradient_profile(layers):
     ["overview"],
 )
 def check_normal_small(claim, results):
-    runs, layers = results.rows("runs", "overview"), results.rows("layers", "overview")
+    runs = results.rows("runs", "overview")
+    layers = results.rows("layers", "overview", columns=GRADIENT_COLUMNS)
     runs = runs[runs["scheme"].eq("normal") & param(runs, "std").eq(0.01)]
     deep = runs[runs["depth"] >= DEEP]
     if deep.empty:
