@@ -11,6 +11,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -209,22 +210,32 @@ def read_cells(paths, threads):
     promoted to float64 where cells disagree."""
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         tables = list(pool.map(read_arrow, paths))
-    about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
-    measured = pa.concat_tables([table.replace_schema_metadata() for table in tables],
-                                promote_options="permissive")  # fmt: skip
-    rows = np.repeat(np.arange(len(tables)), [table.num_rows for table in tables])
-    params, prov = (per_cell(about, part).take(rows) for part in ("parameters", "provenance"))
-    columns = {}
-    for table in (params, measured, prov):
-        columns.update(zip(table.column_names, table.columns))
+        about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
+        measured = pa.concat_tables([table.replace_schema_metadata() for table in tables],
+                                    promote_options="permissive")  # fmt: skip
+        rows = pa.array(np.repeat(np.arange(len(tables), dtype=np.int32),
+                                  [table.num_rows for table in tables]))  # fmt: skip
+        params, prov = (dict(per_cell(about, part)) for part in ("parameters", "provenance"))
+        columns = dict(zip(params, pool.map(repeated, params.values(), repeat(rows))))
+        columns.update(zip(measured.column_names, measured.columns))
+        columns.update(zip(prov, pool.map(repeated, prov.values(), repeat(rows))))
     return pa.table(columns)
 
 
 def per_cell(about, part):
-    """One row per cell: the ``part`` ("parameters" or "provenance") of its metadata."""
-    names = list(dict.fromkeys(name for cell in about for name in cell[part]))
-    values = {name: [cell[part].get(name) for cell in about] for name in names}
-    return pa.table({name: pa.array(v, constant_type(v)) for name, v in values.items()})
+    """(name, one value per cell) for each item of the ``part`` ("parameters" or
+    "provenance") of the cells' metadata."""
+    for name in dict.fromkeys(name for cell in about for name in cell[part]):
+        values = [cell[part].get(name) for cell in about]
+        yield name, pa.array(values, constant_type(values))
+
+
+def repeated(values, rows):
+    """``values`` (one per cell) at ``rows`` (cell numbers). Text through a dictionary:
+    decoding one is several times faster than taking strings."""
+    if pa.types.is_large_string(values.type):
+        return pa.DictionaryArray.from_arrays(rows, values).cast(values.type)
+    return values.take(rows)
 
 
 def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
