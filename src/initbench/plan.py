@@ -17,7 +17,7 @@ from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
 from .inits import INITS, init_params
 
-BATCHES_PER_ACTIVATION = 8  # training jobs per activation and dtype; see assign_batches
+BATCHES_PER_ACTIVATION = 4  # training jobs per activation and dtype; see default_batches
 # The training settings a study (or the config's defaults block) sets for its cells.
 PLANNED_SETTINGS = ("steps", "lr", "batch_size", "momentum", "dtype", "log_points", "seeds")
 
@@ -97,12 +97,15 @@ def plan(config, cores=1):
 
 
 def default_batches(cores):
-    """Training jobs per activation and dtype: 8, or one per core on more than 8 cores.
+    """Training jobs per activation and dtype: 4, or one per core on more than 4 cores.
 
-    On many cores the study's wall time is bounded by its longest job, not by Python's
-    global lock: in the default study's measured cell times, 8 jobs per activation bound
-    the speed-up at 10.5x on 16 or 64 cores, one per core at 13x on 16 and 23x on 64.
-    Which job trains a cell changes nothing in its numbers."""
+    Few cores want few jobs: Snakemake's scheduler wakes up once a second for every job
+    finished so far (one more timer each time), and its passes take the cores from the
+    kernels (2-core default study: 8 jobs per activation cost 4.5 s of its main thread).
+    Many cores want many: the study's wall time is bounded by its longest job, not by
+    Python's global lock; in the default study's measured cell times, 8 jobs per
+    activation bound the speed-up at 10.5x on 16 or 64 cores, one per core at 13x on 16
+    and 23x on 64. Which job trains a cell changes nothing in its numbers."""
     return max(BATCHES_PER_ACTIVATION, int(cores or 1))
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.image import imsave
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
+from PIL import Image
 
 DPI = 100
 STYLE = {
@@ -37,11 +37,17 @@ def figure(ncols, nrows, width, height, **subplots):
 
 
 def save(fig, path):
-    """Render once and write the PNG (``savefig`` would render twice: a layout dry run)."""
+    """Render once and write the PNG (``savefig`` would render twice: a layout dry run).
+
+    Written by Pillow, as RGB where the figure is opaque (it always is, on its white
+    background): half the time of ``imsave``'s RGBA, and smaller files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.canvas.draw()
-    imsave(path, np.asarray(fig.canvas.buffer_rgba()))
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    if (pixels[..., 3] == 255).all():
+        pixels = pixels[..., :3]
+    Image.fromarray(pixels).save(path)
     return path
 
 
