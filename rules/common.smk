@@ -5,7 +5,7 @@ from snakemake.utils import validate
 from initbench import jobs
 from initbench.activations import kernel_family
 from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
-from initbench.plan import estimated_work, plan
+from initbench.plan import job_priorities, plan
 
 
 def given_cores():
@@ -24,6 +24,7 @@ try:
 except ConfigError as error:
     jobs.print_error_and_exit(error)
 validate(config, SCHEMA_PATH)
+PRIORITIES = job_priorities(PLAN)
 jobs.check_device(config)
 
 
@@ -38,9 +39,9 @@ def batch_cells(batch):
     return [PLAN.cells[name] for name in PLAN.batches[batch]]
 
 
-def batch_work(wildcards):
-    """The training job's estimated work: its priority, so the longest jobs start first."""
-    return estimated_work(batch_cells(wildcards.batch))
+def batch_priority(wildcards):
+    """The training job's rank by estimated work: the longest jobs start first."""
+    return PRIORITIES[wildcards.batch]
 
 
 def batch_kernels(batch):

@@ -19,7 +19,7 @@ rule train:
         "results/batches/{batch}.json",  # the batch's cells and what the job cost
     log:
         "logs/train/{batch}.log",
-    priority: batch_work
+    priority: batch_priority
     threads: config["threads"]
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change

@@ -233,3 +233,16 @@ def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
     errors = [line for line in proc.output.splitlines() if "initbench config error" in line]
     assert len(errors) == 1 and "device: cuda, but" in errors[0], proc.output
     assert "Job stats" not in proc.output and not (workflow_dir / "logs").exists()
+
+
+def test_job_priorities_rank_training_jobs_by_estimated_work():
+    """Snakemake's priorities: small integers (its ILP scheduler lost priorities of 1e11),
+    the highest for the job with the most estimated work."""
+    from initbench.plan import estimated_work, job_priorities
+
+    grid = plan(QUICK, cores=2)
+    ranks = job_priorities(grid)
+    assert sorted(ranks.values()) == list(range(1, len(grid.batches) + 1))
+    work = {b: estimated_work([grid.cells[n] for n in names]) for b, names in grid.batches.items()}
+    assert max(work, key=work.get) == max(ranks, key=ranks.get)
+    assert min(work, key=work.get) == min(ranks, key=ranks.get)

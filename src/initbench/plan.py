@@ -140,6 +140,17 @@ def estimated_work(cells):
     return float(work)
 
 
+def job_priorities(plan):
+    """{training job: its rank by estimated work, 1 for the least}: Snakemake's priority,
+    so that the longest jobs start first and no long job is left running alone at the
+    end. A rank, not the work itself: Snakemake's default (ILP) scheduler multiplies the
+    priorities into its objective, and at ~1e11 its solver's tolerances ignored them (the
+    two longest jobs of the default study started last)."""
+    work = {batch: estimated_work([plan.cells[n] for n in names])
+            for batch, names in plan.batches.items()}  # fmt: skip
+    return {batch: rank for rank, batch in enumerate(sorted(work, key=work.get), start=1)}
+
+
 def _init_labels(config):
     """The config's init labels, plus every built-in scheme under its own name (with its
     default parameters), so a study can list ``lecun_uniform`` without defining a label."""
