@@ -44,6 +44,20 @@ def batch_priority(wildcards):
     return PRIORITIES[wildcards.batch]
 
 
+def dataset_priority(wildcards):
+    """Just above the most urgent training job that waits for this dataset (at 0, a
+    dataset only the longest jobs need was made after every other job had started)."""
+    return 1 + max(
+        p for b, p in PRIORITIES.items() if wildcards.dataset in batch_datasets(b)
+    )
+
+
+def warmup_priority(wildcards):
+    """Just above the most urgent training job that waits for these kernels."""
+    kernels = f"results/jit/{wildcards.kernels}-{wildcards.dtype}.done"
+    return 1 + max(p for b, p in PRIORITIES.items() if batch_kernels(b) == kernels)
+
+
 def batch_kernels(batch):
     """The warm-up marker of the kernels a batch's cells run on (one activation, dtype)."""
     cell = batch_cells(batch)[0]

@@ -4,6 +4,7 @@ rule dataset:
         "results/data/{dataset}.npz",
     log:
         "logs/dataset/{dataset}.log",
+    priority: dataset_priority
     params:
         spec=lambda wc: PLAN.datasets[wc.dataset],
         seed=config["data_seed"],

@@ -5,6 +5,7 @@ rule warmup:
         "results/jit/{kernels}-{dtype}.done",
     log:
         "logs/warmup/{kernels}-{dtype}.log",
+    priority: warmup_priority
     resources:
         jit=1,
     run:
