@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +56,7 @@ class Cell:
     def width(self):
         return max(self.hidden, default=0)
 
-    @property
+    @cached_property
     def key(self):
         """Stable id of the cell's settings: equal settings share one computation."""
         settings = asdict(self)
@@ -65,7 +66,7 @@ class Cell:
         blob = json.dumps(settings, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
-    @property
+    @cached_property
     def name(self):
         """Readable, path-safe cell id."""
         return (
