@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .cell import CELL_PARAMETERS
 
@@ -27,14 +28,21 @@ STALL_LOSS_FRACTION = 0.95  # regression: no progress if final train loss >= thi
 TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
 
 
-def load_tables(results_dir):
-    """The five aggregated tables (an empty table for any that is missing)."""
-    return {
-        name: pd.read_parquet(path)
-        if (path := Path(results_dir) / f"{name}.parquet").exists()
-        else pd.DataFrame()
-        for name in TABLE_NAMES
-    }
+def load_tables(results_dir, lean_layers=False):
+    """The five aggregated tables (an empty table for any that is missing).
+
+    ``lean_layers``: the layers table with the cell id but without the cell parameters
+    and provenance that its rows repeat, for readers that join those from the runs (the
+    report): they are most of the cost of reading it."""
+    tables = {}
+    for name in TABLE_NAMES:
+        path = Path(results_dir) / f"{name}.parquet"
+        columns = None
+        if name == "layers" and lean_layers and path.exists():
+            repeated = {*CELL_PARAMETERS, *PROVENANCE_COLUMNS}
+            columns = [c for c in pq.read_schema(path).names if c not in repeated]
+        tables[name] = pd.read_parquet(path, columns=columns) if path.exists() else pd.DataFrame()
+    return tables
 
 
 def comparable(table):

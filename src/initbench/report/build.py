@@ -47,7 +47,7 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir()
     try:
-        tables = load_tables(results_dir)
+        tables = load_tables(results_dir, lean_layers=True)
         log(f"read tables in {time.perf_counter() - start:.1f} s: "
             + ", ".join(f"{k} {len(v)} rows" for k, v in tables.items()))  # fmt: skip
         report = Report(tables, config or {}, building, log)
