@@ -210,10 +210,10 @@ def test_batches_keep_their_cells_when_cells_are_added():
 
 
 def test_more_cores_split_the_same_cells_into_more_jobs():
-    """On more than 4 cores each activation's cells go to one job per core (the study's
+    """On more than 5 cores each activation's cells go to one job per core (the study's
     wall time is then bounded by its longest job); a config's own count always wins."""
     few, many = plan(QUICK, cores=2), plan(QUICK, cores=64)
-    assert len(few.batches) == len(plan(QUICK, cores=4).batches)
+    assert len(few.batches) == len(plan(QUICK, cores=5).batches)
     assert len(many.batches) > len(few.batches)
     assert sorted(n for names in many.batches.values() for n in names) == sorted(few.cells)
     fixed = {**QUICK, "batches_per_activation": 3}

@@ -17,7 +17,7 @@ from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
 from .inits import INITS, init_params
 
-BATCHES_PER_ACTIVATION = 4  # training jobs per activation and dtype; see default_batches
+BATCHES_PER_ACTIVATION = 5  # training jobs per activation and dtype; see default_batches
 # The training settings a study (or the config's defaults block) sets for its cells.
 PLANNED_SETTINGS = ("steps", "lr", "batch_size", "momentum", "dtype", "log_points", "seeds")
 
@@ -97,15 +97,17 @@ def plan(config, cores=1):
 
 
 def default_batches(cores):
-    """Training jobs per activation and dtype: 4, or one per core on more than 4 cores.
+    """Training jobs per activation and dtype: 5, or one per core on more than 5 cores.
 
-    Few cores want few jobs: Snakemake's scheduler wakes up once a second for every job
-    finished so far (one more timer each time), and its passes take the cores from the
-    kernels (2-core default study: 8 jobs per activation cost 4.5 s of its main thread).
-    Many cores want many: the study's wall time is bounded by its longest job, not by
-    Python's global lock; in the default study's measured cell times, 8 jobs per
-    activation bound the speed-up at 10.5x on 16 or 64 cores, one per core at 13x on 16
-    and 23x on 64. Which job trains a cell changes nothing in its numbers."""
+    Few cores want few jobs, but not too few. Snakemake's scheduler wakes up once a
+    second for every job finished so far (one more timer each time), and its passes take
+    the cores from the kernels: in the 2-core default study, 53 jobs cost its main thread
+    4.6 s, 27 jobs 2.4 s. Fewer, larger jobs leave larger ones for the end, where one core
+    may idle: simulated from that study's measured cell times, 27 jobs end 6.7 s apart,
+    34 jobs (5 per activation) 0.7 s, 53 jobs 0.4 s. Many cores want many jobs: the
+    study's wall time is then bounded by its longest job, not by Python's global lock (8
+    jobs per activation bound the speed-up at 10.5x on 16 or 64 cores, one per core at
+    13x on 16 and 23x on 64). Which job trains a cell changes nothing in its numbers."""
     return max(BATCHES_PER_ACTIVATION, int(cores or 1))
 
 
