@@ -329,7 +329,7 @@ class Report:
             pos_v = {v: k for k, v in enumerate(variants)}
             pos_d = {d: k for k, d in enumerate(depths)}
             colours = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
-            for _, row in sub.iterrows():  # one row per cell of one facet: small
+            for row in sub.to_dict("records"):  # one per cell of one facet
                 y, x = pos_v[row["variant"]], pos_d[row["depth"]]
                 if row["stalled"]:
                     v = shown.iat[y, x]

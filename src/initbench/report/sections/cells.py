@@ -13,7 +13,7 @@ def build(r, section):
         for name in names:
             membership.setdefault(name, []).append(study)
     rows = []
-    for name, c in cells.iterrows():
+    for name, c in zip(cells.index, cells.to_dict("records")):  # faster than iterrows
         reached = c["steps_to_target"]
         rows.append(
             [
