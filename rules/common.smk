@@ -47,15 +47,18 @@ def batch_priority(wildcards):
 def dataset_priority(wildcards):
     """Just above the most urgent training job that waits for this dataset (at 0, a
     dataset only the longest jobs need was made after every other job had started)."""
-    return 1 + max(
-        p for b, p in PRIORITIES.items() if wildcards.dataset in batch_datasets(b)
-    )
+    return priority_above(lambda batch: wildcards.dataset in batch_datasets(batch))
 
 
 def warmup_priority(wildcards):
     """Just above the most urgent training job that waits for these kernels."""
     kernels = f"results/jit/{wildcards.kernels}-{wildcards.dtype}.done"
-    return 1 + max(p for b, p in PRIORITIES.items() if batch_kernels(b) == kernels)
+    return priority_above(lambda batch: batch_kernels(batch) == kernels)
+
+
+def priority_above(waits):
+    """1 + the priority of the most urgent training job for which ``waits(batch)``."""
+    return 1 + max(p for batch, p in PRIORITIES.items() if waits(batch))
 
 
 def batch_kernels(batch):

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 import pyarrow as pa
@@ -137,9 +138,8 @@ RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_s
 def cell_tables(cell: Cell, data: Dataset, results):
     """The runs, curves and layers tables of a cell (Arrow) from its ``(seed, TrainResult,
     seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
-    params = cell_parameters(cell, data)
-    return tuple(with_constants(table, params, first=True)
-                 for table in measured_tables(data, results))  # fmt: skip
+    params = [cell_parameters(cell, data)]
+    return tuple(with_cells([table], params) for table in measured_tables(data, results))
 
 
 def cell_parameters(cell: Cell, data: Dataset):
@@ -183,15 +183,43 @@ def _stacked(results, attribute):
     return pa.table(columns)
 
 
-def with_constants(table, values, first=False):
-    """``table`` with one column per ``values`` item, that value on every row (ints as
-    int64, floats as float64, the rest as strings); before the others when ``first``."""
-    columns = {name: pa.repeat(pa.scalar(value, constant_type([value])), table.num_rows)
-               for name, value in values.items()}  # fmt: skip
-    if first:
-        columns.update(zip(table.column_names, table.columns))
-        return pa.table(columns)
-    for name, column in columns.items():
+def with_cells(tables, parameters, after=None, map_=map):
+    """Measured tables of several cells as one table: each row with its cell's
+    ``parameters`` (a dict per cell) before the measured columns, and ``after`` (dicts too,
+    e.g. provenance) after them. Columns missing in some cells are filled with nulls,
+    int64 promoted to float64 where cells disagree. ``map_``: a pool's map, to repeat the
+    columns side by side (Arrow releases the GIL)."""
+    measured = pa.concat_tables([table.replace_schema_metadata() for table in tables],
+                                promote_options="permissive")  # fmt: skip
+    rows = pa.array(np.repeat(np.arange(len(tables), dtype=np.int32),
+                              [table.num_rows for table in tables]))  # fmt: skip
+
+    def repeated(dicts):
+        names = dict.fromkeys(name for d in dicts for name in d)
+        per_cell = [
+            pa.array(v, constant_type(v)) for v in ([d.get(n) for d in dicts] for n in names)
+        ]
+        return dict(zip(names, map_(_repeated, per_cell, repeat(rows))))
+
+    columns = repeated(parameters)
+    columns.update(zip(measured.column_names, measured.columns))
+    columns.update(repeated(after or []))
+    return pa.table(columns)
+
+
+def _repeated(values, rows):
+    """``values`` (one per cell) at ``rows`` (cell numbers). Text through a dictionary:
+    decoding one is several times faster than taking strings."""
+    if pa.types.is_large_string(values.type):
+        return pa.DictionaryArray.from_arrays(rows, values).cast(values.type)
+    return values.take(rows)
+
+
+def with_constants(table, values):
+    """``table`` with one more column per ``values`` item, that value on every row (ints as
+    int64, floats as float64, the rest as strings)."""
+    for name, value in values.items():
+        column = pa.repeat(pa.scalar(value, constant_type([value])), table.num_rows)
         table = table.append_column(name, column)
     return table
 

@@ -11,7 +11,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,10 @@ import pyarrow.parquet as pq
 
 from .cell import (
     cell_parameters,
-    constant_type,
     measured_tables,
     train_cells_together,
     train_seeds,
+    with_cells,
     with_constants,
 )
 from .datasets import Dataset, load_dataset
@@ -204,38 +203,14 @@ def read_arrow(path):
 
 
 def read_cells(paths, threads):
-    """Many cells' measured tables (read by ``threads`` threads: Arrow releases the GIL) as
-    one table, each row with its cell's parameters before the measured columns and its
-    provenance after them. Columns missing in some cells are filled with nulls, int64
-    promoted to float64 where cells disagree."""
+    """Many cells' measured tables, read by ``threads`` threads (Arrow releases the GIL),
+    as one table: each row with its cell's parameters before the measured columns and its
+    provenance after them (see cell.with_cells)."""
     with ThreadPoolExecutor(max(threads, 1)) as pool:
         tables = list(pool.map(read_arrow, paths))
         about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
-        measured = pa.concat_tables([table.replace_schema_metadata() for table in tables],
-                                    promote_options="permissive")  # fmt: skip
-        rows = pa.array(np.repeat(np.arange(len(tables), dtype=np.int32),
-                                  [table.num_rows for table in tables]))  # fmt: skip
-        params, prov = (dict(per_cell(about, part)) for part in ("parameters", "provenance"))
-        columns = dict(zip(params, pool.map(repeated, params.values(), repeat(rows))))
-        columns.update(zip(measured.column_names, measured.columns))
-        columns.update(zip(prov, pool.map(repeated, prov.values(), repeat(rows))))
-    return pa.table(columns)
-
-
-def per_cell(about, part):
-    """(name, one value per cell) for each item of the ``part`` ("parameters" or
-    "provenance") of the cells' metadata."""
-    for name in dict.fromkeys(name for cell in about for name in cell[part]):
-        values = [cell[part].get(name) for cell in about]
-        yield name, pa.array(values, constant_type(values))
-
-
-def repeated(values, rows):
-    """``values`` (one per cell) at ``rows`` (cell numbers). Text through a dictionary:
-    decoding one is several times faster than taking strings."""
-    if pa.types.is_large_string(values.type):
-        return pa.DictionaryArray.from_arrays(rows, values).cast(values.type)
-    return values.take(rows)
+        return with_cells(tables, [a["parameters"] for a in about],
+                          [a["provenance"] for a in about], map_=pool.map)  # fmt: skip
 
 
 def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
