@@ -164,6 +164,21 @@ def progress_at(runs, curves, step):
                      index=runs.index)  # fmt: skip
 
 
+# ---- gradients at init ----------------------------------------------------------------
+
+
+def gradient_ratio_at_init(init, top="output"):
+    """Per row of the layers table at step 0: ||dL/dz_l|| over the same run's ||dL/dz|| at
+    the top layer, the output layer (``top="output"``) or the last hidden one ("hidden").
+    One definition for the claims that ask how much of the gradient reaches the input."""
+    if top not in ("output", "hidden"):
+        raise ValueError(f"top must be 'output' or 'hidden', got {top!r}")
+    top_layer = init["depth"] - (0 if top == "output" else 1)
+    norms = init[init["layer"].eq(top_layer)].set_index(["cell", "seed"])["grad_z_norm"]
+    at_top = init.join(norms.rename("_top"), on=["cell", "seed"])["_top"]
+    return init["grad_z_norm"] / at_top
+
+
 # ---- medians and columns --------------------------------------------------------------
 
 

@@ -17,9 +17,11 @@ import matplotlib as mpl
 import numpy as np
 
 from .. import plotting
+from ..effects import FAILS, HOLDS, UNDECIDED, budget_text, decide
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+VERDICT_OF = {HOLDS: REPRODUCED, FAILS: NOT_REPRODUCED, UNDECIDED: INCONCLUSIVE}
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Finding:
     caption: str = ""
     tier: str = "default"  # the config's tier: default, paper, ...
     budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
+    effects: list = field(default_factory=list)  # effects.Effect.as_record() of each effect
 
 
 class NotTestable(Exception):
@@ -56,11 +59,21 @@ class Claim:
     check: Callable
     partial: bool = False  # testable on a subset of its studies (the rest: inconclusive)
 
-    def finding(self, verdict, rule, measured=(), figure=None, caption=""):
+    def finding(self, verdict, rule, measured=(), figure=None, caption="", effects=()):
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         return Finding(self.key, self.title, self.claim, self.source, list(self.studies),
-                       list(measured), verdict, rule, figure, caption)  # fmt: skip
+                       list(measured), verdict, rule, figure, caption,
+                       effects=[e.as_record() for e in effects])  # fmt: skip
+
+    def decided(self, effects, rule, measured=(), figure=None, caption=""):
+        """The finding whose verdict the effects' intervals decide (effects.decide): every
+        effect holds -> reproduced, any fails -> not reproduced, else inconclusive, with
+        the seeds that would decide appended to the rule."""
+        verdict = VERDICT_OF[decide(effects)]
+        if verdict == INCONCLUSIVE and (needed := budget_text(effects)):
+            rule = f"{rule} Undecided; what would decide: {needed}."
+        return self.finding(verdict, rule, measured, figure, caption, effects)
 
     def evaluate(self, results):
         missing = [s for s in self.studies if not results.has(s)]

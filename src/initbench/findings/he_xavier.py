@@ -1,11 +1,20 @@
 """He et al. 2015: deep ReLU nets converge with He init; at 30 layers Xavier stalls.
 
-The paper's two statements, each tested at its own depth:
-- 22 layers: both inits converge, He sooner;
-- 30 layers: He converges, Xavier "completely stalls".
-"Stalls" is told from "slower" by the budget: a Xavier net that has not reached the target
-after STALL_FACTOR times the steps He needed has stalled only if it also made no progress
-at all; with less budget than that, the verdict is inconclusive and names the budget.
+The paper's figure 3 trains a 30-layer net without batch norm by SGD with momentum 0.9 and
+lr 0.01: the Xavier curve stays flat over the epochs shown ("completely stalls"), and the
+text says its gradients are "all diminishing"; at 22 layers both inits converge, He sooner
+(figure 2). Each statement is one effect over paired seeds, judged in windows stated here
+before any run, the same in every tier:
+- depth 30, within WINDOW updates: He gains at least CONVERGED over chance, and Xavier
+  gains less than FLAT (a flat curve);
+- depth 30, at init: Xavier's first-layer weight gradient is below GRADIENT_RATIO of He's
+  (diminishing gradients: the mechanism, measured directly);
+- depth 22, within BUDGET updates: Xavier gains at least CONVERGED too, and needs more
+  steps than He to get there (a run that never gets there counts as BUDGET steps, a
+  lower bound);
+- the slowdown grows with depth: Xavier's log2 step ratio over He at 30 layers exceeds
+  that at 22.
+The engine trains biases (He's nets had them too, initialised at 0) and keeps lr constant.
 """
 
 import math
@@ -13,14 +22,17 @@ import math
 import numpy as np
 import seaborn as sns
 
-from ..outcomes import STALL_MARGIN, first_step_reaching, made_no_progress, median_curve
+from ..effects import Effect
 from ..plotting import legend_outside, step_axis
 from ..text import gnum
-from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import NotTestable, published_claim
 
-DEPTHS = {22: "both converge, He sooner", 30: "He converges, Xavier stalls"}
-TARGET_GAIN = 0.25  # "converged": train accuracy at least the majority rate + this
-STALL_FACTOR = 10  # "stalls" needs a budget of this many times He's steps to the target
+STALL_DEPTH, BOTH_DEPTH = 30, 22
+WINDOW = 1000  # updates in which the 30-layer Xavier curve must stay flat (a few epochs)
+BUDGET = 3000  # updates in which the 22-layer nets must both converge
+CONVERGED = 0.25  # "converges": train accuracy at least chance (majority rate) + this
+FLAT = 0.02  # "stalls": train accuracy gained over chance within the window below this
+GRADIENT_RATIO = 0.01  # "diminishing": ||dL/dW_1|| at init below 1% of He's
 
 
 def families(runs):
@@ -33,52 +45,88 @@ def families(runs):
     return runs[(runs["family"] != "") & runs["activation"].eq("relu")]
 
 
-def per_cell(runs, curves):
-    """One row per cell: family, depth, steps to the target (median over seeds; inf when
-    fewer than half the seeds reach it), whether it made no progress, final accuracy."""
-    target = runs.groupby("cell")["majority_rate"].first() + TARGET_GAIN
-    reached = first_step_reaching(curves, target).fillna(np.inf)
-    cells = runs.groupby("cell")[["family", "init", "depth", "dataset", "steps"]].first()
-    return cells.assign(
-        target=target,
-        to_target=reached.groupby(level="cell").median(),
-        no_progress=made_no_progress(runs).groupby(runs["cell"]).mean() >= 0.5,
-        accuracy=runs.groupby("cell")["final_train_accuracy"].median(),
-    )
+def gain_at(curves, runs, step):
+    """Per run: train accuracy over the majority rate at the last logged step <= ``step``."""
+    logged = curves[curves["step"] <= step]
+    last = logged[logged["step"].eq(logged.groupby(["cell", "seed"])["step"].transform("max"))]
+    accuracy = last.set_index(["cell", "seed"])["train_accuracy"]
+    runs = runs.set_index(["cell", "seed"])
+    return (accuracy.reindex(runs.index) - runs["majority_rate"]).rename("gain")
 
 
-def judge_depth(cells, depth):
-    """(verdict, sentence) for one depth's He and Xavier cells."""
-    he = cells[cells["family"].eq("He")]
-    xavier = cells[cells["family"].eq("Xavier")]
-    budget = int(cells["steps"].min())
-    he_steps, xavier_steps = he["to_target"].max(), xavier["to_target"].max()
-    if not math.isfinite(he_steps):
-        return INCONCLUSIVE, (
-            f"depth {depth}: He did not reach the target within {budget} steps, so neither "
-            f"'converges' nor 'sooner' can be judged; a longer run is needed"
+def steps_to(curves, runs, gain, budget):
+    """Per run: first logged step <= budget with train accuracy >= majority + gain, and
+    whether it is censored (never reached: recorded as ``budget``)."""
+    runs = runs.set_index(["cell", "seed"])
+    c = curves[curves["step"] <= budget].join(runs["majority_rate"], on=["cell", "seed"])
+    hit = c[c["train_accuracy"] >= c["majority_rate"] + gain]
+    first = hit.groupby(["cell", "seed"])["step"].min().reindex(runs.index)
+    return first.fillna(budget).clip(lower=1).rename("steps"), first.isna().rename("censored")
+
+
+def per_run(runs, curves, layers):
+    """One row per (family, depth, seed): steps trained, gains in the window and budget,
+    steps to the target, and the first layer's weight-gradient norm at init."""
+    keys = runs.set_index(["cell", "seed"])[["family", "depth", "steps", "init"]]
+    keys = keys.rename(columns={"steps": "trained"})
+    init = layers[layers["step"].eq(0) & layers["layer"].eq(1)]
+    grad = init.set_index(["cell", "seed"])["grad_w_norm"].rename("grad_w1")
+    steps, censored = steps_to(curves, runs, CONVERGED, BUDGET)
+    table = keys.join([gain_at(curves, runs, WINDOW).rename("window_gain"),
+                       gain_at(curves, runs, BUDGET).rename("budget_gain"),
+                       steps, censored, grad])  # fmt: skip
+    return table.reset_index()
+
+
+def by_seed(table, depth, family, column):
+    at = table[table["depth"].eq(depth) & table["family"].eq(family)]
+    return at.set_index("seed")[column]
+
+
+def effects_of(table):
+    """The claim's effects from the per-run table (NotTestable without both depths)."""
+    for depth in (STALL_DEPTH, BOTH_DEPTH):
+        at = table[table["depth"].eq(depth)]
+        if at["family"].nunique() < 2:
+            raise NotTestable(
+                f"the he_xavier study has no ReLU nets with both He and Xavier init at depth "
+                f"{depth} (depths run: {', '.join(map(str, sorted(table['depth'].unique())))})"
+            )
+    too_short = table.loc[table["trained"] < BUDGET, "depth"]
+    if len(too_short):
+        raise NotTestable(f"the he_xavier study trains fewer steps than the claim's {BUDGET}")
+
+    def log2_ratio(depth):
+        xavier, he = (by_seed(table, depth, f, "steps") for f in ("Xavier", "He"))
+        censored = by_seed(table, depth, "Xavier", "censored") & ~by_seed(
+            table, depth, "He", "censored"
         )
-    needed = STALL_FACTOR * he_steps
-    if math.isfinite(xavier_steps):
-        ratio = xavier_steps / he_steps
-        text = (f"depth {depth}: He reached the target in {he_steps:.0f} steps, Xavier in "
-                f"{xavier_steps:.0f} ({gnum(ratio, 3)}x)")  # fmt: skip
-        if depth >= 30:
-            return NOT_REPRODUCED, text + ": Xavier is slower, it does not stall"
-        return (REPRODUCED if ratio > 1 else NOT_REPRODUCED), text
-    if budget < needed:
-        return INCONCLUSIVE, (
-            f"depth {depth}: He reached the target in {he_steps:.0f} steps; Xavier had not "
-            f"after {budget}, fewer than {STALL_FACTOR}x He's steps, so 'slower' cannot be told "
-            f"from 'stalls': a budget of {needed:.0f} steps decides"
-        )
-    stalled = bool(xavier["no_progress"].all())
-    text = (f"depth {depth}: He reached the target in {he_steps:.0f} steps; Xavier not in "
-            f"{budget} (>= {STALL_FACTOR}x) and "
-            + ("made no progress at all" if stalled else "made some progress"))  # fmt: skip
-    if depth >= 30:
-        return (REPRODUCED if stalled else NOT_REPRODUCED), text
-    return NOT_REPRODUCED, text + " (the paper has both converge at 22 layers)"
+        return np.log2(xavier / he), censored
+
+    grad = np.log10(by_seed(table, STALL_DEPTH, "Xavier", "grad_w1")
+                    / by_seed(table, STALL_DEPTH, "He", "grad_w1"))  # fmt: skip
+    slow30, cens30 = log2_ratio(STALL_DEPTH)
+    slow22, cens22 = log2_ratio(BOTH_DEPTH)
+    growth = (slow30 - slow22).dropna()
+    he_censored_22 = by_seed(table, BOTH_DEPTH, "He", "censored")
+    return [
+        Effect(f"depth {STALL_DEPTH}: He's accuracy gain over chance within {WINDOW} updates",
+               tuple(by_seed(table, STALL_DEPTH, "He", "window_gain")), CONVERGED, True),
+        Effect(f"depth {STALL_DEPTH}: Xavier's accuracy gain over chance within {WINDOW} "
+               "updates", tuple(by_seed(table, STALL_DEPTH, "Xavier", "window_gain")), FLAT,
+               False),
+        Effect(f"depth {STALL_DEPTH}: log10 of Xavier's ||dL/dW_1|| over He's at init",
+               tuple(grad.dropna()), math.log10(GRADIENT_RATIO), False),
+        Effect(f"depth {BOTH_DEPTH}: Xavier's accuracy gain over chance within {BUDGET} "
+               "updates", tuple(by_seed(table, BOTH_DEPTH, "Xavier", "budget_gain")),
+               CONVERGED, True),
+        Effect(f"depth {BOTH_DEPTH}: log2 of Xavier's steps to the target over He's",
+               tuple(slow22.dropna()), 0.0, True,
+               censored=tuple((cens22 | he_censored_22).reindex(slow22.dropna().index))),
+        Effect(f"log2 step ratio Xavier / He at depth {STALL_DEPTH} minus at {BOTH_DEPTH}",
+               tuple(growth), 0.0, True,
+               censored=tuple(cens30.reindex(growth.index, fill_value=False))),
+    ]  # fmt: skip
 
 
 @published_claim(
@@ -94,60 +142,57 @@ def check_he_xavier(claim, results):
     runs = families(results.rows("runs", "he_xavier"))
     curves = results.rows("curves", "he_xavier")
     curves = curves[curves["cell"].isin(runs["cell"])]
-    cells = per_cell(runs, curves)
-    judged = {}
-    for depth in DEPTHS:
-        at = cells[cells["depth"].eq(depth)]
-        if at["family"].nunique() == 2:
-            judged[depth] = judge_depth(at, depth)
-    if not judged:
-        raise NotTestable(
-            "the he_xavier study has no ReLU nets with both He and Xavier init at depth "
-            f"22 or 30 (depths run: {', '.join(map(str, sorted(cells['depth'].unique())))})"
-        )
-    verdicts = [v for v, _ in judged.values()]
-    if NOT_REPRODUCED in verdicts:
-        verdict = NOT_REPRODUCED
-    elif INCONCLUSIVE in verdicts or len(judged) < len(DEPTHS):
-        verdict = INCONCLUSIVE
-    else:
-        verdict = REPRODUCED
+    layers = results.rows("layers", "he_xavier", columns=("cell", "seed", "step", "layer",
+                                                          "grad_w_norm"))  # fmt: skip
+    table = per_run(runs, curves, layers[layers["cell"].isin(runs["cell"])])
+    effects = effects_of(table)
+    summary = table.groupby(["depth", "family"]).agg(
+        seeds=("seed", "size"), window_gain=("window_gain", "median"),
+        budget_gain=("budget_gain", "median"), steps=("steps", "median"),
+        censored=("censored", "sum"), grad_w1=("grad_w1", "median"))  # fmt: skip
     measured = [
-        (f"{r.dataset}, depth {r.depth}, {r.init}: steps to the target "
-         f"({gnum(r.target, 3)}); final train accuracy",
-         ("not reached" if not math.isfinite(r.to_target) else f"{r.to_target:.0f}")
-         + f" of {r.steps}; {gnum(r.accuracy, 3)}")
-        for r in cells.sort_values(["depth", "family"]).itertuples()
-    ] + [(f"Depth {d}", text) for d, (_, text) in judged.items()]  # fmt: skip
+        (f"depth {d}, {f}: median gain over chance at {WINDOW} / {BUDGET} updates; median "
+         f"steps to chance + {CONVERGED}; ||dL/dW_1|| at init",
+         f"{gnum(r.window_gain, 3)} / {gnum(r.budget_gain, 3)}; {r.steps:.0f}"
+         + (f" ({r.censored:.0f} of {r.seeds} never)" if r.censored else "")
+         + f"; {gnum(r.grad_w1, 3)}")
+        for (d, f), r in summary.iterrows()
+    ] + [(e.label, e.text()) for e in effects]  # fmt: skip
+    momenta = ", ".join(f"{m:g}" for m in sorted(runs["momentum"].unique()))
+    rates = ", ".join(f"{lr:g}" for lr in sorted(runs["lr"].unique()))
     rule = (
-        f"Target: train accuracy >= majority rate + {TARGET_GAIN}; steps to it are the median "
-        f"over seeds of the first logged step reaching it. Depth 22 ({DEPTHS[22]}): reproduced "
-        f"if both reach it and He in fewer steps. Depth 30 ({DEPTHS[30]}): reproduced if He "
-        f"reaches it and Xavier does not within a budget of at least {STALL_FACTOR}x He's steps "
-        f"while making no progress (train accuracy <= majority + {STALL_MARGIN} in at least "
-        f"half the seeds); Xavier reaching it means 'slower', not 'stalls'. Less budget, or He "
-        f"not converging, is inconclusive. Every depth must be reproduced. "
-        + "; ".join(text for _, text in judged.values())
-        + "."
+        f"Windows fixed before any run, the same in every tier. Reproduced if every effect's "
+        f"95% interval over seeds clears its threshold on the claim's side: at depth "
+        f"{STALL_DEPTH}, He gains > {CONVERGED} in train accuracy over chance within {WINDOW} "
+        f"updates while Xavier gains < {FLAT} (flat), and Xavier's first-layer weight gradient "
+        f"at init is < {GRADIENT_RATIO:g} of He's; at depth {BOTH_DEPTH}, Xavier also gains > "
+        f"{CONVERGED} within {BUDGET} updates, in more steps than He (log2 ratio > 0; a run "
+        f"that never gets there counts as {BUDGET} steps, a lower bound); and the log2 ratio "
+        f"is larger at {STALL_DEPTH} than at {BOTH_DEPTH} layers. Not reproduced if any "
+        f"interval clears on the other side; otherwise inconclusive. The paper's setting: SGD "
+        f"with momentum 0.9 and lr 0.01, no batch norm; here momentum {momenta}, lr {rates}, "
+        f"constant (no schedule), biases trained from 0."
     )
-    panels = sorted(set(zip(cells["dataset"], cells["depth"])))
+    panels = sorted(runs["depth"].unique())
 
     def plot(fig, axes):
-        line = median_curve(curves, ["dataset", "depth", "init"], "train_accuracy")
-        for ax, (dataset, depth) in zip(axes, panels):
-            sns.lineplot(line[line["dataset"].eq(dataset) & line["depth"].eq(depth)],
-                         x="step", y="train_accuracy", hue="init",
-                         hue_order=sorted(line["init"].unique()), ax=ax)  # fmt: skip
-            target = cells.loc[cells["depth"].eq(depth), "target"].iloc[0]
-            ax.axhline(target, color="grey", ls=":", lw=1)
-            ax.set_title(f"{dataset}, depth {depth}")
-            ax.set_ylabel("train accuracy (median over seeds)")
+        line = curves.merge(runs[["cell", "seed", "family"]], on=["cell", "seed"])
+        for ax, depth in zip(axes, panels):
+            sns.lineplot(line[line["depth"].eq(depth)], x="step", y="train_accuracy",
+                         hue="family", hue_order=["He", "Xavier"], estimator="median",
+                         errorbar=("pi", 100), ax=ax)  # fmt: skip
+            chance = runs.loc[runs["depth"].eq(depth), "majority_rate"].median()
+            ax.axhline(chance + CONVERGED, color="grey", ls=":", lw=1)
+            ax.axvline(WINDOW if depth == STALL_DEPTH else BUDGET, color="grey", ls="--", lw=1)
+            ax.set_title(f"depth {depth}")
+            ax.set_ylabel("train accuracy (median, range over seeds)")
             step_axis(ax)
         legend_outside(fig, axes)
 
     figure = results.draw(claim, plot, ncols=len(panels), size=(3.6 * len(panels) + 1.8, 3.4))
     caption = (
-        "Train accuracy of ReLU nets, He against Xavier init, per depth (median over seeds); "
-        "dotted: the target. " + "; ".join(text for _, text in judged.values()) + "."
+        f"Train accuracy of ReLU nets, He against Xavier init, per depth (median and range over "
+        f"seeds); dotted: chance + {CONVERGED}; dashed: the window in which the claim is "
+        f"judged ({WINDOW} updates at depth {STALL_DEPTH}, {BUDGET} otherwise)."
     )
-    return claim.finding(verdict, rule, measured, figure, caption)
+    return claim.decided(effects, rule, measured, figure, caption)

@@ -6,13 +6,19 @@ at every logged step (probe_newly_dead), and whether units come back (probe_revi
 units die at high learning rates, so the study sweeps the rate; zeros and constant inits,
 whose units start dead or identical, are left out. A Leaky unit with z <= 0 everywhere still
 passes gradient alpha, so it can come back: the claim is that fewer of them stay inactive.
+
+The claim is conditional on a dying regime, which a setting is in only when ReLU's newly
+dead share clears DYING beyond seed noise; there, Leaky's share must be lower by FEWER
+beyond seed noise, runs paired by seed. Both tiers train the same settings (the paper tier
+with more seeds), so they measure the same quantity.
 """
 
 import seaborn as sns
 
+from ..effects import HOLDS, Effect
 from ..outcomes import finite
 from ..plotting import legend_outside
-from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import INCONCLUSIVE, NotTestable, published_claim
 
 DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
 FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
@@ -51,43 +57,30 @@ def check_leaky_relu(claim, results):
     layers = results.rows("layers", "leaky_relu")
     if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
         raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
-    completed = (
-        runs["status"].eq("completed").groupby([runs[k] for k in (*SETTING, "activation")]).mean()
-    )
     per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
-    table = per_run.pivot_table(index=list(SETTING), columns="activation",
-                                values="probe_newly_dead", aggfunc="median")  # fmt: skip
-    # a rate decides only where most runs of both activations completed (did not diverge)
-    survived = completed.unstack().reindex(index=table.index, columns=table.columns)
-    table = table[(survived >= 0.5).all(axis=1)].dropna()
-    if table.empty or set(table.columns) != {"relu", "leaky_relu"}:
-        raise NotTestable(
-            "no setting has ReLU and Leaky ReLU runs that mostly completed (did not diverge)"
-        )
-    dying = table[table["relu"] >= DYING]
-    if dying.empty:
-        verdict, why = (
-            INCONCLUSIVE,
-            (
-                f"in no setting did ReLU leave {DYING:.0%} of its units dead (largest "
-                f"{table['relu'].max():.1%}, at rates up to "
-                f"{table.index.get_level_values('lr').max():g}): the budget cannot decide; "
-                f"higher rates or longer training would"
-            ),
-        )
-    elif bool((dying["leaky_relu"] <= dying["relu"] - FEWER).all()):
-        verdict, why = (
-            REPRODUCED,
-            f"Leaky leaves fewer units dead in all {len(dying)} dying settings",
-        )
+    table = per_run.pivot_table(index=[*SETTING, "seed"], columns="activation",
+                                values="probe_newly_dead")  # fmt: skip
+    if set(table.columns) != {"relu", "leaky_relu"}:
+        raise NotTestable("the leaky_relu study lacks completed ReLU or Leaky ReLU runs")
+    regime, fewer = [], []
+    for key, g in table.groupby(level=list(SETTING)):
+        both = g.dropna()  # seeds in which both activations completed (did not diverge)
+        dying = Effect(f"{setting_text(key)}: ReLU's newly dead share", tuple(g["relu"]),
+                       DYING, True)  # fmt: skip
+        regime.append(dying)
+        if dying.outcome == HOLDS:
+            fewer.append(Effect(f"{setting_text(key)}: ReLU minus Leaky newly dead share",
+                                tuple(both["relu"] - both["leaky_relu"]), FEWER, True))
+    if fewer:
+        why = f"{len(fewer)} setting(s) are in the dying regime"
     else:
-        verdict, why = NOT_REPRODUCED, "Leaky leaves as many units dead in some dying setting"
+        largest = max(regime, key=lambda e: e.estimate)
+        why = (f"no setting is in the dying regime beyond seed noise (largest ReLU share "
+               f"{largest.text()}); higher rates, more seeds or longer training would decide")
+    completed = runs["status"].eq("completed").groupby(
+        [runs[k] for k in (*SETTING, "activation")]).mean()  # fmt: skip
     revived = per_run.groupby("activation")["probe_revived"].median()
-    measured = [
-        (f"{setting_text(key)}: newly dead share of hidden units, ReLU vs Leaky (median)",
-         f"{r['relu']:.1%} vs {r['leaky_relu']:.1%}")
-        for key, r in table.iterrows()
-    ] + [
+    measured = [(e.label, e.text()) for e in regime + fewer] + [
         ("Dead at init (z <= 0 on every training row), ReLU vs Leaky",
          " vs ".join(f"{per_run.loc[per_run['activation'].eq(a), 'dead_at_init'].median():.1%}"
                      for a in ("relu", "leaky_relu"))),
@@ -100,19 +93,19 @@ def check_leaky_relu(claim, results):
     ]  # fmt: skip
     rule = (
         f"Counted on every training row: the share of hidden units active at init and inactive "
-        f"(z <= 0 on every row) at the end of training, mean over hidden layers, median over "
-        f"runs of one setting (dataset, depth, width, learning rate; zeros/constant inits and "
-        f"diverged runs left out; a setting in which most runs of either activation diverged "
-        f"cannot decide). The dying regime is the settings in which ReLU leaves >= {DYING:.0%} "
-        f"dead. Reproduced if Leaky ReLU's share is at least {FEWER:.0%} points lower in every "
-        f"such setting; not reproduced otherwise; inconclusive if no setting reaches the dying "
-        f"regime. Here: {why}."
+        f"(z <= 0 on every row) at the end of training, mean over hidden layers, per run "
+        f"(zeros/constant inits and diverged runs left out). A setting (dataset, depth, width, "
+        f"learning rate) is in the dying regime when the 95% interval over seeds of ReLU's "
+        f"share lies above {DYING:.0%}. Reproduced if at least one setting is, and in every such "
+        f"setting the interval of ReLU's minus Leaky's share over paired seeds lies above "
+        f"{FEWER:.0%} points; not reproduced if one lies below; inconclusive otherwise, and "
+        f"when no setting is in the dying regime. Here: {why}."
     )
     shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
 
     def plot(fig, axes):
         sns.pointplot(shown, x="lr", y="newly_dead", hue="activation", ax=axes[0],
-                      estimator="median", errorbar=("pi", 50), dodge=0.2)  # fmt: skip
+                      estimator="mean", errorbar=("ci", 95), dodge=0.2)  # fmt: skip
         axes[0].axhline(DYING, color="grey", ls=":", lw=1)
         axes[0].set_ylabel("newly dead share of hidden units")
         axes[0].set_xlabel("learning rate")
@@ -121,7 +114,9 @@ def check_leaky_relu(claim, results):
     figure = results.draw(claim, plot, size=(7.0, 3.8))
     caption = (
         f"Share of hidden units that were active at init and are inactive on every training "
-        f"row after training, per learning rate (median and interquartile range over runs); "
-        f"dotted: the dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
+        f"row after training, per learning rate (mean and 95% interval over runs); dotted: the "
+        f"dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
     )
-    return claim.finding(verdict, rule, measured, figure, caption)
+    if not fewer:  # the claim's condition is not met: nothing to decide
+        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, regime)
+    return claim.decided(fewer, rule, measured, figure, caption)

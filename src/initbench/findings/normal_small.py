@@ -1,11 +1,24 @@
-"""3. Small normal init in deep nets: the published claim, its thresholds and its check."""
+"""The seed: with weights randn x 0.01, gradients vanish towards the input and deep nets stall.
 
+Two effects per seed over the overview's deep normal(std 0.01) cells: the largest layer-1
+gradient ratio at init (outcomes.gradient_ratio_at_init, input to output layer), and the
+share of those cells' runs that made no progress."""
+
+import numpy as np
 import seaborn as sns
 
-from ..outcomes import STALL_LOSS_FRACTION, STALL_MARGIN, param, stalled_cells  # fmt: skip
+from ..effects import Effect
+from ..outcomes import (
+    STALL_LOSS_FRACTION,
+    STALL_MARGIN,
+    gradient_ratio_at_init,
+    made_no_progress,
+    param,
+    stalled_cells,
+)
 from ..plotting import integer_axis
 from ..text import gnum
-from .base import NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import NotTestable, published_claim
 
 DEEP = 10  # "deep nets": depth (weight layers) at least this
 VANISHED = 1e-3  # ||dL/dz_1|| / ||dL/dz_top|| at init below this: the gradient vanished
@@ -16,9 +29,7 @@ GRADIENT_COLUMNS = ("cell", "seed", "step", "layer", "depth", "grad_z_norm")
 def gradient_profile(layers):
     """||dL/dz_l|| / ||dL/dz_top|| at init per (cell, seed, layer); top = the output layer."""
     init = layers[layers["step"].eq(0)]
-    top = init[init["layer"].eq(init["depth"])].set_index(["cell", "seed"])["grad_z_norm"]
-    init = init.join(top.rename("top"), on=["cell", "seed"])
-    return init.assign(relative=init["grad_z_norm"] / init["top"])
+    return init.assign(relative=gradient_ratio_at_init(init, top="output"))
 
 
 @published_claim(
@@ -46,8 +57,14 @@ def check_normal_small(claim, results):
     deep_cells = cells[cells["depth"] >= DEEP]
     worst = deep_cells["ratio"].max()
     share = deep_cells["stalled"].mean()
-    vanished, stall = bool(worst < VANISHED), bool(share >= STALLED_SHARE)
-    verdict = REPRODUCED if vanished and stall else NOT_REPRODUCED
+    first_layer = profile[profile["layer"].eq(1) & profile["depth"].ge(DEEP)]
+    effects = [
+        Effect(f"depth >= {DEEP}: largest log10 ||dL/dz_1|| / ||dL/dz_top|| at init over cells",
+               tuple(np.log10(first_layer.groupby("seed")["relative"].max())),
+               float(np.log10(VANISHED)), False),
+        Effect(f"depth >= {DEEP}: share of cells whose run made no progress",
+               tuple(made_no_progress(deep).groupby(deep["seed"]).mean()), STALLED_SHARE, True),
+    ]  # fmt: skip
     measured = [
         (
             f"Depth {d}: ||dL/dz_1|| / ||dL/dz_top|| at init (median; largest over cells)",
@@ -57,13 +74,15 @@ def check_normal_small(claim, results):
     ] + [
         (f"Depth {d}: cells stalled", f"{int(g['stalled'].sum())} of {len(g)}")
         for d, g in cells.groupby("depth")
-    ]
+    ] + [(e.label, e.text()) for e in effects]
     rule = (
-        f"Reproduced if, over the overview's normal(std 0.01) cells with depth >= {DEEP}, the "
-        f"largest ratio ||dL/dz_1|| / ||dL/dz_top|| at init (median over seeds) is below "
-        f"{VANISHED:g}, and at least {STALLED_SHARE:.0%} of the cells stall (in at least half "
-        f"the seeds: diverged, or final train accuracy <= majority rate + {STALL_MARGIN}; "
-        f"regression: final loss >= {STALL_LOSS_FRACTION} x initial)."
+        f"Per seed, over the overview's normal(std 0.01) cells with depth >= {DEEP}: the "
+        f"largest ratio ||dL/dz_1|| / ||dL/dz_top|| at init (log10), and the share of cells "
+        f"whose run made no progress (diverged, or final train accuracy <= majority rate + "
+        f"{STALL_MARGIN}; regression: final loss >= {STALL_LOSS_FRACTION} x initial). "
+        f"Reproduced if the 95% intervals over seeds lie below log10 {VANISHED:g} and above "
+        f"{STALLED_SHARE:.0%}; not reproduced if one lies on the other side; otherwise "
+        f"inconclusive."
     )
 
     def plot(fig, axes):
@@ -93,4 +112,4 @@ def check_normal_small(claim, results):
         f"cells that stalled, per depth. At depth >= {DEEP} the layer-1 ratio is at most "
         f"{gnum(worst, 3)} and {share:.0%} of {len(deep_cells)} cells stalled."
     )
-    return claim.finding(verdict, rule, measured, figure, caption)
+    return claim.decided(effects, rule, measured, figure, caption)

@@ -4,10 +4,11 @@ import numpy as np
 import seaborn as sns
 from matplotlib.ticker import ScalarFormatter
 
-from ..outcomes import median_curve  # fmt: skip
+from ..effects import Effect
+from ..outcomes import median_curve
 from ..plotting import step_axis
 from ..text import gnum
-from .base import NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import NotTestable, published_claim
 
 LEARNED = 0.9  # Saxe: learned once 90% of the way from the initial loss to the floor
 FLAT = 2.0  # orthogonal: learning times over depth within this factor
@@ -70,8 +71,7 @@ def check_saxe(claim, results):
         )
     spread = orthogonal["time"].max() / orthogonal["time"].min()
     growth = {init: g["time"].iloc[-1] / g["time"].iloc[0] for init, g in gaussian.groupby("init")}
-    flat, grows = bool(spread <= FLAT), all(v >= GROWTH for v in growth.values())
-    verdict = REPRODUCED if flat and grows else NOT_REPRODUCED
+    effects = saxe_effects(cells, times, int(curves["step"].max()))
     measured = (
         [("Loss floor (lowest train loss in the study)", gnum(floor, 3))]
         + [
@@ -84,16 +84,17 @@ def check_saxe(claim, results):
             )
             for init, g in table.sort_values("depth").groupby("init")
         ]
-        + [("orthogonal: slowest / fastest over depths", gnum(spread, 3))]
-        + [(f"{init}: deepest / shallowest", gnum(v, 3)) for init, v in growth.items()]
+        + [(e.label, e.text()) for e in effects]
     )
     rule = (
         f"Learning time: the first logged step where the train loss has come {LEARNED:.0%} of "
         f"the way from its initial value to the floor (the lowest train loss of any run in the "
-        f"study; inf if never). Reproduced if, with medians over seeds, the orthogonal nets' "
-        f"slowest depth takes at most {FLAT:g} x the fastest's time, and every Gaussian init "
-        f"takes at least {GROWTH:g} x as long at the deepest as at the shallowest depth; "
-        f"otherwise not reproduced. {lr_text}"
+        f"study; a run that never gets there counts as the budget, a lower bound). Per seed: "
+        f"log2 of the orthogonal nets' slowest over fastest learning time across depths, and "
+        f"of each Gaussian init's deepest over shallowest. Reproduced if the 95% intervals over "
+        f"seeds lie below log2 {FLAT:g} (orthogonal) and above log2 {GROWTH:g} (every Gaussian "
+        f"init); not reproduced if one lies on the other side; otherwise inconclusive. "
+        f"{lr_text}"
     )
     curves = curves.join(
         curves[curves["step"].eq(0)].set_index(["cell", "seed"])["train_loss"].rename("start"),
@@ -149,4 +150,31 @@ def check_saxe(claim, results):
         + ", ".join(f"{k} {gnum(v, 3)}" for k, v in growth.items())
         + "."
     )
-    return claim.finding(verdict, rule, measured, figure, caption)
+    return claim.decided(effects, rule, measured, figure, caption)
+
+
+def saxe_effects(cells, times, budget):
+    """Per seed: log2 slowest / fastest orthogonal learning time over depths (claim: below
+    log2 FLAT), and log2 deepest / shallowest per Gaussian init (claim: above log2 GROWTH);
+    a never-reached time is the budget, censored."""
+    runs = cells.join(times.reset_index("seed"), how="inner").reset_index()
+    runs["censored"] = ~np.isfinite(runs["time"])
+    runs["time"] = runs["time"].where(~runs["censored"], budget).clip(lower=1)
+    effects = []
+    ortho = runs[runs["scheme"].eq("orthogonal")]
+    spread = ortho.groupby("seed").apply(
+        lambda g: (np.log2(g["time"].max() / g["time"].min()), g["censored"].any()),
+        include_groups=False)  # fmt: skip
+    effects.append(Effect("orthogonal: log2 slowest / fastest learning time over depths",
+                          tuple(v for v, _ in spread), float(np.log2(FLAT)), False,
+                          censored=tuple(c for _, c in spread)))  # fmt: skip
+    for init, g in runs[runs["scheme"].isin(GAUSSIAN_SCHEMES)].groupby("init"):
+        shallow, deep = g["depth"].min(), g["depth"].max()
+        at = {d: g[g["depth"].eq(d)].set_index("seed") for d in (shallow, deep)}
+        ratio = np.log2(at[deep]["time"] / at[shallow]["time"])
+        ratio = ratio[~at[shallow]["censored"].reindex(ratio.index, fill_value=True)].dropna()
+        censored = at[deep]["censored"].reindex(ratio.index, fill_value=False)  # lower bounds
+        effects.append(Effect(f"{init}: log2 learning time at depth {deep} over depth {shallow}",
+                              tuple(ratio), float(np.log2(GROWTH)), True,
+                              censored=tuple(censored)))  # fmt: skip
+    return effects

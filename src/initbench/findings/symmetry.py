@@ -4,10 +4,11 @@ import numpy as np
 import seaborn as sns
 
 from ..baselines import best_linear_accuracy
+from ..effects import FAILS, HOLDS, Effect, decide
 from ..outcomes import STALL_MARGIN, median_curve, n_hidden  # fmt: skip
 from ..plotting import legend_outside, step_axis
 from ..text import gnum
-from .base import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, NotTestable, published_claim
+from .base import INCONCLUSIVE, NotTestable, published_claim
 
 IDENTICAL_TOL = 1e-12  # symmetry (largest distance between two units) that counts as 0
 
@@ -47,16 +48,21 @@ def check_symmetry(claim, results):
         "final_train_accuracy"
     ].median()
     acc["ceiling"] = acc["dataset"].map(ceilings)
-    identical = bool(largest <= IDENTICAL_TOL)
-    symmetric, random = acc[acc["symmetric"]], acc[~acc["symmetric"]]
-    no_better = bool((symmetric["final_train_accuracy"] <= symmetric["ceiling"] + 1e-12).all())
-    control = bool((random["final_train_accuracy"] > random["ceiling"] + STALL_MARGIN).any())
-    if not (identical and no_better):
-        verdict = NOT_REPRODUCED
-    elif control:
-        verdict = REPRODUCED
-    else:
-        verdict = INCONCLUSIVE
+    sym_layers = hidden.groupby("seed")["symmetry"].max()
+    sym_runs = nets[nets["symmetric"]].assign(ceiling=nets["dataset"].map(ceilings))
+    over_linear = (sym_runs["final_train_accuracy"] - sym_runs["ceiling"]).groupby(
+        sym_runs["seed"]).max()  # fmt: skip
+    random_runs = nets[~nets["symmetric"]].assign(ceiling=nets["dataset"].map(ceilings))
+    control_gain = (random_runs["final_train_accuracy"] - random_runs["ceiling"]).groupby(
+        random_runs["seed"]).max()  # fmt: skip
+    effects = [
+        Effect("zeros/constant: largest distance between two hidden units, any layer and step",
+               tuple(sym_layers), IDENTICAL_TOL, False, exact=True),
+        Effect("zeros/constant: largest final train accuracy minus the best linear boundary's",
+               tuple(over_linear), 1e-12, False, exact=True),
+        Effect("control, random init: largest final train accuracy over the best linear "
+               "boundary's", tuple(control_gain), STALL_MARGIN, True),
+    ]  # fmt: skip
     best_linear = max(ceilings.values())
     measured = [
         ("Largest distance between two hidden units (zeros/constant, any layer, any step)",
@@ -79,7 +85,9 @@ def check_symmetry(claim, results):
         f"at every logged step and (b) each such network's median final train accuracy is at "
         f"most that best linear accuracy; not reproduced if (a) or (b) fails. Inconclusive if "
         f"no randomly initialised network beats it by more than {STALL_MARGIN} (then the data "
-        f"cannot tell a half-plane from a learned boundary)."
+        f"cannot tell a half-plane from a learned boundary: per seed, the best random net's "
+        f"gain over it, 95% interval over seeds). (a) and (b) are exact: identical units stay "
+        f"identical under any batch order, so one seed decides them; every seed is checked."
     )
     activations = sorted(nets["activation"].unique())
 
@@ -119,4 +127,8 @@ def check_symmetry(claim, results):
         f"{gnum(acc.loc[acc['symmetric'], 'final_train_accuracy'].max(), 3)}, against "
         f"{gnum(best_linear, 3)} for the best single linear boundary (dotted)."
     )
-    return claim.finding(verdict, rule, measured, figure, caption)
+    measured += [(e.label, e.text()) for e in effects]
+    exact = effects[:2]
+    if decide(exact) == HOLDS and effects[2].outcome == FAILS:  # the data cannot tell
+        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, effects)
+    return claim.decided(effects, rule, measured, figure, caption)

@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 from ...findings import INCONCLUSIVE, read_findings
-from ...text import slug
+from ...text import gnum, slug
 
 
 def build(findings_json, figure_dir):
@@ -31,9 +31,12 @@ def build(findings_json, figure_dir):
             "rule": f.rule, "figure": file if exists else None,
             "missing_figure": file if file and not exists else None, "caption": f.caption,
             "tier": f.tier, "budget_text": budget_text(f.budget),
+            "effects": [effect_row(e) for e in f.effects],
+            "key_effect": key_effect_text(f.effects),
             "other_tiers": [
                 {"tier": tier, "verdict": o.verdict, "budget_text": budget_text(o.budget),
                  "verdict_class": slug(o.verdict.replace(" ", "-")),
+                 "key_effect": key_effect_text(o.effects),
                  "disagrees": INCONCLUSIVE not in (o.verdict, f.verdict) and o.verdict != f.verdict}
                 for tier, found in others.items() if (o := found.get(f.key)) is not None
             ],
@@ -41,10 +44,19 @@ def build(findings_json, figure_dir):
     counts = {}
     for f in rendered:
         counts[f["verdict"]] = counts.get(f["verdict"], 0) + 1
+    disagreements = [
+        {"title": f["title"], "anchor": f["anchor"],
+         "verdicts": [(f["tier"], f["verdict"])] + [(o["tier"], o["verdict"])
+                                                    for o in f["other_tiers"]]}
+        for f in rendered
+        if len({f["verdict"], *(o["verdict"] for o in f["other_tiers"])} - {INCONCLUSIVE}) > 1
+    ]  # fmt: skip
     return {
         "available": True,
         "message": "" if rendered else "No findings were evaluated.",
         "items": rendered,
+        "disagreements": disagreements,
+        "tiers": sorted({f.tier for f in current} | set(others)),
         "counts": [(v, n, slug(v.replace(" ", "-"))) for v, n in counts.items()],
     }
 
@@ -67,3 +79,41 @@ def budget_text(budget):
         f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
         for key, value in budget.items()
     )
+
+
+def effect_row(effect):
+    """One effect of findings.json as the page's table shows it."""
+    lo, hi = effect.get("lo"), effect.get("hi")
+    interval = "-" if lo is None or lo != lo else f"[{gnum(lo, 3)}, {gnum(hi, 3)}]"
+    side = ">" if effect["above"] else "<"
+    return {"label": effect["label"], "estimate": gnum(effect["estimate"], 3),
+            "interval": interval, "n": effect["n"], "exact": effect.get("exact", False),
+            "threshold": f"{side} {gnum(effect['threshold'], 3)}",
+            "outcome": effect["outcome"], "seeds_needed": effect.get("seeds_needed")}  # fmt: skip
+
+
+def key_effect(effects):
+    """The effect a verdict turns on: the first that fails, else the first undecided, else
+    the one whose interval comes nearest its threshold."""
+    for outcome in ("fails", "undecided"):
+        for effect in effects:
+            if effect["outcome"] == outcome:
+                return effect
+
+    def margin(effect):
+        edge = effect["lo"] if effect["above"] else effect["hi"]
+        gap = abs(edge - effect["threshold"]) if edge == edge else float("inf")
+        return gap / max(abs(effect["threshold"]), 1e-12)
+
+    return min(effects, key=margin, default=None)
+
+
+def key_effect_text(effects):
+    """'label: 0.12 [0.05, 0.19], 3 seeds' for the effect a verdict turns on."""
+    effect = key_effect(effects)
+    if effect is None:
+        return ""
+    row = effect_row(effect)
+    interval = "" if row["interval"] == "-" else f" {row['interval']}"
+    seeds = f"{row['n']} seed" + ("" if row["n"] == 1 else "s")
+    return (f"{row['label']}: {row['estimate']}{interval} ({seeds}; claim {row['threshold']})")
