@@ -221,6 +221,34 @@ def test_other_tiers_and_disagreements(tmp_path):
     html = out.read_text(encoding="utf-8")
     assert html.count("The tiers disagree.") == 1  # he: reproduced here, not in the paper tier
     assert "steps 12000" in html and "the default tier:" in html
+    # flagged at the top, before the first claim, naming both tiers' verdicts
+    top = html.index("The tiers disagree on 1 claim:")
+    assert top < html.index('id="finding-he"')
+    assert "default reproduced; paper not reproduced" in html
+
+
+def test_effects_beside_the_verdict(tmp_path):
+    """Each effect's estimate, 95% interval and seeds are shown next to its verdict."""
+    from initbench.effects import Effect
+
+    results = tmp_path / "results"
+    write_results(results)
+    gap = Effect("He minus Xavier, accuracy gain", (0.35, 0.37, 0.36), 0.25, True)
+    noisy = Effect("Xavier gain in the window", (0.0, 0.05, 0.01), 0.02, False)
+    found = Finding("he", "He", "c", "s", ["overview"], [], "inconclusive", "r",
+                    effects=[gap.as_record(), noisy.as_record()])  # fmt: skip
+    write_findings([found], results / "findings.json")
+    quick = Finding("he", "He", "c", "s", ["overview"], [], "inconclusive", "r", tier="quick")
+    write_findings([quick], results / "findings-quick.json")
+    out = build_report(results, results / "findings.json", tmp_path / "r" / "index.html", CONFIG,
+                       log=lambda m: 0)  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    lo, hi = gap.interval
+    assert f"[{lo:.3g}, {hi:.3g}]" in html and "He minus Xavier, accuracy gain" in html
+    assert "(about " in html and "seeds would decide)" in html  # the undecided one
+    # the verdict list names the effect the verdict turns on: the undecided one
+    assert "Xavier gain in the window: 0.02 [" in html
+    assert "agree on every claim" in html  # default and quick: inconclusive is no disagreement
 
 
 def test_content_from_the_tables(report):
