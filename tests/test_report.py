@@ -234,7 +234,7 @@ def test_effects_beside_the_verdict(tmp_path):
     results = tmp_path / "results"
     write_results(results)
     gap = Effect("He minus Xavier, accuracy gain", (0.35, 0.37, 0.36), 0.25, True)
-    noisy = Effect("Xavier gain in the window", (0.0, 0.05, 0.01), 0.02, False)
+    noisy = Effect("Xavier gain in the window", (0.0, 0.06, 0.03), 0.02, False)
     found = Finding("he", "He", "c", "s", ["overview"], [], "inconclusive", "r",
                     effects=[gap.as_record(), noisy.as_record()])  # fmt: skip
     write_findings([found], results / "findings.json")
@@ -247,7 +247,7 @@ def test_effects_beside_the_verdict(tmp_path):
     assert f"[{lo:.3g}, {hi:.3g}]" in html and "He minus Xavier, accuracy gain" in html
     assert "(about " in html and "seeds would decide)" in html  # the undecided one
     # the verdict list names the effect the verdict turns on: the undecided one
-    assert "Xavier gain in the window: 0.02 [" in html
+    assert "Xavier gain in the window: 0.03 [" in html
     assert "agree on every claim" in html  # default and quick: inconclusive is no disagreement
 
 
