@@ -171,7 +171,8 @@ def check_he_xavier(claim, results):
         f"is larger at {STALL_DEPTH} than at {BOTH_DEPTH} layers. Not reproduced if any "
         f"interval clears on the other side; otherwise inconclusive. The paper's setting: SGD "
         f"with momentum 0.9 and lr 0.01, no batch norm; here momentum {momenta}, lr {rates}, "
-        f"constant (no schedule), biases trained from 0."
+        f"constant (no schedule), biases trained from 0. A gain 'within N updates' is read at "
+        f"the last logged step at or before N."
     )
     panels = sorted(runs["depth"].unique())
 

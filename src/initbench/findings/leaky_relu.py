@@ -62,17 +62,25 @@ def check_leaky_relu(claim, results):
                                 values="probe_newly_dead")  # fmt: skip
     if set(table.columns) != {"relu", "leaky_relu"}:
         raise NotTestable("the leaky_relu study lacks completed ReLU or Leaky ReLU runs")
-    regime, fewer = [], []
+    regime, fewer, diverging = [], [], []
     for key, g in table.groupby(level=list(SETTING)):
         both = g.dropna()  # seeds in which both activations completed (did not diverge)
         dying = Effect(f"{setting_text(key)}: ReLU's newly dead share", tuple(g["relu"]),
                        DYING, True)  # fmt: skip
         regime.append(dying)
-        if dying.outcome == HOLDS:
-            fewer.append(Effect(f"{setting_text(key)}: ReLU minus Leaky newly dead share",
-                                tuple(both["relu"] - both["leaky_relu"]), FEWER, True))
+        if dying.outcome != HOLDS:
+            continue
+        if 2 * len(both) < len(g):  # most runs of one activation diverged: cannot decide
+            diverging.append(setting_text(key))
+            continue
+        fewer.append(Effect(f"{setting_text(key)}: ReLU minus Leaky newly dead share",
+                            tuple(both["relu"] - both["leaky_relu"]), FEWER, True))
+    skipped = (f"; in the dying regime but left out, most runs of one activation diverged: "
+               f"{'; '.join(diverging)}") if diverging else ""  # fmt: skip
     if fewer:
-        why = f"{len(fewer)} setting(s) are in the dying regime"
+        why = f"{len(fewer)} setting(s) are in the dying regime and decide{skipped}"
+    elif diverging:
+        why = f"no dying setting can decide{skipped}"
     else:
         largest = max(regime, key=lambda e: e.estimate)
         why = (f"no setting is in the dying regime beyond seed noise (largest ReLU share "
@@ -94,7 +102,8 @@ def check_leaky_relu(claim, results):
     rule = (
         f"Counted on every training row: the share of hidden units active at init and inactive "
         f"(z <= 0 on every row) at the end of training, mean over hidden layers, per run "
-        f"(zeros/constant inits and diverged runs left out). A setting (dataset, depth, width, "
+        f"(zeros/constant inits and diverged runs left out; a setting in which most runs of "
+        f"either activation diverged cannot decide). A setting (dataset, depth, width, "
         f"learning rate) is in the dying regime when the 95% interval over seeds of ReLU's "
         f"share lies above {DYING:.0%}. Reproduced if at least one setting is, and in every such "
         f"setting the interval of ReLU's minus Leaky's share over paired seeds lies above "
