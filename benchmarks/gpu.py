@@ -77,7 +77,7 @@ def initbench_engine(device, tile=16, max_registers=None):
     import initbench as ib
 
     if device == "cuda":
-        from initbench.many import cuda_unavailable_reason
+        from initbench.engine.many import cuda_unavailable_reason
 
         reason = cuda_unavailable_reason()
         if reason:

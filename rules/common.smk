@@ -3,7 +3,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from initbench import jobs
-from initbench.activations import kernel_family
+from initbench.engine.activations import kernel_family
 from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
 from initbench.plan import job_priorities, plan
 

@@ -222,7 +222,7 @@ def test_more_cores_split_the_same_cells_into_more_jobs():
 
 def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
     """``device: cuda`` never falls back to the CPU silently: no GPU, one line, no job."""
-    from initbench.many import cuda_unavailable_reason
+    from initbench.engine.many import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is None:

@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 import initbench as ib
-from initbench.many import train_many
+from initbench.engine.many import train_many
+from initbench.engine.training import batch_order
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 if SIMULATED:
@@ -126,7 +127,7 @@ def test_sim_matches_numpy_reference(loss):
               batch_size=4, steps=5, log_points=3)  # fmt: skip
     gpu = train_many(nets, X, y, device="cuda", tile=2, **kw)
     for (W, b), lr, m, seed, got in zip(nets, kw["lr"], kw["momentum"], kw["seeds"], gpu):
-        order = ib.training.batch_order(seed, X.shape[0], 4, 5)
+        order = batch_order(seed, X.shape[0], 4, 5)
         ref_W, ref_b = naive.train(W, b, X, y, "gelu", loss, 0.0, lr, m, order, 4, 5)
         for a, c in zip(got.weights + got.biases, ref_W + ref_b):
             np.testing.assert_allclose(a, c, **TIGHT)
@@ -193,7 +194,7 @@ def test_gpu_matches_cpu(dtype):
     """On a machine with a CUDA GPU: every activation at a study-like size, several tiles."""
     if SIMULATED:
         pytest.skip("the simulator tests cover this")
-    from initbench.many import cuda_unavailable_reason
+    from initbench.engine.many import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:
@@ -230,7 +231,7 @@ def sm90(monkeypatch):
     target = types.SimpleNamespace(compute_capability=(9, 0))
     monkeypatch.setattr(dispatcher, "get_current_device", lambda: target)
     yield cuda
-    from initbench import gpu_loop  # forget what was compiled for a capability we made up
+    from initbench.engine import gpu_loop  # forget what was compiled for a capability we made up
 
     gpu_loop.device_function.cache_clear()
     gpu_loop.train_kernel.cache_clear()
@@ -238,8 +239,8 @@ def sm90(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_compiles_for_sm90(sm90, dtype):
-    from initbench.gpu_loop import device_function, train_kernel
-    from initbench.gpu_many import kernel_signature
+    from initbench.engine.gpu_loop import device_function, train_kernel
+    from initbench.engine.gpu_many import kernel_signature
 
     kernel = train_kernel(ib.ACTIVATIONS["tanh"].scalar, dtype, 16, max_registers=128)
     ptx, _ = sm90.compile_ptx(kernel.py_func, kernel_signature(dtype), cc=(9, 0))

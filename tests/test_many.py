@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import initbench as ib
-from initbench.many import cuda_unavailable_reason, train_many
+from initbench.engine.many import cuda_unavailable_reason, train_many
 
 
 def problem(dtype, n=40, sizes=(5, 6, 6, 3), k=4, seed=0):

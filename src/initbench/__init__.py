@@ -10,13 +10,13 @@ The Python API used by the pipeline, notebooks and tests::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .activations import ACTIVATIONS, activation, get_activation
 from .cell import Cell, train_cell
 from .datasets import DATASETS, Dataset, dataset, load_dataset
+from .engine.activations import ACTIVATIONS, activation, get_activation
+from .engine.losses import LOSSES
+from .engine.many import train_many
+from .engine.training import TrainResult, log_schedule, loss_and_grads, train
 from .inits import INITS, init_params, layer_init, network_init
-from .losses import LOSSES
-from .many import train_many
-from .training import TrainResult, log_schedule, loss_and_grads, train
 
 try:
     __version__ = version("initbench")

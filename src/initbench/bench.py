@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
+from .engine.training import batch_order, train
 from .inits import init_params
-from .training import batch_order, train
 
 ACTIVATIONS_NP = {
     "relu": (lambda z: np.maximum(z, 0), lambda z, a: z > 0),

@@ -15,11 +15,11 @@ from itertools import repeat
 import numpy as np
 import pyarrow as pa
 
-from .activations import get_activation
 from .config import TRAINING_DEFAULTS
 from .datasets import Dataset
+from .engine.activations import get_activation
+from .engine.training import train
 from .inits import init_params
-from .training import train
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def train_cells_together(cells, data: Dataset, device):
     networks train side by side. Returns {cell name: what ``train_seeds`` returns for it}.
     Cells with probe rows train one by one (``train_many`` logs no probe statistics).
     """
-    from .many import train_many
+    from .engine.many import train_many
 
     results = {}
     groups = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import unknown_name_message
+from .text import unknown_name_message
 
 DATASETS = {}
 _LOSSES = {"binary": "sigmoid_bce", "multiclass": "softmax_ce", "regression": "mse"}

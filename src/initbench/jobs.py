@@ -97,8 +97,8 @@ def warm_up(kernels, dtype, output, log_path):
     Runs once per pair before the training fan-out, so parallel jobs never compile (and
     write Numba's cache) at the same time.
     """
+    from .engine.training import train
     from .inits import init_params
-    from .training import train
 
     activation = "tanh" if kernels == "builtin" else kernels
     with job_log(log_path) as log:
@@ -239,7 +239,7 @@ def check_device(config):
     """``device: cuda`` without a usable GPU stops the run before any job, with one line."""
     if config.get("device", "cpu") != "cuda":
         return
-    from .many import cuda_unavailable_reason
+    from .engine.many import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:

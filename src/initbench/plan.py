@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation, unknown_name_message
 from .cell import Cell
 from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
+from .engine.activations import ACTIVATIONS, get_activation
 from .inits import INITS, init_params
+from .text import unknown_name_message
 
 BATCHES_PER_ACTIVATION = 5  # training jobs per activation and dtype; see default_batches
 # The training settings a study (or the config's defaults block) sets for its cells.

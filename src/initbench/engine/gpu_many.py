@@ -10,8 +10,8 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba import types as nbtypes
 
-from ._loop import LAYER_METRICS, RUN_METRICS
 from .gpu_loop import train_kernel
+from .loop import LAYER_METRICS, RUN_METRICS
 from .losses import LOSSES
 from .network import layout
 

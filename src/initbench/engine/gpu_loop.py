@@ -21,8 +21,8 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba.core.registry import CPUDispatcher
 
-from . import _vecmath
-from ._loop import (
+from . import vecmath
+from .loop import (
     ACT_MEAN,
     ACT_STD,
     COMPLETED,
@@ -52,7 +52,7 @@ def _cuda_expm1(x):
     return math.expm1(x)
 
 
-# _vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
+# vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
 _CUDA_VECMATH = types.ModuleType("initbench_cuda_vecmath")
 _CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
 
@@ -61,13 +61,13 @@ _CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
 def device_function(fn):
     """A CUDA device function of a CPU-jitted (or plain) function, from its Python source.
 
-    Globals it calls that are CPU-jitted get twins too, and ``_vecmath`` becomes libdevice.
+    Globals it calls that are CPU-jitted get twins too, and ``vecmath`` becomes libdevice.
     """
     py = getattr(fn, "py_func", fn)
     swapped = {}
     for name in py.__code__.co_names:
         value = py.__globals__.get(name)
-        if value is _vecmath:
+        if value is vecmath:
             swapped[name] = _CUDA_VECMATH
         elif isinstance(value, CPUDispatcher):
             swapped[name] = device_function(value)

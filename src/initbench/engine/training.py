@@ -11,10 +11,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ._jit import call_specialised, kernel
-from ._loop import LAYER_METRICS, RUN_METRICS, STATUS, train_loop
-from .activations import get_activation, unknown_name_message
-from .config import TRAINING_DEFAULTS
+from ..config import TRAINING_DEFAULTS
+from ..text import unknown_name_message
+from .activations import get_activation
+from .jit import call_specialised, kernel
+from .loop import LAYER_METRICS, RUN_METRICS, STATUS, train_loop
 from .losses import LOSSES, loss_and_delta, targets_for
 from .network import backward, forward, layout, pack, unit_view, unpack
 
@@ -184,7 +185,7 @@ def train(
     accuracy are logged on the first ``eval_rows`` training rows (all of them for the
     bundled datasets but mnist1d), which bounds the cost of logging on large sets.
     ``X_probe``: fixed rows forwarded at every logged step for the ``probe_*`` layer
-    metrics (activation statistics and dead units, see _loop.LAYER_METRICS); they stay
+    metrics (activation statistics and dead units, see loop.LAYER_METRICS); they stay
     NaN without it, and training without it does no extra work.
     """
     sizes, dtype, act = _check_network(W, b, activation, loss)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._jit import kernel
+from .jit import kernel
 
 LOSSES = {"softmax_ce": 0, "sigmoid_bce": 1, "mse": 2}
 SOFTMAX_CE, SIGMOID_BCE, MSE = LOSSES["softmax_ce"], LOSSES["sigmoid_bce"], LOSSES["mse"]

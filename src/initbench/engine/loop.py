@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._jit import kernel
+from .jit import kernel
 from .losses import loss_and_delta
 from .network import backward, forward, unit_view, weight_view
 

@@ -8,8 +8,8 @@ batched (many networks at once) and CUDA back ends will need too.
 
 import numpy as np
 
-from ._jit import kernel
 from .activations import apply_activation
+from .jit import kernel
 
 
 def layout(sizes):
