@@ -86,16 +86,11 @@ def loss_and_grads(W, b, X, y, act, loss_name, alpha):
 
 
 def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps):
-    """Minibatch SGD with torch-style momentum, visiting rows in ``order``."""
+    """Minibatch SGD with torch-style momentum: step s trains on rows ``order[s]``."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     vW, vb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b]
-    per_epoch = X.shape[0] // batch_size
     for step in range(steps):
-        if batch_size >= X.shape[0]:
-            rows = np.arange(X.shape[0])
-        else:
-            epoch, pos = divmod(step, per_epoch)
-            rows = order[epoch, pos * batch_size : (pos + 1) * batch_size]
+        rows = np.arange(X.shape[0]) if batch_size >= X.shape[0] else order[step]
         _, dW, db = loss_and_grads(W, b, X[rows], y[rows], act, loss_name, alpha)
         for i in range(len(W)):
             vW[i] = momentum * vW[i] + dW[i]

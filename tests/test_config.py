@@ -169,10 +169,10 @@ def test_inverse_depth_lr_scaling():
     config = copy.deepcopy(QUICK)
     config["studies"]["overview"]["lr_scaling"] = "inverse_depth"
     grid = plan(config)
-    lrs = {grid.cells[c].depth: grid.cells[c].lr for c in grid.studies["overview"]}
+    lrs = {grid.cells[c].depth: grid.cells[c].training.lr for c in grid.studies["overview"]}
     base = config["defaults"]["lr"]
     assert lrs == {d: base / d for d in config["studies"]["overview"]["depths"]}
-    assert {grid.cells[c].lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}
+    assert {grid.cells[c].training.lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}
 
 
 def test_a_built_in_scheme_name_needs_no_label():

@@ -4,22 +4,18 @@ Everything here runs once per call: check the arguments (before anything compile
 pack parameters into flat buffers, call one kernel, and turn its arrays into tables.
 """
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..config import TRAINING_DEFAULTS
-from ..text import unknown_name_message
-from .activations import get_activation
+from ..settings import DEFAULTS
+from .checks import check_alpha, check_data, check_network, check_probe, check_settings, check_test
 from .jit import call_specialised, kernel
-from .loop import LAYER_METRICS, RUN_METRICS, STATUS, train_loop
-from .losses import LOSSES, loss_and_delta, targets_for
+from .loop import LAYER_METRICS, RUN_COLUMNS, STATUS, STEP, train_loop
+from .losses import LOSSES, loss_and_delta
 from .network import backward, forward, layout, pack, unit_view, unpack
-
-_DEFAULT = TRAINING_DEFAULTS
 
 
 @dataclass
@@ -49,101 +45,43 @@ def result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at, run_log,
     """A TrainResult from a training loop's flat parameters and its logged rows."""
     shapes = list(zip(sizes[1:], sizes[:-1]))
     n_layers = len(shapes)
-    steps = run_log[:, 0].astype(np.int64)
+    steps = run_log[:, STEP].astype(np.int64)
     per_layer = layer_log.reshape(-1, len(LAYER_METRICS))
     return TrainResult(
         weights=unpack(w, w_off, shapes),
         biases=unpack(bias, b_off, [(s,) for s in sizes[1:]]),
         status=STATUS[int(status)],
         diverged_step=None if diverged_at < 0 else int(diverged_at),
-        history_columns={"step": steps, **{name: run_log[:, i + 1]
-                                           for i, name in enumerate(RUN_METRICS)}},
+        history_columns={"step": steps, **{name: run_log[:, i]
+                                           for i, name in enumerate(RUN_COLUMNS) if i != STEP}},
         layer_columns={"step": np.repeat(steps, n_layers),
                        "layer": np.tile(np.arange(1, n_layers + 1), len(steps)),
                        **{name: per_layer[:, i] for i, name in enumerate(LAYER_METRICS)}},
     )  # fmt: skip
 
 
-def log_schedule(steps, points=40):
+def log_schedule(steps, points=DEFAULTS.log_points):
     """Logged steps: every step early, geometrically sparser later; always 0 and ``steps``."""
     grid = np.geomspace(1, max(steps, 1), num=max(points - 1, 1))
     return np.unique(np.concatenate([[0, steps], np.floor(grid).astype(np.int64)]))
 
 
 def batch_order(seed, n_samples, batch_size, steps):
-    """One permutation of the training rows per epoch, enough epochs for ``steps + 1`` batches.
+    """The training rows of every step 0..steps: a (steps + 1, batch_size) array.
 
-    Drawn in Python from ``seed`` so the order is the same whatever the thread count or
-    back end; empty for full-batch training.
+    Each epoch visits the rows in a fresh permutation drawn in Python from ``seed``, so the
+    order is the same whatever the thread count or back end; both loops (``loop`` and
+    ``gpu_loop``) and the references read step s's rows as ``batches[s]``. Full-batch
+    training (``batch_size >= n_samples``) gives one row, all rows in order, for every step.
     """
     if batch_size >= n_samples:
-        return np.empty((0, 0), np.int64)
-    epochs = (steps + 1) // (n_samples // batch_size) + 1
+        return np.arange(n_samples, dtype=np.int64)[None, :]
+    per_epoch = n_samples // batch_size
+    epochs = (steps + 1) // per_epoch + 1
     rng = np.random.default_rng(seed)
-    return np.argsort(rng.random((epochs, n_samples)), axis=1)
-
-
-def _check_network(W, b, activation, loss):
-    if not isinstance(W, (list, tuple)) or not isinstance(b, (list, tuple)) or not W:
-        raise ValueError("W and b must be non-empty lists of arrays, one per layer")
-    if len(W) != len(b):
-        raise ValueError(f"W has {len(W)} layers but b has {len(b)}")
-    W = [np.asarray(w) for w in W]
-    dtype = W[0].dtype
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"W must be float32 or float64, got {dtype}")
-    sizes = [W[0].shape[1] if W[0].ndim == 2 else -1]
-    for i, (w, bias) in enumerate(zip(W, b)):
-        bias = np.asarray(bias)
-        if w.ndim != 2 or w.shape[1] != sizes[-1]:
-            raise ValueError(f"W[{i}] has shape {w.shape}; expected (fan_out, {sizes[-1]})")
-        if w.dtype != dtype or bias.dtype != dtype:
-            raise ValueError(f"W[{i}]/b[{i}] dtype differs from W[0]'s {dtype}")
-        if bias.reshape(-1).shape != (w.shape[0],):
-            raise ValueError(f"b[{i}] has shape {bias.shape}; expected ({w.shape[0]},)")
-        sizes.append(w.shape[0])
-    act = get_activation(activation)
-    if loss not in LOSSES:
-        raise ValueError(unknown_name_message("loss", loss, LOSSES))
-    return sizes, dtype, act
-
-
-def _check_data(X, y, sizes, dtype, loss, names=("X", "y")):
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != sizes[0]:
-        raise ValueError(f"{names[0]} has shape {X.shape}; expected (n_samples, {sizes[0]})")
-    if len(y) != X.shape[0]:
-        raise ValueError(f"{names[1]} has {len(y)} rows but {names[0]} has {X.shape[0]}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{names[0]} contains NaN or inf")
-    targets = targets_for(loss, y, sizes[-1], dtype, name=names[1])
-    if not np.all(np.isfinite(targets)):
-        raise ValueError(f"{names[1]} contains NaN or inf")
-    return np.ascontiguousarray(X, dtype=dtype), targets
-
-
-def _check_probe(X_probe, sizes, dtype):
-    if X_probe is None:
-        return np.empty((0, sizes[0]), dtype)
-    X_probe = np.asarray(X_probe)
-    if X_probe.ndim != 2 or X_probe.shape[1] != sizes[0] or X_probe.shape[0] == 0:
-        raise ValueError(f"X_probe has shape {X_probe.shape}; expected (n_rows > 0, {sizes[0]})")
-    if not np.all(np.isfinite(X_probe)):
-        raise ValueError("X_probe contains NaN or inf")
-    return np.ascontiguousarray(X_probe, dtype=dtype)
-
-
-def _positive(name, value, kind=float):
-    try:
-        ok = kind(value) == value and value > 0 and math.isfinite(value)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
-
-
-def _alpha(act, alpha):
-    return act.alpha if alpha is None else float(alpha)
+    order = np.argsort(rng.random((epochs, n_samples)), axis=1)
+    epoch, position = np.divmod(np.arange(steps + 1), per_epoch)
+    return order[epoch[:, None], position[:, None] * batch_size + np.arange(batch_size)]
 
 
 @kernel
@@ -160,63 +98,63 @@ def _loss_and_grads(act, loss_code, w, b, sizes, w_off, b_off, X, T, alpha, gw, 
 
 def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
     """Mean loss over (X, y) and its gradients with respect to every W[l] and b[l]."""
-    sizes, dtype, act = _check_network(W, b, activation, loss)
-    X, T = _check_data(X, y, sizes, dtype, loss)
+    sizes, dtype, act = check_network(W, b, activation, loss)
+    X, T = check_data(X, y, sizes, dtype, loss)
+    alpha = check_alpha(act, alpha)
     sizes, w_off, b_off = layout(sizes)
     w, bias = pack(W, dtype), pack(b, dtype)
     gw, gb = np.empty_like(w), np.empty_like(bias)
     value = call_specialised(
-        _loss_and_grads, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T,
-        _alpha(act, alpha), gw, gb,
+        _loss_and_grads, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, alpha,
+        gw, gb,
     )  # fmt: skip
     shapes = list(zip(sizes[1:], sizes[:-1]))
     return value, unpack(gw, w_off, shapes), unpack(gb, b_off, [(s,) for s in sizes[1:]])
 
 
 def train(
-    W, b, X, y, *, activation, loss, lr, batch_size, steps, seed=0, X_test=None, y_test=None,
-    momentum=_DEFAULT["momentum"], alpha=None, log_points=_DEFAULT["log_points"],
-    eval_rows=_DEFAULT["eval_rows"], X_probe=None,
+    W, b, X, y, *, activation, loss, seed=0, X_test=None, y_test=None, alpha=None, X_probe=None,
+    settings=None, **training,
 ):  # fmt: skip
     """Train a copy of the network (W, b) by minibatch SGD; see TrainResult.
 
-    Each epoch visits the training rows in a fresh permutation drawn from ``seed``; a
-    batch_size of at least n_samples means full-batch gradient descent. Train loss and
-    accuracy are logged on the first ``eval_rows`` training rows (all of them for the
-    bundled datasets but mnist1d), which bounds the cost of logging on large sets.
-    ``X_probe``: fixed rows forwarded at every logged step for the ``probe_*`` layer
-    metrics (activation statistics and dead units, see loop.LAYER_METRICS); they stay
-    NaN without it, and training without it does no extra work.
+    The training settings come as ``settings`` (a ``TrainSettings``), as keywords (``lr``,
+    ``batch_size``, ``steps``, ``momentum``, ``weight_decay``, ``log_points``,
+    ``eval_rows``: see settings.TrainSettings), or both (keywords win); the rest take
+    TrainSettings' defaults. Each epoch visits the training rows in a fresh permutation
+    drawn from ``seed``; a batch_size of at least n_samples means full-batch gradient
+    descent. Train loss and accuracy are logged on the first ``eval_rows`` training rows
+    (all of them for the bundled datasets but mnist1d), which bounds the cost of logging
+    on large sets. ``X_probe``: fixed rows forwarded at every logged step for the
+    ``probe_*`` layer metrics (activation statistics and dead units, see
+    loop.LAYER_METRICS); they stay NaN without it, and training without it does no extra
+    work.
     """
-    sizes, dtype, act = _check_network(W, b, activation, loss)
-    _positive("lr", lr)
-    _positive("batch_size", batch_size, int)
-    _positive("steps", steps, int)
-    _positive("log_points", log_points, int)
-    _positive("eval_rows", eval_rows, int)
-    if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    X, T = _check_data(X, y, sizes, dtype, loss)
-    if (X_test is None) != (y_test is None):
-        raise ValueError("give both X_test and y_test, or neither")
-    if X_test is None:
-        X_test, T_test = np.empty((0, sizes[0]), dtype), np.empty((0, T.shape[1]), dtype)
-    else:
-        X_test, T_test = _check_data(X_test, y_test, sizes, dtype, loss, ("X_test", "y_test"))
-    X_probe = _check_probe(X_probe, sizes, dtype)
+    settings = check_settings(settings, training)
+    sizes, dtype, act = check_network(W, b, activation, loss)
+    X, T = check_data(X, y, sizes, dtype, loss)
+    X_test, T_test = check_test(X_test, y_test, sizes, dtype, loss, T.shape[1])
+    X_probe = check_probe(X_probe, sizes, dtype)
+    alpha = check_alpha(act, alpha)
+    batches = batch_order(seed, X.shape[0], settings.batch_size, settings.steps)
+    return train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
+                         settings, alpha)  # fmt: skip
 
-    rows = min(batch_size, X.shape[0])
-    order = batch_order(seed, X.shape[0], rows, steps)
-    logged = log_schedule(steps, log_points)
-    run_log = np.empty((len(logged) + 1, 1 + len(RUN_METRICS)))
+
+def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
+                  settings, alpha):  # fmt: skip
+    """``train`` on checked arguments (see checks), ``batches`` from ``batch_order``."""
+    logged = log_schedule(settings.steps, settings.log_points)
+    run_log = np.empty((len(logged) + 1, len(RUN_COLUMNS)))
     layer_log = np.full((len(logged) + 1, len(sizes) - 1, len(LAYER_METRICS)), np.nan)
     sizes, w_off, b_off = layout(sizes)
     w, bias = pack(W, dtype), pack(b, dtype)
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
+    eval_rows = settings.eval_rows
     status, diverged_at, n_logged = call_specialised(
         train_loop, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
-        T[:eval_rows], X_test, T_test, X_probe, order, rows, steps, float(lr), float(momentum),
-        _alpha(act, alpha), bounds, logged, run_log, layer_log,
+        T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
+        np.array(settings.per_network()), alpha, bounds, logged, run_log, layer_log,
     )  # fmt: skip
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
                             run_log[:n_logged], layer_log[:n_logged])  # fmt: skip
