@@ -215,10 +215,10 @@ def study_network_steps():
     """(network-steps, shape) of every cell of the default study, via config.plan."""
     import yaml
 
-    from initbench.config import plan
+    from initbench.plan import plan
 
     cells = plan(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())).cells.values()
-    return [(len(c.seeds) * c.steps, len(c.hidden) + 1, max(c.hidden, default=0), c.dtype)
+    return [(len(c.seeds) * c.training.steps, len(c.hidden) + 1, max(c.hidden, default=0), c.dtype)
             for c in cells]  # fmt: skip
 
 

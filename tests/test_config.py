@@ -172,7 +172,8 @@ def test_inverse_depth_lr_scaling():
     lrs = {grid.cells[c].depth: grid.cells[c].training.lr for c in grid.studies["overview"]}
     base = config["defaults"]["lr"]
     assert lrs == {d: base / d for d in config["studies"]["overview"]["depths"]}
-    assert {grid.cells[c].training.lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}
+    course = {grid.cells[c].training.lr for c in grid.studies["course"]}
+    assert course == {config["studies"]["course"]["lr"]}
 
 
 def test_a_built_in_scheme_name_needs_no_label():

@@ -14,7 +14,6 @@ which needs NVIDIA's NVVM (the cuda-toolkit wheels of numba-cuda[cu12]/[cu13]), 
 import importlib.util
 import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -29,10 +28,47 @@ from initbench.engine.many import train_many
 from initbench.engine.training import batch_order
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def lock_shared_array_allocation():
+    """Make the simulator's ``cuda.shared.array`` allocate once per block, under a lock.
+
+    numba-cuda 0.30.4's ``FakeCUDAShared.array`` creates a block's shared array the first
+    time any simulated thread reaches the line asking for it, through an unlocked
+    get-then-set on a dict keyed by that line's (file, line number). Two threads arriving
+    together can each get an array of their own: thread 0 once got a private ``res``, the
+    intermittent act_std 0.551 against 0.525. This is the simulator's bug, not the
+    kernel's (docs/numba-cuda-shared-array-race.md); here the lookup is locked, keyed as the
+    simulator keys it.
+    """
+    import threading
+    import traceback
+
+    from numba.cuda.simulator import kernelapi
+
+    original = kernelapi.FakeCUDAShared.array
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory, or an error
+            return original(self, shape, dtype, alignment)
+        caller = tuple(traceback.extract_stack(sys._getframe())[-2][0:2])  # the simulator's key
+        with lock:
+            res = self._allocations.get(caller)
+            if res is None:
+                if isinstance(dtype, kernelapi.types.Type):
+                    dtype = kernelapi.numpy_support.as_dtype(dtype)
+                res = self._allocations[caller] = np.empty(shape, dtype)
+        return res
+
+    kernelapi.FakeCUDAShared.array = array
+
+
 if SIMULATED:
     # The simulator runs each GPU thread as a Python thread and polls them for barriers;
     # with Python's default 5 ms switch interval every barrier waits for it (6x slower).
     sys.setswitchinterval(1e-5)
+    lock_shared_array_allocation()
 in_simulator = pytest.mark.skipif(
     not SIMULATED, reason="runs under NUMBA_ENABLE_CUDASIM=1 in the child pytest of test_simulator"
 )
@@ -52,18 +88,6 @@ def test_simulator():
     args = [__file__, "-q", "-k", "test_sim_", "-p", "no:cacheprovider"]
     child = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True,
                            text=True, env=env, timeout=900)  # fmt: skip
-    failed = re.findall(r"^FAILED (\S+)", child.stdout, re.M)
-    if child.returncode != 0 and failed and len(failed) <= 2:
-        # Known: once in a few full runs, gelu x sigmoid_bce's act_std at step 0 differed
-        # (0.551 vs 0.525), then matched on rerun: the simulator's thread interleaving
-        # varies, so a barrier missing somewhere in the kernel shows only sometimes. Each
-        # such case is rerun once, and printed, so the suspicion stays visible.
-        print(f"simulator: rerunning {failed} once (intermittent mismatch):")
-        print("\n".join(line for line in child.stdout.splitlines() if "Mismatch" in line))
-        ids = [f.split("::", 1)[1] for f in failed]
-        child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                *(f"{__file__}::{i}" for i in ids)],
-                               capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
     seconds = time.perf_counter() - start
     summary = child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
     print(f"simulator tests: {summary} ({seconds:.0f} s wall)")

@@ -127,11 +127,11 @@ def train_one(cell, data, cell_dir, log, threads):
     """Train one cell (all its seeds) and write its runs, curves and layers tables."""
     log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
         f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
-        f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
+        f"steps {cell.training.steps} on {threads} thread(s)")  # fmt: skip
 
     def progress(seed, res, seconds):
         last = {name: column[-1] for name, column in res.history_columns.items()}
-        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
+        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.training.steps}): "
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
