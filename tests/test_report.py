@@ -55,10 +55,14 @@ def _cells():
         return ib.TrainSettings(steps=30, lr=lr, batch_size=32, log_points=8)
 
     return [
-        (Cell("circles", "relu", "he_normal", "he_normal", (8,), training=t(0.1), **common),
-         circles),  # fmt: skip
-        (Cell("circles", "relu", "he_normal", "he_normal", (8, 8), training=t(0.1), **common),
-         circles),  # fmt: skip
+        (
+            Cell("circles", "relu", "he_normal", "he_normal", (8,), training=t(0.1), **common),
+            circles,
+        ),  # fmt: skip
+        (
+            Cell("circles", "relu", "he_normal", "he_normal", (8, 8), training=t(0.1), **common),
+            circles,
+        ),  # fmt: skip
         (Cell("circles", "relu", "zeros", "zeros", (8, 8), training=t(0.1), **common), circles),
         # mse on unbounded relu outputs from std-10 weights: overflows within a few steps
         (
@@ -76,8 +80,15 @@ def _cells():
             circles,
         ),
         (
-            Cell("teacher", "tanh", "xavier_normal", "xavier_normal", (8,), training=t(0.05),
-                 **common),  # fmt: skip
+            Cell(
+                "teacher",
+                "tanh",
+                "xavier_normal",
+                "xavier_normal",
+                (8,),
+                training=t(0.05),
+                **common,
+            ),  # fmt: skip
             teacher,
         ),
     ]

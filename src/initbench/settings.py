@@ -101,6 +101,8 @@ _CHECKS = {f.name: f.metadata["check"] for f in fields(TrainSettings)}
 def check_setting(name, value, label=None):
     """Check one value of setting ``name`` as TrainSettings does; errors name ``label``."""
     _CHECKS[name](label or name, value)
+
+
 DEFAULTS = TrainSettings()
 
 # The settings a study sets for its cells besides TrainSettings, and their defaults.

@@ -183,5 +183,3 @@ def read_cells(paths, threads):
         about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
         return with_cells(tables, [a["parameters"] for a in about],
                           [a["provenance"] for a in about], map_=pool.map)  # fmt: skip
-
-

@@ -1,4 +1,4 @@
-"""3. Small normal init in deep nets: the published claim, its thresholds and its check."""
+"""Small normal init in deep nets: the published claim, its thresholds and its check."""
 
 import seaborn as sns
 
