@@ -176,6 +176,23 @@ def test_inverse_depth_lr_scaling():
     assert course == {config["studies"]["course"]["lr"]}
 
 
+def test_weight_decay_reaches_the_cells_and_its_default_keeps_their_keys():
+    """A training setting added later: set, it reaches the cell and its key; at its
+    default (0), every cell keeps the name it had before the setting existed."""
+    before = plan(copy.deepcopy(QUICK))
+    config = copy.deepcopy(QUICK)
+    config["defaults"]["weight_decay"] = 0.0
+    assert sorted(plan(config).cells) == sorted(before.cells)
+    config["studies"]["overview"]["weight_decay"] = 1e-4
+    grid = plan(config)
+    decayed = [grid.cells[c] for c in grid.studies["overview"]]
+    assert {c.training.weight_decay for c in decayed} == {1e-4}
+    assert not set(grid.studies["overview"]) & set(before.cells)
+    config["studies"]["overview"]["weight_decay"] = -1.0
+    with pytest.raises(ConfigError, match="weight_decay: -1.0 is less than the minimum"):
+        plan(config)
+
+
 def test_a_built_in_scheme_name_needs_no_label():
     """A study may list a built-in scheme by name: it gets the scheme's defaults."""
     config = copy.deepcopy(QUICK)

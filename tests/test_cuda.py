@@ -160,6 +160,17 @@ def test_sim_matches_numpy_reference(loss):
 
 
 @in_simulator
+def test_sim_weight_decay_per_network_matches_cpu():
+    """A per-network setting (settings.PER_NETWORK) reaches each block: decay 0 and 0.3."""
+    nets, X, y = make_nets("softmax_ce")
+    kw = dict(activation="tanh", loss="softmax_ce", lr=0.1, momentum=0.5, seeds=[0, 1],
+              batch_size=4, steps=4, log_points=4, weight_decay=[0.0, 0.3])  # fmt: skip
+    gpu, cpu = on_both(nets, X, y, **kw)
+    assert_agree(gpu, cpu, **TIGHT)
+    assert not np.allclose(cpu[0].weights[0], cpu[1].weights[0])
+
+
+@in_simulator
 def test_sim_float32_full_batch_and_other_tiles():
     nets, X, y = make_nets("sigmoid_bce", dtype=np.float32, hidden=(5, 4))
     kw = dict(activation="elu", loss="sigmoid_bce", lr=0.2, momentum=0.5, seeds=0, batch_size=64,

@@ -16,6 +16,7 @@ from initbench.engine.activations import ACTIVATIONS, get_activation
 from initbench.engine.loop import train_loop
 from initbench.engine.training import batch_order, loss_and_grads, train
 from initbench.inits import init_params
+from initbench.settings import TrainSettings
 
 LOSS_OUTPUTS = {"softmax_ce": 3, "sigmoid_bce": 1, "mse": 2}
 
@@ -98,6 +99,23 @@ def test_training_matches_reference_sgd(loss, batch_size, momentum):
     assert final["train_loss"] == pytest.approx(
         naive.loss_and_grads(ref_W, ref_b, X, y, "tanh", loss, 0.0)[0], rel=1e-10
     )
+
+
+@pytest.mark.parametrize("batch_size", [4, 100])
+def test_weight_decay_matches_reference_sgd(batch_size):
+    """L2 weight decay (settings.TrainSettings.weight_decay) as torch.optim.SGD adds it."""
+    W, b, X, y = make_problem("softmax_ce", n=20)
+    settings = TrainSettings(lr=0.05, batch_size=batch_size, steps=25, momentum=0.9,
+                             weight_decay=0.3)  # fmt: skip
+    res = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=3, settings=settings)
+    order = batch_order(3, X.shape[0], min(batch_size, X.shape[0]), 25)
+    ref_W, ref_b = naive.train(W, b, X, y, "tanh", "softmax_ce", 0.0, 0.05, 0.9, order,
+                               batch_size, 25, weight_decay=0.3)  # fmt: skip
+    for got, ref in zip(res.weights + res.biases, ref_W + ref_b):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    plain = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=3, lr=0.05,
+                  batch_size=batch_size, steps=25, momentum=0.9)  # fmt: skip
+    assert not np.allclose(plain.weights[0], res.weights[0])  # it did something
 
 
 def test_inputs_are_not_modified():
