@@ -20,8 +20,7 @@ import sys
 CASE_TIMES = r"""
 import json, statistics, time
 import numpy as np
-from initbench.inits import init_params
-from initbench.training import train
+from initbench import init_params, train
 
 STEPS = {32: 1500, 64: 600, 256: 60}  # about 0.1 s per call
 out = {}

@@ -77,7 +77,7 @@ def initbench_engine(device, tile=16, max_registers=None):
     import initbench as ib
 
     if device == "cuda":
-        from initbench.many import cuda_unavailable_reason
+        from initbench.engine.many import cuda_unavailable_reason
 
         reason = cuda_unavailable_reason()
         if reason:
@@ -215,10 +215,10 @@ def study_network_steps():
     """(network-steps, shape) of every cell of the default study, via config.plan."""
     import yaml
 
-    from initbench.config import plan
+    from initbench.plan import plan
 
     cells = plan(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())).cells.values()
-    return [(len(c.seeds) * c.steps, len(c.hidden) + 1, max(c.hidden, default=0), c.dtype)
+    return [(len(c.seeds) * c.training.steps, len(c.hidden) + 1, max(c.hidden, default=0), c.dtype)
             for c in cells]  # fmt: skip
 
 

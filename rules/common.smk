@@ -1,10 +1,9 @@
 # Shared by every rule: the validated config, its plan (the cells), wildcard constraints.
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from initbench import jobs
-from initbench.activations import kernel_family
-from initbench.config import SCHEMA_PATH, ConfigError, check_config_files
+from initbench.config import ConfigError, check_config_files
+from initbench.engine.activations import kernel_family
 from initbench.plan import job_priorities, plan
 
 
@@ -20,11 +19,12 @@ def given_cores():
 # which replaces it rather than being merged into it (a configfile directive would merge).
 try:
     check_config_files(workflow.configfiles)
+    # plan() validates the config once and fills in the schema's defaults (tier, threads, ...)
     PLAN = plan(config, cores=given_cores())  # more cores, more training jobs
 except ConfigError as error:
     jobs.print_error_and_exit(error)
-validate(config, SCHEMA_PATH)
 PRIORITIES = job_priorities(PLAN)
+CELL_DIR = "results/measured"  # one folder per cell, written by the train rule
 jobs.check_device(config)
 
 

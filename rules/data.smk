@@ -9,4 +9,4 @@ rule dataset:
         spec=lambda wc: PLAN.datasets[wc.dataset],
         seed=config["data_seed"],
     run:
-        jobs.make_dataset(*params.spec, params.seed, output[0], log[0])
+        jobs.dataset_job(*params.spec, params.seed, output[0], log[0])

@@ -7,13 +7,13 @@ rule findings:
         expand("results/data/{dataset}.npz", dataset=PLAN.datasets),
     output:
         json="results/findings.json",
-        tier=f"results/findings-{config.get('tier', 'default')}.json",
+        tier=f"results/findings-{config['tier']}.json",
         figures=directory("results/findings"),
     log:
         "logs/findings.log",
     run:
         jobs.in_own_process(
-            "findings_job",
+            jobs.findings_job,
             config,
             "results",
             [output.json, output.tier],

@@ -1,5 +1,5 @@
-# The HTML report: its sections drawn from results/ while the findings are judged (in a
-# process of its own), then the page, with the verdicts from findings.json.
+# The HTML report: its sections drawn from results/ while the findings are judged (each in
+# a process of its own), then the page, with the verdicts from findings.json.
 rule report_sections:
     input:
         rules.aggregate.output,
@@ -16,7 +16,7 @@ rule report_sections:
         "logs/report_sections.log",
     run:
         jobs.in_own_process(
-            "report_sections_job",
+            jobs.report_sections_job,
             config,
             "results",
             output.figures,
@@ -35,4 +35,10 @@ rule report:
     log:
         "logs/report.log",
     run:
-        jobs.report_page_job(input.sections, input.findings, output.html, log[0])
+        jobs.in_own_process(
+            jobs.report_job,
+            input.sections,
+            input.findings,
+            output.html,
+            log[0],
+        )

@@ -12,10 +12,10 @@ rule aggregate:
         "logs/aggregate.log",
     threads: 8  # Arrow reads; Snakemake caps it at --cores
     run:
-        jobs.aggregate(
+        jobs.aggregate_job(
             PLAN,
             config,
-            "results/measured",
+            CELL_DIR,
             "results/batches",
             output,
             log[0],

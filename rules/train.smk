@@ -9,13 +9,17 @@ rule warmup:
     resources:
         jit=1,
     run:
-        jobs.warm_up(wildcards.kernels, wildcards.dtype, output[0], log[0])
+        jobs.warmup_job(wildcards.kernels, wildcards.dtype, output[0], log[0])
 
 
 rule train:
     input:
         data=lambda wc: batch_datasets(wc.batch).values(),
         jit=lambda wc: ancient(batch_kernels(wc.batch)),
+    # Each cell's tables go to results/measured/<cell>/ (params.cell_dir), undeclared: a
+    # batch trains only its cells without tables, while Snakemake would delete a declared
+    # output before rerunning the job, and retrain every cell of the batch. The marker
+    # below names the batch's cells; the aggregate reads their folders.
     output:
         "results/batches/{batch}.json",  # the batch's cells and what the job cost
     log:
@@ -25,5 +29,14 @@ rule train:
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change
         cells=lambda wc: PLAN.batches[wc.batch],
+        cell_dir=CELL_DIR,
     run:
-        jobs.train_batch(PLAN, wildcards.batch, input.data, output[0], log[0], threads)
+        jobs.train_job(
+            PLAN,
+            wildcards.batch,
+            input.data,
+            params.cell_dir,
+            output[0],
+            log[0],
+            threads,
+        )

@@ -85,21 +85,18 @@ def loss_and_grads(W, b, X, y, act, loss_name, alpha):
     return value, dW, db
 
 
-def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps):
-    """Minibatch SGD with torch-style momentum, visiting rows in ``order``."""
+def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps,
+          weight_decay=0.0):  # fmt: skip
+    """Minibatch SGD with torch-style momentum and L2 weight decay: step s trains on rows
+    ``order[s]``."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     vW, vb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b]
-    per_epoch = X.shape[0] // batch_size
     for step in range(steps):
-        if batch_size >= X.shape[0]:
-            rows = np.arange(X.shape[0])
-        else:
-            epoch, pos = divmod(step, per_epoch)
-            rows = order[epoch, pos * batch_size : (pos + 1) * batch_size]
+        rows = np.arange(X.shape[0]) if batch_size >= X.shape[0] else order[step]
         _, dW, db = loss_and_grads(W, b, X[rows], y[rows], act, loss_name, alpha)
         for i in range(len(W)):
-            vW[i] = momentum * vW[i] + dW[i]
-            vb[i] = momentum * vb[i] + db[i]
+            vW[i] = momentum * vW[i] + dW[i] + weight_decay * W[i]
+            vb[i] = momentum * vb[i] + db[i] + weight_decay * b[i]
             W[i] -= lr * vW[i]
             b[i] -= lr * vb[i]
     return W, b
@@ -109,7 +106,7 @@ def probe_metrics(snapshots, X, act, alpha, bounds):
     """Probe metrics per logged step and layer, from (W, b) at each logged step.
 
     Columns: act mean, act std, saturated, dead, newly dead, revived (as in
-    _loop.LAYER_METRICS; NaN where a metric has no meaning).
+    loop.LAYER_METRICS; NaN where a metric has no meaning).
     """
     out = np.full((len(snapshots), len(snapshots[0][0]), 6), np.nan)
     alive_at_init = died = None

@@ -169,10 +169,28 @@ def test_inverse_depth_lr_scaling():
     config = copy.deepcopy(QUICK)
     config["studies"]["overview"]["lr_scaling"] = "inverse_depth"
     grid = plan(config)
-    lrs = {grid.cells[c].depth: grid.cells[c].lr for c in grid.studies["overview"]}
+    lrs = {grid.cells[c].depth: grid.cells[c].training.lr for c in grid.studies["overview"]}
     base = config["defaults"]["lr"]
     assert lrs == {d: base / d for d in config["studies"]["overview"]["depths"]}
-    assert {grid.cells[c].lr for c in grid.studies["course"]} == {config["studies"]["course"]["lr"]}
+    course = {grid.cells[c].training.lr for c in grid.studies["course"]}
+    assert course == {config["studies"]["course"]["lr"]}
+
+
+def test_weight_decay_reaches_the_cells_and_its_default_keeps_their_keys():
+    """A training setting added later: set, it reaches the cell and its key; at its
+    default (0), every cell keeps the name it had before the setting existed."""
+    before = plan(copy.deepcopy(QUICK))
+    config = copy.deepcopy(QUICK)
+    config["defaults"]["weight_decay"] = 0.0
+    assert sorted(plan(config).cells) == sorted(before.cells)
+    config["studies"]["overview"]["weight_decay"] = 1e-4
+    grid = plan(config)
+    decayed = [grid.cells[c] for c in grid.studies["overview"]]
+    assert {c.training.weight_decay for c in decayed} == {1e-4}
+    assert not set(grid.studies["overview"]) & set(before.cells)
+    config["studies"]["overview"]["weight_decay"] = -1.0
+    with pytest.raises(ConfigError, match="weight_decay: -1.0 is less than the minimum"):
+        plan(config)
 
 
 def test_a_built_in_scheme_name_needs_no_label():
@@ -222,7 +240,7 @@ def test_more_cores_split_the_same_cells_into_more_jobs():
 
 def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
     """``device: cuda`` never falls back to the CPU silently: no GPU, one line, no job."""
-    from initbench.many import cuda_unavailable_reason
+    from initbench.engine.many import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is None:

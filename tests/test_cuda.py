@@ -14,7 +14,6 @@ which needs NVIDIA's NVVM (the cuda-toolkit wheels of numba-cuda[cu12]/[cu13]), 
 import importlib.util
 import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -25,13 +24,51 @@ import numpy as np
 import pytest
 
 import initbench as ib
-from initbench.many import train_many
+from initbench.engine.many import train_many
+from initbench.engine.training import batch_order
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def lock_shared_array_allocation():
+    """Make the simulator's ``cuda.shared.array`` allocate once per block, under a lock.
+
+    numba-cuda 0.30.4's ``FakeCUDAShared.array`` creates a block's shared array the first
+    time any simulated thread reaches the line asking for it, through an unlocked
+    get-then-set on a dict keyed by that line's (file, line number). Two threads arriving
+    together can each get an array of their own: thread 0 once got a private ``res``, the
+    intermittent act_std 0.551 against 0.525. This is the simulator's bug, not the
+    kernel's (docs/numba-cuda-shared-array-race.md); here the lookup is locked, keyed as the
+    simulator keys it.
+    """
+    import threading
+    import traceback
+
+    from numba.cuda.simulator import kernelapi
+
+    original = kernelapi.FakeCUDAShared.array
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory, or an error
+            return original(self, shape, dtype, alignment)
+        caller = tuple(traceback.extract_stack(sys._getframe())[-2][0:2])  # the simulator's key
+        with lock:
+            res = self._allocations.get(caller)
+            if res is None:
+                if isinstance(dtype, kernelapi.types.Type):
+                    dtype = kernelapi.numpy_support.as_dtype(dtype)
+                res = self._allocations[caller] = np.empty(shape, dtype)
+        return res
+
+    kernelapi.FakeCUDAShared.array = array
+
+
 if SIMULATED:
     # The simulator runs each GPU thread as a Python thread and polls them for barriers;
     # with Python's default 5 ms switch interval every barrier waits for it (6x slower).
     sys.setswitchinterval(1e-5)
+    lock_shared_array_allocation()
 in_simulator = pytest.mark.skipif(
     not SIMULATED, reason="runs under NUMBA_ENABLE_CUDASIM=1 in the child pytest of test_simulator"
 )
@@ -51,18 +88,6 @@ def test_simulator():
     args = [__file__, "-q", "-k", "test_sim_", "-p", "no:cacheprovider"]
     child = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True,
                            text=True, env=env, timeout=900)  # fmt: skip
-    failed = re.findall(r"^FAILED (\S+)", child.stdout, re.M)
-    if child.returncode != 0 and failed and len(failed) <= 2:
-        # Known: once in a few full runs, gelu x sigmoid_bce's act_std at step 0 differed
-        # (0.551 vs 0.525), then matched on rerun: the simulator's thread interleaving
-        # varies, so a barrier missing somewhere in the kernel shows only sometimes. Each
-        # such case is rerun once, and printed, so the suspicion stays visible.
-        print(f"simulator: rerunning {failed} once (intermittent mismatch):")
-        print("\n".join(line for line in child.stdout.splitlines() if "Mismatch" in line))
-        ids = [f.split("::", 1)[1] for f in failed]
-        child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                *(f"{__file__}::{i}" for i in ids)],
-                               capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
     seconds = time.perf_counter() - start
     summary = child.stdout.strip().splitlines()[-1] if child.stdout.strip() else ""
     print(f"simulator tests: {summary} ({seconds:.0f} s wall)")
@@ -126,12 +151,23 @@ def test_sim_matches_numpy_reference(loss):
               batch_size=4, steps=5, log_points=3)  # fmt: skip
     gpu = train_many(nets, X, y, device="cuda", tile=2, **kw)
     for (W, b), lr, m, seed, got in zip(nets, kw["lr"], kw["momentum"], kw["seeds"], gpu):
-        order = ib.training.batch_order(seed, X.shape[0], 4, 5)
+        order = batch_order(seed, X.shape[0], 4, 5)
         ref_W, ref_b = naive.train(W, b, X, y, "gelu", loss, 0.0, lr, m, order, 4, 5)
         for a, c in zip(got.weights + got.biases, ref_W + ref_b):
             np.testing.assert_allclose(a, c, **TIGHT)
         final = naive.loss_and_grads(ref_W, ref_b, X, y, "gelu", loss, 0.0)[0]
         assert got.history["train_loss"].iloc[-1] == pytest.approx(final, rel=1e-10)
+
+
+@in_simulator
+def test_sim_weight_decay_per_network_matches_cpu():
+    """A per-network setting (settings.PER_NETWORK) reaches each block: decay 0 and 0.3."""
+    nets, X, y = make_nets("softmax_ce")
+    kw = dict(activation="tanh", loss="softmax_ce", lr=0.1, momentum=0.5, seeds=[0, 1],
+              batch_size=4, steps=4, log_points=4, weight_decay=[0.0, 0.3])  # fmt: skip
+    gpu, cpu = on_both(nets, X, y, **kw)
+    assert_agree(gpu, cpu, **TIGHT)
+    assert not np.allclose(cpu[0].weights[0], cpu[1].weights[0])
 
 
 @in_simulator
@@ -193,7 +229,7 @@ def test_gpu_matches_cpu(dtype):
     """On a machine with a CUDA GPU: every activation at a study-like size, several tiles."""
     if SIMULATED:
         pytest.skip("the simulator tests cover this")
-    from initbench.many import cuda_unavailable_reason
+    from initbench.engine.many import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:
@@ -230,7 +266,7 @@ def sm90(monkeypatch):
     target = types.SimpleNamespace(compute_capability=(9, 0))
     monkeypatch.setattr(dispatcher, "get_current_device", lambda: target)
     yield cuda
-    from initbench import gpu_loop  # forget what was compiled for a capability we made up
+    from initbench.engine import gpu_loop  # forget what was compiled for a capability we made up
 
     gpu_loop.device_function.cache_clear()
     gpu_loop.train_kernel.cache_clear()
@@ -238,8 +274,8 @@ def sm90(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_compiles_for_sm90(sm90, dtype):
-    from initbench.gpu_loop import device_function, train_kernel
-    from initbench.gpu_many import kernel_signature
+    from initbench.engine.gpu_loop import device_function, train_kernel
+    from initbench.engine.gpu_many import kernel_signature
 
     kernel = train_kernel(ib.ACTIVATIONS["tanh"].scalar, dtype, 16, max_registers=128)
     ptx, _ = sm90.compile_ptx(kernel.py_func, kernel_signature(dtype), cc=(9, 0))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from initbench import inits, theory
-from initbench.activations import get_activation
+from initbench.engine.activations import get_activation
 from initbench.inits import INITS, init_params
 
 FAN_IN, FAN_OUT = 300, 400

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from numba import types
 
-from initbench._loop import train_loop
-from initbench.activations import ACTIVATIONS, get_activation
+from initbench.engine.activations import ACTIVATIONS, get_activation
+from initbench.engine.loop import train_loop
+from initbench.engine.training import batch_order, loss_and_grads, train
 from initbench.inits import init_params
-from initbench.training import batch_order, loss_and_grads, train
+from initbench.settings import TrainSettings
 
 LOSS_OUTPUTS = {"softmax_ce": 3, "sigmoid_bce": 1, "mse": 2}
 
@@ -98,6 +99,23 @@ def test_training_matches_reference_sgd(loss, batch_size, momentum):
     assert final["train_loss"] == pytest.approx(
         naive.loss_and_grads(ref_W, ref_b, X, y, "tanh", loss, 0.0)[0], rel=1e-10
     )
+
+
+@pytest.mark.parametrize("batch_size", [4, 100])
+def test_weight_decay_matches_reference_sgd(batch_size):
+    """L2 weight decay (settings.TrainSettings.weight_decay) as torch.optim.SGD adds it."""
+    W, b, X, y = make_problem("softmax_ce", n=20)
+    settings = TrainSettings(lr=0.05, batch_size=batch_size, steps=25, momentum=0.9,
+                             weight_decay=0.3)  # fmt: skip
+    res = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=3, settings=settings)
+    order = batch_order(3, X.shape[0], min(batch_size, X.shape[0]), 25)
+    ref_W, ref_b = naive.train(W, b, X, y, "tanh", "softmax_ce", 0.0, 0.05, 0.9, order,
+                               batch_size, 25, weight_decay=0.3)  # fmt: skip
+    for got, ref in zip(res.weights + res.biases, ref_W + ref_b):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    plain = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=3, lr=0.05,
+                  batch_size=batch_size, steps=25, momentum=0.9)  # fmt: skip
+    assert not np.allclose(plain.weights[0], res.weights[0])  # it did something
 
 
 def test_inputs_are_not_modified():
@@ -266,15 +284,15 @@ def test_plugin_activation_trains_like_the_builtin_it_copies(plugin_tanh):
 STALENESS_PROBE = """
 import numpy as np
 import initbench as ib
-from initbench.activations import _evaluate
+from initbench.engine.activations import _evaluate
 value = ib.get_activation("sigmoid")(np.array([0.5]))[0][0]
 stats = _evaluate.stats
 print(repr(float(value)), sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 
 
-def test_editing_any_kernel_module_recompiles_every_kernel(tmp_path):
-    """Numba alone would load _evaluate (activations.py) stale after an edit of _vecmath.py."""
+def test_editing_any_engine_module_recompiles_every_kernel(tmp_path):
+    """Numba alone would load _evaluate (activations.py) stale after an edit of vecmath.py."""
     import initbench
 
     package = tmp_path / "src" / "initbench"
@@ -291,7 +309,7 @@ def test_editing_any_kernel_module_recompiles_every_kernel(tmp_path):
     first, hits, misses = probe()
     assert first == pytest.approx(1 / (1 + np.exp(-0.5)), rel=1e-15) and (hits, misses) == (0, 1)
     assert probe() == (first, 1, 0)  # unchanged sources: loaded from the cache
-    vecmath = package / "_vecmath.py"
+    vecmath = package / "engine" / "vecmath.py"
     source = vecmath.read_text()
     assert "return x if x != x else y" in source
     vecmath.write_text(source.replace("return x if x != x else y", "return x if x != x else 2 * y"))
@@ -347,7 +365,7 @@ def test_probe_changes_nothing_else_and_is_nan_without_rows():
 def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
     """call_specialised remembers compiled entry points by the arguments' dtype, ndim and
     memory flags: a float32, a read-only or a strided argument must not reuse another's."""
-    from initbench._jit import _type_key
+    from initbench.engine.jit import _type_key
 
     a = np.zeros((3, 4))
     readonly = a.copy()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import initbench as ib
-from initbench.many import cuda_unavailable_reason, train_many
+from initbench.engine.many import cuda_unavailable_reason, train_many
 
 
 def problem(dtype, n=40, sizes=(5, 6, 6, 3), k=4, seed=0):
@@ -107,13 +107,18 @@ def test_cuda_without_a_gpu_stops_with_one_line():
 def test_cells_trained_together_equal_cells_trained_alone():
     """The pipeline's GPU path (cell.train_cells_together) builds the same tables as
     train_cell; on the CPU train_many is bit-identical to train, so the tables are equal."""
-    from initbench.cell import Cell, cell_tables, train_cell, train_cells_together
+    from initbench.cell import Cell
+    from initbench.tables import cell_tables
+    from initbench.trainer import train_cell, train_cells_together
+
+    def train_settings(lr):
+        return ib.TrainSettings(steps=20, lr=lr, batch_size=16, log_points=5)
 
     data = ib.load_dataset("circles", seed=0, n_train=64, n_test=32)
     cells = [
-        Cell("circles", "tanh", init, init, (6, 5), (0, 1), 20, lr, 16, log_points=5)
+        Cell("circles", "tanh", init, init, (6, 5), (0, 1), train_settings(lr))
         for init, lr in (("he_normal", 0.1), ("xavier_normal", 0.05), ("orthogonal", 0.1))
-    ] + [Cell("circles", "tanh", "he_normal", "he_normal", (6,), (3,), 20, 0.1, 16, log_points=5)]
+    ] + [Cell("circles", "tanh", "he_normal", "he_normal", (6,), (3,), train_settings(0.1))]
     together = train_cells_together(cells, data, device="cpu")
     timing = ["train_seconds", "train_cpu_seconds"]
     for cell in cells:

@@ -49,11 +49,21 @@ CONFIG = {
 def _cells():
     circles = ib.load_dataset("circles", seed=0, n_train=120, n_test=60)
     teacher = ib.load_dataset("teacher", seed=0, n_train=120, n_test=60)
-    common = {"seeds": (0, 1), "steps": 30, "batch_size": 32, "log_points": 8}
+    common = {"seeds": (0, 1)}
+
+    def t(lr):
+        return ib.TrainSettings(steps=30, lr=lr, batch_size=32, log_points=8)
+
     return [
-        (Cell("circles", "relu", "he_normal", "he_normal", (8,), lr=0.1, **common), circles),
-        (Cell("circles", "relu", "he_normal", "he_normal", (8, 8), lr=0.1, **common), circles),
-        (Cell("circles", "relu", "zeros", "zeros", (8, 8), lr=0.1, **common), circles),
+        (
+            Cell("circles", "relu", "he_normal", "he_normal", (8,), training=t(0.1), **common),
+            circles,
+        ),  # fmt: skip
+        (
+            Cell("circles", "relu", "he_normal", "he_normal", (8, 8), training=t(0.1), **common),
+            circles,
+        ),  # fmt: skip
+        (Cell("circles", "relu", "zeros", "zeros", (8, 8), training=t(0.1), **common), circles),
         # mse on unbounded relu outputs from std-10 weights: overflows within a few steps
         (
             Cell(
@@ -62,7 +72,7 @@ def _cells():
                 "big",
                 "normal",
                 (8, 8),
-                lr=1.0,
+                training=t(1.0),
                 loss="mse",
                 init_params={"std": 10.0},
                 **common,
@@ -70,7 +80,15 @@ def _cells():
             circles,
         ),
         (
-            Cell("teacher", "tanh", "xavier_normal", "xavier_normal", (8,), lr=0.05, **common),
+            Cell(
+                "teacher",
+                "tanh",
+                "xavier_normal",
+                "xavier_normal",
+                (8,),
+                training=t(0.05),
+                **common,
+            ),  # fmt: skip
             teacher,
         ),
     ]
@@ -269,7 +287,8 @@ def test_missing_findings_and_sparse_results(tmp_path, kinds):
     results = tmp_path / "results"
     results.mkdir()
     circles = ib.load_dataset("circles", seed=0, n_train=60, n_test=30)
-    cell = Cell("circles", "relu", "he_normal", "he_normal", (4,), (0,), 5, 0.1, 16, log_points=3)
+    cell = Cell("circles", "relu", "he_normal", "he_normal", (4,), (0,),
+                ib.TrainSettings(steps=5, lr=0.1, batch_size=16, log_points=3))  # fmt: skip
     for kind, table in zip(("runs", "curves", "layers"), ib.train_cell(cell, circles)):
         if kind in kinds:
             table = table.assign(**provenance(), threads=1, config_hash="x")

@@ -10,7 +10,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from initbench import theory
-from initbench.activations import ACTIVATIONS, get_activation
+from initbench.engine.activations import ACTIVATIONS, get_activation
 
 # Gauss-Hermite in numpy's probabilists' form, for smooth sums over z ~ N(0, 1)
 GRID, GRID_W = np.polynomial.hermite_e.hermegauss(200)

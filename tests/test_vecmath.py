@@ -5,8 +5,8 @@ import math
 import numpy as np
 from numba import njit
 
-from initbench._jit import ELEMENTWISE_FASTMATH
-from initbench._vecmath import exp, expm1
+from initbench.engine.jit import ELEMENTWISE_FASTMATH
+from initbench.engine.vecmath import exp, expm1
 
 
 @njit(fastmath=set(ELEMENTWISE_FASTMATH))

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
+from .engine.training import batch_order, train
 from .inits import init_params
-from .training import batch_order, train
 
 ACTIVATIONS_NP = {
     "relu": (lambda z: np.maximum(z, 0), lambda z, a: z > 0),
@@ -24,10 +24,8 @@ def numpy_train(W, b, X, y, activation, lr, batch_size, steps, order):
     phi, dphi = ACTIVATIONS_NP[activation]
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     onehot = np.eye(W[-1].shape[0], dtype=X.dtype)[y]
-    per_epoch = X.shape[0] // batch_size
     for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        rows = order[epoch, pos * batch_size : (pos + 1) * batch_size]
+        rows = order[step]
         acts, zs = [X[rows]], []
         for w, v in zip(W[:-1], b[:-1]):
             zs.append(acts[-1] @ w.T + v)
@@ -63,11 +61,9 @@ def torch_train(W, b, X, y, activation, lr, batch_size, steps, order):
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    per_epoch = X.shape[0] // batch_size
     order_t = torch.from_numpy(order)
     for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        rows = order_t[epoch, pos * batch_size : (pos + 1) * batch_size]
+        rows = order_t[step]
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(Xt[rows]), yt[rows]).backward()
         opt.step()

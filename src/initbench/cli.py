@@ -3,10 +3,11 @@
 import argparse
 import json
 import sys
+from dataclasses import fields
 
 from tqdm.auto import tqdm
 
-from .config import TRAINING_DEFAULTS
+from .settings import CELL_DEFAULTS, FIELDS, TrainSettings
 
 
 def _seeds(text):
@@ -31,8 +32,9 @@ def _param(text):
 
 
 def _run(args):
-    from .cell import Cell, train_cell
+    from .cell import Cell
     from .datasets import load_dataset
+    from .trainer import train_cell
 
     for name in ("depth", "width"):
         if getattr(args, name) < 1:
@@ -40,10 +42,9 @@ def _run(args):
     data = load_dataset(args.dataset, seed=args.data_seed)
     cell = Cell(
         dataset=args.dataset, activation=args.activation, init=args.init, scheme=args.init,
-        hidden=(args.width,) * (args.depth - 1), seeds=args.seeds, steps=args.steps, lr=args.lr,
-        batch_size=args.batch_size, loss=args.loss or data.default_loss,
-        momentum=args.momentum, dtype=args.dtype, log_points=args.log_points,
-        init_params=dict(args.init_param),
+        hidden=(args.width,) * (args.depth - 1), seeds=args.seeds,
+        training=TrainSettings(**{name: getattr(args, name) for name in FIELDS}),
+        loss=args.loss or data.default_loss, dtype=args.dtype, init_params=dict(args.init_param),
     )  # fmt: skip
     bar = tqdm(total=len(cell.seeds), desc=cell.name, unit="seed", file=sys.stderr)
     lines = []
@@ -80,15 +81,11 @@ def main(argv=None):
                      metavar="KEY=VALUE", help="init scheme parameter, repeatable")  # fmt: skip
     run.add_argument("--depth", type=int, required=True, help="number of weight layers")
     run.add_argument("--width", type=int, required=True)
-    d = TRAINING_DEFAULTS
-    run.add_argument("--seeds", type=_seeds, default=tuple(d["seeds"]))
-    run.add_argument("--steps", type=int, default=d["steps"])
-    run.add_argument("--lr", type=float, default=d["lr"])
-    run.add_argument("--batch-size", type=int, default=d["batch_size"])
-    run.add_argument("--momentum", type=float, default=d["momentum"])
+    run.add_argument("--seeds", type=_seeds, default=CELL_DEFAULTS["seeds"])
+    for f in fields(TrainSettings):  # one option per training setting, its default
+        run.add_argument(f"--{f.name.replace('_', '-')}", type=f.type, default=f.default)
     run.add_argument("--loss", default=None, help="default: the dataset's natural loss")
-    run.add_argument("--dtype", choices=("float32", "float64"), default=d["dtype"])
-    run.add_argument("--log-points", type=int, default=d["log_points"])
+    run.add_argument("--dtype", choices=("float32", "float64"), default=CELL_DEFAULTS["dtype"])
     run.add_argument("--data-seed", type=int, default=0)
     run.add_argument("--out", default=None, help="runs table path (default: <cell>.parquet)")
     run.set_defaults(func=_run)

@@ -1,20 +1,18 @@
-"""Study configuration: the training defaults, and config checks with one-line errors.
+"""Study configuration: config checks with one-line errors, and the schema's defaults.
 
-``TRAINING_DEFAULTS`` is the one home of the training settings' defaults: the planner,
-``Cell``, ``train`` and the command line all read them from here. A study config's
-``defaults:`` block overrides them for its studies.
+``check_schema`` validates a config once, against config.schema.json, and fills in the
+schema's defaults (tier, device, threads, data_seed, ...), so that no reader repeats a
+default as a ``.get`` fallback. The training settings' defaults live in
+``settings.TrainSettings``; a config's ``defaults:`` block overrides them for its studies.
 """
 
+import copy
 import importlib
 import json
 from importlib.resources import files
 from pathlib import Path
 
 SCHEMA_PATH = str(files("initbench") / "config.schema.json")
-TRAINING_DEFAULTS = {
-    "steps": 500, "lr": 0.05, "batch_size": 64, "momentum": 0.0, "dtype": "float64",
-    "log_points": 40, "seeds": [0, 1, 2], "eval_rows": 2048,
-}  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -38,7 +36,7 @@ def check_config_files(paths):
 
 def load_plugins(config):
     """Import the modules listed under ``plugins`` (they register activations, inits, ...)."""
-    for module in config.get("plugins", []):
+    for module in config["plugins"]:
         try:
             importlib.import_module(module)
         except ImportError as error:
@@ -46,7 +44,9 @@ def load_plugins(config):
 
 
 def check_schema(config):
-    import jsonschema  # here, not at import: train() reads this module's defaults
+    """Validate ``config`` (ConfigError naming the key), then fill in the schema's defaults
+    in place: the one validation a config gets, before the plan reads it."""
+    import jsonschema
 
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
@@ -62,6 +62,26 @@ def check_schema(config):
         elif error.validator in ("pattern", "not"):
             message = f"{error.instance!r} is not a safe name (letters, digits, _ + = . ; no '..')"
         raise ConfigError(f"{where}: {message}")
+    _fill_defaults(schema, config)
+
+
+def _fill_defaults(schema, config):
+    """Set the schema's ``default`` of every absent property, at every level the config
+    has (what Snakemake's ``validate`` does; here it runs once, before the plan)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+
+    def properties(validator, props, instance, subschema):
+        if validator.is_type(instance, "object"):
+            for name, spec in props.items():
+                if "default" in spec and name not in instance:
+                    instance[name] = copy.deepcopy(spec["default"])
+        yield from base.VALIDATORS["properties"](validator, props, instance, subschema)
+
+    filling = jsonschema.validators.extend(base, {"properties": properties})
+    for _ in filling(schema).iter_errors(config):
+        pass
 
 
 def _path(parts):

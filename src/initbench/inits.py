@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import theory
-from .activations import Activation, get_activation, unknown_name_message
+from .engine.activations import Activation, get_activation
+from .text import unknown_name_message
 
 INITS = {}
 

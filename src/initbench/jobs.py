@@ -1,4 +1,4 @@
-"""What the Snakemake rules call: each function is one job, reading and writing files.
+"""What the Snakemake rules call: rule ``x`` runs ``x_job``, reading and writing files.
 
 Jobs write every output atomically (temporary file, then rename), so an interrupted
 run never leaves a table that looks complete.
@@ -9,43 +9,17 @@ import resource
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.feather as feather
-import pyarrow.parquet as pq
 
-from .cell import (
-    cell_parameters,
-    measured_tables,
-    train_cells_together,
-    train_seeds,
-    with_cells,
-    with_constants,
-)
-from .datasets import Dataset, load_dataset
+from .datasets import load_dataset, read_dataset, write_dataset
 from .files import atomic_path
-from .provenance import config_hash, provenance
-
-
-def write_parquet(table, path):
-    """An Arrow table, or a pandas frame (without its index), as a parquet file.
-
-    Only text columns are dictionary-encoded: measured numbers rarely repeat, and trying
-    them costs a third of the writing time."""
-    if isinstance(table, pd.DataFrame):
-        table = pa.Table.from_pandas(table, preserve_index=False)
-    text = [
-        f.name
-        for f in table.schema
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, use_dictionary=text)
+from .provenance import config_hash
+from .tables import TABLE_KINDS, cell_paths, read_cells, with_constants, write_cell, write_parquet
+from .trainer import train_cells_together, train_seeds
 
 
 @contextmanager
@@ -71,34 +45,25 @@ def set_threads(threads):
     threadpool_limits(limits=threads)
 
 
-def make_dataset(generator, params, seed, output, log_path):
+def dataset_job(generator, params, seed, output, log_path):
+    """Make one dataset split and write it as results/data/<label>.npz."""
     with job_log(log_path) as log:
         log(f"dataset {generator} seed {seed} params {params}")
         data = load_dataset(generator, seed=seed, **params)
-        with atomic_path(output) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, name=data.name, task=data.task, n_classes=data.n_classes,
-                     X_train=data.X_train, y_train=data.y_train, X_test=data.X_test,
-                     y_test=data.y_test)  # fmt: skip
+        write_dataset(data, output)
         log(f"{data.X_train.shape[0]} train / {data.X_test.shape[0]} test rows, "
             f"{data.n_features} features, task {data.task}")  # fmt: skip
 
 
-def read_dataset(path):
-    with np.load(path) as f:
-        return Dataset(name=str(f["name"]), task=str(f["task"]), n_classes=int(f["n_classes"]),
-                       X_train=f["X_train"], y_train=f["y_train"], X_test=f["X_test"],
-                       y_test=f["y_test"])  # fmt: skip
-
-
-def warm_up(kernels, dtype, output, log_path):
+def warmup_job(kernels, dtype, output, log_path):
     """Compile (or load from Numba's cache) the training loop for one dtype and kernel
     family: "builtin" (every built-in activation at once) or a plugin activation's name.
 
     Runs once per pair before the training fan-out, so parallel jobs never compile (and
     write Numba's cache) at the same time.
     """
+    from .engine.training import train
     from .inits import init_params
-    from .training import train
 
     activation = "tanh" if kernels == "builtin" else kernels
     with job_log(log_path) as log:
@@ -113,28 +78,17 @@ def warm_up(kernels, dtype, output, log_path):
             tmp.write_text(f"{kernels} {dtype}\n")
 
 
-TABLE_KINDS = ("runs", "curves", "layers")
-ABOUT_CELL = b"initbench.cell"  # metadata key of a measured table: the cell's parameters
-
-
-def cell_paths(cell_dir, name):
-    """The three measured tables of a cell (Arrow IPC: a study has thousands, and the
-    aggregate reads them all; the study tables it writes are parquet)."""
-    return [Path(cell_dir) / name / f"{kind}.arrow" for kind in TABLE_KINDS]
-
-
-def train_batch(plan, batch, data_paths, done_path, log_path, threads):
+def train_job(plan, batch, data_paths, cell_dir, done_path, log_path, threads):
     """Train every cell of one batch whose tables are not all there yet, write them, and
     write ``done_path``: the batch's cells and what the job cost. Cells already trained (by
     an earlier run, or an interrupted one) are skipped: adding a cell to a batch trains
     that cell only. On ``device="cuda"`` the batch's untrained cells of each dataset train
-    together on the GPU. The cells' tables go to results/measured/ beside the batches'
-    folder.
+    together on the GPU. The cells' tables go to ``cell_dir`` (results/measured/), one
+    folder per cell (see rules/train.smk for why the rule does not declare them).
     """
     start, start_cpu = time.perf_counter(), time.thread_time()
     cells = [plan.cells[name] for name in plan.batches[batch]]
     data_paths = {Path(path).stem: path for path in data_paths}
-    cell_dir = Path(done_path).parent.parent / "measured"
     set_threads(threads)
     with job_log(log_path) as log:
         todo = {}
@@ -169,51 +123,22 @@ def train_batch(plan, batch, data_paths, done_path, log_path, threads):
         log(f"done: {trained} trained, {len(cells) - trained} already there")
 
 
-def write_cell(cell, data, results, cell_dir, threads):
-    """A cell's measured tables, each with the cell's parameters and provenance in its
-    metadata rather than on every row: the aggregate adds those columns for all cells at
-    once. Uncompressed, so that the aggregate maps them into memory without decoding."""
-    about = json.dumps({"parameters": cell_parameters(cell, data),
-                        "provenance": {**provenance(), "threads": threads}})  # fmt: skip
-    tables = measured_tables(data, results)
-    for table, path in zip(tables, cell_paths(cell_dir, cell.name), strict=True):
-        with atomic_path(path) as tmp:
-            feather.write_feather(table.replace_schema_metadata({ABOUT_CELL: about}), tmp,
-                                  compression="uncompressed")  # fmt: skip
-
-
 def train_one(cell, data, cell_dir, log, threads):
     """Train one cell (all its seeds) and write its runs, curves and layers tables."""
     log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
         f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
-        f"steps {cell.steps} on {threads} thread(s)")  # fmt: skip
+        f"steps {cell.training.steps} on {threads} thread(s)")  # fmt: skip
 
     def progress(seed, res, seconds):
         last = {name: column[-1] for name, column in res.history_columns.items()}
-        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.steps}): "
+        log(f"  seed {seed} {res.status} (step {int(last['step'])}/{cell.training.steps}): "
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
     write_cell(cell, data, train_seeds(cell, data, on_seed_done=progress), cell_dir, threads)
 
 
-def read_arrow(path):
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
-
-
-def read_cells(paths, threads):
-    """Many cells' measured tables, read by ``threads`` threads (Arrow releases the GIL),
-    as one table: each row with its cell's parameters before the measured columns and its
-    provenance after them (see cell.with_cells)."""
-    with ThreadPoolExecutor(max(threads, 1)) as pool:
-        tables = list(pool.map(read_arrow, paths))
-        about = [json.loads(table.schema.metadata[ABOUT_CELL]) for table in tables]
-        return with_cells(tables, [a["parameters"] for a in about],
-                          [a["provenance"] for a in about], map_=pool.map)  # fmt: skip
-
-
-def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
+def aggregate_job(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
     """Concatenate the cells' tables into the study tables, adding the config hash; the
     training jobs' cost from their batch markers."""
     with job_log(log_path) as log:
@@ -237,9 +162,9 @@ def aggregate(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
 
 def check_device(config):
     """``device: cuda`` without a usable GPU stops the run before any job, with one line."""
-    if config.get("device", "cpu") != "cuda":
+    if config["device"] != "cuda":
         return
-    from .many import cuda_unavailable_reason
+    from .engine.device import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     if reason is not None:
@@ -253,18 +178,19 @@ def print_error_and_exit(error):
 
 
 def in_own_process(job, *args):
-    """Run the job function named ``job`` (of this module) with JSON-able ``args`` in a
+    """Run the function ``job`` (importable at module level) with JSON-able ``args`` in a
     Python process of its own, and wait for it.
 
-    Snakemake runs jobs as threads of its process; the findings and the report's figures
-    are Python from end to end (pandas, matplotlib), so as threads they would take turns
+    Snakemake runs jobs as threads of its process; the findings and the report are Python
+    from end to end (pandas, matplotlib, jinja), so as threads they would take turns
     holding the global lock. As processes they run side by side.
     """
-    code = f"import json, sys; from initbench import jobs; jobs.{job}(*json.loads(sys.argv[1]))"
+    code = (f"import json, sys; from {job.__module__} import {job.__name__} as job; "
+            "job(*json.loads(sys.argv[1]))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True,
                           text=True)  # fmt: skip
     if done.returncode:
-        raise RuntimeError(f"{job} failed in its own process:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{job.__name__} failed in its own process:\n{done.stderr[-4000:]}")
 
 
 def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
@@ -292,7 +218,7 @@ def report_sections_job(config, results_dir, figure_dir, sections_json, log_path
         build_sections(results_dir, config, figure_dir, sections_json, log=log)
 
 
-def report_page_job(sections_json, findings_json, out_html, log_path):
+def report_job(sections_json, findings_json, out_html, log_path):
     """Write report/index.html from the drawn sections and the findings."""
     from .report.build import render_page
 

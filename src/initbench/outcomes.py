@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .cell import CELL_PARAMETERS
+from .tables import TABLE_NAMES
 
-TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies")
 # Columns that say where and how fast numbers were made, not what they are: two runs of
 # the same config agree on everything else.
 PROVENANCE_COLUMNS = ("git_commit", "initbench_version", "numba_version", "numpy_version",

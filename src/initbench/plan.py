@@ -7,19 +7,19 @@ cells. A cell shared by two studies is trained once.
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation, unknown_name_message
 from .cell import Cell
-from .config import TRAINING_DEFAULTS, ConfigError, check_schema, load_plugins
+from .config import ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
+from .engine.activations import ACTIVATIONS, get_activation
 from .inits import INITS, init_params
+from .settings import CELL_DEFAULTS, DEFAULTS, FIELDS, TrainSettings
+from .text import unknown_name_message
 
 BATCHES_PER_ACTIVATION = 5  # training jobs per activation and dtype; see default_batches
-# The training settings a study (or the config's defaults block) sets for its cells.
-PLANNED_SETTINGS = ("steps", "lr", "batch_size", "momentum", "dtype", "log_points", "seeds")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def plan(config, cores=1):
     """Validate ``config`` and expand its studies into cells; raise ConfigError if bad.
     ``cores`` (Snakemake's ``--cores``) sets how many training jobs the cells are split
     into when the config does not (see default_batches)."""
-    check_schema(config)
+    check_schema(config)  # and fills in the schema's defaults
     load_plugins(config)
     datasets = {}
     for label, spec in config["datasets"].items():
@@ -53,7 +53,8 @@ def plan(config, cores=1):
     for label, spec in config["inits"].items():
         _known("init scheme", f"inits.{label}.scheme", spec["scheme"], INITS)
     inits = _init_labels(config)
-    defaults = {**TRAINING_DEFAULTS, **config.get("defaults", {})}
+    # A study's setting, else the config's defaults block's, else TrainSettings' own.
+    defaults = {**CELL_DEFAULTS, **asdict(DEFAULTS), **config["defaults"]}
     cells, studies = {}, {}
     for study, spec in config["studies"].items():
         where = f"studies.{study}"
@@ -67,7 +68,7 @@ def plan(config, cores=1):
                     f"{where}.inits[{i}]: {unknown_name_message('init', name, inits)}; "
                     f"define it under inits: as {name}: {{scheme: <a built-in scheme>, ...}}"
                 )
-        settings = {k: spec.get(k, defaults[k]) for k in PLANNED_SETTINGS}
+        settings = {k: spec.get(k, v) for k, v in defaults.items()}
         inverse_depth = spec.get("lr_scaling", "none") == "inverse_depth"
         if "lrs" in spec and "lr" in spec:
             raise ConfigError(f"{where}: give either lr or lrs (a sweep), not both")
@@ -79,13 +80,12 @@ def plan(config, cores=1):
         ):  # fmt: skip
             params = {k: v for k, v in inits[init].items() if k != "scheme"}
             params.update(swept)
+            training = {k: settings[k] for k in FIELDS}
+            training["lr"] = lr / (len(hidden) + 1 if inverse_depth else 1)
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
-                scheme=inits[init]["scheme"], hidden=hidden,
-                seeds=tuple(settings["seeds"]), steps=settings["steps"],
-                lr=lr / (len(hidden) + 1 if inverse_depth else 1),
-                batch_size=settings["batch_size"], momentum=settings["momentum"],
-                dtype=settings["dtype"], log_points=settings["log_points"], init_params=params,
+                scheme=inits[init]["scheme"], hidden=hidden, seeds=tuple(settings["seeds"]),
+                training=TrainSettings(**training), dtype=settings["dtype"], init_params=params,
                 probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)
@@ -93,7 +93,7 @@ def plan(config, cores=1):
     _check_init_params(cells.values())
     batches = assign_batches(cells, config.get("batches_per_activation", default_batches(cores)))
     return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches,
-                device=config.get("device", "cpu"))  # fmt: skip
+                device=config["device"])  # fmt: skip
 
 
 def default_batches(cores):
@@ -137,7 +137,8 @@ def estimated_work(cells):
     work = 0
     for cell in cells:
         weights = sum(a * b for a, b in zip(cell.hidden, cell.hidden[1:])) + sum(cell.hidden)
-        rows = 3 * cell.steps * cell.batch_size + cell.log_points * 500
+        t = cell.training
+        rows = 3 * t.steps * t.batch_size + t.log_points * 500
         work += len(cell.seeds) * rows * weights
     return float(work)
 

@@ -1,6 +1,7 @@
-"""Numbers and words as the report and the findings print them: one formatter for both."""
+"""Numbers and words as the report, the findings and the error messages print them."""
 
 import math
+from difflib import get_close_matches
 
 
 def _as_float(v):
@@ -59,3 +60,10 @@ def slug(text):
 def shorten(text, n):
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def unknown_name_message(kind, name, known):
+    """'unknown activation 'tahn' (did you mean 'tanh'?); known: ...'"""
+    close = get_close_matches(str(name), list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}"

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq
 
-from .activations import Activation, get_activation
+from .engine.activations import Activation, get_activation
 
 
 def _legendre(edges, n=16):

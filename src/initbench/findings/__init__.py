@@ -1,11 +1,9 @@
 """The classic initialization results, re-derived from the study tables, each with a verdict.
 
-One module per published claim: importing it registers its claim. To add a claim, write a
-module with one ``@published_claim`` check (see ``base``) and name it in CLAIM_MODULES,
-which is also the order of the report.
+One module per published claim: importing it registers its claim (``@published_claim``,
+see ``base``). To add a claim, write such a module and import it below; the import order
+is the order of the report.
 """
-
-import importlib
 
 from .base import (
     CLAIMS,
@@ -22,10 +20,11 @@ from .base import (
     write_findings,
 )
 
-CLAIM_MODULES = ("symmetry", "course", "normal_small", "glorot", "he_xavier", "leaky_relu",
-                 "chi1", "depth_scale", "saxe", "lsuv")  # fmt: skip
-for _module in CLAIM_MODULES:
-    importlib.import_module(f"{__name__}.{_module}")
+# isort: off
+from . import symmetry, course, normal_small, glorot, he_xavier, leaky_relu  # noqa: E402, F401
+from . import chi1, depth_scale, saxe, lsuv  # noqa: E402, F401
+
+# isort: on
 
 __all__ = [
     "CLAIMS", "INCONCLUSIVE", "NOT_REPRODUCED", "REPRODUCED", "VERDICTS", "Claim", "Finding",

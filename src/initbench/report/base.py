@@ -6,19 +6,14 @@ sections share.
 """
 
 import json
-import math
 from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, NullLocator
 
 from .. import plotting
-from ..outcomes import finite, steps_to_target, summarize_cells
+from ..outcomes import steps_to_target, summarize_cells
 from ..plotting import BASE_COLOURS
 from ..text import slug
 from . import html
@@ -137,35 +132,8 @@ class Report:
         return {"file": file, "caption": caption, "alt": alt}
 
     def legend(self, fig, variants, title="init", extra=(), ncols=None, styles=None):
-        handles = [
-            Line2D(
-                [],
-                [],
-                color=self.palette[v],
-                lw=2.2,
-                marker="o",
-                ms=5,
-                ls=(styles or {}).get(v, "-"),
-            )
-            for v in variants
-        ]
-        labels = list(variants)
-        for handle, label in extra:
-            handles.append(handle)
-            labels.append(label)
-        if not handles:
-            return
-        longest = max(len(label) for label in labels)
-        ncols = ncols or max(1, min(len(labels), int(110 / (longest + 6))))
-        fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncols=ncols,
-            title=title,
-            fontsize="small",
-            title_fontsize="small",
-        )
+        """One legend entry per variant in its colour (see plotting.line_legend)."""
+        plotting.line_legend(fig, variants, self.palette, title, extra, ncols, styles)
 
     def ordered(self, values, order):
         values = list(dict.fromkeys(values))
@@ -275,109 +243,15 @@ class Report:
             ax, agg, x, "variant", variants, self.palette, band=band, marker=marker, styles=styles
         )
 
-    def heatmaps(
-        self,
-        facets,
-        value,
-        label,
-        regression=False,
-        ncols=3,
-        cmap=None,
-        vmin=None,
-        vmax=None,
-        fmt=None,
-        marks=True,
-    ):
-        """A grid of init x depth heatmaps, one per (title, cells) facet, one colour bar."""
+    def heatmaps(self, facets, value, label, regression=False, ncols=3, cmap=None, vmin=None,
+                 vmax=None, fmt=None, marks=True):  # fmt: skip
+        """A grid of init x depth heatmaps, one per (title, cells) facet, one colour bar
+        (see plotting.heatmap_grid), the inits in the report's order."""
         all_cells = pd.concat([f for _, f in facets])
         variants = self.ordered(all_cells["variant"], self.variant_order)
-        depths = sorted(all_cells["depth"].unique())
-        nrows = math.ceil(len(facets) / ncols)
-        longest = max(len(v) for v in variants)
-        cell_w, cell_h = 0.72, 0.34
-        facet_w = max(cell_w * len(depths), 2.2) + 0.3
-        width = max(ncols * facet_w + 0.095 * longest + 1.8, 7.5)
-        height = nrows * (cell_h * len(variants) + 0.85) + (1.1 if marks else 0.6)
-        fig, axes = self.figure(ncols, nrows, width, height, sharey=True)
-        if regression:
-            values = finite(all_cells[value])
-            positive = values[values > 0]
-            lo = float(positive.min()) if len(positive) else 1e-3
-            hi = float(positive.max()) if len(positive) else 1.0
-            norm = mpl.colors.LogNorm(vmin=lo, vmax=max(hi, lo * 1.01))
-            cmap = cmap or "viridis_r"
-            fmt = fmt or ".2g"
-        else:
-            norm = mpl.colors.Normalize(
-                vmin=0 if vmin is None else vmin, vmax=1 if vmax is None else vmax
-            )
-            cmap = cmap or "viridis"
-            fmt = fmt or ".2f"
-        for i, (title, sub) in enumerate(facets):
-            ax = axes[i // ncols][i % ncols]
-            grid = sub.pivot_table(
-                index="variant", columns="depth", values=value, aggfunc="median", dropna=False
-            )
-            grid = grid.reindex(index=variants, columns=depths)
-            shown = grid.astype(float).where(np.isfinite(grid.astype(float)))
-            plotting.heatmap(ax, shown, cmap, norm, fmt)
-            ax.set_title(title)
-            ax.set_xlabel("depth" if i + ncols >= len(facets) else "")
-            ax.set_ylabel("init" if i % ncols == 0 else "")
-            if not marks:
-                continue
-            pos_v = {v: k for k, v in enumerate(variants)}
-            pos_d = {d: k for k, d in enumerate(depths)}
-            colours = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
-            for row in sub.to_dict("records"):  # one per cell of one facet
-                y, x = pos_v[row["variant"]], pos_d[row["depth"]]
-                if row["stalled"]:
-                    v = shown.iat[y, x]
-                    dark = not pd.isna(v) and sns.utils.relative_luminance(colours(norm(v))) < 0.408
-                    ax.add_patch(
-                        Rectangle(
-                            (x, y),
-                            1,
-                            1,
-                            fill=False,
-                            hatch="//",
-                            linewidth=0,
-                            edgecolor=(1, 1, 1, 0.5) if dark else (0, 0, 0, 0.4),
-                        )
-                    )
-                if row["n_diverged"] > 0:
-                    full = row["n_diverged"] >= row["seeds"]
-                    ax.text(
-                        x + (0.5 if full else 0.88),
-                        y + (0.5 if full else 0.22),
-                        "✕",
-                        color="#d62728",
-                        ha="center",
-                        va="center",
-                        fontsize=15 if full else 9,
-                        fontweight="bold",
-                    )
-        for j in range(len(facets), nrows * ncols):
-            axes[j // ncols][j % ncols].set_visible(False)
-        mappable = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-        bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), label=label, shrink=0.8, aspect=30)
-        if regression:
-            bar.set_ticks(np.geomspace(norm.vmin, norm.vmax, 5))
-            bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}"))
-            bar.ax.yaxis.set_minor_locator(NullLocator())
-        if marks:
-            fig.legend(
-                [
-                    Patch(facecolor="white", edgecolor="0.35", hatch="//"),
-                    Line2D([], [], color="#d62728", marker="$✕$", ls="", ms=9),
-                    Patch(facecolor="0.88", edgecolor="0.6"),
-                ],
-                ["stalled (≥ half the seeds)", "diverged (≥ 1 seed)", "no cell / no value"],
-                loc="outside lower center",
-                ncols=3,
-                fontsize="small",
-            )
-        return fig
+        return plotting.heatmap_grid(facets, value, label, variants, regression=regression,
+                                     ncols=ncols, cmap=cmap, vmin=vmin, vmax=vmax, fmt=fmt,
+                                     marks=marks)  # fmt: skip
 
     def sorted_cells(self, cells):
         key = cells.assign(

@@ -1,5 +1,9 @@
 """The compiled training loop: minibatch SGD with momentum and in-loop metrics.
 
+The CUDA twin is ``gpu_loop``: both read the names below (log columns, metric indices,
+the saturation margin) and share the per-row loss (``losses.loss_sum``), the per-element
+saturation test and the order of the training rows (``training.batch_order``).
+
 One call trains one network for all its steps; Python only prepares buffers before and
 reads the metric arrays after. Divergence (non-finite loss or gradient) ends the loop
 with a status, never an exception.
@@ -9,16 +13,23 @@ import math
 
 import numpy as np
 
-from ._jit import kernel
+from ..settings import PER_NETWORK
+from .jit import kernel
 from .losses import loss_and_delta
 from .network import backward, forward, unit_view, weight_view
 
 COMPLETED, DIVERGED = 0, 1
+LR, MOMENTUM, WEIGHT_DECAY = map(PER_NETWORK.index, ("lr", "momentum", "weight_decay"))
 STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
 
 RUN_METRICS = (
     "batch_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norm",
 )  # fmt: skip
+# Columns of a run-log row: the step, then RUN_METRICS in order.
+RUN_COLUMNS = ("step", *RUN_METRICS)
+(STEP, BATCH_LOSS, TRAIN_LOSS, TRAIN_ACCURACY, TEST_LOSS, TEST_ACCURACY,
+ GRAD_NORM) = range(len(RUN_COLUMNS))  # fmt: skip
+SATURATION_MARGIN = 0.01  # saturated: within this share of the range from either end
 LAYER_METRICS = (
     "grad_w_norm",  # ||dL/dW_l||_F
     "grad_z_norm",  # ||dL/dz_l||_F, the back-propagated gradient
@@ -26,7 +37,7 @@ LAYER_METRICS = (
     "act_std",
     "preact_mean",  # of the layer's pre-activations z
     "preact_sq_mean",  # mean z^2: the mean-field q^l
-    "saturated_frac",  # outputs within 1% of a bounded activation's range ends
+    "saturated_frac",  # outputs within SATURATION_MARGIN of a bounded range's ends
     "dead_frac",  # units with z <= 0 on every sample of the batch
     "weight_norm",  # ||W_l||_F
     "update_ratio",  # ||lr * velocity_l|| / ||W_l||
@@ -72,6 +83,13 @@ def accumulate_velocity(grad, velocity, momentum):
 
 
 @kernel
+def add_weight_decay(grad, param, weight_decay):
+    """grad <- grad + weight_decay * param: L2 weight decay, as torch.optim.SGD adds it."""
+    for i in range(grad.size):
+        grad[i] += weight_decay * param[i]
+
+
+@kernel
 def largest_unit_distance(W, bias):
     """Largest Euclidean distance between two rows of [W | b]: 0 when all units are equal."""
     largest = 0.0
@@ -97,15 +115,21 @@ def mean_std(x):
     return mean, math.sqrt(var / x.size)
 
 
+@kernel(forceinline=True)
+def is_saturated(v, lo, hi):
+    """Whether output ``v`` lies within SATURATION_MARGIN of the range ends [lo, hi]."""
+    margin = SATURATION_MARGIN * (hi - lo)
+    return v <= lo + margin or v >= hi - margin
+
+
 @kernel
 def saturated_fraction(out, lo, hi):
-    """Share of outputs within 1% of the range ends [lo, hi]; NaN when unbounded (lo = hi)."""
+    """Share of saturated outputs (is_saturated); NaN when unbounded (lo = hi)."""
     if not lo < hi:
         return np.nan
-    margin = 0.01 * (hi - lo)
     saturated = 0
     for v in out.reshape(-1):
-        saturated += int(v <= lo + margin or v >= hi - margin)
+        saturated += int(is_saturated(v, lo, hi))
     return saturated / out.size
 
 
@@ -180,11 +204,13 @@ def evaluate(act, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alp
 @kernel
 def train_loop(
     act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, X_probe,
-    order, batch_size, steps, lr, momentum, alpha, bounds, log_steps, run_log, layer_log,
+    batches, steps, hyper, alpha, bounds, log_steps, run_log, layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
-    ``order`` holds one permutation of the training rows per epoch; (X_eval, T_eval) are
+    ``batches[s]`` holds the training rows of step s (one row of all rows for full-batch
+    training; see training.batch_order); ``hyper`` the network's settings.PER_NETWORK
+    values (lr, momentum, weight decay); (X_eval, T_eval) are
     the training rows on which train loss and accuracy are logged. At every step s in
     0..steps the batch is forwarded and back-propagated; logged steps record metrics
     before the update, so step 0 is the network at initialisation and step ``steps``
@@ -194,9 +220,9 @@ def train_loop(
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
     n, n_in = X.shape
-    full_batch = batch_size >= n
-    rows = n if full_batch else batch_size
-    batches_per_epoch = max(n // rows, 1)
+    rows = batches.shape[1]
+    full_batch = rows >= n
+    lr, momentum, weight_decay = hyper[LR], hyper[MOMENTUM], hyper[WEIGHT_DECAY]
     dtype = w.dtype
     Z = np.empty(rows * total_units, dtype)
     A = np.empty_like(Z)
@@ -223,8 +249,7 @@ def train_loop(
         if full_batch:
             Xb, Tb = X, T
         else:
-            epoch, position = divmod(step, batches_per_epoch)
-            rows_now = order[epoch, position * rows : (position + 1) * rows]
+            rows_now = batches[step]
             for i in range(rows):
                 Xb[i] = X[rows_now[i]]
                 Tb[i] = T[rows_now[i]]
@@ -232,6 +257,9 @@ def train_loop(
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
         backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
+        if weight_decay != 0:
+            add_weight_decay(gw, w, weight_decay)
+            add_weight_decay(gb, b, weight_decay)
         grad_sq = 0.0
         for layer in range(n_layers):
             grad_sq += accumulate_velocity(
@@ -246,15 +274,18 @@ def train_loop(
         if not finite or (logged < log_steps.size and log_steps[logged] == step):
             row = run_log[logged]
             row[:] = np.nan
-            row[0] = step
-            row[1] = batch_loss
-            row[6] = math.sqrt(grad_sq)
+            row[STEP] = step
+            row[BATCH_LOSS] = batch_loss
+            row[GRAD_NORM] = math.sqrt(grad_sq)
             if finite:
-                row[2], row[3] = evaluate(act, loss_code, w, b, sizes, w_off, b_off, X_eval,
-                                          T_eval, Ze, Ae, De, alpha)  # fmt: skip
+                row[TRAIN_LOSS], row[TRAIN_ACCURACY] = evaluate(
+                    act, loss_code, w, b, sizes, w_off, b_off, X_eval, T_eval, Ze, Ae, De, alpha
+                )
                 if X_test.shape[0] > 0:
-                    row[4], row[5] = evaluate(act, loss_code, w, b, sizes, w_off, b_off,
-                                              X_test, T_test, Ze, Ae, De, alpha)  # fmt: skip
+                    row[TEST_LOSS], row[TEST_ACCURACY] = evaluate(
+                        act, loss_code, w, b, sizes, w_off, b_off, X_test, T_test, Ze, Ae, De,
+                        alpha,
+                    )  # fmt: skip
             start = 0
             for layer in range(n_layers):
                 width = sizes[layer + 1]

@@ -2,14 +2,14 @@
 
 All layers' weights live in one contiguous vector (``w``), biases in another (``b``);
 ``w_off``/``b_off`` give each layer's slice and ``sizes`` its widths. One buffer per
-quantity keeps every kernel a plain function of contiguous arrays, which is what the
-batched (many networks at once) and CUDA back ends will need too.
+quantity keeps every kernel a plain function of contiguous arrays; the CUDA back end
+(``gpu_many``) packs each network the same way, one row of a (K, size) array per network.
 """
 
 import numpy as np
 
-from ._jit import kernel
 from .activations import apply_activation
+from .jit import kernel
 
 
 def layout(sizes):

@@ -1,4 +1,4 @@
-"""CUDA twin of ``_loop.train_loop``: K networks of one architecture train in one kernel.
+"""CUDA twin of ``loop.train_loop``: K networks of one architecture train in one kernel.
 
 One thread block trains one network for all its steps: forward, loss, backward, momentum
 SGD and, at logged steps, the same run and layer metrics as the CPU loop, all on the GPU;
@@ -21,23 +21,34 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba.core.registry import CPUDispatcher
 
-from . import _vecmath
-from ._loop import (
+from . import vecmath
+from .loop import (
     ACT_MEAN,
     ACT_STD,
+    BATCH_LOSS,
     COMPLETED,
     DEAD,
     DIVERGED,
+    GRAD_NORM,
     GRAD_W,
     GRAD_Z,
+    LR,
+    MOMENTUM,
     PREACT_MEAN,
     PREACT_SQ,
     SATURATED,
+    STEP,
     SYMMETRY,
+    TEST_ACCURACY,
+    TEST_LOSS,
+    TRAIN_ACCURACY,
+    TRAIN_LOSS,
     UPDATE_RATIO,
+    WEIGHT_DECAY,
     WEIGHT_NORM,
+    is_saturated,
 )
-from .losses import SIGMOID_BCE, SOFTMAX_CE
+from .losses import loss_sum
 
 N_REDUCE = 9  # columns of the shared reduction buffer: the most sums one pass needs
 
@@ -52,7 +63,7 @@ def _cuda_expm1(x):
     return math.expm1(x)
 
 
-# _vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
+# vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
 _CUDA_VECMATH = types.ModuleType("initbench_cuda_vecmath")
 _CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
 
@@ -61,19 +72,24 @@ _CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
 def device_function(fn):
     """A CUDA device function of a CPU-jitted (or plain) function, from its Python source.
 
-    Globals it calls that are CPU-jitted get twins too, and ``_vecmath`` becomes libdevice.
+    Globals it calls that are CPU-jitted get twins too, and ``vecmath`` becomes libdevice.
     """
     py = getattr(fn, "py_func", fn)
     swapped = {}
     for name in py.__code__.co_names:
         value = py.__globals__.get(name)
-        if value is _vecmath:
+        if value is vecmath:
             swapped[name] = _CUDA_VECMATH
         elif isinstance(value, CPUDispatcher):
             swapped[name] = device_function(value)
     twin = types.FunctionType(py.__code__, {**py.__globals__, **swapped}, py.__name__,
                               py.__defaults__, py.__closure__)  # fmt: skip
     return cuda.jit(device=True)(twin)
+
+
+# The CPU's definitions, compiled for the GPU from the same source: one definition each.
+_loss_sum = device_function(loss_sum)
+_is_saturated = device_function(is_saturated)
 
 
 @cuda.jit(device=True)
@@ -147,40 +163,14 @@ def _gather(src, rows, first, n, into):
 
 @cuda.jit(device=True)
 def _loss(code, Z, out_off, Tb, n, k, G, with_delta, red, res):
-    """(sum of the loss over n rows, correct predictions); dL/d(out) of the mean into G."""
+    """(sum of the loss over n rows, correct predictions); dL/d(out) of the mean into G.
+
+    Each thread takes every blockDim-th row through losses.loss_sum's device twin."""
     tid = cuda.threadIdx.x
-    total = 0.0
-    correct = 0.0
-    for i in range(tid, n, cuda.blockDim.x):
-        row = out_off + i * k
-        if code == SOFTMAX_CE:
-            top = Z[row]
-            best = 0
-            for j in range(1, k):
-                if Z[row + j] > top:
-                    top, best = Z[row + j], j
-            norm = 0.0
-            for j in range(k):
-                norm += math.exp(Z[row + j] - top)
-            log_norm = top + math.log(norm)
-            for j in range(k):
-                total -= Tb[i * k + j] * (Z[row + j] - log_norm)
-                if with_delta:
-                    G[row + j] = (math.exp(Z[row + j] - log_norm) - Tb[i * k + j]) / n
-            correct += Tb[i * k + best] > 0.5
-        elif code == SIGMOID_BCE:
-            o, t = Z[row], Tb[i]
-            total += max(o, 0.0) - o * t + math.log1p(math.exp(-abs(o)))
-            if with_delta:
-                p = 1.0 / (1.0 + math.exp(-o)) if o >= 0 else 1.0 - 1.0 / (1.0 + math.exp(o))
-                G[row] = (p - t) / n
-            correct += (o > 0) == (t > 0.5)
-        else:
-            for j in range(k):
-                r = Z[row + j] - Tb[i * k + j]
-                total += r * r / k
-                if with_delta:
-                    G[row + j] = 2.0 * r / (n * k)
+    out = Z[out_off : out_off + n * k].reshape((n, k))
+    delta = G[out_off : out_off + n * k].reshape((n, k))
+    targets = Tb[: n * k].reshape((n, k))
+    total, correct = _loss_sum(code, out, targets, delta, with_delta, tid, cuda.blockDim.x)
     red[tid, 0] = total
     red[tid, 1] = correct
     _reduce(red, res, 2, False)
@@ -212,11 +202,17 @@ def _backward(w, sizes, w_off, b_off, A, D, G, gw, gb, n, zero, sA, sB):
 
 
 @cuda.jit(device=True)
-def _velocity(grad, velocity, momentum):
-    """velocity <- momentum velocity + grad over the block's share; returns its |grad|^2."""
+def _velocity(grad, velocity, param, momentum, weight_decay):
+    """velocity <- momentum velocity + grad over the block's share; returns its |grad|^2.
+
+    With weight decay, grad first gets weight_decay * param, as loop.add_weight_decay adds.
+    """
     g_sq = 0.0
     for e in range(cuda.threadIdx.x, grad.size, cuda.blockDim.x):
         g = grad[e]
+        if weight_decay != 0:
+            g += weight_decay * param[e]
+            grad[e] = g
         velocity[e] = momentum * velocity[e] + g
         g_sq += g * g
     return g_sq
@@ -225,7 +221,7 @@ def _velocity(grad, velocity, momentum):
 @cuda.jit(device=True)
 def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, lo, hi, into,
                       red, res):  # fmt: skip
-    """One layer's row of LAYER_METRICS, as _loop.layer_statistics computes it."""
+    """One layer's row of LAYER_METRICS, as loop.layer_statistics computes it."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     n_layers = sizes.size - 1
     hidden = layer < n_layers - 1
@@ -237,7 +233,6 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
     out, o0 = (A, n * (sizes[0] + start)) if hidden else (Z, z0)
     for c in range(N_REDUCE):
         red[tid, c] = 0.0
-    margin = 0.01 * (hi - lo)
     for e in range(tid, width * fan_in, nt):
         g, v, x = gw[w_off[layer] + e], vw[w_off[layer] + e], w[w_off[layer] + e]
         red[tid, 0] += g * g
@@ -249,7 +244,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
         red[tid, 2] += z
         red[tid, 3] += z * z
         red[tid, 4] += o
-        red[tid, 7] += o <= lo + margin or o >= hi - margin
+        red[tid, 7] += _is_saturated(o, lo, hi)
     for j in range(tid, width, nt):
         active = False
         for i in range(n):
@@ -341,7 +336,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
 
     @cuda.jit(**({} if max_registers is None else {"max_registers": max_registers}))
     def train(w, b, vw, vb, gw, gb, sizes, w_off, b_off, X, T, n_eval, X_test, T_test, n_test,
-              batches, steps, lrs, momenta, alpha, lo, hi, log_steps, loss_code, Z, A, D, G, Tb,
+              batches, steps, hyper, alpha, lo, hi, log_steps, loss_code, Z, A, D, G, Tb,
               run_log, layer_log, status, diverged, n_logged):  # fmt: skip
         k, tid = cuda.blockIdx.x, cuda.threadIdx.x
         sA = cuda.shared.array((tile, padded), item)
@@ -350,7 +345,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         res = cuda.shared.array(N_REDUCE, np.float64)
         wk, bk, vwk, vbk, gwk, gbk = w[k], b[k], vw[k], vb[k], gw[k], gb[k]
         Zk, Ak, Dk, Gk, Tbk = Z[k], A[k], D[k], G[k], Tb[k]
-        lr, momentum = lrs[k], momenta[k]
+        lr, momentum, weight_decay = hyper[k, LR], hyper[k, MOMENTUM], hyper[k, WEIGHT_DECAY]
         n_layers = sizes.size - 1
         rows = batches.shape[2]
         logged = 0
@@ -363,7 +358,8 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
             total, _ = _loss(loss_code, Zk, out, Tbk, rows, T.shape[1], Gk, True, red, res)
             batch_loss = total / rows
             _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
-            red[tid, 0] = _velocity(gwk, vwk, momentum) + _velocity(gbk, vbk, momentum)
+            red[tid, 0] = (_velocity(gwk, vwk, wk, momentum, weight_decay)
+                           + _velocity(gbk, vbk, bk, momentum, weight_decay))  # fmt: skip
             _reduce(red, res, 1, False)
             grad_sq = res[0]
             finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
@@ -383,8 +379,10 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                             Ak, Zk, Dk, Gk, Tbk, alpha, loss_code, red, res, sA, sB)  # fmt: skip
                 if tid == 0:
                     row = run_log[k, logged]
-                    row[0], row[1], row[2], row[3] = step, batch_loss, train_loss, train_acc
-                    row[4], row[5], row[6] = test_loss, test_acc, math.sqrt(grad_sq)
+                    row[STEP], row[BATCH_LOSS] = step, batch_loss
+                    row[GRAD_NORM] = math.sqrt(grad_sq)
+                    row[TRAIN_LOSS], row[TRAIN_ACCURACY] = train_loss, train_acc
+                    row[TEST_LOSS], row[TEST_ACCURACY] = test_loss, test_acc
                 logged += 1
             if not finite:
                 if tid == 0:

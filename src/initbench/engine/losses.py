@@ -8,23 +8,25 @@ import math
 
 import numpy as np
 
-from ._jit import kernel
+from .jit import kernel
 
 LOSSES = {"softmax_ce": 0, "sigmoid_bce": 1, "mse": 2}
 SOFTMAX_CE, SIGMOID_BCE, MSE = LOSSES["softmax_ce"], LOSSES["sigmoid_bce"], LOSSES["mse"]
 
 
-@kernel
-def loss_and_delta(code, out, targets, delta, with_delta):
-    """Mean loss over the rows of ``out``; writes dL/d(out) into ``delta`` if asked.
+@kernel(forceinline=True)
+def loss_sum(code, out, targets, delta, with_delta, first, stride):
+    """(sum of the loss, correct predictions) over rows first, first + stride, ... of ``out``.
 
-    ``targets`` is one-hot for softmax_ce, 0/1 in one column for sigmoid_bce, and the
-    regression targets for mse. Returns (loss, number of correct predictions).
+    ``out``, ``targets`` and ``delta`` (dL/d(out) of the mean over all rows of ``out``,
+    written if ``with_delta``) are (rows, outputs) matrices. The CPU loss
+    (``loss_and_delta``: every row) and the CUDA kernel (``gpu_loop``, through its device
+    twin: each thread a share of the rows) both call it, so each loss is defined once.
     """
     n, k = out.shape
     total = 0.0
     correct = 0
-    for i in range(n):
+    for i in range(first, n, stride):
         if code == SOFTMAX_CE:
             top = out[i, 0]
             best = 0
@@ -53,7 +55,18 @@ def loss_and_delta(code, out, targets, delta, with_delta):
                 total += r * r / k
                 if with_delta:
                     delta[i, j] = 2.0 * r / (n * k)
-    return total / n, correct
+    return total, correct
+
+
+@kernel
+def loss_and_delta(code, out, targets, delta, with_delta):
+    """Mean loss over the rows of ``out``; writes dL/d(out) into ``delta`` if asked.
+
+    ``targets`` is one-hot for softmax_ce, 0/1 in one column for sigmoid_bce, and the
+    regression targets for mse. Returns (loss, number of correct predictions).
+    """
+    total, correct = loss_sum(code, out, targets, delta, with_delta, 0, 1)
+    return total / out.shape[0], correct
 
 
 def targets_for(loss, y, n_outputs, dtype, name="y"):

@@ -15,22 +15,22 @@ from numba.core.caching import FunctionCache
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 # Elementwise code (activations) needs no reassociation to vectorise, and reassociation
-# would undo the exact two-step range reduction in _vecmath.exp.
+# would undo the exact two-step range reduction in vecmath.exp.
 ELEMENTWISE_FASTMATH = FASTMATH - {"reassoc"}
 
-KERNEL_MODULES = ("_jit.py", "_vecmath.py", "activations.py", "losses.py", "network.py",
-                  "_loop.py", "training.py")  # fmt: skip
+# Every module of the engine package is in the key: no list to keep up to date by hand.
+KERNEL_MODULES = tuple(sorted(path.name for path in Path(__file__).parent.glob("*.py")))
 KERNEL_SOURCES_HASH = hashlib.sha1(
     b"".join((Path(__file__).parent / name).read_bytes() for name in KERNEL_MODULES)
 ).hexdigest()
 
 
 class KernelCache(FunctionCache):
-    """Numba's cache, with every entry keyed on the source of all kernel modules.
+    """Numba's cache, with every entry keyed on the source of every module in ``engine/``.
 
     Numba drops a function's cached code when the function's own file changes, not when
     a function it calls or inlines (in another module) does; the key makes any edit to
-    any kernel module recompile every kernel.
+    any engine module recompile every kernel.
     """
 
     def _index_key(self, sig, codegen):

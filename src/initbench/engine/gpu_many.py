@@ -1,7 +1,8 @@
 """Host side of the CUDA back end: copy K packed networks to the GPU, launch, copy back.
 
-``many.train_many(..., device="cuda")`` calls ``gpu_train_many``; the kernel itself is in
-``gpu_loop``. Importing this module imports numba.cuda, so the CPU path never does.
+``many.train_many(..., device="cuda")`` calls ``gpu_train_many``, the twin of the CPU's
+``training.train_checked``; the kernel itself is in ``gpu_loop``, the twin of ``loop``.
+Importing this module imports numba.cuda, so the CPU path never does.
 """
 
 import math
@@ -10,10 +11,11 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba import types as nbtypes
 
-from ._loop import LAYER_METRICS, RUN_METRICS
 from .gpu_loop import train_kernel
+from .loop import LAYER_METRICS, RUN_COLUMNS
 from .losses import LOSSES
-from .network import layout
+from .network import layout, pack
+from .training import log_schedule, result_from_logs
 
 
 def kernel_signature(dtype):
@@ -26,11 +28,11 @@ def kernel_signature(dtype):
     def arr(kind, ndim):
         return nbtypes.Array(kind, ndim, "C")
 
-    mat, f64s, i64s = arr(item, 2), arr(f64, 1), arr(i64, 1)
+    mat, i64s = arr(item, 2), arr(i64, 1)
     return (
         mat, mat, mat, mat, mat, mat, i64s, i64s, i64s,  # w, b, vw, vb, gw, gb, sizes, offsets
         mat, mat, i64, mat, mat, i64,  # X, T, n_eval, X_test, T_test, n_test
-        arr(i32, 3), i64, f64s, f64s, f64, f64, f64, i64s, i64,  # batches .. log_steps, loss
+        arr(i32, 3), i64, arr(f64, 2), f64, f64, f64, i64s, i64,  # batches .. log_steps, loss
         mat, mat, mat, mat, mat,  # Z, A, D, G, Tb
         arr(f64, 3), arr(f64, 4), arr(i32, 1), i64s, arr(i32, 1),  # logs, status, step, rows
     )  # fmt: skip
@@ -42,20 +44,46 @@ def _memory_budget():
     return int(0.8 * free) if math.isfinite(free) else 1 << 30  # the simulator reports inf
 
 
-def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, lrs,
-                   momenta, alpha, bounds, log_steps, tile=16, max_registers=None):  # fmt: skip
-    """Train K packed networks (rows of w, b: trained in place) on the GPU, as train_loop does.
+def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches, settings,
+                   alpha, tile=16, max_registers=None):  # fmt: skip
+    """Train the networks ``nets`` on the GPU, as ``train_loop`` trains each; a TrainResult each.
+
+    The arguments are ``train_many``'s, checked: ``batches[k]`` holds network k's training
+    rows at every step (``batch_order``), ``settings[k]`` its TrainSettings (equal but for
+    settings.PER_NETWORK). Networks that do not fit in GPU memory at once train in several
+    launches.
+    """
+    shared = settings[0]
+    layout_sizes, w_off, b_off = layout(sizes)
+    w = np.stack([pack(W, dtype) for W, _ in nets])
+    b = np.stack([pack(bias, dtype) for _, bias in nets])
+    hyper = np.array([s.per_network() for s in settings])
+    logged = log_schedule(shared.steps, shared.log_points)
+    status, diverged_at, n_logged, run_log, layer_log = _launch(
+        act, loss, w, b, layout_sizes, X, T, min(shared.eval_rows, X.shape[0]), X_test, T_test,
+        np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper, alpha,
+        act.bounds if act.bounds else (0.0, 0.0), logged, tile, max_registers,
+    )  # fmt: skip
+    return [
+        result_from_logs(w[i], b[i], w_off, b_off, layout_sizes, status[i], diverged_at[i],
+                         run_log[i, : n_logged[i]], layer_log[i, : n_logged[i]])
+        for i in range(len(nets))
+    ]  # fmt: skip
+
+
+def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper, alpha,
+            bounds, log_steps, tile, max_registers):  # fmt: skip
+    """Train K packed networks (rows of w, b: trained in place); return their logs.
 
     ``batches[k, s]`` holds network k's training rows at step s (one row when full-batch);
     X[:n_eval] are the rows train loss and accuracy are logged on. Returns (status,
-    diverged step or -1, rows logged, run_log, layer_log) for every network. Networks
-    that do not fit in GPU memory at once train in several launches.
+    diverged step or -1, rows logged, run_log, layer_log) for every network.
     """
     kernel = train_kernel(act.scalar, w.dtype.type, tile, max_registers)
     n_nets, rows = w.shape[0], batches.shape[2]
     n_layers, units = sizes.size - 1, int(sizes[1:].sum())
     _, w_off, b_off = layout(sizes)
-    run_log = np.full((n_nets, log_steps.size + 1, 1 + len(RUN_METRICS)), np.nan)
+    run_log = np.full((n_nets, log_steps.size + 1, len(RUN_COLUMNS)), np.nan)
     layer_log = np.full((n_nets, log_steps.size + 1, n_layers, len(LAYER_METRICS)), np.nan)
     status = np.empty(n_nets, np.int32)
     diverged = np.empty(n_nets, np.int64)
@@ -84,7 +112,7 @@ def gpu_train_many(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches
         kernel[count, tile * tile](
             d_w, d_b, d_vw, d_vb, d_gw, d_gb, d_sizes, d_w_off, d_b_off, d_X, d_T, n_eval,
             d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
-            cuda.to_device(lrs[part]), cuda.to_device(momenta[part]), alpha, bounds[0],
+            cuda.to_device(hyper[part]), alpha, bounds[0],
             bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, d_run, d_layer, d_status, d_div,
             d_logged,
         )  # fmt: skip

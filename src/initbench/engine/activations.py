@@ -9,14 +9,14 @@ import hashlib
 import inspect
 import math
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import _vecmath
-from ._jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
+from ..text import unknown_name_message
+from . import vecmath
+from .jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
 
 ACTIVATIONS = {}
 _BUILTIN_SCALARS = []  # by code: the activations defined in this module
@@ -60,7 +60,7 @@ def activation(name, *, gain, alpha=0.0, bounds=None):
             selector = len(_BUILTIN_SCALARS)
             _BUILTIN_SCALARS.append(scalar)
         else:
-            # The kernel modules' sources are in every cache key (_jit.KernelCache); the
+            # The engine modules' sources are in every cache key (jit.KernelCache); the
             # plugin's own module is in its selector, so editing it recompiles too.
             code = inspect.getsource(inspect.getmodule(fn)).encode()
             selector = f"{name}@{hashlib.sha1(code).hexdigest()[:12]}"
@@ -83,13 +83,6 @@ def get_activation(name):
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         raise ValueError(unknown_name_message("activation", name, ACTIVATIONS)) from None
-
-
-def unknown_name_message(kind, name, known):
-    """'unknown activation 'tahn' (did you mean 'tanh'?); known: ...'"""
-    close = get_close_matches(str(name), list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}"
 
 
 def apply_activation(act, Z, A, D, alpha):
@@ -138,12 +131,12 @@ def _evaluate(act, z, phi, dphi, alpha):
 
 
 # --- built-in activations -------------------------------------------------------------
-# _vecmath.exp/expm1 instead of math.exp/expm1/tanh: they vectorise without SVML.
+# vecmath.exp/expm1 instead of math.exp/expm1/tanh: they vectorise without SVML.
 
 
 @njit(**_SCALAR_OPTIONS)
 def _sigmoid(z):
-    e = _vecmath.exp(-abs(z))
+    e = vecmath.exp(-abs(z))
     return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
 
 
@@ -161,7 +154,7 @@ def sigmoid(z, alpha):
 @activation("tanh", gain=5.0 / 3.0, bounds=(-1.0, 1.0))
 def tanh(z, alpha):
     a = abs(z)
-    e = _vecmath.expm1(2.0 * min(a, 20.0))  # tanh(20) rounds to 1
+    e = vecmath.expm1(2.0 * min(a, 20.0))  # tanh(20) rounds to 1
     t = e / (e + 2.0)
     t = t if z >= 0 else -t
     return t, 1.0 - t * t
@@ -185,7 +178,7 @@ def leaky_relu(z, alpha):
 def elu(z, alpha):
     if z > 0:
         return z, 1.0
-    return alpha * _vecmath.expm1(z), alpha * _vecmath.exp(z)
+    return alpha * vecmath.expm1(z), alpha * vecmath.exp(z)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -197,7 +190,7 @@ def selu(z, alpha):
     if z > 0:
         return _SELU_SCALE * z, _SELU_SCALE
     neg = _SELU_SCALE * _SELU_ALPHA
-    return neg * _vecmath.expm1(z), neg * _vecmath.exp(z)
+    return neg * vecmath.expm1(z), neg * vecmath.exp(z)
 
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -207,7 +200,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 @activation("gelu", gain=1.0)
 def gelu(z, alpha):
     cdf = 0.5 * math.erfc(-z * _INV_SQRT2)  # erfc keeps the left tail accurate
-    return z * cdf, cdf + z * _INV_SQRT_2PI * _vecmath.exp(-0.5 * z * z)
+    return z * cdf, cdf + z * _INV_SQRT_2PI * vecmath.exp(-0.5 * z * z)
 
 
 @activation("silu", gain=1.0)
@@ -218,4 +211,4 @@ def silu(z, alpha):
 
 @activation("softplus", gain=1.0)
 def softplus(z, alpha):
-    return max(z, 0.0) + math.log1p(_vecmath.exp(-abs(z))), _sigmoid(z)
+    return max(z, 0.0) + math.log1p(vecmath.exp(-abs(z))), _sigmoid(z)

@@ -1,0 +1,48 @@
+"""The package's floors: the analysis layers read tables and never import the engine."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import initbench
+
+PACKAGE = Path(initbench.__file__).parent
+ANALYSIS = ["outcomes.py", "tables.py", "cell.py", "settings.py", "findings", "report"]
+
+
+def _imports(path):
+    """Every module a file imports, relative imports resolved to initbench.*."""
+    parts = ["initbench", *path.relative_to(PACKAGE).with_suffix("").parts]
+    package = parts[:-1]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            yield ".".join([*base, *([node.module] if node.module else [])])
+            for alias in node.names:
+                yield ".".join([*base, *([node.module] if node.module else []), alias.name])
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def test_analysis_layers_do_not_import_the_engine():
+    files = [p for name in ANALYSIS for p in ([PACKAGE / name] if name.endswith(".py")
+                                              else (PACKAGE / name).rglob("*.py"))]  # fmt: skip
+    offending = {str(p.relative_to(PACKAGE)): m for p in files for m in _imports(p)
+                 if m.startswith("initbench.engine")}  # fmt: skip
+    assert not offending
+
+
+def test_the_tables_load_without_the_kernels():
+    code = (
+        "import sys, initbench.outcomes, initbench.tables; "
+        "print(sorted(m for m in sys.modules if m.startswith(('initbench.engine', 'numba'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_kernel_cache_key_covers_every_engine_module():
+    from initbench.engine.jit import KERNEL_MODULES
+
+    assert set(KERNEL_MODULES) == {p.name for p in (PACKAGE / "engine").glob("*.py")}
