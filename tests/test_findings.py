@@ -170,8 +170,14 @@ def symmetry_tables(constant_symmetry=0.0, constant_accuracy=0.75, he_accuracy=0
     t.cell("symmetry", init="constant", hidden=(16, 16), accuracy=constant_accuracy,
            majority=0.5,
            layer=lambda s, lay, d, seed: {"symmetry": constant_symmetry * (s == 20)})  # fmt: skip
-    t.cell("symmetry", init="he_normal", hidden=(16, 16), majority=0.5, seeds=SEEDS,
-           curve=lambda s, seed: {"train_accuracy": he_accuracy + noise * SPREAD[seed]})
+    t.cell(
+        "symmetry",
+        init="he_normal",
+        hidden=(16, 16),
+        majority=0.5,
+        seeds=SEEDS,
+        curve=lambda s, seed: {"train_accuracy": he_accuracy + noise * SPREAD[seed]},
+    )
     return t
 
 
@@ -227,8 +233,10 @@ def course_tables(he_accuracy=0.99, large_accuracy=0.83, zero_cost=LN2, steps=15
         init="normal_large",
         scheme="normal",
         init_params={"std": 10.0},
-        curve=lambda s, seed: {"train_loss": 0.4 if s else 30.0,
-                               "train_accuracy": large_accuracy + noise * SPREAD[seed]},
+        curve=lambda s, seed: {
+            "train_loss": 0.4 if s else 30.0,
+            "train_accuracy": large_accuracy + noise * SPREAD[seed],
+        },
         **common,
     )
     t.cell(
@@ -445,7 +453,8 @@ def chi1_tables(studies=("mean_field", "mean_field_relu"), off=1.0, depth=12, no
                 init_params={"sigma_w2": sw2, "sigma_b2": sb2},
                 seeds=SEEDS,
                 layer=lambda s, lay, d, seed, f=factor: {
-                    "grad_z_norm": (f * math.exp(noise * SPREAD[seed])) ** ((d - lay) / 2)},
+                    "grad_z_norm": (f * math.exp(noise * SPREAD[seed])) ** ((d - lay) / 2)
+                },
             )
     return t
 
@@ -536,8 +545,9 @@ def saxe_tables(orthogonal_slows=False, scaled=True, noisy=False):
                 lr=0.04 / depth if scaled else 0.04,
                 majority=np.nan,
                 seeds=SEEDS,
-                curve=lambda s, seed, k=tau, d=depth, p=power: {"train_loss": 0.2 + math.exp(
-                    -s / (k if p is None else 8 * (d / 2) ** p[seed]))},
+                curve=lambda s, seed, k=tau, d=depth, p=power: {
+                    "train_loss": 0.2 + math.exp(-s / (k if p is None else 8 * (d / 2) ** p[seed]))
+                },
             )
     return t
 
@@ -595,7 +605,8 @@ def test_lsuv():
     worse = evaluate(lsuv_tables(lsuv_accuracy=0.7), "lsuv")
     assert worse.verdict == NOT_REPRODUCED
     assert effect(worse, "d, relu, depth 20: LSUV minus orthogonal")["estimate"] == pytest.approx(
-        -0.1)
+        -0.1
+    )
     # tanh is the sub-claim: reported beside the verdict, not deciding it
     tanh = evaluate(lsuv_tables(tanh_lsuv=0.5), "lsuv")
     assert tanh.verdict == REPRODUCED

@@ -57,8 +57,14 @@ def check_chi1(claim, results):
     effects = []
     for (a, b, w), g in ratios.groupby(["activation", "sigma_b2", "sigma_w2"]):
         per_seed = g.groupby("seed")["log_ratio"].mean() - np.log(chi1(a, w, b))
-        effects.append(Effect(f"{a}, sigma_b2 {b:g}, sigma_w2 {w:g}: |log(measured / chi1)|",
-                              tuple(per_seed.abs()), float(np.log1p(CHI1_TOL)), False))
+        effects.append(
+            Effect(
+                f"{a}, sigma_b2 {b:g}, sigma_w2 {w:g}: |log(measured / chi1)|",
+                tuple(per_seed.abs()),
+                float(np.log1p(CHI1_TOL)),
+                False,
+            )
+        )
     measured = [
         (
             f"{r.activation}, sigma_b2 {r.sigma_b2:g}, sigma_w2 {r.sigma_w2:g}: measured ratio vs "

@@ -76,8 +76,10 @@ def check_depth_scale(claim, results):
     final = runs["final_train_accuracy"].to_numpy()
     best = runs.groupby("cell")["final_train_accuracy"].median().max()
     bar = runs["majority_rate"] + TRAINED_SHARE * (best - runs["majority_rate"])
-    runs = runs.assign(trained=final >= bar.to_numpy(),
-                       earlier=accuracy_at(runs, curves, half).to_numpy() >= bar.to_numpy())
+    runs = runs.assign(
+        trained=final >= bar.to_numpy(),
+        earlier=accuracy_at(runs, curves, half).to_numpy() >= bar.to_numpy(),
+    )
     judged = runs[(runs["depth"] <= runs["limit"] / BAND) | (runs["depth"] >= runs["limit"] * BAND)]
     judged = judged.assign(predicted=judged["depth"] <= judged["limit"])
     mixed = judged.groupby("depth")["predicted"].nunique().eq(2)
@@ -96,8 +98,10 @@ def check_depth_scale(claim, results):
     plateau = Effect(f"share of cells that began to train between step {half} and {steps}",
                      tuple(growth), GROWTH_TOL, False)  # fmt: skip
     cells = runs.groupby("cell")[["activation", "sigma_w2", "sigma_b2", "depth", "limit"]].first()
-    cells = cells.assign(trained=runs.groupby("cell")["trained"].mean() >= 0.5,
-                         accuracy=runs.groupby("cell")["final_train_accuracy"].median())
+    cells = cells.assign(
+        trained=runs.groupby("cell")["trained"].mean() >= 0.5,
+        accuracy=runs.groupby("cell")["final_train_accuracy"].median(),
+    )
     cells["predicted"] = cells["depth"] <= cells["limit"]
     measured = [(sorts.label, sorts.text()), (plateau.label, plateau.text()),
                 ("Judged cells (of all)", f"{judged['cell'].nunique()} of {len(cells)}"),

@@ -79,8 +79,10 @@ def check_glorot(claim, results):
     if saturates == "holds":
         part_a = f"the top layer reached <= {SATURATED_MEAN} within {WINDOW} updates"
     elif steps < WINDOW:
-        part_a = (f"the top layer had not reached {SATURATED_MEAN} after {steps} updates, short "
-                  f"of the {WINDOW} the claim is judged on: a run of {WINDOW} updates decides")
+        part_a = (
+            f"the top layer had not reached {SATURATED_MEAN} after {steps} updates, short "
+            f"of the {WINDOW} the claim is judged on: a run of {WINDOW} updates decides"
+        )
     else:
         part_a = f"{effects[0].label}: {effects[0].text()}"
     spread = spread.groupby(["dataset", "depth", "width", "scheme"])["spread"].median()

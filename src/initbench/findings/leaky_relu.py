@@ -73,8 +73,14 @@ def check_leaky_relu(claim, results):
         if 2 * len(both) < len(g):  # most runs of one activation diverged: cannot decide
             diverging.append(setting_text(key))
             continue
-        fewer.append(Effect(f"{setting_text(key)}: ReLU minus Leaky newly dead share",
-                            tuple(both["relu"] - both["leaky_relu"]), FEWER, True))
+        fewer.append(
+            Effect(
+                f"{setting_text(key)}: ReLU minus Leaky newly dead share",
+                tuple(both["relu"] - both["leaky_relu"]),
+                FEWER,
+                True,
+            )
+        )
     skipped = (f"; in the dying regime but left out, most runs of one activation diverged: "
                f"{'; '.join(diverging)}") if diverging else ""  # fmt: skip
     if fewer:
@@ -83,8 +89,10 @@ def check_leaky_relu(claim, results):
         why = f"no dying setting can decide{skipped}"
     else:
         largest = max(regime, key=lambda e: e.estimate)
-        why = (f"no setting is in the dying regime beyond seed noise (largest ReLU share "
-               f"{largest.text()}); higher rates, more seeds or longer training would decide")
+        why = (
+            f"no setting is in the dying regime beyond seed noise (largest ReLU share "
+            f"{largest.text()}); higher rates, more seeds or longer training would decide"
+        )
     completed = runs["status"].eq("completed").groupby(
         [runs[k] for k in (*SETTING, "activation")]).mean()  # fmt: skip
     revived = per_run.groupby("activation")["probe_revived"].median()

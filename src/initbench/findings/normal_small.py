@@ -65,16 +65,20 @@ def check_normal_small(claim, results):
         Effect(f"depth >= {DEEP}: share of cells whose run made no progress",
                tuple(made_no_progress(deep).groupby(deep["seed"]).mean()), STALLED_SHARE, True),
     ]  # fmt: skip
-    measured = [
-        (
-            f"Depth {d}: ||dL/dz_1|| / ||dL/dz_top|| at init (median; largest over cells)",
-            f"{gnum(g['ratio'].median(), 3)}; {gnum(g['ratio'].max(), 3)}  ({len(g)} cells)",
-        )
-        for d, g in cells.groupby("depth")
-    ] + [
-        (f"Depth {d}: cells stalled", f"{int(g['stalled'].sum())} of {len(g)}")
-        for d, g in cells.groupby("depth")
-    ] + [(e.label, e.text()) for e in effects]
+    measured = (
+        [
+            (
+                f"Depth {d}: ||dL/dz_1|| / ||dL/dz_top|| at init (median; largest over cells)",
+                f"{gnum(g['ratio'].median(), 3)}; {gnum(g['ratio'].max(), 3)}  ({len(g)} cells)",
+            )
+            for d, g in cells.groupby("depth")
+        ]
+        + [
+            (f"Depth {d}: cells stalled", f"{int(g['stalled'].sum())} of {len(g)}")
+            for d, g in cells.groupby("depth")
+        ]
+        + [(e.label, e.text()) for e in effects]
+    )
     rule = (
         f"Per seed, over the overview's normal(std 0.01) cells with depth >= {DEEP}: the "
         f"largest ratio ||dL/dz_1|| / ||dL/dz_top|| at init (log10), and the share of cells "

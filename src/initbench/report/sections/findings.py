@@ -116,4 +116,4 @@ def key_effect_text(effects):
     row = effect_row(effect)
     interval = "" if row["interval"] == "-" else f" {row['interval']}"
     seeds = f"{row['n']} seed" + ("" if row["n"] == 1 else "s")
-    return (f"{row['label']}: {row['estimate']}{interval} ({seeds}; claim {row['threshold']})")
+    return f"{row['label']}: {row['estimate']}{interval} ({seeds}; claim {row['threshold']})"
