@@ -83,12 +83,12 @@ def check_leaky_relu(claim, results):
         )
     skipped = (f"; in the dying regime but left out, most runs of one activation diverged: "
                f"{'; '.join(diverging)}") if diverging else ""  # fmt: skip
+    largest = max(regime, key=lambda e: e.estimate)
     if fewer:
         why = f"{len(fewer)} setting(s) are in the dying regime and decide{skipped}"
     elif diverging:
         why = f"no dying setting can decide{skipped}"
     else:
-        largest = max(regime, key=lambda e: e.estimate)
         why = (
             f"no setting is in the dying regime beyond seed noise (largest ReLU share "
             f"{largest.text()}); higher rates, more seeds or longer training would decide"
@@ -135,5 +135,7 @@ def check_leaky_relu(claim, results):
         f"dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
     )
     if not fewer:  # the claim's condition is not met: nothing to decide
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, regime)
+        # shown: the dying settings that could not decide, else the nearest to dying
+        shown = [e for e in regime if e.outcome == HOLDS] or [largest]
+        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, shown)
     return claim.decided(fewer, rule, measured, figure, caption)
