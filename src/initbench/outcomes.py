@@ -154,14 +154,12 @@ def first_step_reaching(curves, threshold, column="train_accuracy"):
     return first.reindex(runs).astype(float)
 
 
-def progress_at(runs, curves, step):
-    """Per run: whether it had made progress by ``step`` (train accuracy above chance +
-    STALL_MARGIN there; a run that diverged before ``step`` had not)."""
-    at = curves[curves["step"] == step].set_index(["cell", "seed"])["train_accuracy"]
-    index = pd.MultiIndex.from_frame(runs[["cell", "seed"]])
-    accuracy = at.reindex(index).to_numpy()
-    return pd.Series(accuracy > runs["majority_rate"].to_numpy() + STALL_MARGIN,
-                     index=runs.index)  # fmt: skip
+def value_at(curves, step, column="train_accuracy"):
+    """Per (cell, seed): ``column`` at the run's last logged step <= ``step`` (logged steps
+    are geometric, so a window's end rarely is one)."""
+    logged = curves[curves["step"] <= step]
+    last = logged["step"].eq(logged.groupby(["cell", "seed"])["step"].transform("max"))
+    return logged[last].set_index(["cell", "seed"])[column]
 
 
 # ---- gradients at init ----------------------------------------------------------------

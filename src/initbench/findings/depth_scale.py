@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..effects import Effect
-from ..outcomes import with_mean_field_params
+from ..outcomes import value_at, with_mean_field_params
 from ..plotting import cell_edges, heatmap
 from ..text import gnum
 from ..theory import depth_scale
@@ -43,14 +43,6 @@ def balanced_accuracy(predicted, actual):
         return math.nan
     return ((predicted & actual).sum() / actual.sum()
             + (~predicted & ~actual).sum() / (~actual).sum()) / 2  # fmt: skip
-
-
-def accuracy_at(runs, curves, step):
-    """Per run (indexed by cell, seed): train accuracy at the last logged step <= step."""
-    logged = curves[curves["step"] <= step]
-    last = logged[logged["step"].eq(logged.groupby(["cell", "seed"])["step"].transform("max"))]
-    index = pd.MultiIndex.from_frame(runs[["cell", "seed"]])
-    return last.set_index(["cell", "seed"])["train_accuracy"].reindex(index)
 
 
 @published_claim(
@@ -78,7 +70,10 @@ def check_depth_scale(claim, results):
     bar = runs["majority_rate"] + TRAINED_SHARE * (best - runs["majority_rate"])
     runs = runs.assign(
         trained=final >= bar.to_numpy(),
-        earlier=accuracy_at(runs, curves, half).to_numpy() >= bar.to_numpy(),
+        earlier=value_at(curves, half)
+        .reindex(pd.MultiIndex.from_frame(runs[["cell", "seed"]]))
+        .to_numpy()
+        >= bar.to_numpy(),
     )
     judged = runs[(runs["depth"] <= runs["limit"] / BAND) | (runs["depth"] >= runs["limit"] * BAND)]
     judged = judged.assign(predicted=judged["depth"] <= judged["limit"])

@@ -10,7 +10,7 @@ of thousands of updates, so a shorter run cannot decide it.
 import numpy as np
 import seaborn as sns
 
-from ..effects import Effect, paired
+from ..effects import HOLDS, Effect, paired
 from ..outcomes import gradient_ratio_at_init
 from ..plotting import integer_axis, step_axis
 from ..text import gnum
@@ -76,7 +76,7 @@ def check_glorot(claim, results):
         for (dataset, depth, width), g in spread.groupby(["dataset", "depth", "width"])
     ]  # fmt: skip
     saturates = effects[0].outcome
-    if saturates == "holds":
+    if saturates == HOLDS:
         part_a = f"the top layer reached <= {SATURATED_MEAN} within {WINDOW} updates"
     elif steps < WINDOW:
         part_a = (
@@ -152,6 +152,6 @@ def check_glorot(claim, results):
         f"at init; layer-1-to-top spread (log10) {gnum(spread[STANDARD].median(), 3)} with "
         f"{STANDARD} vs {gnum(spread[NORMALIZED].median(), 3)} with {NORMALIZED}."
     )
-    if steps < WINDOW and saturates != "holds":
+    if steps < WINDOW and saturates != HOLDS:
         return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, effects)
     return claim.decided(effects, rule, measured, figure, caption)

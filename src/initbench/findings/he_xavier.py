@@ -20,9 +20,11 @@ The engine trains biases (He's nets had them too, initialised at 0) and keeps lr
 import math
 
 import numpy as np
+import pandas as pd
 import seaborn as sns
 
 from ..effects import Effect
+from ..outcomes import first_step_reaching, value_at
 from ..plotting import legend_outside, step_axis
 from ..text import gnum
 from .base import NotTestable, published_claim
@@ -47,20 +49,16 @@ def families(runs):
 
 def gain_at(curves, runs, step):
     """Per run: train accuracy over the majority rate at the last logged step <= ``step``."""
-    logged = curves[curves["step"] <= step]
-    last = logged[logged["step"].eq(logged.groupby(["cell", "seed"])["step"].transform("max"))]
-    accuracy = last.set_index(["cell", "seed"])["train_accuracy"]
     runs = runs.set_index(["cell", "seed"])
-    return (accuracy.reindex(runs.index) - runs["majority_rate"]).rename("gain")
+    return (value_at(curves, step).reindex(runs.index) - runs["majority_rate"]).rename("gain")
 
 
 def steps_to(curves, runs, gain, budget):
     """Per run: first logged step <= budget with train accuracy >= majority + gain, and
     whether it is censored (never reached: recorded as ``budget``)."""
-    runs = runs.set_index(["cell", "seed"])
-    c = curves[curves["step"] <= budget].join(runs["majority_rate"], on=["cell", "seed"])
-    hit = c[c["train_accuracy"] >= c["majority_rate"] + gain]
-    first = hit.groupby(["cell", "seed"])["step"].min().reindex(runs.index)
+    target = runs.groupby("cell")["majority_rate"].first() + gain
+    first = first_step_reaching(curves[curves["step"] <= budget], target)
+    first = first.reindex(pd.MultiIndex.from_frame(runs[["cell", "seed"]]))
     return first.fillna(budget).clip(lower=1).rename("steps"), first.isna().rename("censored")
 
 

@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+from ...effects import FAILS, UNDECIDED
 from ...findings import INCONCLUSIVE, read_findings
 from ...text import gnum, slug
 
@@ -95,7 +96,7 @@ def effect_row(effect):
 def key_effect(effects):
     """The effect a verdict turns on: the first that fails, else the first undecided, else
     the one whose interval comes nearest its threshold."""
-    for outcome in ("fails", "undecided"):
+    for outcome in (FAILS, UNDECIDED):
         for effect in effects:
             if effect["outcome"] == outcome:
                 return effect
