@@ -1,4 +1,5 @@
-# The cells' tables concatenated into the study tables under results/.
+# The cells' tables concatenated into the study tables under results/, and the mean-field
+# theory at the studies' settings (results/theory.parquet), which the findings compare with.
 rule aggregate:
     input:
         expand("results/batches/{batch}.json", batch=PLAN.batches),
@@ -8,6 +9,7 @@ rule aggregate:
         layers="results/layers.parquet",
         cost="results/cost.parquet",
         studies="results/studies.parquet",
+        theory="results/theory.parquet",
     log:
         "logs/aggregate.log",
     threads: 8  # Arrow reads; Snakemake caps it at --cores

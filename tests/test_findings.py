@@ -11,7 +11,8 @@ import pytest
 
 from initbench import findings
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, VERDICTS
-from initbench.theory import chi1, depth_scale
+from initbench.outcomes import with_mean_field_params
+from initbench.theory import chi1, depth_scale, predictions
 
 LOG_STEPS = (0, 1, 2, 5, 10, 20, 50)
 LN2 = math.log(2)
@@ -123,7 +124,9 @@ class Tables:
 
     def tables(self):
         frames = {k: pd.DataFrame(getattr(self, k)) for k in ("runs", "curves", "layers")}
-        return {**frames, "cost": pd.DataFrame(), "studies": pd.DataFrame(self.studies)}
+        theory = predictions(with_mean_field_params(frames["runs"]))
+        return {**frames, "cost": pd.DataFrame(), "studies": pd.DataFrame(self.studies),
+                "theory": theory}  # fmt: skip
 
 
 def evaluate(tables, key, figure_dir=None, data_dir=None):

@@ -42,6 +42,16 @@ def test_the_tables_load_without_the_kernels():
     assert out.stdout.strip() == "[]"
 
 
+def test_findings_and_report_load_without_the_kernels():
+    """Theory reaches them as a table (results/theory.parquet), not through activations."""
+    code = (
+        "import sys, initbench.findings, initbench.report.build; "
+        "print(sorted(m for m in sys.modules if m.startswith(('initbench.engine', 'numba'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_kernel_cache_key_covers_every_engine_module():
     from initbench.engine.jit import KERNEL_MODULES
 

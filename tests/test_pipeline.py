@@ -15,11 +15,11 @@ import yaml
 from conftest import copy_workflow, snakemake
 
 from initbench.findings import CLAIMS, VERDICTS
-from initbench.outcomes import comparable
+from initbench.outcomes import comparable, with_mean_field_params
 from initbench.plan import plan
+from initbench.tables import TABLE_NAMES, THEORY_KEYS
 
 pytestmark = pytest.mark.pipeline
-TABLES = ("runs", "curves", "layers", "cost", "studies")
 
 
 def quick(workdir, *args):
@@ -46,7 +46,7 @@ def planned_batches(output):
 
 
 def read_tables(workdir):
-    return {name: pd.read_parquet(workdir / "results" / f"{name}.parquet") for name in TABLES}
+    return {name: pd.read_parquet(workdir / "results" / f"{name}.parquet") for name in TABLE_NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,11 @@ def test_quick_study_produces_tables_and_report(finished):
     assert (tables["curves"].groupby(["cell", "seed"])["step"].min() == 0).all()
     assert len(tables["cost"]) == len(grid.batches) and (tables["cost"]["s"] > 0).all()
     assert set(tables["studies"]["study"]) == set(config["studies"])
+    theory = tables["theory"]  # the mean-field predictions at every mean-field setting
+    mean_field = with_mean_field_params(runs).dropna(subset=["sigma_w2"])
+    at_cells = theory[theory["kind"] == "cell"].merge(mean_field, on=list(THEORY_KEYS))
+    assert len(mean_field) and len(at_cells) == len(mean_field)
+    assert (theory["kind"] == "curve").sum() > len(set(mean_field["activation"]))
     assert sorted(n for names in grid.batches.values() for n in names) == sorted(grid.cells)
     for batch, names in grid.batches.items():  # each job's log names its cells and seeds
         log = (finished / "logs" / "train" / f"{batch}.log").read_text()

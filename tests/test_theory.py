@@ -4,6 +4,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
@@ -290,3 +291,24 @@ def test_gelu_and_silu_critical_points_exist_at_larger_bias():
         sw2, q = theory.critical_point(name, sb2)
         assert 1.9 < sw2 < 2 and 0 < q < theory.Q_MAX
         assert theory.chi1(name, sw2, sb2) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_predictions_tabulate_the_theory_at_cells_and_along_curves():
+    settings = pd.DataFrame(
+        {
+            "activation": ["tanh", "tanh", "tanh", "relu", "relu"],
+            "sigma_w2": [1.0, 2.0, 1.0, 2.0, np.nan],  # a repeat, and a run of another init
+            "sigma_b2": [0.05, 0.05, 0.05, 0.0, 0.0],
+        }
+    )
+    table = theory.predictions(settings)
+    cells = table[table["kind"] == "cell"].set_index(["activation", "sigma_w2"])
+    assert sorted(cells.index) == [("relu", 2.0), ("tanh", 1.0), ("tanh", 2.0)]
+    for (act, sw2), row in cells.iterrows():
+        assert row["chi1"] == theory.chi1(act, sw2, row["sigma_b2"])
+        assert row["depth_scale"] == theory.depth_scale(act, sw2, row["sigma_b2"])
+        assert row["q_star"] == theory.fixed_point_q(act, sw2, row["sigma_b2"])
+    tanh = table[(table["kind"] == "curve") & (table["activation"] == "tanh")]["sigma_w2"]
+    assert len(tanh) == theory.CURVE_POINTS
+    assert tanh.min() == 0.5 and tanh.max() == 2.5  # half a grid step beyond the cells
+    assert theory.predictions(settings.iloc[4:]).empty

@@ -17,8 +17,10 @@ import pandas as pd
 
 from .datasets import load_dataset, read_dataset, write_dataset
 from .files import atomic_path
+from .outcomes import with_mean_field_params
 from .provenance import config_hash
 from .tables import TABLE_KINDS, cell_paths, read_cells, with_constants, write_cell, write_parquet
+from .theory import predictions
 from .trainer import train_cells_together, train_seeds
 
 
@@ -158,6 +160,10 @@ def aggregate_job(plan, config, cell_dir, batch_dir, outputs, log_path, threads=
         )
         write_parquet(studies.assign(**stamp), outputs.studies)
         log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
+        runs = pd.read_parquet(outputs.runs, columns=["activation", "init_params"])
+        predicted = predictions(with_mean_field_params(runs))
+        write_parquet(predicted.assign(**stamp), outputs.theory)
+        log(f"theory: {len(predicted)} rows")
 
 
 def check_device(config):

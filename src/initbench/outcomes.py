@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .cell import CELL_PARAMETERS
-from .tables import TABLE_NAMES
+from .tables import PREDICTED, TABLE_NAMES, THEORY_KEYS
 
 # Columns that say where and how fast numbers were made, not what they are: two runs of
 # the same config agree on everything else.
@@ -43,6 +43,44 @@ def load_tables(results_dir, lean_layers=False):
             columns = [c for c in pq.read_schema(path).names if c not in repeated]
         tables[name] = pd.read_parquet(path, columns=columns) if path.exists() else pd.DataFrame()
     return tables
+
+
+class StudyTables:
+    """The aggregated tables (every one of TABLE_NAMES; empty where absent), the config
+    they were run from, and the cells of each study: what the findings (``Results``) and
+    the report (``Report``) both read."""
+
+    def __init__(self, tables, config):
+        self.tables = {name: tables.get(name, pd.DataFrame()) for name in TABLE_NAMES}
+        self.config = config or {}
+        studies = self.tables["studies"]
+        self.studies = (
+            {s: list(g["cell"]) for s, g in studies.groupby("study", sort=False)}
+            if len(studies)
+            else {}
+        )
+
+    def has(self, study):
+        return study in self.studies
+
+    def not_run(self, studies):
+        """Why these studies have no results: not in the config, or configured but not run."""
+        configured = self.config.get("studies", {})
+        return "; ".join(
+            f"study {study} was not run ("
+            + ("configured, but it has no results" if study in configured
+               else "not in this configuration")
+            + ")"
+            for study in studies
+        )  # fmt: skip
+
+    def rows(self, kind, *studies, columns=None):
+        """The rows of table ``kind`` of the studies' cells; only ``columns`` when given
+        (copying every column of most of the layers table once took a second)."""
+        cells = set().union(*(self.studies.get(s, ()) for s in studies))
+        table = self.tables[kind]
+        selected = table["cell"].isin(cells)
+        return table[selected] if columns is None else table.loc[selected, list(columns)]
 
 
 def comparable(table):
@@ -207,6 +245,23 @@ def param(df, name, default=np.nan):
 def with_mean_field_params(df):
     """``df`` with the mean-field init's sigma_w2 and sigma_b2 as columns."""
     return df.assign(sigma_w2=param(df, "sigma_w2"), sigma_b2=param(df, "sigma_b2", 0.0))
+
+
+def with_theory(df, theory):
+    """``df`` (with mean-field parameter columns) with the theory table's predictions at
+    its settings: NaN where the table has none (results aggregated before it existed)."""
+    if not len(theory):
+        return df.assign(**{name: np.nan for name in PREDICTED})
+    cells = theory.loc[theory["kind"] == "cell", [*THEORY_KEYS, *PREDICTED]]
+    return df.merge(cells, on=list(THEORY_KEYS), how="left")
+
+
+def theory_curve(theory, activation, sigma_b2):
+    """The theory table's curve for one (activation, sigma_b2), by increasing sigma_w2."""
+    if not len(theory):
+        return pd.DataFrame(columns=[*THEORY_KEYS, *PREDICTED])
+    on_curve = (theory["kind"] == "curve") & (theory["activation"] == activation)
+    return theory[on_curve & (theory["sigma_b2"] == sigma_b2)].sort_values("sigma_w2")
 
 
 def n_hidden(df):

@@ -1,8 +1,9 @@
 """The result tables: their schema, how a cell's are built, and their Arrow/parquet files.
 
-A study's results are five tables (``TABLE_NAMES``): runs (one row per seed), curves (per
-logged step), layers (per logged step and layer), cost (per training job) and studies
-(which cells each study holds). Every row of the first three carries its cell's
+A study's results are six tables (``TABLE_NAMES``): runs (one row per seed), curves (per
+logged step), layers (per logged step and layer), cost (per training job), studies
+(which cells each study holds) and theory (the mean-field predictions at the study's
+mean-field settings, ``theory.predictions``). Every row of the first three carries its cell's
 parameters (``cell.CELL_PARAMETERS``) before the measured columns and its provenance
 after them. A training job writes each cell's three measured tables as Arrow IPC files
 under results/measured/ (``cell_paths``), the parameters in their metadata; the aggregate
@@ -26,8 +27,11 @@ from .cell import majority_rate
 from .files import atomic_path
 from .provenance import provenance
 
-TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies")  # a study's aggregated tables
+TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies", "theory")  # aggregated tables
 TABLE_KINDS = TABLE_NAMES[:3]  # the tables each cell measures
+# The theory table: per setting (and ``kind`` "cell" or "curve"), the predicted quantities.
+THEORY_KEYS = ("activation", "sigma_w2", "sigma_b2")
+PREDICTED = ("q_star", "chi1", "depth_scale")
 ABOUT_CELL = b"initbench.cell"  # metadata key of a measured table: the cell's parameters
 
 

@@ -7,17 +7,21 @@ relative for selu's E[phi'^2]); these panels keep ~1e-8 up to q = 1e10. Expectat
 pairs of correlated units (the correlation map, chi_c) use the same panels in polar
 coordinates, split at the two kink lines.
 Every function takes the activation as a registered name or an ``Activation``; ``alpha``
-overrides its default parameter (leaky_relu slope, elu scale).
+overrides its default parameter (leaky_relu slope, elu scale). ``predictions`` evaluates
+them for a study, as the table (results/theory.parquet) the findings read: the analysis
+layers compare measurements with theory without evaluating an activation.
 """
 
 import functools
 import math
 
 import numpy as np
+import pandas as pd
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq
 
 from .engine.activations import Activation, get_activation
+from .tables import PREDICTED, THEORY_KEYS
 
 
 def _legendre(edges, n=16):
@@ -302,3 +306,30 @@ def _q_free(act, alpha):
     """Whether E[phi'(sqrt(q) z)^2] is the same at every q (positively homogeneous phi)."""
     m = [_moments(act, alpha, q)[1] for q in (1e-4, 1.0, 1e4)]
     return max(m) - min(m) <= 1e-12 * max(m)
+
+
+CURVE_POINTS = 80  # sigma_w2 values of each theory curve drawn beside the measurements
+
+
+def predictions(settings):
+    """A tidy table of the mean-field predictions (PREDICTED) for a study's settings.
+
+    Rows of kind "cell": each distinct (activation, sigma_w2, sigma_b2) of ``settings``
+    that has a sigma_w2 (other inits have NaN there). Rows of kind "curve": CURVE_POINTS
+    sigma_w2 values per (activation, sigma_b2), spanning its cells' values and half a grid
+    step beyond, as the figures' cell edges do. Empty, with its columns, for no such rows.
+    """
+    rows = []
+    keys = settings[list(THEORY_KEYS)].dropna(subset=["sigma_w2"]).drop_duplicates()
+    for (act, sb2), group in keys.groupby(["activation", "sigma_b2"], sort=True):
+        values = np.sort(group["sigma_w2"].to_numpy(float))
+        half = (values[1] - values[0]) / 2 if len(values) > 1 else 0.5
+        tail = (values[-1] - values[-2]) / 2 if len(values) > 1 else 0.5
+        curve = np.linspace(max(values[0] - half, values[0] / 2), values[-1] + tail, CURVE_POINTS)
+        for kind, grid in (("cell", values), ("curve", curve)):
+            rows += [
+                (act, float(sw2), float(sb2), kind, fixed_point_q(act, sw2, sb2),
+                 chi1(act, sw2, sb2), depth_scale(act, sw2, sb2))
+                for sw2 in grid
+            ]  # fmt: skip
+    return pd.DataFrame(rows, columns=[*THEORY_KEYS, "kind", *PREDICTED])

@@ -23,29 +23,19 @@ from numba.core.registry import CPUDispatcher
 
 from . import vecmath
 from .loop import (
-    ACT_MEAN,
-    ACT_STD,
     BATCH_LOSS,
     COMPLETED,
-    DEAD,
     DIVERGED,
     GRAD_NORM,
-    GRAD_W,
-    GRAD_Z,
     LR,
     MOMENTUM,
-    PREACT_MEAN,
-    PREACT_SQ,
-    SATURATED,
     STEP,
-    SYMMETRY,
     TEST_ACCURACY,
     TEST_LOSS,
     TRAIN_ACCURACY,
     TRAIN_LOSS,
-    UPDATE_RATIO,
     WEIGHT_DECAY,
-    WEIGHT_NORM,
+    fill_layer_row,
     is_saturated,
 )
 from .losses import loss_sum
@@ -90,6 +80,7 @@ def device_function(fn):
 # The CPU's definitions, compiled for the GPU from the same source: one definition each.
 _loss_sum = device_function(loss_sum)
 _is_saturated = device_function(is_saturated)
+_fill_layer_row = device_function(fill_layer_row)
 
 
 @cuda.jit(device=True)
@@ -221,7 +212,8 @@ def _velocity(grad, velocity, param, momentum, weight_decay):
 @cuda.jit(device=True)
 def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, lo, hi, into,
                       red, res):  # fmt: skip
-    """One layer's row of LAYER_METRICS, as loop.layer_statistics computes it."""
+    """One layer's row of LAYER_METRICS: its sums, reduced over the block, into
+    loop.fill_layer_row (as loop.layer_statistics adds them up on the CPU)."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     n_layers = sizes.size - 1
     hidden = layer < n_layers - 1
@@ -272,17 +264,8 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
     red[tid, 0] = largest
     _reduce(red, res, 1, True)
     if tid == 0:
-        into[GRAD_W] = math.sqrt(g_w)
-        into[GRAD_Z] = math.sqrt(g_z)
-        into[PREACT_SQ] = z_sq / size
-        into[PREACT_MEAN] = z_sum / size
-        into[ACT_MEAN] = mean
-        into[ACT_STD] = math.sqrt(var / size)
-        into[WEIGHT_NORM] = math.sqrt(w_sq)
-        into[UPDATE_RATIO] = lr * math.sqrt(v_sq) / into[WEIGHT_NORM] if w_sq > 0 else math.nan
-        into[SATURATED] = saturated / size if hidden and lo < hi else math.nan
-        into[DEAD] = dead / width if hidden else math.nan
-        into[SYMMETRY] = math.sqrt(res[0]) if hidden else math.nan
+        _fill_layer_row(into, hidden, lo, hi, size, width, lr, math.sqrt(v_sq), g_w, g_z,
+                        z_sum, z_sq, mean, var, w_sq, saturated, dead, res[0])  # fmt: skip
     cuda.syncthreads()
 
 

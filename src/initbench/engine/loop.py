@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..settings import PER_NETWORK
-from .jit import kernel
+from .jit import FASTMATH, kernel
 from .losses import loss_and_delta
 from .network import backward, forward, unit_view, weight_view
 
@@ -90,8 +90,9 @@ def add_weight_decay(grad, param, weight_decay):
 
 
 @kernel
-def largest_unit_distance(W, bias):
-    """Largest Euclidean distance between two rows of [W | b]: 0 when all units are equal."""
+def largest_squared_unit_distance(W, bias):
+    """Largest squared Euclidean distance between two rows of [W | b]: 0 when all units
+    are equal."""
     largest = 0.0
     for i in range(W.shape[0]):
         for j in range(i + 1, W.shape[0]):
@@ -99,20 +100,32 @@ def largest_unit_distance(W, bias):
             for k in range(W.shape[1]):
                 d += (W[i, k] - W[j, k]) ** 2
             largest = max(largest, d)
-    return math.sqrt(largest)
+    return largest
+
+
+@kernel
+def total(x):
+    """Sum of all entries, in order."""
+    value = 0.0
+    for v in x.reshape(-1):
+        value += v
+    return value
+
+
+@kernel
+def squared_deviation(x, mean):
+    """Sum of (x - mean)^2 over all entries."""
+    value = 0.0
+    for v in x.reshape(-1):
+        value += (v - mean) ** 2
+    return value
 
 
 @kernel
 def mean_std(x):
     """Mean and (population) standard deviation of all entries, in two passes."""
-    mean = 0.0
-    for v in x.reshape(-1):
-        mean += v
-    mean /= x.size
-    var = 0.0
-    for v in x.reshape(-1):
-        var += (v - mean) ** 2
-    return mean, math.sqrt(var / x.size)
+    mean = total(x) / x.size
+    return mean, math.sqrt(squared_deviation(x, mean) / x.size)
 
 
 @kernel(forceinline=True)
@@ -123,14 +136,12 @@ def is_saturated(v, lo, hi):
 
 
 @kernel
-def saturated_fraction(out, lo, hi):
-    """Share of saturated outputs (is_saturated); NaN when unbounded (lo = hi)."""
-    if not lo < hi:
-        return np.nan
+def saturated_count(out, lo, hi):
+    """How many outputs are saturated (is_saturated)."""
     saturated = 0
     for v in out.reshape(-1):
         saturated += int(is_saturated(v, lo, hi))
-    return saturated / out.size
+    return saturated
 
 
 @kernel
@@ -142,26 +153,52 @@ def unit_is_active(z, unit):
     return False
 
 
-@kernel
-def layer_statistics(out, z, grad, w_layer, bias, velocity_norm, lr, hidden, lo, hi, into):
-    """Fill one layer's metric row from its buffers at a logged step."""
-    width = z.shape[1]
-    into[GRAD_Z] = math.sqrt(sum_sq(grad))
-    into[PREACT_SQ] = sum_sq(z) / z.size
-    into[PREACT_MEAN] = z.sum() / z.size
-    into[ACT_MEAN], into[ACT_STD] = mean_std(out)
-    weight_norm = math.sqrt(sum_sq(w_layer))
+# No "arcp" here: it lets LLVM turn the divisions by one ``size`` into products with one
+# reciprocal, which moves the means by an ulp from a true division.
+@kernel(forceinline=True, fastmath=set(FASTMATH - {"arcp"}))
+def fill_layer_row(
+    into, hidden, lo, hi, size, width, lr, velocity_norm, g_w_sq, g_z_sq, z_sum, z_sq, out_mean,
+    out_dev_sq, w_sq, saturated, dead, largest_sq,
+):  # fmt: skip
+    """One layer's LAYER_METRICS row (but the probe's) from its sums over the batch.
+
+    The one definition of each metric: the CPU (``layer_statistics``) adds the sums up in
+    order, the GPU (``gpu_loop``) in a tree over a block's threads. ``size`` is the
+    layer's batch x width entries; the saturated and dead counts and the largest squared
+    distance between two units (``largest_squared_unit_distance``) are read for hidden layers only.
+    """
+    into[GRAD_W] = math.sqrt(g_w_sq)
+    into[GRAD_Z] = math.sqrt(g_z_sq)
+    into[PREACT_SQ] = z_sq / size
+    into[PREACT_MEAN] = z_sum / size
+    into[ACT_MEAN] = out_mean
+    into[ACT_STD] = math.sqrt(out_dev_sq / size)
+    weight_norm = math.sqrt(w_sq)
     into[WEIGHT_NORM] = weight_norm
-    into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else np.nan
-    into[SATURATED] = into[DEAD] = into[SYMMETRY] = np.nan  # output layer: not defined
-    if not hidden:
-        return
-    into[SATURATED] = saturated_fraction(out, lo, hi)
-    dead = 0
-    for j in range(width):
-        dead += int(not unit_is_active(z, j))
-    into[DEAD] = dead / width
-    into[SYMMETRY] = largest_unit_distance(w_layer, bias)
+    into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else math.nan
+    into[SATURATED] = saturated / size if hidden and lo < hi else math.nan  # NaN: unbounded
+    into[DEAD] = dead / width if hidden else math.nan  # the output layer: not defined
+    into[SYMMETRY] = math.sqrt(largest_sq) if hidden else math.nan
+
+
+@kernel
+def layer_statistics(out, z, grad, grad_w, w_layer, bias, velocity_norm, lr, hidden, lo, hi,
+                     into):  # fmt: skip
+    """Fill one layer's metric row from its buffers at a logged step (fill_layer_row)."""
+    width = z.shape[1]
+    out_mean = total(out) / out.size
+    saturated = dead = 0
+    largest_sq = 0.0
+    if hidden:
+        saturated = saturated_count(out, lo, hi)
+        for j in range(width):
+            dead += int(not unit_is_active(z, j))
+        largest_sq = largest_squared_unit_distance(w_layer, bias)
+    fill_layer_row(
+        into, hidden, lo, hi, z.size, width, lr, velocity_norm, sum_sq(grad_w), sum_sq(grad),
+        z.sum(), sum_sq(z), out_mean, squared_deviation(out, out_mean), sum_sq(w_layer),
+        saturated, dead, largest_sq,
+    )  # fmt: skip
 
 
 @kernel
@@ -176,7 +213,7 @@ def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
     into[PROBE_NEWLY_DEAD] = into[PROBE_REVIVED] = np.nan
     if not hidden:
         return
-    into[PROBE_SATURATED] = saturated_fraction(out, lo, hi)
+    into[PROBE_SATURATED] = saturated_count(out, lo, hi) / out.size if lo < hi else np.nan
     width = z.shape[1]
     dead = newly_dead = revived = 0
     for j in range(width):
@@ -291,13 +328,12 @@ def train_loop(
                 width = sizes[layer + 1]
                 hidden = layer < n_layers - 1
                 z = unit_view(Z, rows, start, width)
-                into = layer_log[logged, layer]
-                into[GRAD_W] = math.sqrt(sum_sq(gw[w_off[layer] : w_off[layer + 1]]))
                 layer_statistics(
                     unit_view(A, rows, start, width) if hidden else z, z,
-                    unit_view(G, rows, start, width), weight_view(w, w_off, sizes, layer),
-                    b[b_off[layer] : b_off[layer + 1]], velocity_norms[layer], lr, hidden,
-                    bounds[0], bounds[1], into,
+                    unit_view(G, rows, start, width), gw[w_off[layer] : w_off[layer + 1]],
+                    weight_view(w, w_off, sizes, layer), b[b_off[layer] : b_off[layer + 1]],
+                    velocity_norms[layer], lr, hidden, bounds[0], bounds[1],
+                    layer_log[logged, layer],
                 )  # fmt: skip
                 start += width
             if finite and n_probe > 0:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import plotting
 from ..effects import FAILS, HOLDS, UNDECIDED, budget_text, decide
+from ..outcomes import StudyTables
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
@@ -106,38 +107,14 @@ def published_claim(key, title, text, source, studies, partial=False):
     return register
 
 
-class Results:
-    """The aggregated tables, sliced by sub-study, and where figures go."""
+class Results(StudyTables):
+    """The aggregated tables, sliced by sub-study (see StudyTables), and where figures go."""
 
     def __init__(self, tables, config, figure_dir, data_dir=None):
-        self.tables = tables
-        self.config = config or {}
+        super().__init__(tables, config)
         self.tier = self.config.get("tier", "default")
-        self.configured = set((config or {}).get("studies", {}))
         self.data_dir = None if data_dir is None else Path(data_dir)
-        self.cells = {s: set(g["cell"]) for s, g in tables["studies"].groupby("study")}
         self.figure_dir = None if figure_dir is None else Path(figure_dir)
-
-    def has(self, study):
-        return study in self.cells
-
-    def not_run(self, studies):
-        """Why these studies have no results: not in the config, or configured but not run."""
-        return "; ".join(
-            f"study {study} was not run ("
-            + ("configured, but it has no results" if study in self.configured
-               else "not in this configuration")
-            + ")"
-            for study in studies
-        )  # fmt: skip
-
-    def rows(self, kind, *studies, columns=None):
-        """The rows of table ``kind`` of the studies' cells; only ``columns`` when given
-        (copying every column of most of the layers table once took a second)."""
-        cells = set().union(*(self.cells.get(s, set()) for s in studies))
-        table = self.tables[kind]
-        selected = table["cell"].isin(cells)
-        return table[selected] if columns is None else table.loc[selected, list(columns)]
 
     def budget(self, *studies):
         """What the studies' cells spent: training steps, seeds, widths, batch sizes."""

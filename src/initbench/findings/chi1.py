@@ -4,10 +4,9 @@ import numpy as np
 import seaborn as sns
 
 from ..effects import FAILS, Effect, decide
-from ..outcomes import with_mean_field_params
+from ..outcomes import theory_curve, with_mean_field_params, with_theory
 from ..plotting import legend_outside
 from ..text import gnum
-from ..theory import chi1
 from .base import INCONCLUSIVE, NotTestable, published_claim
 
 SKIP_LAYERS = 3  # mean field: layers skipped while q^l settles towards q*
@@ -48,15 +47,16 @@ def check_chi1(claim, results):
     groups = ratios.groupby(["activation", "sigma_b2", "sigma_w2"])["log_ratio"]
     table = groups.agg(["mean", "size"]).reset_index()
     table["measured"] = np.exp(table["mean"])
-    table["chi1"] = [
-        chi1(a, w, b)
-        for a, w, b in table[["activation", "sigma_w2", "sigma_b2"]].itertuples(index=False)
-    ]
+    theory = results.tables["theory"]
+    table = with_theory(table, theory)
+    if table["chi1"].isna().any():
+        raise NotTestable("the theory table has no chi1 at these settings: rerun the aggregate")
+    predicted = table.set_index(["activation", "sigma_b2", "sigma_w2"])["chi1"]
     table["error"] = table["measured"] / table["chi1"] - 1
     missing = [s for s in claim.studies if not results.has(s)]
     effects = []
     for (a, b, w), g in ratios.groupby(["activation", "sigma_b2", "sigma_w2"]):
-        per_seed = g.groupby("seed")["log_ratio"].mean() - np.log(chi1(a, w, b))
+        per_seed = g.groupby("seed")["log_ratio"].mean() - np.log(predicted[a, b, w])
         effects.append(
             Effect(
                 f"{a}, sigma_b2 {b:g}, sigma_w2 {w:g}: |log(measured / chi1)|",
@@ -89,10 +89,10 @@ def check_chi1(claim, results):
         ax = axes[0]
         palette = dict(zip(table["activation"].unique(), sns.color_palette()))
         for (act, sb2), g in table.groupby(["activation", "sigma_b2"]):
-            grid = np.linspace(g["sigma_w2"].min() * 0.9, g["sigma_w2"].max() * 1.05, 40)
+            curve = theory_curve(theory, act, sb2)
             ax.plot(
-                grid,
-                [chi1(act, w, sb2) for w in grid],
+                curve["sigma_w2"],
+                curve["chi1"],
                 color=palette[act],
                 label=f"{act}, sigma_b2 {sb2:g}: chi1",
             )

@@ -23,10 +23,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..effects import Effect
-from ..outcomes import value_at, with_mean_field_params
+from ..outcomes import theory_curve, value_at, with_mean_field_params, with_theory
 from ..plotting import cell_edges, heatmap
 from ..text import gnum
-from ..theory import depth_scale
 from .base import INCONCLUSIVE, NotTestable, published_claim
 
 XI_FACTOR = 6  # trainable depth ~ 6 xi_c
@@ -59,9 +58,11 @@ def check_depth_scale(claim, results):
     curves = results.rows("curves", "mean_field")
     if runs["depth"].nunique() < 2:
         raise NotTestable("the mean_field study has a single depth")
-    setups = list(runs[["activation", "sigma_w2", "sigma_b2"]].itertuples(index=False, name=None))
-    limits = {setup: XI_FACTOR * depth_scale(*setup) for setup in set(setups)}
-    runs = runs.assign(limit=[limits[s] for s in setups])
+    theory = results.tables["theory"]
+    runs = with_theory(runs, theory)
+    if runs["depth_scale"].isna().any():
+        raise NotTestable("the theory table has no xi_c at these settings: rerun the aggregate")
+    runs = runs.assign(limit=XI_FACTOR * runs["depth_scale"])
     steps = int(runs["steps"].min())
     logged = np.sort(curves["step"].unique())
     half = int(logged[logged <= steps / 2].max())
@@ -121,7 +122,7 @@ def check_depth_scale(claim, results):
 
     def plot(fig, axes):
         for ax, ((act, sb2), g) in zip(axes, groups):
-            mesh = draw_grid(ax, g)
+            mesh = draw_grid(ax, g, theory_curve(theory, act, sb2))
             ax.set_title(f"{act}, sigma_b2 {sb2:g}: median train accuracy")
         fig.colorbar(mesh, ax=list(axes), label="median final train accuracy")
 
@@ -139,9 +140,10 @@ def check_depth_scale(claim, results):
     return claim.decided([sorts], rule, measured, figure, caption)
 
 
-def draw_grid(ax, cells):
-    """Accuracy on the real (sigma_w2, depth) grid, the 6 xi_c curve over it, and red
-    boxes round the cells whose outcome disagrees with the curve."""
+def draw_grid(ax, cells, theory):
+    """Accuracy on the real (sigma_w2, depth) grid, the 6 xi_c curve over it (``theory``:
+    its rows of the theory table's curve), and red boxes round the cells whose outcome
+    disagrees with the curve."""
     grid = cells.pivot_table(index="depth", columns="sigma_w2", values="accuracy")
     sw2, depths = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     x_edges, y_edges = cell_edges(sw2), cell_edges(depths, log=True)
@@ -153,11 +155,9 @@ def draw_grid(ax, cells):
         width, height = x_edges[i + 1] - x_edges[i], y_edges[j + 1] - y_edges[j]
         box = Rectangle((x_edges[i], y_edges[j]), width, height, fill=False, ec="red", lw=2)
         ax.add_patch(box)
-    act, sb2 = cells["activation"].iloc[0], cells["sigma_b2"].iloc[0]
-    fine = np.linspace(x_edges[0], x_edges[-1], 80)
-    curve = np.minimum([XI_FACTOR * depth_scale(act, w, sb2) for w in fine], 10 * y_edges[-1])
+    curve = np.minimum(XI_FACTOR * theory["depth_scale"].to_numpy(float), 10 * y_edges[-1])
     halo = [patheffects.withStroke(linewidth=4, foreground="black")]
-    ax.plot(fine, curve, color="white", lw=2, path_effects=halo)
+    ax.plot(theory["sigma_w2"], curve, color="white", lw=2, path_effects=halo)
     ax.set_yscale("log")
     ax.set_ylim(y_edges[0], y_edges[-1])
     ax.set_yticks(depths, [f"{d:g}" for d in depths])

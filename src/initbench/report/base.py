@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import plotting
-from ..outcomes import steps_to_target, summarize_cells
+from ..outcomes import StudyTables, steps_to_target, summarize_cells
 from ..plotting import BASE_COLOURS
 from ..text import slug
 from . import html
@@ -81,38 +81,31 @@ def build_palette(variant_order, cells):
     return palette
 
 
-class Report:
-    """Holds the tables and derived per-cell summary; the section modules draw from it."""
+class Report(StudyTables):
+    """The tables (see StudyTables) and their per-cell summary; the sections draw from it."""
 
     def __init__(self, tables, config, figure_dir, log):
-        self.tables = tables
-        self.config = config
+        super().__init__(tables, config)
         self.figure_dir = Path(figure_dir)
         self.log = log
-        runs = tables["runs"]
+        runs = self.tables["runs"]
         self.cells = summarize_cells(runs) if len(runs) else pd.DataFrame()
-        self.dataset_order = self._order("dataset", list(config.get("datasets", {})))
+        self.dataset_order = self._order("dataset", list(self.config.get("datasets", {})))
         acts = []
-        for spec in config.get("studies", {}).values():
+        for spec in self.config.get("studies", {}).values():
             acts += [a for a in spec.get("activations", []) if a not in acts]
         self.activation_order = self._order("activation", acts)
-        init_order = {name: i for i, name in enumerate(config.get("inits", {}))}
+        init_order = {name: i for i, name in enumerate(self.config.get("inits", {}))}
         for name in self.cells.get("init", pd.Series(dtype=object)).unique():
             init_order.setdefault(name, len(init_order))
         if len(self.cells):
             self.cells["variant"], self.variant_order = variant_labels(self.cells, init_order)
             self.palette = build_palette(self.variant_order, self.cells)
             self.cells["target"], self.cells["steps_to_target"] = steps_to_target(
-                self.cells, tables["curves"]
+                self.cells, self.tables["curves"]
             )
         else:
             self.variant_order, self.palette = [], {}
-        studies = tables["studies"]
-        self.studies = (
-            {s: list(g["cell"]) for s, g in studies.groupby("study", sort=False)}
-            if len(studies)
-            else {}
-        )
 
     def _order(self, column, preferred):
         if not len(self.cells):
