@@ -19,6 +19,8 @@ import numpy as np
 
 from . import theory
 from .engine.activations import Activation, get_activation
+from .parametrizations import init_multipliers
+from .settings import TrainSettings
 from .text import unknown_name_message
 
 INITS = {}
@@ -61,13 +63,17 @@ def network_init(name):
     return _register(name, per_layer=False)
 
 
-def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=None, **params):
+def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=None,
+                parametrization="sp", base_width=0, **params):  # fmt: skip
     """Weights ``Ws[l]`` (fan_out, fan_in) and biases ``bs[l]`` (fan_out,) for every layer.
 
     ``sizes`` = [n_in, h1, ..., n_out]; the output layer uses the scheme too. Draws are made in
     float64 from ``np.random.default_rng(seed)`` layer by layer, so a seed fixes the network,
     then cast to ``dtype``. ``X`` is the input batch for data-dependent schemes (lsuv);
     ``params`` are the scheme's keyword parameters, listed in ``INITS[scheme].params``.
+    ``parametrization`` (with ``base_width``; see parametrizations.py) scales each layer's
+    draw by its init multiplier: mup shrinks the output layer's as the width grows past
+    ``base_width``.
     """
     if scheme not in INITS:
         raise ValueError(unknown_name_message("init scheme", scheme, INITS))
@@ -101,6 +107,10 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     shapes = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     if [(W.shape, b.shape) for W, b in zip(Ws, bs, strict=True)] != shapes:
         raise RuntimeError(f"init scheme {scheme!r} returned the wrong shapes")
+    if parametrization != "sp" or base_width:
+        TrainSettings(parametrization=parametrization, base_width=base_width)  # checks both
+        scale = init_multipliers(parametrization, sizes, base_width)
+        Ws = [W * s for W, s in zip(Ws, scale, strict=True)]
     Ws = [np.ascontiguousarray(W, dtype=dtype) for W in Ws]
     return Ws, [np.ascontiguousarray(b, dtype=dtype) for b in bs]
 

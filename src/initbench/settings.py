@@ -14,10 +14,20 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+# Named choices; the kernels read a choice as its index here.
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine")
+PARAMETRIZATIONS = ("sp", "ntk", "mup")  # see parametrizations.py
+
+# The settings the kernels read from one float64 row per network (``hyper``), in this
+# order; a choice is its index, a bool 0 or 1.
+KERNEL_ROW = (
+    "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
+    "schedule", "warmup_steps", "decay_every", "decay_factor",
+)  # fmt: skip
 # The settings one CUDA block (one network) may set on its own inside one ``train_many``
 # call; the others must be equal across the call's networks (one schedule, one launch).
-# The kernels read them from one float64 row per network, in this order.
-PER_NETWORK = ("lr", "momentum", "weight_decay")
+PER_NETWORK = (*KERNEL_ROW, "parametrization", "base_width")
 
 
 def _is_number(value):
@@ -51,6 +61,26 @@ def _positive_int(name, value):
     positive(name, value, int)
 
 
+def _non_negative_int(name, value):
+    if not (_is_number(value) and int(value) == value and value >= 0):
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+
+def _boolean(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def one_of(choices):
+    """A check that a value is one of ``choices``."""
+
+    def check(name, value):
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+    return check
+
+
 def setting(default, check):
     """A TrainSettings field: its default and the check every value passes."""
     return field(default=default, metadata={"check": check})
@@ -58,10 +88,22 @@ def setting(default, check):
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Minibatch SGD with momentum (and optional L2 weight decay), and what it logs.
+    """How a network trains (optimizer, learning-rate schedule, parametrization) and what
+    it logs. The defaults are plain minibatch SGD at a constant lr in the standard
+    parametrization, as every study before these settings existed.
 
-    ``weight_decay`` adds ``weight_decay * W`` (biases too) to the gradient before the
-    momentum update, as torch.optim.SGD does; 0 (the default) leaves the loop as it was.
+    - ``optimizer``: ``sgd`` (heavy-ball ``momentum``, or Nesterov's with ``nesterov``, as
+      torch.optim.SGD), ``adam`` or ``adamw`` (``beta1``, ``beta2``, ``eps``, as torch.optim.Adam
+      and AdamW, bias-corrected).
+    - ``weight_decay``: for sgd and adam, ``weight_decay * W`` (biases too) is added to the
+      gradient, as torch adds it; for adamw the weights shrink by ``lr * weight_decay`` per
+      step, decoupled from the gradient (Loshchilov & Hutter).
+    - ``schedule``: ``constant``, ``step`` (the lr times ``decay_factor`` every
+      ``decay_every`` steps) or ``cosine`` (to 0 at the last step); after a linear warm-up
+      over ``warmup_steps`` steps (lr (s + 1) / warmup_steps at step s), when set.
+    - ``parametrization``: ``sp``, ``ntk`` or ``mup``, per-layer init and lr multipliers as
+      functions of the widths relative to ``base_width`` (parametrizations.py); at the base
+      width every parametrization is the standard one.
     """
 
     steps: int = setting(500, _positive_int)
@@ -71,10 +113,46 @@ class TrainSettings:
     log_points: int = setting(40, _positive_int)  # logged steps (engine.training.log_schedule)
     eval_rows: int = setting(2048, _positive_int)  # rows the train loss/accuracy are logged on
     weight_decay: float = setting(0.0, non_negative)
+    optimizer: str = setting("sgd", one_of(OPTIMIZERS))
+    nesterov: bool = setting(False, _boolean)
+    beta1: float = setting(0.9, fraction)
+    beta2: float = setting(0.999, fraction)
+    eps: float = setting(1e-8, positive)
+    schedule: str = setting("constant", one_of(SCHEDULES))
+    warmup_steps: int = setting(0, _non_negative_int)
+    decay_every: int = setting(0, _non_negative_int)  # steps between decays (schedule step)
+    decay_factor: float = setting(0.1, positive)
+    parametrization: str = setting("sp", one_of(PARAMETRIZATIONS))
+    base_width: int = setting(0, _non_negative_int)  # 0: none (sp)
 
     def __post_init__(self):
         for f in fields(self):
             f.metadata["check"](f.name, getattr(self, f.name))
+        for name, message in self._conflicts():
+            raise ValueError(f"{name}: {message}")
+
+    def _conflicts(self):
+        """(setting, why) for each combination of values that makes no sense."""
+        adam = self.optimizer != "sgd"
+        if adam and self.momentum != 0:
+            yield "momentum", f"{self.optimizer} has no momentum setting (its beta1 is one)"
+        if self.nesterov and (adam or self.momentum == 0):
+            yield "nesterov", "needs optimizer sgd with a momentum > 0"
+        for name in ("beta1", "beta2", "eps"):
+            if not adam and getattr(self, name) != DEFAULT_VALUES[name]:
+                yield name, "applies to optimizer adam or adamw only"
+        if (self.schedule == "step") != (self.decay_every > 0):
+            yield "decay_every", "schedule step needs decay_every > 0, and only it uses it"
+        if self.schedule != "step" and self.decay_factor != DEFAULT_VALUES["decay_factor"]:
+            yield "decay_factor", "applies to schedule step only"
+        if self.warmup_steps >= self.steps:
+            yield "warmup_steps", f"{self.warmup_steps} leaves no step after the warm-up"
+        if (self.parametrization != "sp") != (self.base_width > 0):
+            yield "base_width", (
+                f"parametrization {self.parametrization} needs a base_width > 0 (the width at "
+                "which it equals sp)" if self.parametrization != "sp"
+                else "applies to parametrization ntk or mup only"
+            )  # fmt: skip
 
     @classmethod
     def of(cls, settings=None, **values):
@@ -85,9 +163,10 @@ class TrainSettings:
             raise TypeError(f"unknown training setting(s) {unknown}; known: {', '.join(FIELDS)}")
         return cls(**{**base, **values})
 
-    def per_network(self):
-        """The values of ``PER_NETWORK``, as floats (one row of the kernels' ``hyper``)."""
-        return [float(getattr(self, name)) for name in PER_NETWORK]
+    def kernel_row(self):
+        """The values of ``KERNEL_ROW``, as floats (one row of the kernels' ``hyper``)."""
+        return [float(_CHOICES[name].index(value) if name in _CHOICES else value)
+                for name, value in ((n, getattr(self, n)) for n in KERNEL_ROW)]  # fmt: skip
 
     def shared(self):
         """The settings one ``train_many`` call shares across its networks."""
@@ -95,6 +174,8 @@ class TrainSettings:
 
 
 FIELDS = tuple(f.name for f in fields(TrainSettings))
+DEFAULT_VALUES = {f.name: f.default for f in fields(TrainSettings)}
+_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 _CHECKS = {f.name: f.metadata["check"] for f in fields(TrainSettings)}
 
 

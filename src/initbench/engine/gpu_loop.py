@@ -1,8 +1,9 @@
 """CUDA twin of ``loop.train_loop``: K networks of one architecture train in one kernel.
 
-One thread block trains one network for all its steps: forward, loss, backward, momentum
-SGD and, at logged steps, the same run and layer metrics as the CPU loop, all on the GPU;
-the host copies data and batch orders in once and metric rows and weights out once.
+One thread block trains one network for all its steps: forward, loss, backward, the
+optimizer's step (the per-element formulas of optimizers.py) and, at logged steps, the
+same run and layer metrics as the CPU loop, all on the GPU; the host copies data and batch
+orders in once and metric rows and weights out once.
 
 Inside a block the tile x tile threads share every piece of work: matrix products go
 through (tile, tile) tiles in shared memory (each thread owns one output element of a
@@ -27,18 +28,25 @@ from .loop import (
     COMPLETED,
     DIVERGED,
     GRAD_NORM,
-    LR,
-    MOMENTUM,
     STEP,
     TEST_ACCURACY,
     TEST_LOSS,
     TRAIN_ACCURACY,
     TRAIN_LOSS,
-    WEIGHT_DECAY,
     fill_layer_row,
     is_saturated,
 )
 from .losses import loss_sum
+from .optimizers import (
+    ADAMW,
+    OPTIMIZER,
+    WEIGHT_DECAY,
+    bias_corrections,
+    decays_gradient,
+    direction,
+    new_state,
+    scheduled_lr,
+)
 
 N_REDUCE = 9  # columns of the shared reduction buffer: the most sums one pass needs
 
@@ -81,6 +89,11 @@ def device_function(fn):
 _loss_sum = device_function(loss_sum)
 _is_saturated = device_function(is_saturated)
 _fill_layer_row = device_function(fill_layer_row)
+_scheduled_lr = device_function(scheduled_lr)
+_bias_corrections = device_function(bias_corrections)
+_decays_gradient = device_function(decays_gradient)
+_new_state = device_function(new_state)
+_direction = device_function(direction)
 
 
 @cuda.jit(device=True)
@@ -193,25 +206,38 @@ def _backward(w, sizes, w_off, b_off, A, D, G, gw, gb, n, zero, sA, sB):
 
 
 @cuda.jit(device=True)
-def _velocity(grad, velocity, param, momentum, weight_decay):
-    """velocity <- momentum velocity + grad over the block's share; returns its |grad|^2.
+def _update_state(grad, s1, s2, param, hyper, decay_in_gradient):
+    """Fold grad into the optimizer's state over the block's share; returns its |grad|^2.
 
-    With weight decay, grad first gets weight_decay * param, as loop.add_weight_decay adds.
+    With weight decay in the gradient, grad first gets weight_decay * param, as
+    optimizers.add_weight_decay adds it on the CPU.
     """
     g_sq = 0.0
     for e in range(cuda.threadIdx.x, grad.size, cuda.blockDim.x):
         g = grad[e]
-        if weight_decay != 0:
-            g += weight_decay * param[e]
+        if decay_in_gradient:
+            g += hyper[WEIGHT_DECAY] * param[e]
             grad[e] = g
-        velocity[e] = momentum * velocity[e] + g
+        s1[e], s2[e] = _new_state(hyper, g, s1[e], s2[e])
         g_sq += g * g
     return g_sq
 
 
 @cuda.jit(device=True)
-def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, lo, hi, into,
-                      red, res):  # fmt: skip
+def _apply_update(param, grad, s1, s2, first, stop, lr, hyper, bc1, bc2):
+    """param[first:stop] <- param - lr * direction, over the block's share (as the CPU's
+    optimizers.apply_update)."""
+    shrink = 1.0
+    if hyper[OPTIMIZER] == ADAMW:
+        shrink -= lr * hyper[WEIGHT_DECAY]
+    for e in range(first + cuda.threadIdx.x, stop, cuda.blockDim.x):
+        p = param[e] * shrink if shrink != 1.0 else param[e]
+        param[e] = p - lr * _direction(hyper, grad[e], s1[e], s2[e], bc1, bc2)
+
+
+@cuda.jit(device=True)
+def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n, lr, hyper, bc1,
+                      bc2, lo, hi, into, red, res):  # fmt: skip
     """One layer's row of LAYER_METRICS: its sums, reduced over the block, into
     loop.fill_layer_row (as loop.layer_statistics adds them up on the CPU)."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
@@ -226,10 +252,12 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
     for c in range(N_REDUCE):
         red[tid, c] = 0.0
     for e in range(tid, width * fan_in, nt):
-        g, v, x = gw[w_off[layer] + e], vw[w_off[layer] + e], w[w_off[layer] + e]
+        i = w_off[layer] + e
+        g, x = gw[i], w[i]
+        d = _direction(hyper, g, sw[i], sw2[i], bc1, bc2)
         red[tid, 0] += g * g
         red[tid, 5] += x * x
-        red[tid, 6] += v * v
+        red[tid, 6] += d * d
     for e in range(tid, n * width, nt):
         z, o, g = Z[z0 + e], out[o0 + e], G[z0 + e]
         red[tid, 1] += g * g
@@ -245,7 +273,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
     _reduce(red, res, N_REDUCE, False)
     size = n * width
     g_w, g_z, z_sum, z_sq, o_sum = res[0], res[1], res[2], res[3], res[4]
-    w_sq, v_sq, saturated, dead = res[5], res[6], res[7], res[8]
+    w_sq, d_sq, saturated, dead = res[5], res[6], res[7], res[8]
     mean = o_sum / size
     var = 0.0
     for e in range(tid, size, nt):
@@ -264,7 +292,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, vw, gw, Z, A, G, n, lr, 
     red[tid, 0] = largest
     _reduce(red, res, 1, True)
     if tid == 0:
-        _fill_layer_row(into, hidden, lo, hi, size, width, lr, math.sqrt(v_sq), g_w, g_z,
+        _fill_layer_row(into, hidden, lo, hi, size, width, lr, math.sqrt(d_sq), g_w, g_z,
                         z_sum, z_sq, mean, var, w_sq, saturated, dead, res[0])  # fmt: skip
     cuda.syncthreads()
 
@@ -318,17 +346,19 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         return total / n_rows, correct / n_rows
 
     @cuda.jit(**({} if max_registers is None else {"max_registers": max_registers}))
-    def train(w, b, vw, vb, gw, gb, sizes, w_off, b_off, X, T, n_eval, X_test, T_test, n_test,
-              batches, steps, hyper, alpha, lo, hi, log_steps, loss_code, Z, A, D, G, Tb,
-              run_log, layer_log, status, diverged, n_logged):  # fmt: skip
+    def train(w, b, sw, sb, sw2, sb2, gw, gb, sizes, w_off, b_off, X, T, n_eval, X_test, T_test,
+              n_test, batches, steps, hyper, lr_scale, alpha, lo, hi, log_steps, loss_code, Z, A,
+              D, G, Tb, run_log, layer_log, status, diverged, n_logged):  # fmt: skip
         k, tid = cuda.blockIdx.x, cuda.threadIdx.x
         sA = cuda.shared.array((tile, padded), item)
         sB = cuda.shared.array((tile, padded), item)
         red = cuda.shared.array((threads, N_REDUCE), np.float64)
         res = cuda.shared.array(N_REDUCE, np.float64)
-        wk, bk, vwk, vbk, gwk, gbk = w[k], b[k], vw[k], vb[k], gw[k], gb[k]
+        wk, bk, gwk, gbk = w[k], b[k], gw[k], gb[k]
+        swk, sbk, sw2k, sb2k = sw[k], sb[k], sw2[k], sb2[k]
         Zk, Ak, Dk, Gk, Tbk = Z[k], A[k], D[k], G[k], Tb[k]
-        lr, momentum, weight_decay = hyper[k, LR], hyper[k, MOMENTUM], hyper[k, WEIGHT_DECAY]
+        hyperk, scale = hyper[k], lr_scale[k]
+        decay_in_gradient = _decays_gradient(hyperk)
         n_layers = sizes.size - 1
         rows = batches.shape[2]
         logged = 0
@@ -341,16 +371,19 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
             total, _ = _loss(loss_code, Zk, out, Tbk, rows, T.shape[1], Gk, True, red, res)
             batch_loss = total / rows
             _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
-            red[tid, 0] = (_velocity(gwk, vwk, wk, momentum, weight_decay)
-                           + _velocity(gbk, vbk, bk, momentum, weight_decay))  # fmt: skip
+            lr = _scheduled_lr(hyperk, step, steps)
+            bc1, bc2 = _bias_corrections(hyperk, step)
+            red[tid, 0] = _update_state(gwk, swk, sw2k, wk, hyperk, decay_in_gradient)
+            red[tid, 0] += _update_state(gbk, sbk, sb2k, bk, hyperk, decay_in_gradient)
             _reduce(red, res, 1, False)
             grad_sq = res[0]
             finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
             if not finite or (logged < log_steps.size and log_steps[logged] == step):
                 for layer in range(n_layers):
                     into = layer_log[k, logged, layer]
-                    _layer_statistics(layer, sizes, w_off, b_off, wk, bk, vwk, gwk, Zk, Ak, Gk,
-                                      rows, lr, lo, hi, into, red, res)  # fmt: skip
+                    _layer_statistics(layer, sizes, w_off, b_off, wk, bk, swk, sw2k, gwk, Zk, Ak,
+                                      Gk, rows, lr * scale[layer, 0], hyperk, bc1, bc2, lo, hi,
+                                      into, red, res)  # fmt: skip
                 train_loss = train_acc = test_loss = test_acc = math.nan
                 if finite:  # the batch's buffers are free now: evaluation reuses them
                     train_loss, train_acc = evaluate(
@@ -372,10 +405,11 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                     status[k], diverged[k], n_logged[k] = DIVERGED, step, logged
                 return
             if step < steps:
-                for e in range(tid, wk.size, cuda.blockDim.x):
-                    wk[e] -= lr * vwk[e]
-                for e in range(tid, bk.size, cuda.blockDim.x):
-                    bk[e] -= lr * vbk[e]
+                for layer in range(n_layers):
+                    _apply_update(wk, gwk, swk, sw2k, w_off[layer], w_off[layer + 1],
+                                  lr * scale[layer, 0], hyperk, bc1, bc2)  # fmt: skip
+                    _apply_update(bk, gbk, sbk, sb2k, b_off[layer], b_off[layer + 1],
+                                  lr * scale[layer, 1], hyperk, bc1, bc2)  # fmt: skip
                 cuda.syncthreads()
         if tid == 0:
             status[k], diverged[k], n_logged[k] = COMPLETED, -1, logged

@@ -15,7 +15,7 @@ from .gpu_loop import train_kernel
 from .loop import LAYER_METRICS, RUN_COLUMNS
 from .losses import LOSSES
 from .network import layout, pack
-from .training import log_schedule, result_from_logs
+from .training import log_schedule, lr_scales_of, result_from_logs
 
 
 def kernel_signature(dtype):
@@ -30,9 +30,11 @@ def kernel_signature(dtype):
 
     mat, i64s = arr(item, 2), arr(i64, 1)
     return (
-        mat, mat, mat, mat, mat, mat, i64s, i64s, i64s,  # w, b, vw, vb, gw, gb, sizes, offsets
+        mat, mat, mat, mat, mat, mat, mat, mat,  # w, b, optimizer states sw sb sw2 sb2, gw, gb
+        i64s, i64s, i64s,  # sizes, offsets
         mat, mat, i64, mat, mat, i64,  # X, T, n_eval, X_test, T_test, n_test
-        arr(i32, 3), i64, arr(f64, 2), f64, f64, f64, i64s, i64,  # batches .. log_steps, loss
+        arr(i32, 3), i64, arr(f64, 2), arr(f64, 3),  # batches, steps, hyper, lr_scale
+        f64, f64, f64, i64s, i64,  # alpha, bounds, log_steps, loss
         mat, mat, mat, mat, mat,  # Z, A, D, G, Tb
         arr(f64, 3), arr(f64, 4), arr(i32, 1), i64s, arr(i32, 1),  # logs, status, step, rows
     )  # fmt: skip
@@ -57,11 +59,13 @@ def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches,
     layout_sizes, w_off, b_off = layout(sizes)
     w = np.stack([pack(W, dtype) for W, _ in nets])
     b = np.stack([pack(bias, dtype) for _, bias in nets])
-    hyper = np.array([s.per_network() for s in settings])
+    hyper = np.array([s.kernel_row() for s in settings])
+    lr_scale = np.stack([lr_scales_of(s, sizes) for s in settings])
     logged = log_schedule(shared.steps, shared.log_points)
     status, diverged_at, n_logged, run_log, layer_log = _launch(
         act, loss, w, b, layout_sizes, X, T, min(shared.eval_rows, X.shape[0]), X_test, T_test,
-        np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper, alpha,
+        np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper, lr_scale,
+        alpha,
         act.bounds if act.bounds else (0.0, 0.0), logged, tile, max_registers,
     )  # fmt: skip
     return [
@@ -71,8 +75,8 @@ def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches,
     ]  # fmt: skip
 
 
-def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper, alpha,
-            bounds, log_steps, tile, max_registers):  # fmt: skip
+def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper,
+            lr_scale, alpha, bounds, log_steps, tile, max_registers):  # fmt: skip
     """Train K packed networks (rows of w, b: trained in place); return their logs.
 
     ``batches[k, s]`` holds network k's training rows at step s (one row when full-batch);
@@ -89,7 +93,7 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
     diverged = np.empty(n_nets, np.int64)
     n_logged = np.empty(n_nets, np.int32)
     scratch = 3 * rows * units + rows * (sizes[0] + units) + rows * sizes[-1]
-    per_net = (w.itemsize * (scratch + 3 * (w.shape[1] + b.shape[1])) + batches[0].nbytes
+    per_net = (w.itemsize * (scratch + 4 * (w.shape[1] + b.shape[1])) + batches[0].nbytes
                + 8 * (run_log[0].size + layer_log[0].size))  # fmt: skip
     chunk = max(1, min(n_nets, _memory_budget() // per_net))
     n_test = X_test.shape[0]
@@ -101,7 +105,7 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
         part = slice(first, min(n_nets, first + chunk))
         count = part.stop - part.start
         d_w, d_b = cuda.to_device(w[part]), cuda.to_device(b[part])
-        d_vw, d_vb = cuda.to_device(np.zeros_like(w[part])), cuda.to_device(np.zeros_like(b[part]))
+        states = [cuda.to_device(np.zeros_like(a[part])) for a in (w, b, w, b)]  # sw sb sw2 sb2
         d_gw, d_gb = cuda.device_array_like(w[part]), cuda.device_array_like(b[part])
         Z, D, G = (cuda.device_array((count, rows * units), w.dtype) for _ in range(3))
         A = cuda.device_array((count, rows * (sizes[0] + units)), w.dtype)
@@ -110,9 +114,9 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
         d_status, d_div, d_logged = (cuda.device_array(count, a.dtype)
                                      for a in (status, diverged, n_logged))  # fmt: skip
         kernel[count, tile * tile](
-            d_w, d_b, d_vw, d_vb, d_gw, d_gb, d_sizes, d_w_off, d_b_off, d_X, d_T, n_eval,
+            d_w, d_b, *states, d_gw, d_gb, d_sizes, d_w_off, d_b_off, d_X, d_T, n_eval,
             d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
-            cuda.to_device(hyper[part]), alpha, bounds[0],
+            cuda.to_device(hyper[part]), cuda.to_device(lr_scale[part]), alpha, bounds[0],
             bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, d_run, d_layer, d_status, d_div,
             d_logged,
         )  # fmt: skip

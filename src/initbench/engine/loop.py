@@ -1,4 +1,4 @@
-"""The compiled training loop: minibatch SGD with momentum and in-loop metrics.
+"""The compiled training loop: minibatch training (optimizers.py) with in-loop metrics.
 
 The CUDA twin is ``gpu_loop``: both read the names below (log columns, metric indices,
 the saturation margin) and share the per-row loss (``losses.loss_sum``), the per-element
@@ -13,13 +13,20 @@ import math
 
 import numpy as np
 
-from ..settings import PER_NETWORK
 from .jit import FASTMATH, kernel
 from .losses import loss_and_delta
 from .network import backward, forward, unit_view, weight_view
+from .optimizers import (
+    WEIGHT_DECAY,
+    add_weight_decay,
+    apply_update,
+    bias_corrections,
+    decays_gradient,
+    scheduled_lr,
+    update_state,
+)
 
 COMPLETED, DIVERGED = 0, 1
-LR, MOMENTUM, WEIGHT_DECAY = map(PER_NETWORK.index, ("lr", "momentum", "weight_decay"))
 STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
 
 RUN_METRICS = (
@@ -40,7 +47,7 @@ LAYER_METRICS = (
     "saturated_frac",  # outputs within SATURATION_MARGIN of a bounded range's ends
     "dead_frac",  # units with z <= 0 on every sample of the batch
     "weight_norm",  # ||W_l||_F
-    "update_ratio",  # ||lr * velocity_l|| / ||W_l||
+    "update_ratio",  # ||step of W_l|| / ||W_l||: lr times the optimizer's direction
     "symmetry",  # largest distance between two units' incoming weights and bias
     # On the fixed probe rows (train's X_probe; NaN without one), as Glorot & Bengio
     # measure on 300 held-out examples. Fractions are of the layer's units.
@@ -62,31 +69,6 @@ def sum_sq(x):
     for v in x.reshape(-1):
         total += v * v
     return total
-
-
-@kernel
-def accumulate_velocity(grad, velocity, momentum):
-    """velocity <- momentum * velocity + grad; returns (|grad|^2, |velocity|^2).
-
-    Loops run over slices from index 0: with offset ranges Numba cannot rule out
-    negative indices, and the wraparound check stops vectorisation (3x slower).
-    """
-    g_sq = 0.0
-    v_sq = 0.0
-    for i in range(grad.size):
-        g = grad[i]
-        v = momentum * velocity[i] + g
-        velocity[i] = v
-        g_sq += g * g
-        v_sq += v * v
-    return g_sq, v_sq
-
-
-@kernel
-def add_weight_decay(grad, param, weight_decay):
-    """grad <- grad + weight_decay * param: L2 weight decay, as torch.optim.SGD adds it."""
-    for i in range(grad.size):
-        grad[i] += weight_decay * param[i]
 
 
 @kernel
@@ -157,8 +139,8 @@ def unit_is_active(z, unit):
 # reciprocal, which moves the means by an ulp from a true division.
 @kernel(forceinline=True, fastmath=set(FASTMATH - {"arcp"}))
 def fill_layer_row(
-    into, hidden, lo, hi, size, width, lr, velocity_norm, g_w_sq, g_z_sq, z_sum, z_sq, out_mean,
-    out_dev_sq, w_sq, saturated, dead, largest_sq,
+    into, hidden, lo, hi, size, width, lr, direction_norm, g_w_sq, g_z_sq, z_sum, z_sq,
+    out_mean, out_dev_sq, w_sq, saturated, dead, largest_sq,
 ):  # fmt: skip
     """One layer's LAYER_METRICS row (but the probe's) from its sums over the batch.
 
@@ -175,14 +157,14 @@ def fill_layer_row(
     into[ACT_STD] = math.sqrt(out_dev_sq / size)
     weight_norm = math.sqrt(w_sq)
     into[WEIGHT_NORM] = weight_norm
-    into[UPDATE_RATIO] = lr * velocity_norm / weight_norm if weight_norm > 0 else math.nan
+    into[UPDATE_RATIO] = lr * direction_norm / weight_norm if weight_norm > 0 else math.nan
     into[SATURATED] = saturated / size if hidden and lo < hi else math.nan  # NaN: unbounded
     into[DEAD] = dead / width if hidden else math.nan  # the output layer: not defined
     into[SYMMETRY] = math.sqrt(largest_sq) if hidden else math.nan
 
 
 @kernel
-def layer_statistics(out, z, grad, grad_w, w_layer, bias, velocity_norm, lr, hidden, lo, hi,
+def layer_statistics(out, z, grad, grad_w, w_layer, bias, direction_norm, lr, hidden, lo, hi,
                      into):  # fmt: skip
     """Fill one layer's metric row from its buffers at a logged step (fill_layer_row)."""
     width = z.shape[1]
@@ -195,7 +177,7 @@ def layer_statistics(out, z, grad, grad_w, w_layer, bias, velocity_norm, lr, hid
             dead += int(not unit_is_active(z, j))
         largest_sq = largest_squared_unit_distance(w_layer, bias)
     fill_layer_row(
-        into, hidden, lo, hi, z.size, width, lr, velocity_norm, sum_sq(grad_w), sum_sq(grad),
+        into, hidden, lo, hi, z.size, width, lr, direction_norm, sum_sq(grad_w), sum_sq(grad),
         z.sum(), sum_sq(z), out_mean, squared_deviation(out, out_mean), sum_sq(w_layer),
         saturated, dead, largest_sq,
     )  # fmt: skip
@@ -238,16 +220,23 @@ def evaluate(act, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alp
     return loss, correct / X.shape[0]
 
 
+@kernel(forceinline=True)
+def layer_slices(w_off, b_off, layer):
+    """Layer ``layer``'s slices of the flat weight and bias buffers."""
+    return slice(w_off[layer], w_off[layer + 1]), slice(b_off[layer], b_off[layer + 1])
+
+
 @kernel
 def train_loop(
     act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, X_probe,
-    batches, steps, hyper, alpha, bounds, log_steps, run_log, layer_log,
+    batches, steps, hyper, lr_scale, alpha, bounds, log_steps, run_log, layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
     ``batches[s]`` holds the training rows of step s (one row of all rows for full-batch
-    training; see training.batch_order); ``hyper`` the network's settings.PER_NETWORK
-    values (lr, momentum, weight decay); (X_eval, T_eval) are
+    training; see training.batch_order); ``hyper`` the network's settings.KERNEL_ROW
+    values (optimizer, schedule and their settings); ``lr_scale[l]`` the lr multipliers of
+    layer l's weights and biases (parametrizations.lr_scales); (X_eval, T_eval) are
     the training rows on which train loss and accuracy are logged. At every step s in
     0..steps the batch is forwarded and back-propagated; logged steps record metrics
     before the update, so step 0 is the network at initialisation and step ``steps``
@@ -259,7 +248,8 @@ def train_loop(
     n, n_in = X.shape
     rows = batches.shape[1]
     full_batch = rows >= n
-    lr, momentum, weight_decay = hyper[LR], hyper[MOMENTUM], hyper[WEIGHT_DECAY]
+    decay_in_gradient = decays_gradient(hyper)
+    weight_decay = hyper[WEIGHT_DECAY]
     dtype = w.dtype
     Z = np.empty(rows * total_units, dtype)
     A = np.empty_like(Z)
@@ -276,9 +266,9 @@ def train_loop(
     De = np.empty_like(Ze)
     gw = np.empty_like(w)
     gb = np.empty_like(b)
-    vw = np.zeros_like(w)
-    vb = np.zeros_like(b)
-    velocity_norms = np.zeros(n_layers)
+    sw, sb = np.zeros_like(w), np.zeros_like(b)  # optimizer state: velocity or first moment
+    sw2, sb2 = np.zeros_like(w), np.zeros_like(b)  # Adam's second moment
+    direction_norms = np.zeros(n_layers)
     alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
     died = np.zeros(total_units, np.bool_)
     logged = 0
@@ -294,19 +284,18 @@ def train_loop(
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
         backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
-        if weight_decay != 0:
+        if decay_in_gradient:
             add_weight_decay(gw, w, weight_decay)
             add_weight_decay(gb, b, weight_decay)
+        lr = scheduled_lr(hyper, step, steps)
+        bc1, bc2 = bias_corrections(hyper, step)
         grad_sq = 0.0
         for layer in range(n_layers):
-            grad_sq += accumulate_velocity(
-                gb[b_off[layer] : b_off[layer + 1]], vb[b_off[layer] : b_off[layer + 1]], momentum
-            )[0]
-            g_sq, v_sq = accumulate_velocity(
-                gw[w_off[layer] : w_off[layer + 1]], vw[w_off[layer] : w_off[layer + 1]], momentum
-            )
+            wl, bl = layer_slices(w_off, b_off, layer)
+            grad_sq += update_state(gb[bl], sb[bl], sb2[bl], hyper, bc1, bc2)[0]
+            g_sq, d_sq = update_state(gw[wl], sw[wl], sw2[wl], hyper, bc1, bc2)
             grad_sq += g_sq
-            velocity_norms[layer] = math.sqrt(v_sq)
+            direction_norms[layer] = math.sqrt(d_sq)
         finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
         if not finite or (logged < log_steps.size and log_steps[logged] == step):
             row = run_log[logged]
@@ -332,7 +321,7 @@ def train_loop(
                     unit_view(A, rows, start, width) if hidden else z, z,
                     unit_view(G, rows, start, width), gw[w_off[layer] : w_off[layer + 1]],
                     weight_view(w, w_off, sizes, layer), b[b_off[layer] : b_off[layer + 1]],
-                    velocity_norms[layer], lr, hidden, bounds[0], bounds[1],
+                    direction_norms[layer], lr * lr_scale[layer, 0], hidden, bounds[0], bounds[1],
                     layer_log[logged, layer],
                 )  # fmt: skip
                 start += width
@@ -353,8 +342,10 @@ def train_loop(
         if not finite:
             return DIVERGED, step, logged
         if step < steps:
-            for i in range(w.size):
-                w[i] -= lr * vw[i]
-            for i in range(b.size):
-                b[i] -= lr * vb[i]
+            for layer in range(n_layers):
+                wl, bl = layer_slices(w_off, b_off, layer)
+                apply_update(w[wl], gw[wl], sw[wl], sw2[wl], lr * lr_scale[layer, 0], hyper, bc1,
+                             bc2)  # fmt: skip
+                apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * lr_scale[layer, 1], hyper, bc1,
+                             bc2)  # fmt: skip
     return COMPLETED, -1, logged

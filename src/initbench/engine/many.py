@@ -81,7 +81,7 @@ def train_many(
     """Train copies of the networks ``nets = [(W, b), ...]`` (one architecture); a result each.
 
     The training settings come as in ``train`` (``settings`` and/or keywords); those in
-    settings.PER_NETWORK (``lr``, ``momentum``, ``weight_decay``) and ``seeds`` take one
+    settings.PER_NETWORK (``lr``, ``optimizer``, ``parametrization``, ...) and ``seeds`` take one
     value for all networks or one per network. Network i's batch order comes from
     ``seeds[i]`` exactly as in ``train``. On ``device="cpu"`` network i's result equals
     ``train(*nets[i], ..., seed=seeds[i])`` bit for bit; ``threads`` (default: Numba's

@@ -10,6 +10,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..parametrizations import lr_scales
 from ..settings import DEFAULTS
 from .checks import check_alpha, check_data, check_network, check_probe, check_settings, check_test
 from .jit import call_specialised, kernel
@@ -116,12 +117,14 @@ def train(
     W, b, X, y, *, activation, loss, seed=0, X_test=None, y_test=None, alpha=None, X_probe=None,
     settings=None, **training,
 ):  # fmt: skip
-    """Train a copy of the network (W, b) by minibatch SGD; see TrainResult.
+    """Train a copy of the network (W, b); see TrainResult.
 
     The training settings come as ``settings`` (a ``TrainSettings``), as keywords (``lr``,
-    ``batch_size``, ``steps``, ``momentum``, ``weight_decay``, ``log_points``,
-    ``eval_rows``: see settings.TrainSettings), or both (keywords win); the rest take
-    TrainSettings' defaults. Each epoch visits the training rows in a fresh permutation
+    ``batch_size``, ``steps``, ``optimizer``, ``schedule``, ``parametrization``, ...: see
+    settings.TrainSettings), or both (keywords win); the rest take TrainSettings'
+    defaults, plain minibatch SGD. A parametrization other than sp scales each layer's lr
+    here; draw (W, b) with the same parametrization (``init_params``), which scales the
+    init. Each epoch visits the training rows in a fresh permutation
     drawn from ``seed``; a batch_size of at least n_samples means full-batch gradient
     descent. Train loss and accuracy are logged on the first ``eval_rows`` training rows
     (all of them for the bundled datasets but mnist1d), which bounds the cost of logging
@@ -141,6 +144,11 @@ def train(
                          settings, alpha)  # fmt: skip
 
 
+def lr_scales_of(settings, sizes):
+    """The kernels' per-layer lr multipliers for ``settings``' parametrization."""
+    return lr_scales(settings.parametrization, settings.optimizer, sizes, settings.base_width)
+
+
 def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
                   settings, alpha):  # fmt: skip
     """``train`` on checked arguments (see checks), ``batches`` from ``batch_order``."""
@@ -154,7 +162,8 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
     status, diverged_at, n_logged = call_specialised(
         train_loop, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
         T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
-        np.array(settings.per_network()), alpha, bounds, logged, run_log, layer_log,
+        np.array(settings.kernel_row()), lr_scales_of(settings, sizes), alpha, bounds, logged,
+        run_log, layer_log,
     )  # fmt: skip
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
                             run_log[:n_logged], layer_log[:n_logged])  # fmt: skip

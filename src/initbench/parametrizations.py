@@ -1,0 +1,94 @@
+"""Parametrizations: how a layer's init scale and learning rate change with the width.
+
+A parametrization is a per-layer rule giving three multipliers, each a function of the
+layer's widths relative to a base width: the init standard deviation's, the learning
+rate's (weights and biases apart) and the forward output's. The multipliers scale what the
+init scheme draws and what the optimizer steps; at the base width every parametrization is
+the standard one (all multipliers 1), as the ``mup`` package arranges it, so a study can
+tune at the base width and widen.
+
+Only hidden widths grow: the input features and the outputs are finite dimensions, whose
+ratio is 1. For layer l (weights of shape (fan_out, fan_in)), ``r_in`` is fan_in / base
+width when fan_in is a hidden width (else 1) and ``r_out`` likewise for fan_out.
+
+- ``sp``, the standard parametrization: every multiplier 1.
+- ``mup``: Yang et al. 2022 (Tensor Programs V), Table 3, the formulation without
+  multipliers (all forward multipliers 1; its Table 9's output multiplier 1/fan_in is the
+  same function of the width, written as init and lr instead):
+
+  ====================  =====================  ===============  ==============
+  Table 3 row           input weights, biases  output weights   hidden weights
+  ====================  =====================  ===============  ==============
+  init var              1/fan_in               1/fan_in^2       1/fan_in
+  SGD lr                fan_out                1/fan_in         1
+  Adam lr               1                      1/fan_in         1/fan_in
+  ====================  =====================  ===============  ==============
+
+  so, against sp at the base width: the output layer's init std times r_in^-1/2; SGD lr
+  times r_out / r_in for weights (fan_out for input weights, 1/fan_in for the output
+  layer, 1 for square hidden layers) and r_out for biases; Adam (and AdamW) lr times
+  1 / r_in for weights and 1 for biases.
+- ``ntk``, the neural tangent parametrization (Jacot et al. 2018): W = w / sqrt(fan_in),
+  w ~ N(0, 1) trained at lr eta. Written on W it is sp's init, with the lr of every
+  weight matrix whose fan_in grows times 1 / r_in under SGD (the gradient and the step
+  both pick up 1/sqrt(fan_in)) and times r_in^-1/2 under Adam (only the step does);
+  biases keep theirs.
+
+Adam's ``eps`` is not rescaled: the formulations agree up to it, as Tensor Programs V
+notes of its own tables.
+"""
+
+import math
+
+import numpy as np
+
+from .settings import PARAMETRIZATIONS
+
+
+def width_ratios(sizes, base_width):
+    """(r_in, r_out) per layer: hidden widths over ``base_width``, 1 for finite dimensions."""
+    sizes = [int(n) for n in sizes]
+    hidden = range(1, len(sizes) - 1)
+    ratio = [sizes[i] / base_width if i in hidden else 1.0 for i in range(len(sizes))]
+    return ratio[:-1], ratio[1:]
+
+
+def multipliers(parametrization, optimizer, sizes, base_width):
+    """Per-layer multipliers of ``parametrization`` for a net of layer ``sizes``.
+
+    Returns a dict of float64 arrays, one entry per layer: ``init_std`` (of the scheme's
+    draw of W), ``lr_weights`` and ``lr_biases``; the forward (output) multiplier is 1 in
+    every formulation used here. ``optimizer``: sgd, adam or adamw.
+    """
+    if parametrization not in PARAMETRIZATIONS:
+        raise ValueError(
+            f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}"
+        )
+    n_layers = len(sizes) - 1
+    ones = np.ones(n_layers)
+    if parametrization == "sp":
+        return {"init_std": ones, "lr_weights": ones, "lr_biases": ones}
+    if not (base_width and base_width > 0):
+        raise ValueError(f"parametrization {parametrization} needs a base_width > 0")
+    r_in, r_out = (np.asarray(r) for r in width_ratios(sizes, base_width))
+    sgd = optimizer == "sgd"
+    init_std = ones.copy()
+    if parametrization == "mup":
+        init_std[-1] = 1 / math.sqrt(r_in[-1])  # output weights: var 1/fan_in^2
+        lr_weights = r_out / r_in if sgd else 1 / r_in
+        lr_biases = r_out.copy() if sgd else ones.copy()
+    else:  # ntk
+        lr_weights = 1 / r_in if sgd else 1 / np.sqrt(r_in)
+        lr_biases = ones.copy()
+    return {"init_std": init_std, "lr_weights": lr_weights, "lr_biases": lr_biases}
+
+
+def init_multipliers(parametrization, sizes, base_width):
+    """Per-layer multipliers of the init scheme's weight draw (the same for every optimizer)."""
+    return multipliers(parametrization, "sgd", sizes, base_width)["init_std"]
+
+
+def lr_scales(parametrization, optimizer, sizes, base_width):
+    """The kernels' (n_layers, 2) array of lr multipliers: weights, then biases, per layer."""
+    m = multipliers(parametrization, optimizer, sizes, base_width)
+    return np.ascontiguousarray(np.stack([m["lr_weights"], m["lr_biases"]], axis=1))
