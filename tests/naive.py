@@ -85,20 +85,53 @@ def loss_and_grads(W, b, X, y, act, loss_name, alpha):
     return value, dW, db
 
 
+def scheduled_lr(lr, step, steps, schedule="constant", warmup_steps=0, decay_every=0,
+                 decay_factor=0.1):  # fmt: skip
+    """The lr of the update at ``step``: the schedule counted after a linear warm-up."""
+    t = max(step - warmup_steps, 0)
+    if schedule == "step":
+        lr = lr * decay_factor ** (t // decay_every)
+    elif schedule == "cosine":
+        lr = lr * 0.5 * (1 + np.cos(np.pi * min(t / (steps - warmup_steps), 1)))
+    if step < warmup_steps:
+        lr = lr * (step + 1) / warmup_steps
+    return lr
+
+
 def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps,
-          weight_decay=0.0):  # fmt: skip
-    """Minibatch SGD with torch-style momentum and L2 weight decay: step s trains on rows
-    ``order[s]``."""
+          weight_decay=0.0, optimizer="sgd", nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,
+          lr_scale=None, **schedule):  # fmt: skip
+    """Minibatch training as torch.optim.SGD (momentum, Nesterov, L2 weight decay), Adam
+    (L2 decay in the gradient) and AdamW (decoupled decay) step: step s trains on rows
+    ``order[s]`` at ``scheduled_lr(lr, s, steps, **schedule)`` times ``lr_scale[l]``
+    (weights, biases) for layer l."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
-    vW, vb = [np.zeros_like(w) for w in W], [np.zeros_like(v) for v in b]
+    params = [p for pair in zip(W, b) for p in pair]  # W0, b0, W1, b1, ...
+    scales = [1.0] * len(params) if lr_scale is None else np.ravel(lr_scale).tolist()
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
     for step in range(steps):
         rows = np.arange(X.shape[0]) if batch_size >= X.shape[0] else order[step]
         _, dW, db = loss_and_grads(W, b, X[rows], y[rows], act, loss_name, alpha)
-        for i in range(len(W)):
-            vW[i] = momentum * vW[i] + dW[i] + weight_decay * W[i]
-            vb[i] = momentum * vb[i] + db[i] + weight_decay * b[i]
-            W[i] -= lr * vW[i]
-            b[i] -= lr * vb[i]
+        grads = [g for pair in zip(dW, db) for g in pair]
+        rate = scheduled_lr(lr, step, steps, **schedule)
+        t = step + 1
+        for p, g, m, v, scale in zip(params, grads, first, second, scales):
+            if optimizer != "adamw":
+                g = g + weight_decay * p
+            if optimizer == "sgd":
+                m *= momentum
+                m += g
+                direction = g + momentum * m if nesterov else m
+            else:
+                m *= beta1
+                m += (1 - beta1) * g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                direction = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+            if optimizer == "adamw":
+                p *= 1 - rate * scale * weight_decay
+            p -= rate * scale * direction
     return W, b
 
 

@@ -171,6 +171,22 @@ def test_sim_weight_decay_per_network_matches_cpu():
 
 
 @in_simulator
+def test_sim_optimizers_schedules_and_parametrizations_match_cpu():
+    """Each block runs its own optimizer, schedule and parametrization (settings.PER_NETWORK):
+    Nesterov SGD with step decay, Adam under muP, AdamW with warm-up and cosine under NTK."""
+    nets, X, y = make_nets("softmax_ce", k=3, hidden=(4, 4))
+    kw = dict(
+        activation="tanh", loss="softmax_ce", seeds=[0, 1, 2], batch_size=4, steps=6,
+        log_points=4, optimizer=["sgd", "adam", "adamw"], lr=[0.1, 0.01, 0.01],
+        momentum=[0.9, 0.0, 0.0], nesterov=[True, False, False], weight_decay=[0.01, 0.0, 0.1],
+        schedule=["step", "constant", "cosine"], decay_every=[2, 0, 0],
+        warmup_steps=[0, 0, 2], parametrization=["sp", "mup", "ntk"], base_width=[0, 2, 2],
+    )  # fmt: skip
+    gpu, cpu = on_both(nets, X, y, **kw)
+    assert_agree(gpu, cpu, **TIGHT)
+
+
+@in_simulator
 def test_sim_float32_full_batch_and_other_tiles():
     nets, X, y = make_nets("sigmoid_bce", dtype=np.float32, hidden=(5, 4))
     kw = dict(activation="elu", loss="sigmoid_bce", lr=0.2, momentum=0.5, seeds=0, batch_size=64,
