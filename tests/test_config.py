@@ -80,6 +80,20 @@ BAD_CONFIGS = [
     ("unimportable plugin", _set(("plugins",), ["no_such_module_xyz"]),
      "plugins: cannot import 'no_such_module_xyz'"),
     ("momentum >= 1", _set(("defaults", "momentum"), 1.0), "defaults.momentum: 1.0 is greater"),
+    ("unknown optimizer", _set(("studies", "optimizers", "sweep", "optimizer"), ["sgd", "lion"]),
+     "studies.optimizers.sweep.optimizer[1]: 'lion' is not one of ['sgd', 'adam', 'adamw']"),
+    ("adam beta outside [0, 1)", _set(("defaults", "beta2"), 1.0),
+     "defaults.beta2: 1.0 is greater than or equal to the maximum of 1"),
+    ("mup without a base width", _drop(("studies", "optimizers", "base_width")),
+     "studies.optimizers: base_width: parametrization mup needs a base_width > 0"),
+    ("momentum with adam", _set(("studies", "optimizers", "momentum"), 0.9),
+     "studies.optimizers: momentum: adam has no momentum setting"),
+    ("step schedule without its period", _set(("studies", "optimizers", "schedule"), "step"),
+     "studies.optimizers: decay_every: schedule step needs decay_every > 0"),
+    ("swept and given", _set(("studies", "optimizers", "optimizer"), "adam"),
+     "studies.optimizers: optimizer is given and swept (sweep.optimizer); give one"),
+    ("unknown swept setting", _set(("studies", "optimizers", "sweep", "depth"), [2]),
+     "studies.optimizers.sweep: Additional properties are not allowed ('depth' was unexpected)"),
 ]  # fmt: skip
 
 
@@ -103,7 +117,8 @@ def _digest(folder):
 # Snakemake calls the same plan() while reading the Snakefile; each run costs seconds, so
 # the end-to-end check covers one bad input of each family.
 THROUGH_SNAKEMAKE = ["unknown activation", "depth < 1", "lr not a number", "duplicate grid entries",
-                     "unknown top-level key", "unsafe path name"]  # fmt: skip
+                     "unknown top-level key", "unsafe path name",
+                     "mup without a base width"]  # fmt: skip
 
 
 @pytest.mark.parametrize(

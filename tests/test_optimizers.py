@@ -220,7 +220,6 @@ def test_kernel_row_reads_choices_as_indices():
         (dict(schedule="linear"), "schedule"),
         (dict(parametrization="mup"), "base_width"),
         (dict(parametrization="ntk"), "base_width"),
-        (dict(base_width=64), "base_width"),
         (dict(parametrization="mp"), "parametrization"),
         (dict(nesterov=1), "nesterov"),
     ],

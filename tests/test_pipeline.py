@@ -147,6 +147,36 @@ def test_adding_an_init_trains_only_the_new_cells(finished, tmp_path):
     assert trained_cells(workdir) == new
 
 
+def test_sweeping_a_new_optimizer_trains_only_its_cells(finished, tmp_path):
+    """The optimizers study sweeps optimizer x parametrization over two widths; the tables
+    carry each cell's settings, and a new optimizer in the sweep trains only its cells."""
+    runs = pd.read_parquet(finished / "results" / "runs.parquet")
+    study = runs[runs["cell"].isin(plan(yaml.safe_load(
+        (finished / "config" / "quick.yaml").read_text())).studies["optimizers"])]  # fmt: skip
+    combos = set(zip(study["optimizer"], study["parametrization"], study["width"]))
+    assert combos == {(o, p, w) for o in ("sgd", "adam") for p in ("sp", "mup") for w in (32, 64)}
+    assert set(study.loc[study["parametrization"] == "sp", "base_width"]) == {0}  # sp ignores it
+    assert set(study.loc[study["parametrization"] == "mup", "base_width"]) == {32}
+    layers = pd.read_parquet(finished / "results" / "layers.parquet")
+    steps = layers[layers["cell"].isin(study["cell"])]
+    assert steps["update_ratio"].notna().all() and (steps["update_ratio"] > 0).any()
+
+    config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
+    config["studies"]["optimizers"]["sweep"]["optimizer"].append("adamw")
+    workdir = copy_workflow(tmp_path)
+    shutil.rmtree(workdir / "results")
+    shutil.copytree(finished / "results", workdir / "results")
+    shutil.copytree(finished / ".snakemake", workdir / ".snakemake")
+    (workdir / "extended.yaml").write_text(yaml.safe_dump(config))
+    new = sorted(set(plan(config).cells) - set(runs["cell"]))
+    assert len(new) == 4  # adamw x (sp, mup) x two widths
+    proc = snakemake(workdir, "--cores", "2", "--configfile", "extended.yaml")
+    assert proc.returncode == 0, proc.output[-2000:]
+    assert trained_cells(workdir) == new
+    runs = pd.read_parquet(workdir / "results" / "runs.parquet")
+    assert set(runs.loc[runs["cell"].isin(new), "optimizer"]) == {"adamw"}
+
+
 def test_changing_a_training_setting_reruns_exactly_its_cells(finished, tmp_path):
     config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
     config["studies"]["he_xavier"]["steps"] += 1

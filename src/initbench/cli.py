@@ -21,6 +21,17 @@ def _seeds(text):
     return seeds
 
 
+def _flag(text):
+    """true/false (also yes/no, 1/0) for a bool setting."""
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in value:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value[text.lower()]
+
+
+_ARG_TYPES = {bool: _flag}
+
+
 def _param(text):
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -83,7 +94,8 @@ def main(argv=None):
     run.add_argument("--width", type=int, required=True)
     run.add_argument("--seeds", type=_seeds, default=CELL_DEFAULTS["seeds"])
     for f in fields(TrainSettings):  # one option per training setting, its default
-        run.add_argument(f"--{f.name.replace('_', '-')}", type=f.type, default=f.default)
+        run.add_argument(f"--{f.name.replace('_', '-')}", type=_ARG_TYPES.get(f.type, f.type),
+                         default=f.default)  # fmt: skip
     run.add_argument("--loss", default=None, help="default: the dataset's natural loss")
     run.add_argument("--dtype", choices=("float32", "float64"), default=CELL_DEFAULTS["dtype"])
     run.add_argument("--data-seed", type=int, default=0)

@@ -107,7 +107,7 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     shapes = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
     if [(W.shape, b.shape) for W, b in zip(Ws, bs, strict=True)] != shapes:
         raise RuntimeError(f"init scheme {scheme!r} returned the wrong shapes")
-    if parametrization != "sp" or base_width:
+    if parametrization != "sp":
         TrainSettings(parametrization=parametrization, base_width=base_width)  # checks both
         scale = init_multipliers(parametrization, sizes, base_width)
         Ws = [W * s for W, s in zip(Ws, scale, strict=True)]

@@ -70,22 +70,34 @@ def plan(config, cores=1):
                 )
         settings = {k: spec.get(k, v) for k, v in defaults.items()}
         inverse_depth = spec.get("lr_scaling", "none") == "inverse_depth"
-        if "lrs" in spec and "lr" in spec:
-            raise ConfigError(f"{where}: give either lr or lrs (a sweep), not both")
+        sweep = dict(spec.get("sweep", {}))
+        given = [key for key in ("lr", "lrs") if key in spec] + ["sweep.lr"] * ("lr" in sweep)
+        if len(given) > 1:
+            raise ConfigError(f"{where}: give one of {' and '.join(given)}, not both")
+        for key in sweep:
+            if key in spec:
+                raise ConfigError(f"{where}: {key} is given and swept (sweep.{key}); give one")
+        sweep["lr"] = sweep.get("lr", spec.get("lrs", [settings["lr"]]))
         probe = spec.get("probe", {})
         studies[study] = []
-        for dataset, activation, init, hidden, swept, lr in itertools.product(
+        for dataset, activation, init, hidden, swept, varied in itertools.product(
             spec["datasets"], spec["activations"], spec["inits"], _hidden(where, spec),
-            _sweep(spec.get("init_params", {})), spec.get("lrs", [settings["lr"]]),
+            _sweep(spec.get("init_params", {})), _sweep(sweep),
         ):  # fmt: skip
             params = {k: v for k, v in inits[init].items() if k != "scheme"}
             params.update(swept)
-            training = {k: settings[k] for k in FIELDS}
-            training["lr"] = lr / (len(hidden) + 1 if inverse_depth else 1)
+            training = {**{k: settings[k] for k in FIELDS}, **varied}
+            training["lr"] /= len(hidden) + 1 if inverse_depth else 1
+            if training["parametrization"] == "sp":  # sp ignores it: one cell, not one per value
+                training["base_width"] = 0
+            try:
+                training = TrainSettings(**training)
+            except ValueError as error:
+                raise ConfigError(f"{where}: {error}") from None
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
                 scheme=inits[init]["scheme"], hidden=hidden, seeds=tuple(settings["seeds"]),
-                training=TrainSettings(**training), dtype=settings["dtype"], init_params=params,
+                training=training, dtype=settings["dtype"], init_params=params,
                 probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)

@@ -123,7 +123,7 @@ class TrainSettings:
     decay_every: int = setting(0, _non_negative_int)  # steps between decays (schedule step)
     decay_factor: float = setting(0.1, positive)
     parametrization: str = setting("sp", one_of(PARAMETRIZATIONS))
-    base_width: int = setting(0, _non_negative_int)  # 0: none (sp)
+    base_width: int = setting(0, _non_negative_int)  # 0: none; sp ignores it
 
     def __post_init__(self):
         for f in fields(self):
@@ -147,12 +147,9 @@ class TrainSettings:
             yield "decay_factor", "applies to schedule step only"
         if self.warmup_steps >= self.steps:
             yield "warmup_steps", f"{self.warmup_steps} leaves no step after the warm-up"
-        if (self.parametrization != "sp") != (self.base_width > 0):
-            yield "base_width", (
-                f"parametrization {self.parametrization} needs a base_width > 0 (the width at "
-                "which it equals sp)" if self.parametrization != "sp"
-                else "applies to parametrization ntk or mup only"
-            )  # fmt: skip
+        if self.parametrization != "sp" and self.base_width == 0:
+            why = f"parametrization {self.parametrization} needs a base_width > 0 (where it is sp)"
+            yield "base_width", why
 
     @classmethod
     def of(cls, settings=None, **values):

@@ -20,7 +20,9 @@ def initial_network(cell: Cell, data: Dataset, seed):
     """The cell's (W, b) for one seed, drawn from its init scheme."""
     act = get_activation(cell.activation)
     return init_params(cell.scheme, layer_sizes(data, cell.hidden), activation=act, seed=seed,
-                       dtype=cell.dtype, X=data.X_train, **cell.init_params)  # fmt: skip
+                       dtype=cell.dtype, X=data.X_train,
+                       parametrization=cell.training.parametrization,
+                       base_width=cell.training.base_width, **cell.init_params)  # fmt: skip
 
 
 def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
