@@ -100,20 +100,37 @@ def scheduled_lr(lr, step, steps, schedule="constant", warmup_steps=0, decay_eve
 
 def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps,
           weight_decay=0.0, optimizer="sgd", nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_scale=None, **schedule):  # fmt: skip
+          lr_scale=None, residual=None, **schedule):  # fmt: skip
     """Minibatch training as torch.optim.SGD (momentum, Nesterov, L2 weight decay), Adam
     (L2 decay in the gradient) and AdamW (decoupled decay) step: step s trains on rows
     ``order[s]`` at ``scheduled_lr(lr, s, steps, **schedule)`` times ``lr_scale[l]``
-    (weights, biases) for layer l."""
+    (weights, biases) for layer l.
+
+    ``residual``: a residual net's {block_size, gates, norm_gains, norm_biases (None
+    without a norm), train_gates, extra_scale (gates, norms)}; returns (W, b, extras)."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     params = [p for pair in zip(W, b) for p in pair]  # W0, b0, W1, b1, ...
     scales = [1.0] * len(params) if lr_scale is None else np.ravel(lr_scale).tolist()
+    extras, trained = {}, []
+    if residual is not None:
+        extras = {k: None if residual[k] is None else np.array(residual[k], dtype=float)
+                  for k in ("gates", "norm_gains", "norm_biases")}  # fmt: skip
+        trained = ["gates"] * residual["train_gates"]
+        trained += ["norm_gains", "norm_biases"] * (extras["norm_gains"] is not None)
+        params += [extras[k] for k in trained]
+        scales += [residual["extra_scale"][int(k != "gates")] for k in trained]
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     for step in range(steps):
         rows = np.arange(X.shape[0]) if batch_size >= X.shape[0] else order[step]
-        _, dW, db = loss_and_grads(W, b, X[rows], y[rows], act, loss_name, alpha)
-        grads = [g for pair in zip(dW, db) for g in pair]
+        if residual is None:
+            _, dW, db = loss_and_grads(W, b, X[rows], y[rows], act, loss_name, alpha)
+            d_extras = {}
+        else:
+            _, dW, db, d_extras = residual_loss_and_grads(
+                W, b, X[rows], y[rows], act, loss_name, alpha, residual["block_size"],
+                extras["gates"], extras["norm_gains"], extras["norm_biases"])  # fmt: skip
+        grads = [g for pair in zip(dW, db) for g in pair] + [d_extras[k] for k in trained]
         rate = scheduled_lr(lr, step, steps, **schedule)
         t = step + 1
         for p, g, m, v, scale in zip(params, grads, first, second, scales):
@@ -132,7 +149,7 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
             if optimizer == "adamw":
                 p *= 1 - rate * scale * weight_decay
             p -= rate * scale * direction
-    return W, b
+    return (W, b) if residual is None else (W, b, extras)
 
 
 def probe_metrics(snapshots, X, act, alpha, bounds):
@@ -164,3 +181,81 @@ def probe_metrics(snapshots, X, act, alpha, bounds):
             out[s, layer, 5] = (died[layer] & active[layer]).mean()
             died[layer] = died[layer] | gone
     return out
+
+
+def residual_forward(W, b, X, act, alpha, block_size, gates, gains=None, norm_biases=None,
+                     eps=1e-5):  # fmt: skip
+    """Output of a pre-activation residual net (engine/residual.py's docstring), written
+    from its definition: H_0 = W_0 X + b_0; per block j, P_j = LayerNorm_j(H_j) (or H_j),
+    the branch a <- W phi(a) + b over its layers, H_{j+1} = H_j + gates[j] a; out = W_out
+    phi(H_L) + b_out."""
+    h = X @ W[0].T + b[0]
+    blocks = (len(W) - 2) // block_size
+    for j in range(blocks):
+        p = h
+        if gains is not None:
+            mean = h.mean(axis=1, keepdims=True)
+            var = h.var(axis=1, keepdims=True)
+            p = gains[j] * (h - mean) / np.sqrt(var + eps) + norm_biases[j]
+        a = p
+        for i in range(block_size):
+            layer = 1 + j * block_size + i
+            a = activation(act, a, alpha)[0] @ W[layer].T + b[layer]
+        h = h + gates[j] * a
+    return activation(act, h, alpha)[0] @ W[-1].T + b[-1]
+
+
+def residual_loss(W, b, X, y, act, loss_name, alpha, block_size, gates, gains=None,
+                  norm_biases=None):  # fmt: skip
+    out = residual_forward(W, b, X, act, alpha, block_size, gates, gains, norm_biases)
+    return loss(loss_name, out, y)[0]
+
+
+def residual_loss_and_grads(W, b, X, y, act, loss_name, alpha, block_size, gates, gains=None,
+                            norm_biases=None, eps=1e-5):  # fmt: skip
+    """(loss, dW, db, {gates, norm_gains, norm_biases} gradients) of residual_forward's net
+    (norm gradients None without a norm), by the chain rule written out block by block."""
+    blocks = (len(W) - 2) // block_size
+    hs = [X @ W[0].T + b[0]]
+    cache = []
+    for j in range(blocks):
+        h = hs[-1]
+        xhat = rstd = None
+        p = h
+        if gains is not None:
+            rstd = 1 / np.sqrt(h.var(axis=1, keepdims=True) + eps)
+            xhat = (h - h.mean(axis=1, keepdims=True)) * rstd
+            p = gains[j] * xhat + norm_biases[j]
+        a, layers = p, []
+        for i in range(block_size):
+            phi, dphi = activation(act, a, alpha)
+            a = phi @ W[1 + j * block_size + i].T + b[1 + j * block_size + i]
+            layers.append((phi, dphi))
+        cache.append((xhat, rstd, layers, a))
+        hs.append(h + gates[j] * a)
+    phi, dphi = activation(act, hs[-1], alpha)
+    value, delta = loss(loss_name, phi @ W[-1].T + b[-1], y)
+    dW, db = [None] * len(W), [None] * len(W)
+    dW[-1], db[-1] = delta.T @ phi, delta.sum(axis=0)
+    gh = (delta @ W[-1]) * dphi  # dL/dH_L
+    d_gates = np.zeros(blocks)
+    d_gains = None if gains is None else np.zeros_like(gains)
+    d_norm_biases = None if gains is None else np.zeros_like(norm_biases)
+    for j in range(blocks - 1, -1, -1):
+        xhat, rstd, layers, branch = cache[j]
+        d_gates[j] = (gh * branch).sum()
+        d = gates[j] * gh
+        for i in range(block_size - 1, -1, -1):
+            layer = 1 + j * block_size + i
+            phi, dphi = layers[i]
+            dW[layer], db[layer] = d.T @ phi, d.sum(axis=0)
+            d = (d @ W[layer]) * dphi
+        if gains is not None:  # d is dL/dP_j
+            d_gains[j], d_norm_biases[j] = (d * xhat).sum(axis=0), d.sum(axis=0)
+            dx = d * gains[j]
+            d = rstd * (dx - dx.mean(axis=1, keepdims=True)
+                        - xhat * (dx * xhat).mean(axis=1, keepdims=True))  # fmt: skip
+        gh = gh + d
+    dW[0], db[0] = gh.T @ X, gh.sum(axis=0)
+    extras = {"gates": d_gates, "norm_gains": d_gains, "norm_biases": d_norm_biases}
+    return value, dW, db, extras

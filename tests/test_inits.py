@@ -206,20 +206,22 @@ def test_lsuv_uses_the_first_512_rows_and_needs_x():
 
 
 def scheme_kwargs(name):
-    return {"mean_field": {"sigma_w2": 2.0}}.get(name, {})
+    residual = {"architecture": "residual", "block_size": 2}
+    return {"mean_field": {"sigma_w2": 2.0}, "fixup": residual}.get(name, {})
 
 
 @pytest.mark.parametrize("scheme", sorted(INITS))
 def test_determinism_dtype_and_layout(scheme):
-    sizes = [6, 9, 5, 2]
+    residual = scheme_kwargs(scheme).get("architecture") == "residual"
+    sizes = [6, 9, 9, 9, 2] if residual else [6, 9, 5, 2]
     X = np.random.default_rng(0).standard_normal((40, 6))
     kw = {"activation": "tanh", "X": X, **scheme_kwargs(scheme)}
     Ws, bs = init_params(scheme, sizes, seed=3, **kw)
     Ws2, bs2 = init_params(scheme, sizes, seed=3, **kw)
     Ws3, _ = init_params(scheme, sizes, seed=4, **kw)
     Wf, bf = init_params(scheme, sizes, seed=3, dtype="float32", **kw)
-    assert [W.shape for W in Ws] == [(9, 6), (5, 9), (2, 5)]
-    assert [b.shape for b in bs] == [(9,), (5,), (2,)]
+    assert [W.shape for W in Ws] == [(o, i) for i, o in zip(sizes, sizes[1:])]
+    assert [b.shape for b in bs] == [(o,) for o in sizes[1:]]
     for W, W2, W32 in zip(Ws + bs, Ws2 + bs2, Wf + bf, strict=True):
         np.testing.assert_array_equal(W, W2)
         assert W.dtype == np.float64 and W32.dtype == np.float32
@@ -312,3 +314,24 @@ def test_matches_torch_statistics():
     W, b = draw("torch_default")
     assert W.std() == pytest.approx(lin.weight.detach().numpy().std(), rel=0.02)
     assert np.abs(lin.bias.detach().numpy()).max() <= 1 / math.sqrt(FAN_IN)
+
+
+def test_fixup_zeroes_each_branch_end_and_rescales_the_rest():
+    """Zhang et al. 2019: with L branches of m layers, the branches' last layers and the
+    readout are 0 and their other layers are He's draw times L^(-1/(2m-2))."""
+    blocks, m = 4, 2
+    sizes = [5, *[64] * (1 + blocks * m), 3]
+    Ws, _ = init_params("fixup", sizes, seed=0, architecture="residual", block_size=m)
+    he, _ = init_params("he_normal", sizes, seed=0)
+    for j in range(blocks):
+        first, last = 1 + j * m, j * m + m
+        np.testing.assert_allclose(Ws[first], he[first] * blocks ** (-1 / (2 * m - 2)))
+        assert not Ws[last].any()
+    np.testing.assert_array_equal(Ws[0], he[0])
+    assert not Ws[-1].any()
+    with pytest.raises(ValueError, match="'fixup': it needs architecture residual"):
+        init_params("fixup", sizes, seed=0)
+    with pytest.raises(ValueError, match="'fixup': it needs architecture residual"):
+        init_params("fixup", [5, 8, 8, 3], architecture="residual", block_size=1)
+    with pytest.raises(ValueError, match="'lsuv': it draws plain nets only"):
+        init_params("lsuv", sizes, X=np.ones((4, 5)), architecture="residual")

@@ -148,28 +148,38 @@ def test_adding_an_init_trains_only_the_new_cells(finished, tmp_path):
 
 
 def test_sweeping_a_new_optimizer_trains_only_its_cells(finished, tmp_path):
-    """The optimizers study sweeps optimizer x parametrization over two widths; the tables
-    carry each cell's settings, and a new optimizer in the sweep trains only its cells."""
+    """The engine study sweeps architecture x norm x optimizer x parametrization over two
+    widths (a plain net takes no norm: one plain cell per other combination); the tables
+    carry each cell's settings and the residual metrics, and a new optimizer in the sweep
+    trains only its cells."""
     runs = pd.read_parquet(finished / "results" / "runs.parquet")
     study = runs[runs["cell"].isin(plan(yaml.safe_load(
-        (finished / "config" / "quick.yaml").read_text())).studies["optimizers"])]  # fmt: skip
-    combos = set(zip(study["optimizer"], study["parametrization"], study["width"]))
-    assert combos == {(o, p, w) for o in ("sgd", "adam") for p in ("sp", "mup") for w in (32, 64)}
+        (finished / "config" / "quick.yaml").read_text())).studies["engine"])]  # fmt: skip
+    combos = set(zip(study["architecture"], study["norm"], study["optimizer"],
+                     study["parametrization"], study["width"]))  # fmt: skip
+    nets = [("plain", "none"), ("residual", "none"), ("residual", "layernorm")]
+    assert combos == {(a, n, o, p, w) for a, n in nets for o in ("sgd", "adam")
+                      for p in ("sp", "mup") for w in (32, 64)}  # fmt: skip
     assert set(study.loc[study["parametrization"] == "sp", "base_width"]) == {0}  # sp ignores it
     assert set(study.loc[study["parametrization"] == "mup", "base_width"]) == {32}
+    assert (study["status"] == "completed").all()
     layers = pd.read_parquet(finished / "results" / "layers.parquet")
     steps = layers[layers["cell"].isin(study["cell"])]
     assert steps["update_ratio"].notna().all() and (steps["update_ratio"] > 0).any()
+    residual = steps[steps["cell"].isin(study.loc[study["architecture"] == "residual", "cell"])]
+    block = residual[residual["layer"] == 3]  # the one block's last dense layer
+    assert block["branch_ratio"].notna().all() and (block["gate"] == 1.0).all()
+    assert steps[~steps["cell"].isin(residual["cell"])]["branch_ratio"].isna().all()
 
     config = yaml.safe_load((finished / "config" / "quick.yaml").read_text())
-    config["studies"]["optimizers"]["sweep"]["optimizer"].append("adamw")
+    config["studies"]["engine"]["sweep"]["optimizer"].append("adamw")
     workdir = copy_workflow(tmp_path)
     shutil.rmtree(workdir / "results")
     shutil.copytree(finished / "results", workdir / "results")
     shutil.copytree(finished / ".snakemake", workdir / ".snakemake")
     (workdir / "extended.yaml").write_text(yaml.safe_dump(config))
     new = sorted(set(plan(config).cells) - set(runs["cell"]))
-    assert len(new) == 4  # adamw x (sp, mup) x two widths
+    assert len(new) == 12  # adamw x 3 nets x (sp, mup) x two widths
     proc = snakemake(workdir, "--cores", "2", "--configfile", "extended.yaml")
     assert proc.returncode == 0, proc.output[-2000:]
     assert trained_cells(workdir) == new

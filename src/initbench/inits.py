@@ -4,7 +4,9 @@ To add a scheme, decorate one function in this module:
 
 - ``@layer_init(name)`` over ``fn(rng, fan_out, fan_in, *, activation, **params)`` returning W
   of shape (fan_out, fan_in), or (W, b); the bias is zero when only W is returned;
-- ``@network_init(name)`` over ``fn(rng, sizes, *, activation, X, **params) -> (Ws, bs)``.
+- ``@network_init(name)`` over ``fn(rng, sizes, *, activation, X, **params) -> (Ws, bs)``;
+  a scheme that sees the architecture also takes ``branches`` (each residual branch's
+  layer indices; empty for a plain net), and only such schemes may draw residual nets.
 
 Its keyword parameters (with defaults) are the scheme's parameters: ``init_params`` rejects any
 other name. ``activation`` is an ``Activation`` (pass one built with ``dataclasses.replace`` to
@@ -26,7 +28,7 @@ from .text import unknown_name_message
 INITS = {}
 
 LSUV_MAX_ROWS = 512  # LSUV estimates variances on at most this many rows of X
-_NOT_PARAMS = {"rng", "fan_out", "fan_in", "sizes", "activation", "X"}
+_NOT_PARAMS = {"rng", "fan_out", "fan_in", "sizes", "activation", "X", "branches"}
 _TRUNC_STD = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2] (Keras/Flax)
 
 
@@ -64,7 +66,8 @@ def network_init(name):
 
 
 def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=None,
-                parametrization="sp", base_width=0, **params):  # fmt: skip
+                parametrization="sp", base_width=0, architecture="plain", block_size=2,
+                **params):  # fmt: skip
     """Weights ``Ws[l]`` (fan_out, fan_in) and biases ``bs[l]`` (fan_out,) for every layer.
 
     ``sizes`` = [n_in, h1, ..., n_out]; the output layer uses the scheme too. Draws are made in
@@ -73,7 +76,8 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     ``params`` are the scheme's keyword parameters, listed in ``INITS[scheme].params``.
     ``parametrization`` (with ``base_width``; see parametrizations.py) scales each layer's
     draw by its init multiplier: mup shrinks the output layer's as the width grows past
-    ``base_width``.
+    ``base_width``. ``architecture`` and ``block_size`` (as in settings.TrainSettings) tell
+    the schemes that see the architecture (``fixup``) where the residual branches are.
     """
     if scheme not in INITS:
         raise ValueError(unknown_name_message("init scheme", scheme, INITS))
@@ -101,7 +105,12 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
                 Ws.append(W)
                 bs.append(b)
         else:
-            Ws, bs = s.fn(rng, sizes, activation=act, X=X, **params)
+            shape = {}
+            if "branches" in inspect.signature(s.fn).parameters:
+                shape["branches"] = residual_branches(sizes, architecture, block_size)
+            elif architecture != "plain":
+                raise ValueError(f"it draws plain nets only, not architecture {architecture}")
+            Ws, bs = s.fn(rng, sizes, activation=act, X=X, **shape, **params)
     except ValueError as e:
         raise ValueError(f"init scheme {scheme!r}: {e}") from None
     shapes = [((o, i), (o,)) for i, o in zip(sizes[:-1], sizes[1:], strict=True)]
@@ -113,6 +122,14 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
         Ws = [W * s for W, s in zip(Ws, scale, strict=True)]
     Ws = [np.ascontiguousarray(W, dtype=dtype) for W in Ws]
     return Ws, [np.ascontiguousarray(b, dtype=dtype) for b in bs]
+
+
+def residual_branches(sizes, architecture, block_size):
+    """Each residual branch's layer indices (engine/residual.py's layout); [] if plain."""
+    if architecture == "plain":
+        return []
+    blocks = (len(sizes) - 3) // block_size
+    return [[1 + j * block_size + i for i in range(block_size)] for j in range(blocks)]
 
 
 def _number(name, value, nonneg=True):
@@ -311,3 +328,24 @@ def lsuv(rng, sizes, *, activation, X, tol=0.1, max_iter=10):
         Z = A @ W.T + b
         A = activation(Z)[0] if i < len(Ws) - 1 else Z
     return Ws, bs
+
+
+@network_init("fixup")
+def fixup(rng, sizes, *, activation, X, branches, gain=None):
+    """Fixup (Zhang, Dauphin & Ma 2019) for L residual branches of m >= 2 layers: the readout
+    and each branch's last layer zero, the branches' other layers he_normal times
+    L^(-1/(2m-2)), the input layer he_normal. Fixup's scalar multipliers and biases are not
+    added: the layers' own biases (zero) stand in for its scalar biases.
+    """
+    if not branches or len(branches[0]) < 2:
+        raise ValueError("it needs architecture residual with block_size 2 (m >= 2 a branch)")
+    m = len(branches[0])
+    scale = len(branches) ** (-1 / (2 * m - 2))
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)
+    Ws = [he_normal(rng, o, i, activation=activation, gain=gain) for i, o in pairs]
+    for branch in branches:
+        for layer in branch[:-1]:
+            Ws[layer] *= scale
+        Ws[branch[-1]][:] = 0.0
+    Ws[-1][:] = 0.0
+    return Ws, [np.zeros(o) for o in sizes[1:]]

@@ -92,3 +92,14 @@ def lr_scales(parametrization, optimizer, sizes, base_width):
     """The kernels' (n_layers, 2) array of lr multipliers: weights, then biases, per layer."""
     m = multipliers(parametrization, optimizer, sizes, base_width)
     return np.ascontiguousarray(np.stack([m["lr_weights"], m["lr_biases"]], axis=1))
+
+
+def extra_lr_scales(parametrization, optimizer, sizes, base_width):
+    """lr multipliers of a residual net's (gates, LayerNorm gains and biases).
+
+    The norms' parameters are vectors of the hidden width: Table 3's "all biases" column
+    (muP's SGD lr times their fan_out ratio); a gate is one scalar (fan_out 1): 1.
+    """
+    if parametrization == "mup" and optimizer == "sgd":
+        return np.array([1.0, sizes[1] / base_width])
+    return np.ones(2)

@@ -15,8 +15,16 @@ from .cell import Cell
 from .config import ConfigError, check_schema, load_plugins
 from .datasets import DATASETS
 from .engine.activations import ACTIVATIONS, get_activation
+from .engine.residual import residual_blocks
 from .inits import INITS, init_params
-from .settings import CELL_DEFAULTS, DEFAULTS, FIELDS, TrainSettings
+from .settings import (
+    CELL_DEFAULTS,
+    DEFAULT_VALUES,
+    DEFAULTS,
+    FIELDS,
+    RESIDUAL_ONLY,
+    TrainSettings,
+)
 from .text import unknown_name_message
 
 BATCHES_PER_ACTIVATION = 5  # training jobs per activation and dtype; see default_batches
@@ -88,12 +96,25 @@ def plan(config, cores=1):
             params.update(swept)
             training = {**{k: settings[k] for k in FIELDS}, **varied}
             training["lr"] /= len(hidden) + 1 if inverse_depth else 1
-            if training["parametrization"] == "sp":  # sp ignores it: one cell, not one per value
+            # Settings a cell's choice leaves unused take their defaults: one cell, not one
+            # per swept value (sp has no base width, a plain net no residual settings).
+            if training["parametrization"] == "sp":
                 training["base_width"] = 0
+            if training["architecture"] == "plain":
+                training.update({k: DEFAULT_VALUES[k] for k in RESIDUAL_ONLY if k in varied})
             try:
                 training = TrainSettings(**training)
             except ValueError as error:
                 raise ConfigError(f"{where}: {error}") from None
+            if training.architecture == "residual":
+                hidden_sizes = [1, *hidden, 1]
+                try:
+                    residual_blocks(training, hidden_sizes)
+                except ValueError as error:
+                    raise ConfigError(f"{where}: hidden {list(hidden)}: {error}") from None
+                if config["device"] == "cuda":
+                    raise ConfigError(f"{where}: device cuda trains plain nets only so far; "
+                                      "train architecture residual on the cpu")  # fmt: skip
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
                 scheme=inits[init]["scheme"], hidden=hidden, seeds=tuple(settings["seeds"]),
@@ -101,7 +122,8 @@ def plan(config, cores=1):
                 probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)
-            studies[study].append(cell.name)
+            if cell.name not in studies[study]:  # a sweep's unused values give one cell
+                studies[study].append(cell.name)
     _check_init_params(cells.values())
     batches = assign_batches(cells, config.get("batches_per_activation", default_batches(cores)))
     return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches,
@@ -192,13 +214,15 @@ def _check_init_params(cells):
     seen = set()
     X = np.random.default_rng(0).normal(size=(8, 3))
     for cell in cells:
+        t = cell.training
         signature = (cell.init, cell.scheme, json.dumps(cell.init_params, sort_keys=True),
-                     cell.activation)  # fmt: skip
+                     cell.activation, t.architecture, t.block_size)  # fmt: skip
         if signature in seen:
             continue
         seen.add(signature)
         try:
-            init_params(cell.scheme, [3, 4, 2], activation=get_activation(cell.activation), X=X,
-                        **cell.init_params)  # fmt: skip
+            init_params(cell.scheme, [3, *[4] * (1 + t.block_size), 2], X=X,
+                        activation=get_activation(cell.activation), architecture=t.architecture,
+                        block_size=t.block_size, **cell.init_params)  # fmt: skip
         except ValueError as error:
             raise ConfigError(f"inits.{cell.init} with {cell.activation}: {error}") from None

@@ -18,16 +18,21 @@ import numpy as np
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 PARAMETRIZATIONS = ("sp", "ntk", "mup")  # see parametrizations.py
+ARCHITECTURES = ("plain", "residual")
+RESIDUAL_ONLY = ("block_size", "norm", "branch_scaling", "branch_scale")  # plain nets: defaults
+NORMS = ("none", "layernorm")
+BRANCH_SCALINGS = ("fixed", "inv_sqrt_blocks", "gate")
 
 # The settings the kernels read from one float64 row per network (``hyper``), in this
 # order; a choice is its index, a bool 0 or 1.
 KERNEL_ROW = (
     "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
-    "schedule", "warmup_steps", "decay_every", "decay_factor",
+    "schedule", "warmup_steps", "decay_every", "decay_factor", "architecture", "block_size",
+    "norm", "branch_scaling",
 )  # fmt: skip
 # The settings one CUDA block (one network) may set on its own inside one ``train_many``
 # call; the others must be equal across the call's networks (one schedule, one launch).
-PER_NETWORK = (*KERNEL_ROW, "parametrization", "base_width")
+PER_NETWORK = (*KERNEL_ROW, "parametrization", "base_width", "branch_scale")
 
 
 def _is_number(value):
@@ -104,6 +109,13 @@ class TrainSettings:
     - ``parametrization``: ``sp``, ``ntk`` or ``mup``, per-layer init and lr multipliers as
       functions of the widths relative to ``base_width`` (parametrizations.py); at the base
       width every parametrization is the standard one.
+    - ``architecture``: ``plain`` (the MLP) or ``residual``: an input layer, blocks of
+      ``h <- h + alpha_j * branch(h)`` with ``block_size`` dense layers a branch (each after
+      the activation: pre-activation), ``norm`` (``layernorm``: pre-norm on the branch, a
+      trainable gain and bias), then the readout of phi(h) (engine/residual.py). The
+      branch scale ``alpha_j`` is ``branch_scale`` (``branch_scaling: fixed``), that over
+      sqrt(blocks) (``inv_sqrt_blocks``), or a trainable scalar per block starting at 0
+      (``gate``: ReZero / SkipInit).
     """
 
     steps: int = setting(500, _positive_int)
@@ -124,6 +136,11 @@ class TrainSettings:
     decay_factor: float = setting(0.1, positive)
     parametrization: str = setting("sp", one_of(PARAMETRIZATIONS))
     base_width: int = setting(0, _non_negative_int)  # 0: none; sp ignores it
+    architecture: str = setting("plain", one_of(ARCHITECTURES))
+    block_size: int = setting(2, _positive_int)  # dense layers a residual branch
+    norm: str = setting("none", one_of(NORMS))
+    branch_scaling: str = setting("fixed", one_of(BRANCH_SCALINGS))
+    branch_scale: float = setting(1.0, positive)
 
     def __post_init__(self):
         for f in fields(self):
@@ -147,6 +164,14 @@ class TrainSettings:
             yield "decay_factor", "applies to schedule step only"
         if self.warmup_steps >= self.steps:
             yield "warmup_steps", f"{self.warmup_steps} leaves no step after the warm-up"
+        if self.architecture == "plain":
+            for name in RESIDUAL_ONLY:
+                if getattr(self, name) != DEFAULT_VALUES[name]:
+                    yield name, "applies to architecture residual only"
+        if self.block_size > 2:
+            yield "block_size", f"a branch has 1 or 2 dense layers, got {self.block_size}"
+        if self.branch_scaling == "gate" and self.branch_scale != DEFAULT_VALUES["branch_scale"]:
+            yield "branch_scale", "a gate starts at 0 and learns its scale: give no branch_scale"
         if self.parametrization != "sp" and self.base_width == 0:
             why = f"parametrization {self.parametrization} needs a base_width > 0 (where it is sp)"
             yield "base_width", why
@@ -172,7 +197,8 @@ class TrainSettings:
 
 FIELDS = tuple(f.name for f in fields(TrainSettings))
 DEFAULT_VALUES = {f.name: f.default for f in fields(TrainSettings)}
-_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "architecture": ARCHITECTURES,
+            "norm": NORMS, "branch_scaling": BRANCH_SCALINGS}  # fmt: skip
 _CHECKS = {f.name: f.metadata["check"] for f in fields(TrainSettings)}
 
 

@@ -22,7 +22,9 @@ def initial_network(cell: Cell, data: Dataset, seed):
     return init_params(cell.scheme, layer_sizes(data, cell.hidden), activation=act, seed=seed,
                        dtype=cell.dtype, X=data.X_train,
                        parametrization=cell.training.parametrization,
-                       base_width=cell.training.base_width, **cell.init_params)  # fmt: skip
+                       base_width=cell.training.base_width,
+                       architecture=cell.training.architecture,
+                       block_size=cell.training.block_size, **cell.init_params)  # fmt: skip
 
 
 def train_cell(cell: Cell, data: Dataset, on_seed_done=None):

@@ -13,6 +13,7 @@ from ..settings import TrainSettings
 from ..text import unknown_name_message
 from .activations import get_activation
 from .losses import LOSSES, targets_for
+from .residual import residual_blocks
 
 
 def check_network(W, b, activation, loss):
@@ -91,3 +92,9 @@ def check_settings(settings, values):
     if settings is not None and not isinstance(settings, TrainSettings):
         raise ValueError(f"settings must be a TrainSettings, got {type(settings).__name__}")
     return TrainSettings.of(settings, **values)
+
+
+def check_architecture(settings, sizes):
+    """A residual net's layer sizes fit its blocks (residual.residual_blocks)."""
+    if settings.architecture == "residual":
+        residual_blocks(settings, sizes)

@@ -23,6 +23,7 @@ from numba import cuda, from_dtype
 from numba.core.registry import CPUDispatcher
 
 from . import vecmath
+from .hyper import ADAMW, OPTIMIZER, WEIGHT_DECAY
 from .loop import (
     BATCH_LOSS,
     COMPLETED,
@@ -38,9 +39,6 @@ from .loop import (
 )
 from .losses import loss_sum
 from .optimizers import (
-    ADAMW,
-    OPTIMIZER,
-    WEIGHT_DECAY,
     bias_corrections,
     decays_gradient,
     direction,

@@ -13,11 +13,20 @@ import math
 
 import numpy as np
 
+from .hyper import (
+    ARCHITECTURE,
+    BLOCK_SIZE,
+    BRANCH_SCALING,
+    GATE,
+    LAYERNORM,
+    NORM,
+    RESIDUAL,
+    WEIGHT_DECAY,
+)
 from .jit import FASTMATH, kernel
 from .losses import loss_and_delta
 from .network import backward, forward, unit_view, weight_view
 from .optimizers import (
-    WEIGHT_DECAY,
     add_weight_decay,
     apply_update,
     bias_corrections,
@@ -25,6 +34,7 @@ from .optimizers import (
     scheduled_lr,
     update_state,
 )
+from .residual import block_view, residual_backward, residual_forward
 
 COMPLETED, DIVERGED = 0, 1
 STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
@@ -57,10 +67,17 @@ LAYER_METRICS = (
     "probe_dead_frac",  # units with z <= 0 on every probe row
     "probe_newly_dead",  # units active (z > 0 on some probe row) at step 0, dead now
     "probe_revived",  # units newly dead at an earlier logged step, active again now
+    # Residual nets (engine/residual.py), per block on the row of its last dense layer;
+    # NaN elsewhere and in plain nets.
+    "branch_ratio",  # ||alpha_j branch_j|| / ||h_j||: the branch against the skip
+    "gate",  # the branch scale alpha_j (trained when branch_scaling is gate)
+    "norm_gain_mean",  # of the block's LayerNorm gain (NaN without a norm)
+    "norm_gain_std",
 )
 (GRAD_W, GRAD_Z, ACT_MEAN, ACT_STD, PREACT_MEAN, PREACT_SQ, SATURATED, DEAD, WEIGHT_NORM,
  UPDATE_RATIO, SYMMETRY, PROBE_ACT_MEAN, PROBE_ACT_STD, PROBE_SATURATED, PROBE_DEAD,
- PROBE_NEWLY_DEAD, PROBE_REVIVED) = range(len(LAYER_METRICS))  # fmt: skip
+ PROBE_NEWLY_DEAD, PROBE_REVIVED, BRANCH_RATIO, GATE_VALUE, NORM_GAIN_MEAN,
+ NORM_GAIN_STD) = range(len(LAYER_METRICS))  # fmt: skip
 
 
 @kernel
@@ -164,9 +181,12 @@ def fill_layer_row(
 
 
 @kernel
-def layer_statistics(out, z, grad, grad_w, w_layer, bias, direction_norm, lr, hidden, lo, hi,
-                     into):  # fmt: skip
-    """Fill one layer's metric row from its buffers at a logged step (fill_layer_row)."""
+def layer_statistics(out, z, phi_in, grad, grad_w, w_layer, bias, direction_norm, lr, hidden, lo,
+                     hi, into):  # fmt: skip
+    """Fill one layer's metric row from its buffers at a logged step (fill_layer_row).
+
+    ``phi_in`` is what the activation reads after the layer (its z in a plain net), on
+    which dead units are counted."""
     width = z.shape[1]
     out_mean = total(out) / out.size
     saturated = dead = 0
@@ -174,7 +194,7 @@ def layer_statistics(out, z, grad, grad_w, w_layer, bias, direction_norm, lr, hi
     if hidden:
         saturated = saturated_count(out, lo, hi)
         for j in range(width):
-            dead += int(not unit_is_active(z, j))
+            dead += int(not unit_is_active(phi_in, j))
         largest_sq = largest_squared_unit_distance(w_layer, bias)
     fill_layer_row(
         into, hidden, lo, hi, z.size, width, lr, direction_norm, sum_sq(grad_w), sum_sq(grad),
@@ -184,11 +204,12 @@ def layer_statistics(out, z, grad, grad_w, w_layer, bias, direction_norm, lr, hi
 
 
 @kernel
-def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
+def probe_statistics(out, phi_in, hidden, lo, hi, first, alive_at_init, died, into):
     """Fill one layer's probe metrics and update its per-unit state.
 
     ``alive_at_init`` (active at the first logged step; set when ``first``) and ``died``
-    (newly dead at some logged step so far) hold one entry per unit of the layer.
+    (newly dead at some logged step so far) hold one entry per unit of the layer; units
+    are counted on ``phi_in``, as in layer_statistics.
     """
     into[PROBE_ACT_MEAN], into[PROBE_ACT_STD] = mean_std(out)
     into[PROBE_SATURATED] = into[PROBE_DEAD] = np.nan  # output layer: not defined
@@ -196,10 +217,10 @@ def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
     if not hidden:
         return
     into[PROBE_SATURATED] = saturated_count(out, lo, hi) / out.size if lo < hi else np.nan
-    width = z.shape[1]
+    width = phi_in.shape[1]
     dead = newly_dead = revived = 0
     for j in range(width):
-        active = unit_is_active(z, j)
+        active = unit_is_active(phi_in, j)
         if first:
             alive_at_init[j] = active
         gone = alive_at_init[j] and not active
@@ -213,11 +234,54 @@ def probe_statistics(out, z, hidden, lo, hi, first, alive_at_init, died, into):
 
 
 @kernel
-def evaluate(act, loss_code, w, b, sizes, w_off, b_off, X, targets, Z, A, D, alpha):
+def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, alpha, hyper,
+                    keep_layers):  # fmt: skip
+    """The forward pass of a plain or a residual net (hyper's architecture); ``stream`` holds
+    a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py)."""
+    if hyper[ARCHITECTURE] != RESIDUAL:
+        return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
+    Hs, Ps, Xh, Rs = stream
+    block_size, use_norm = int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM
+    return residual_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, Hs, Ps, Xh, Rs,
+                            alpha, block_size, use_norm, keep_layers)  # fmt: skip
+
+
+@kernel
+def stream_buffers(hyper, sizes, rows, keep_layers, dtype):
+    """A residual net's stream buffers (Hs, Ps, Xh, Rs) for ``rows`` rows: one per block
+    with ``keep_layers``, else one (evaluation); empty for a plain net."""
+    n_layers = sizes.size - 1
+    blocks = 0
+    if hyper[ARCHITECTURE] == RESIDUAL:
+        blocks = (n_layers - 2) // int(hyper[BLOCK_SIZE]) if keep_layers else 1
+    size = rows * sizes[1] if blocks > 0 else 0
+    per_row = rows if blocks > 0 else 0
+    return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
+            np.empty(blocks * size, dtype), np.empty(blocks * per_row, dtype))  # fmt: skip
+
+
+@kernel
+def evaluate(act, loss_code, w, b, extra, sizes, w_off, b_off, X, targets, Z, A, D, stream, alpha,
+             hyper):  # fmt: skip
     """(loss, accuracy) of the network on a whole set, with two-layer scratch memory."""
-    out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, False)
+    out = network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, alpha, hyper,
+                          False)  # fmt: skip
     loss, correct = loss_and_delta(loss_code, out, targets, out, False)
     return loss, correct / X.shape[0]
+
+
+@kernel
+def block_statistics(extra, Z, Hs, rows, width, blocks, block, last, use_norm, into):
+    """Block ``block``'s residual metrics (branch_ratio, gate, norm gain) into its last
+    dense layer's row (``last``)."""
+    gate = extra[block]
+    branch = math.sqrt(sum_sq(unit_view(Z, rows, last * width, width)))
+    skip = math.sqrt(sum_sq(block_view(Hs, rows, width, block)))
+    into[GATE_VALUE] = gate
+    into[BRANCH_RATIO] = abs(gate) * branch / skip if skip > 0 else math.nan
+    if use_norm:
+        start = blocks + block * width
+        into[NORM_GAIN_MEAN], into[NORM_GAIN_STD] = mean_std(extra[start : start + width])
 
 
 @kernel(forceinline=True)
@@ -228,20 +292,23 @@ def layer_slices(w_off, b_off, layer):
 
 @kernel
 def train_loop(
-    act, loss_code, w, b, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test, X_probe,
-    batches, steps, hyper, lr_scale, alpha, bounds, log_steps, run_log, layer_log,
+    act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test,
+    X_probe, batches, steps, hyper, lr_scale, extra_scale, alpha, bounds, log_steps, run_log,
+    layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
     ``batches[s]`` holds the training rows of step s (one row of all rows for full-batch
     training; see training.batch_order); ``hyper`` the network's settings.KERNEL_ROW
-    values (optimizer, schedule and their settings); ``lr_scale[l]`` the lr multipliers of
-    layer l's weights and biases (parametrizations.lr_scales); (X_eval, T_eval) are
-    the training rows on which train loss and accuracy are logged. At every step s in
-    0..steps the batch is forwarded and back-propagated; logged steps record metrics
-    before the update, so step 0 is the network at initialisation and step ``steps``
-    the trained one (which receives no update). With probe rows (X_probe not empty),
-    logged steps also forward them for the probe metrics.
+    values (optimizer, schedule, architecture); ``lr_scale[l]`` the lr multipliers of
+    layer l's weights and biases (parametrizations.lr_scales); ``extra`` a residual net's
+    branch scales and LayerNorm parameters (residual.extra_layout; empty for a plain net),
+    trained at ``extra_scale`` (gates, norms) times the lr where trainable; (X_eval,
+    T_eval) are the training rows on which train loss and accuracy are logged. At every
+    step s in 0..steps the batch is forwarded and back-propagated; logged steps record
+    metrics before the update, so step 0 is the network at initialisation and step
+    ``steps`` the trained one (which receives no update). With probe rows (X_probe not
+    empty), logged steps also forward them for the probe metrics.
     """
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
@@ -250,6 +317,11 @@ def train_loop(
     full_batch = rows >= n
     decay_in_gradient = decays_gradient(hyper)
     weight_decay = hyper[WEIGHT_DECAY]
+    residual = hyper[ARCHITECTURE] == RESIDUAL
+    block_size = int(hyper[BLOCK_SIZE])
+    use_norm = hyper[NORM] == LAYERNORM
+    blocks = (n_layers - 2) // block_size if residual else 0
+    gated = residual and hyper[BRANCH_SCALING] == GATE
     dtype = w.dtype
     Z = np.empty(rows * total_units, dtype)
     A = np.empty_like(Z)
@@ -264,10 +336,18 @@ def train_loop(
     Ze = np.empty(eval_rows, dtype)
     Ae = np.empty_like(Ze)
     De = np.empty_like(Ze)
+    stream = stream_buffers(hyper, sizes, max(rows, n_probe), True, dtype)
+    eval_stream = stream_buffers(hyper, sizes, max(X_eval.shape[0], X_test.shape[0]), False,
+                                 dtype)  # fmt: skip
+    Hs, _, Xh, Rs = stream
+    width = sizes[1]
+    stream_grad = np.empty(rows * width if residual else 0, dtype)
+    scratch = np.empty_like(stream_grad)
     gw = np.empty_like(w)
     gb = np.empty_like(b)
-    sw, sb = np.zeros_like(w), np.zeros_like(b)  # optimizer state: velocity or first moment
-    sw2, sb2 = np.zeros_like(w), np.zeros_like(b)  # Adam's second moment
+    ge = np.zeros_like(extra)
+    sw, sb, se = np.zeros_like(w), np.zeros_like(b), np.zeros_like(extra)  # velocity, moment
+    sw2, sb2, se2 = np.zeros_like(w), np.zeros_like(b), np.zeros_like(extra)  # Adam's second
     direction_norms = np.zeros(n_layers)
     alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
     died = np.zeros(total_units, np.bool_)
@@ -280,13 +360,23 @@ def train_loop(
             for i in range(rows):
                 Xb[i] = X[rows_now[i]]
                 Tb[i] = T[rows_now[i]]
-        out = forward(act, w, b, sizes, w_off, b_off, Xb, Z, A, D, alpha, True)
+        out = network_forward(act, w, b, extra, sizes, w_off, b_off, Xb, Z, A, D, stream, alpha,
+                              hyper, True)  # fmt: skip
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
-        backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
+        if residual:
+            residual_backward(w, extra, sizes, w_off, b_off, Xb, Z, A, D, G, Xh, Rs, block_size,
+                              use_norm, gw, gb, ge, stream_grad, scratch)  # fmt: skip
+        else:
+            backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
+        # the trained extras: the gates (when gated), then the norms' gains and biases
+        first_extra = 0 if gated else blocks
+        last_extra = ge.size if use_norm else blocks
         if decay_in_gradient:
             add_weight_decay(gw, w, weight_decay)
             add_weight_decay(gb, b, weight_decay)
+            add_weight_decay(ge[first_extra:last_extra], extra[first_extra:last_extra],
+                             weight_decay)  # fmt: skip
         lr = scheduled_lr(hyper, step, steps)
         bc1, bc2 = bias_corrections(hyper, step)
         grad_sq = 0.0
@@ -296,6 +386,9 @@ def train_loop(
             g_sq, d_sq = update_state(gw[wl], sw[wl], sw2[wl], hyper, bc1, bc2)
             grad_sq += g_sq
             direction_norms[layer] = math.sqrt(d_sq)
+        if last_extra > first_extra:
+            grad_sq += update_state(ge[first_extra:last_extra], se[first_extra:last_extra],
+                                    se2[first_extra:last_extra], hyper, bc1, bc2)[0]  # fmt: skip
         finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
         if not finite or (logged < log_steps.size and log_steps[logged] == step):
             row = run_log[logged]
@@ -305,39 +398,47 @@ def train_loop(
             row[GRAD_NORM] = math.sqrt(grad_sq)
             if finite:
                 row[TRAIN_LOSS], row[TRAIN_ACCURACY] = evaluate(
-                    act, loss_code, w, b, sizes, w_off, b_off, X_eval, T_eval, Ze, Ae, De, alpha
-                )
+                    act, loss_code, w, b, extra, sizes, w_off, b_off, X_eval, T_eval, Ze, Ae, De,
+                    eval_stream, alpha, hyper,
+                )  # fmt: skip
                 if X_test.shape[0] > 0:
                     row[TEST_LOSS], row[TEST_ACCURACY] = evaluate(
-                        act, loss_code, w, b, sizes, w_off, b_off, X_test, T_test, Ze, Ae, De,
-                        alpha,
+                        act, loss_code, w, b, extra, sizes, w_off, b_off, X_test, T_test, Ze, Ae,
+                        De, eval_stream, alpha, hyper,
                     )  # fmt: skip
             start = 0
             for layer in range(n_layers):
-                width = sizes[layer + 1]
+                units = sizes[layer + 1]
                 hidden = layer < n_layers - 1
-                z = unit_view(Z, rows, start, width)
+                z = unit_view(Z, rows, start, units)
                 layer_statistics(
-                    unit_view(A, rows, start, width) if hidden else z, z,
-                    unit_view(G, rows, start, width), gw[w_off[layer] : w_off[layer + 1]],
+                    unit_view(A, rows, start, units) if hidden else z, z,
+                    phi_input(stream[1], z, rows, residual and hidden, block_size, layer),
+                    unit_view(G, rows, start, units), gw[w_off[layer] : w_off[layer + 1]],
                     weight_view(w, w_off, sizes, layer), b[b_off[layer] : b_off[layer + 1]],
                     direction_norms[layer], lr * lr_scale[layer, 0], hidden, bounds[0], bounds[1],
                     layer_log[logged, layer],
                 )  # fmt: skip
-                start += width
+                if residual and 0 < layer < n_layers - 1 and layer % block_size == 0:
+                    block_statistics(extra, Z, Hs, rows, width, blocks, layer // block_size - 1,
+                                     layer, use_norm, layer_log[logged, layer])  # fmt: skip
+                start += units
             if finite and n_probe > 0:
-                forward(act, w, b, sizes, w_off, b_off, X_probe, Ze, Ae, De, alpha, True)
+                network_forward(act, w, b, extra, sizes, w_off, b_off, X_probe, Ze, Ae, De,
+                                stream, alpha, hyper, True)  # fmt: skip
                 start = 0
                 for layer in range(n_layers):
-                    width = sizes[layer + 1]
+                    units = sizes[layer + 1]
                     hidden = layer < n_layers - 1
-                    z = unit_view(Ze, n_probe, start, width)
+                    z = unit_view(Ze, n_probe, start, units)
                     probe_statistics(
-                        unit_view(Ae, n_probe, start, width) if hidden else z, z, hidden,
-                        bounds[0], bounds[1], logged == 0, alive_at_init[start : start + width],
-                        died[start : start + width], layer_log[logged, layer],
+                        unit_view(Ae, n_probe, start, units) if hidden else z,
+                        phi_input(stream[1], z, n_probe, residual and hidden, block_size, layer),
+                        hidden,
+                        bounds[0], bounds[1], logged == 0, alive_at_init[start : start + units],
+                        died[start : start + units], layer_log[logged, layer],
                     )  # fmt: skip
-                    start += width
+                    start += units
             logged += 1
         if not finite:
             return DIVERGED, step, logged
@@ -348,4 +449,20 @@ def train_loop(
                              bc2)  # fmt: skip
                 apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * lr_scale[layer, 1], hyper, bc1,
                              bc2)  # fmt: skip
+            if gated:
+                apply_update(extra[:blocks], ge[:blocks], se[:blocks], se2[:blocks],
+                             lr * extra_scale[0], hyper, bc1, bc2)  # fmt: skip
+            if use_norm and residual:
+                apply_update(extra[blocks:], ge[blocks:], se[blocks:], se2[blocks:],
+                             lr * extra_scale[1], hyper, bc1, bc2)  # fmt: skip
     return COMPLETED, -1, logged
+
+
+@kernel
+def phi_input(Ps, z, rows, residual_hidden, block_size, layer):
+    """What the activation reads after dense layer ``layer``: its z, but after a residual
+    net's input layer and each block's last layer the stream P_j (residual_hidden: the
+    layer is a residual net's, and not its readout)."""
+    if residual_hidden and layer % block_size == 0:
+        return block_view(Ps, rows, z.shape[1], layer // block_size)
+    return z

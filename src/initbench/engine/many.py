@@ -13,8 +13,16 @@ import numba
 import numpy as np
 
 from ..settings import PER_NETWORK, check_setting, positive
-from .checks import check_alpha, check_data, check_network, check_settings, check_test
+from .checks import (
+    check_alpha,
+    check_architecture,
+    check_data,
+    check_network,
+    check_settings,
+    check_test,
+)
 from .device import DEVICES, cuda_unavailable_reason
+from .residual import initial_extras
 from .training import batch_order, train_checked
 
 # CUDA threads per block are tile**2; a power of two for the tree reductions, and at most
@@ -94,6 +102,8 @@ def train_many(
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     sizes, dtype, act = _check_nets(nets, activation, loss)
     per_net = _check_settings(settings, training, len(nets))
+    for net_settings in per_net:
+        check_architecture(net_settings, sizes)
     seed_list = _check_seeds(seeds, len(nets))
     if threads is not None:
         positive("threads", threads, int)
@@ -108,6 +118,9 @@ def train_many(
     rows = min(shared.batch_size, X.shape[0])
     batches = [batch_order(seed, X.shape[0], rows, shared.steps) for seed in seed_list]
     if device == "cuda":
+        if any(s.architecture != "plain" for s in per_net):
+            raise ValueError("device='cuda' trains plain nets only so far: train residual nets "
+                             "on the CPU (device='cpu')")  # fmt: skip
         reason = cuda_unavailable_reason()
         if reason is not None:
             raise RuntimeError(f"device='cuda': {reason}")
@@ -120,7 +133,8 @@ def train_many(
     def one(i):
         W, b = nets[i]
         return train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, no_probe,
-                             batches[i], per_net[i], alpha)  # fmt: skip
+                             batches[i], per_net[i], alpha,
+                             initial_extras(per_net[i], sizes, dtype))  # fmt: skip
 
     from threadpoolctl import threadpool_limits
 

@@ -12,15 +12,25 @@ row (settings.KERNEL_ROW).
 
 import math
 
-from ..settings import KERNEL_ROW, OPTIMIZERS, SCHEDULES
+from .hyper import (
+    ADAMW,
+    BETA1,
+    BETA2,
+    CONSTANT,
+    DECAY_EVERY,
+    DECAY_FACTOR,
+    EPS,
+    LR,
+    MOMENTUM,
+    NESTEROV,
+    OPTIMIZER,
+    SCHEDULE,
+    SGD,
+    STEP_DECAY,
+    WARMUP_STEPS,
+    WEIGHT_DECAY,
+)
 from .jit import kernel
-
-(LR, MOMENTUM, WEIGHT_DECAY, OPTIMIZER, NESTEROV, BETA1, BETA2, EPS, SCHEDULE, WARMUP_STEPS,
- DECAY_EVERY, DECAY_FACTOR) = map(KERNEL_ROW.index, (
-    "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
-    "schedule", "warmup_steps", "decay_every", "decay_factor"))  # fmt: skip
-SGD, ADAM, ADAMW = map(OPTIMIZERS.index, ("sgd", "adam", "adamw"))
-CONSTANT, STEP_DECAY, COSINE = map(SCHEDULES.index, ("constant", "step", "cosine"))
 
 
 @kernel(forceinline=True)

@@ -10,13 +10,22 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..parametrizations import lr_scales
+from ..parametrizations import extra_lr_scales, lr_scales
 from ..settings import DEFAULTS
-from .checks import check_alpha, check_data, check_network, check_probe, check_settings, check_test
+from .checks import (
+    check_alpha,
+    check_architecture,
+    check_data,
+    check_network,
+    check_probe,
+    check_settings,
+    check_test,
+)
 from .jit import call_specialised, kernel
 from .loop import LAYER_METRICS, RUN_COLUMNS, STATUS, STEP, train_loop
 from .losses import LOSSES, loss_and_delta
 from .network import backward, forward, layout, pack, unit_view, unpack
+from .residual import extras_by_name, initial_extras, residual_backward, residual_forward
 
 
 @dataclass
@@ -32,6 +41,8 @@ class TrainResult:
     diverged_step: int | None
     history_columns: dict = field(repr=False)  # one row per logged step
     layer_columns: dict = field(repr=False)  # one row per logged step and layer
+    # a residual net's trained gates, norm_gains and norm_biases (residual.extras_by_name)
+    extras: dict = field(default_factory=dict)
 
     @cached_property
     def history(self):
@@ -42,7 +53,8 @@ class TrainResult:
         return pd.DataFrame(self.layer_columns)
 
 
-def result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at, run_log, layer_log):
+def result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at, run_log, layer_log,
+                     extras=None):  # fmt: skip
     """A TrainResult from a training loop's flat parameters and its logged rows."""
     shapes = list(zip(sizes[1:], sizes[:-1]))
     n_layers = len(shapes)
@@ -58,6 +70,7 @@ def result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at, run_log,
         layer_columns={"step": np.repeat(steps, n_layers),
                        "layer": np.tile(np.arange(1, n_layers + 1), len(steps)),
                        **{name: per_layer[:, i] for i, name in enumerate(LAYER_METRICS)}},
+        extras=extras or {},
     )  # fmt: skip
 
 
@@ -86,36 +99,65 @@ def batch_order(seed, n_samples, batch_size, steps):
 
 
 @kernel
-def _loss_and_grads(act, loss_code, w, b, sizes, w_off, b_off, X, T, alpha, gw, gb):
+def _loss_and_grads(act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, alpha, block_size,
+                    use_norm, gw, gb, ge):  # fmt: skip
     rows, total_units = X.shape[0], sizes[1:].sum()
     Z = np.empty(rows * total_units, w.dtype)
     A, D, G = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
-    out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
     delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
+    if extra.size == 0:
+        out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
+        loss, _ = loss_and_delta(loss_code, out, T, delta, True)
+        backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb)
+        return loss
+    width = sizes[1]
+    blocks = (sizes.size - 3) // block_size
+    Hs, Ps = (
+        np.empty((blocks + 1) * rows * width, w.dtype),
+        np.empty((blocks + 1) * rows * width, w.dtype),
+    )
+    Xh, Rs = np.empty(blocks * rows * width, w.dtype), np.empty(blocks * rows, w.dtype)
+    out = residual_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, Hs, Ps, Xh, Rs,
+                           alpha, block_size, use_norm, True)  # fmt: skip
     loss, _ = loss_and_delta(loss_code, out, T, delta, True)
-    backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb)
+    stream, scratch = np.empty(rows * width, w.dtype), np.empty(rows * width, w.dtype)
+    residual_backward(w, extra, sizes, w_off, b_off, X, Z, A, D, G, Xh, Rs, block_size, use_norm,
+                      gw, gb, ge, stream, scratch)  # fmt: skip
     return loss
 
 
-def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None):
-    """Mean loss over (X, y) and its gradients with respect to every W[l] and b[l]."""
+def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None, extras=None, settings=None,
+                   **architecture):  # fmt: skip
+    """Mean loss over (X, y) and its gradients with respect to every W[l] and b[l].
+
+    For a residual net (``architecture="residual"``, with ``block_size``, ``norm``,
+    ``branch_scaling``, ``branch_scale``, as keywords or in ``settings``) it returns a
+    fourth item, the gradients of its extras (gates, norm_gains, norm_biases; see
+    residual.initial_extras, whose values ``extras`` may replace).
+    """
+    settings = check_settings(settings, architecture)
     sizes, dtype, act = check_network(W, b, activation, loss)
+    check_architecture(settings, sizes)
     X, T = check_data(X, y, sizes, dtype, loss)
     alpha = check_alpha(act, alpha)
+    extra = initial_extras(settings, sizes, dtype, extras)
     sizes, w_off, b_off = layout(sizes)
     w, bias = pack(W, dtype), pack(b, dtype)
-    gw, gb = np.empty_like(w), np.empty_like(bias)
+    gw, gb, ge = np.empty_like(w), np.empty_like(bias), np.zeros_like(extra)
     value = call_specialised(
-        _loss_and_grads, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, alpha,
-        gw, gb,
+        _loss_and_grads, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
+        alpha, settings.block_size, settings.norm == "layernorm", gw, gb, ge,
     )  # fmt: skip
     shapes = list(zip(sizes[1:], sizes[:-1]))
-    return value, unpack(gw, w_off, shapes), unpack(gb, b_off, [(s,) for s in sizes[1:]])
+    grads = (value, unpack(gw, w_off, shapes), unpack(gb, b_off, [(s,) for s in sizes[1:]]))
+    if extra.size == 0:
+        return grads
+    return (*grads, extras_by_name(ge, (len(sizes) - 3) // settings.block_size, sizes[1]))
 
 
 def train(
     W, b, X, y, *, activation, loss, seed=0, X_test=None, y_test=None, alpha=None, X_probe=None,
-    settings=None, **training,
+    extras=None, settings=None, **training,
 ):  # fmt: skip
     """Train a copy of the network (W, b); see TrainResult.
 
@@ -124,7 +166,9 @@ def train(
     settings.TrainSettings), or both (keywords win); the rest take TrainSettings'
     defaults, plain minibatch SGD. A parametrization other than sp scales each layer's lr
     here; draw (W, b) with the same parametrization (``init_params``), which scales the
-    init. Each epoch visits the training rows in a fresh permutation
+    init. A residual net (``architecture="residual"``) starts its extras as
+    residual.initial_extras sets them (``extras`` may replace any), and returns them
+    trained in ``TrainResult.extras``. Each epoch visits the training rows in a fresh permutation
     drawn from ``seed``; a batch_size of at least n_samples means full-batch gradient
     descent. Train loss and accuracy are logged on the first ``eval_rows`` training rows
     (all of them for the bundled datasets but mnist1d), which bounds the cost of logging
@@ -135,13 +179,15 @@ def train(
     """
     settings = check_settings(settings, training)
     sizes, dtype, act = check_network(W, b, activation, loss)
+    check_architecture(settings, sizes)
     X, T = check_data(X, y, sizes, dtype, loss)
     X_test, T_test = check_test(X_test, y_test, sizes, dtype, loss, T.shape[1])
     X_probe = check_probe(X_probe, sizes, dtype)
     alpha = check_alpha(act, alpha)
+    extra = initial_extras(settings, sizes, dtype, extras)
     batches = batch_order(seed, X.shape[0], settings.batch_size, settings.steps)
     return train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
-                         settings, alpha)  # fmt: skip
+                         settings, alpha, extra)  # fmt: skip
 
 
 def lr_scales_of(settings, sizes):
@@ -150,8 +196,9 @@ def lr_scales_of(settings, sizes):
 
 
 def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
-                  settings, alpha):  # fmt: skip
-    """``train`` on checked arguments (see checks), ``batches`` from ``batch_order``."""
+                  settings, alpha, extra):  # fmt: skip
+    """``train`` on checked arguments (see checks), ``batches`` from ``batch_order`` and
+    ``extra`` from ``initial_extras``."""
     logged = log_schedule(settings.steps, settings.log_points)
     run_log = np.empty((len(logged) + 1, len(RUN_COLUMNS)))
     layer_log = np.full((len(logged) + 1, len(sizes) - 1, len(LAYER_METRICS)), np.nan)
@@ -159,11 +206,15 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
     w, bias = pack(W, dtype), pack(b, dtype)
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
     eval_rows = settings.eval_rows
+    extra = extra.copy()
     status, diverged_at, n_logged = call_specialised(
-        train_loop, act.selector, LOSSES[loss], w, bias, sizes, w_off, b_off, X, T, X[:eval_rows],
-        T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
-        np.array(settings.kernel_row()), lr_scales_of(settings, sizes), alpha, bounds, logged,
-        run_log, layer_log,
+        train_loop, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
+        X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
+        np.array(settings.kernel_row()), lr_scales_of(settings, sizes),
+        extra_lr_scales(settings.parametrization, settings.optimizer, sizes, settings.base_width),
+        alpha, bounds, logged, run_log, layer_log,
     )  # fmt: skip
+    blocks = (len(sizes) - 3) // settings.block_size
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
-                            run_log[:n_logged], layer_log[:n_logged])  # fmt: skip
+                            run_log[:n_logged], layer_log[:n_logged],
+                            extras_by_name(extra, blocks, sizes[1]))  # fmt: skip

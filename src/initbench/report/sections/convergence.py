@@ -6,6 +6,7 @@ from matplotlib.lines import Line2D
 
 from ... import plotting
 from ...outcomes import TARGET_FRACTION, finite, quantiles
+from ...settings import FIELDS
 from ...text import fnum, gnum, plural, shorten
 from .. import html
 from ..base import DASHES, MAX_LINES
@@ -35,6 +36,12 @@ def convergence_groups(r):
     return groups[:8]
 
 
+# What tells a figure's lines apart: the grid's axes, then any training setting a study
+# sweeps (optimizer, parametrization, ...), in settings.FIELDS' order.
+LINE_KEYS = ("dataset", "activation", "variant", "depth", "width", "lr",
+             *(name for name in FIELDS if name != "lr"))  # fmt: skip
+
+
 def build(r, section):
     groups = convergence_groups(r)
     curves = r.tables["curves"]
@@ -49,11 +56,7 @@ def build(r, section):
         )
         if not len(data):
             continue
-        varying = [
-            c
-            for c in ("dataset", "activation", "variant", "depth", "width", "lr")
-            if cells[c].nunique() > 1
-        ]
+        varying = [c for c in LINE_KEYS if c in cells and cells[c].nunique() > 1]
         if "variant" not in varying:
             varying.insert(0, "variant")
         data["line"] = data[varying].astype(str).agg(" · ".join, axis=1)
