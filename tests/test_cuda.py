@@ -186,6 +186,31 @@ def test_sim_optimizers_schedules_and_parametrizations_match_cpu():
     assert_agree(gpu, cpu, **TIGHT)
 
 
+def make_residual_nets(loss, k=2, blocks=2, block_size=2, width=4, seed=0, n=10):
+    return make_nets(loss, k=k, hidden=(width,) * (1 + blocks * block_size), seed=seed, n=n)
+
+
+@in_simulator
+@pytest.mark.parametrize("loss", sorted(LOSS_OUTPUTS))
+def test_sim_residual_nets_match_cpu(loss):
+    """Residual nets on the GPU (gpu_residual) against the CPU to 1e-10: a LayerNorm net
+    with trainable gates and Adam, a fixed-scale one with SGD, blocks of 2 and of 1."""
+    for block_size, settings in ((2, dict(norm=["layernorm", "none"], branch_scaling="gate",
+                                          optimizer="adam", lr=0.01)),
+                                 (1, dict(norm="layernorm", branch_scaling="inv_sqrt_blocks",
+                                          lr=0.05, momentum=0.9, weight_decay=0.01))):  # fmt: skip
+        nets, X, y = make_residual_nets(loss, block_size=block_size)
+        kw = dict(activation="tanh", loss=loss, seeds=[0, 1], batch_size=4, steps=5,
+                  log_points=4, architecture="residual", block_size=block_size,
+                  **settings)  # fmt: skip
+        gpu, cpu = on_both(nets, X, y, **kw)
+        assert_agree(gpu, cpu, **TIGHT)
+        for g, c in zip(gpu, cpu):
+            for name in c.extras:
+                np.testing.assert_allclose(g.extras[name], c.extras[name], **TIGHT)
+        assert cpu[0].layers["branch_ratio"].notna().any()
+
+
 @in_simulator
 def test_sim_float32_full_batch_and_other_tiles():
     nets, X, y = make_nets("sigmoid_bce", dtype=np.float32, hidden=(5, 4))

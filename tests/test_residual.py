@@ -263,8 +263,6 @@ def test_train_many_residual_equals_train():
             res.weights + [res.extras["gates"]], alone.weights + [alone.extras["gates"]]
         ):
             np.testing.assert_array_equal(a, c)
-    with pytest.raises(ValueError, match="device='cuda' trains plain nets only"):
-        train_many([(W, b)], X, y, seeds=0, device="cuda", **kw)
 
 
 @pytest.mark.parametrize(

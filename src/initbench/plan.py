@@ -112,9 +112,6 @@ def plan(config, cores=1):
                     residual_blocks(training, hidden_sizes)
                 except ValueError as error:
                     raise ConfigError(f"{where}: hidden {list(hidden)}: {error}") from None
-                if config["device"] == "cuda":
-                    raise ConfigError(f"{where}: device cuda trains plain nets only so far; "
-                                      "train architecture residual on the cpu")  # fmt: skip
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
                 scheme=inits[init]["scheme"], hidden=hidden, seeds=tuple(settings["seeds"]),

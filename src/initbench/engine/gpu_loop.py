@@ -15,15 +15,32 @@ device function is compiled from the same Python source as its CPU kernel.
 """
 
 import math
-import types
 from functools import cache
 
 import numpy as np
 from numba import cuda, from_dtype
-from numba.core.registry import CPUDispatcher
 
-from . import vecmath
-from .hyper import ADAMW, OPTIMIZER, WEIGHT_DECAY
+from .gpu_blocks import (
+    block_gather,
+    block_matmul,
+    block_reduce,
+    dense_backward,
+    device_function,
+)
+from .gpu_residual import backward as residual_backward
+from .gpu_residual import block_statistics, forward_kernel
+from .hyper import (
+    ADAMW,
+    ARCHITECTURE,
+    BLOCK_SIZE,
+    BRANCH_SCALING,
+    GATE,
+    LAYERNORM,
+    NORM,
+    OPTIMIZER,
+    RESIDUAL,
+    WEIGHT_DECAY,
+)
 from .loop import (
     BATCH_LOSS,
     COMPLETED,
@@ -49,40 +66,6 @@ from .optimizers import (
 N_REDUCE = 9  # columns of the shared reduction buffer: the most sums one pass needs
 
 
-@cuda.jit(device=True)
-def _cuda_exp(x):
-    return math.exp(x)
-
-
-@cuda.jit(device=True)
-def _cuda_expm1(x):
-    return math.expm1(x)
-
-
-# vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
-_CUDA_VECMATH = types.ModuleType("initbench_cuda_vecmath")
-_CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
-
-
-@cache
-def device_function(fn):
-    """A CUDA device function of a CPU-jitted (or plain) function, from its Python source.
-
-    Globals it calls that are CPU-jitted get twins too, and ``vecmath`` becomes libdevice.
-    """
-    py = getattr(fn, "py_func", fn)
-    swapped = {}
-    for name in py.__code__.co_names:
-        value = py.__globals__.get(name)
-        if value is vecmath:
-            swapped[name] = _CUDA_VECMATH
-        elif isinstance(value, CPUDispatcher):
-            swapped[name] = device_function(value)
-    twin = types.FunctionType(py.__code__, {**py.__globals__, **swapped}, py.__name__,
-                              py.__defaults__, py.__closure__)  # fmt: skip
-    return cuda.jit(device=True)(twin)
-
-
 # The CPU's definitions, compiled for the GPU from the same source: one definition each.
 _loss_sum = device_function(loss_sum)
 _is_saturated = device_function(is_saturated)
@@ -92,75 +75,6 @@ _bias_corrections = device_function(bias_corrections)
 _decays_gradient = device_function(decays_gradient)
 _new_state = device_function(new_state)
 _direction = device_function(direction)
-
-
-@cuda.jit(device=True)
-def _reduce(red, res, ncols, take_max):
-    """Reduce columns 0..ncols-1 of red (one row per thread) into res; all threads see res."""
-    tid = cuda.threadIdx.x
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if tid < half:
-            for c in range(ncols):
-                if take_max:
-                    red[tid, c] = max(red[tid, c], red[tid + half, c])
-                else:
-                    red[tid, c] += red[tid + half, c]
-        cuda.syncthreads()
-        half //= 2
-    if tid == 0:
-        for c in range(ncols):
-            res[c] = red[0, c]
-    cuda.syncthreads()
-
-
-@cuda.jit(device=True)
-def _matmul(C, c_off, M, N, K, A, a_off, a_si, a_sk, B, b_off, b_sk, b_sj, mode, E, e_off, zero,
-            sA, sB):  # fmt: skip
-    """C[c_off + i N + j] = sum_k A(i, k) B(k, j) over shared-memory tiles, for i < M, j < N.
-
-    A(i, k) = A[a_off + i a_si + k a_sk], likewise B, so one routine serves X W^T, delta^T A
-    and delta W. mode 1 adds E[e_off + j] (a bias); mode 2 multiplies by E[e_off + i N + j].
-    Tiles hold sA[r, c] = A(i0 + r, k0 + c) and sB[r, c] = B(k0 + r, j0 + c); an operand
-    contiguous along its other index is loaded transposed, so that neighbouring threads
-    read neighbouring addresses (the tiles are padded by a column against bank conflicts).
-    """
-    tile = sA.shape[0]
-    ty, tx = cuda.threadIdx.x // tile, cuda.threadIdx.x % tile
-    a_t = a_si == 1 and a_sk != 1
-    b_t = b_sk == 1 and b_sj != 1
-    for i0 in range(0, M, tile):
-        for j0 in range(0, N, tile):
-            i, j = i0 + ty, j0 + tx
-            acc = zero
-            for k0 in range(0, K, tile):
-                r, c = (tx, ty) if a_t else (ty, tx)
-                ok = i0 + r < M and k0 + c < K
-                sA[r, c] = A[a_off + (i0 + r) * a_si + (k0 + c) * a_sk] if ok else zero
-                r, c = (tx, ty) if b_t else (ty, tx)
-                ok = k0 + r < K and j0 + c < N
-                sB[r, c] = B[b_off + (k0 + r) * b_sk + (j0 + c) * b_sj] if ok else zero
-                cuda.syncthreads()
-                for kk in range(tile):
-                    acc += sA[ty, kk] * sB[kk, tx]
-                cuda.syncthreads()
-            if i < M and j < N:
-                if mode == 1:
-                    acc += E[e_off + j]
-                elif mode == 2:
-                    acc *= E[e_off + i * N + j]
-                C[c_off + i * N + j] = acc
-    cuda.syncthreads()
-
-
-@cuda.jit(device=True)
-def _gather(src, rows, first, n, into):
-    """into[i, :] = src[rows[i], :] (or src[first + i, :] when rows is empty), for i < n."""
-    width = src.shape[1]
-    for e in range(cuda.threadIdx.x, n * width, cuda.blockDim.x):
-        i = e // width
-        into[e] = src[rows[i] if rows.size > 0 else first + i, e % width]
 
 
 @cuda.jit(device=True)
@@ -175,31 +89,20 @@ def _loss(code, Z, out_off, Tb, n, k, G, with_delta, red, res):
     total, correct = _loss_sum(code, out, targets, delta, with_delta, tid, cuda.blockDim.x)
     red[tid, 0] = total
     red[tid, 1] = correct
-    _reduce(red, res, 2, False)
+    block_reduce(red, res, 2, False)
     return res[0], res[1]
 
 
 @cuda.jit(device=True)
 def _backward(w, sizes, w_off, b_off, A, D, G, gw, gb, n, zero, sA, sB):
     """gw, gb and every layer's dL/dz in G, given the output layer's in G (see network)."""
-    n_in = sizes[0]
     start = 0
     for layer in range(sizes.size - 1):
         start += sizes[layer + 1]
     for layer in range(sizes.size - 2, -1, -1):
-        width, fan_in = sizes[layer + 1], sizes[layer]
-        start -= width
-        _matmul(gw, w_off[layer], width, fan_in, n, G, n * start, 1, width,
-                A, n * (n_in + start - fan_in), fan_in, 1, 0, gb, 0, zero, sA, sB)  # fmt: skip
-        for j in range(cuda.threadIdx.x, width, cuda.blockDim.x):
-            s = zero
-            for i in range(n):
-                s += G[n * start + i * width + j]
-            gb[b_off[layer] + j] = s
-        if layer > 0:
-            below = n * (start - fan_in)
-            _matmul(G, below, n, fan_in, width, G, n * start, width, 1,
-                    w, w_off[layer], fan_in, 1, 2, D, below, zero, sA, sB)  # fmt: skip
+        start -= sizes[layer + 1]
+        dense_backward(layer, start, sizes, w_off, b_off, w, A, D, G, gw, gb, n, G,
+                       n * (start - sizes[layer]), layer > 0, zero, sA, sB)  # fmt: skip
     cuda.syncthreads()
 
 
@@ -235,9 +138,10 @@ def _apply_update(param, grad, s1, s2, first, stop, lr, hyper, bc1, bc2):
 
 @cuda.jit(device=True)
 def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n, lr, hyper, bc1,
-                      bc2, lo, hi, into, red, res):  # fmt: skip
+                      bc2, lo, hi, phi_in, phi_off, into, red, res):  # fmt: skip
     """One layer's row of LAYER_METRICS: its sums, reduced over the block, into
-    loop.fill_layer_row (as loop.layer_statistics adds them up on the CPU)."""
+    loop.fill_layer_row (as loop.layer_statistics adds them up on the CPU); dead units are
+    counted on what the activation reads next (phi_in from phi_off; see loop.phi_input)."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     n_layers = sizes.size - 1
     hidden = layer < n_layers - 1
@@ -266,9 +170,9 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n,
     for j in range(tid, width, nt):
         active = False
         for i in range(n):
-            active = active or Z[z0 + i * width + j] > 0
+            active = active or phi_in[phi_off + i * width + j] > 0
         red[tid, 8] += not active
-    _reduce(red, res, N_REDUCE, False)
+    block_reduce(red, res, N_REDUCE, False)
     size = n * width
     g_w, g_z, z_sum, z_sq, o_sum = res[0], res[1], res[2], res[3], res[4]
     w_sq, d_sq, saturated, dead = res[5], res[6], res[7], res[8]
@@ -277,7 +181,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n,
     for e in range(tid, size, nt):
         var += (out[o0 + e] - mean) ** 2
     red[tid, 0] = var
-    _reduce(red, res, 1, False)
+    block_reduce(red, res, 1, False)
     var = res[0]
     largest = 0.0
     for p in range(tid, width * width if hidden else 0, nt):
@@ -288,7 +192,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n,
                 d += (w[w_off[layer] + i * fan_in + c] - w[w_off[layer] + j * fan_in + c]) ** 2
             largest = max(largest, d)
     red[tid, 0] = largest
-    _reduce(red, res, 1, True)
+    block_reduce(red, res, 1, True)
     if tid == 0:
         _fill_layer_row(into, hidden, lo, hi, size, width, lr, math.sqrt(d_sq), g_w, g_z,
                         z_sum, z_sq, mean, var, w_sq, saturated, dead, res[0])  # fmt: skip
@@ -305,6 +209,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
     phi = device_function(scalar)
     item = from_dtype(np.dtype(dtype))
     zero = np.dtype(dtype).type(0)
+    forward_residual = forward_kernel(phi, zero)
     threads = tile * tile
     padded = tile + 1  # shared-memory shapes must be constants of the closure
 
@@ -315,7 +220,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         start = 0
         for layer in range(sizes.size - 1):
             width, fan_in = sizes[layer + 1], sizes[layer]
-            _matmul(Z, n * start, n, width, fan_in, A, n * (n_in + start - fan_in), fan_in, 1,
+            block_matmul(Z, n * start, n, width, fan_in, A, n * (n_in + start - fan_in), fan_in, 1,
                     w, w_off[layer], 1, fan_in, 1, b, b_off[layer], zero, sA, sB)  # fmt: skip
             if layer < sizes.size - 2:
                 for e in range(cuda.threadIdx.x, n * width, cuda.blockDim.x):
@@ -327,26 +232,38 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         return n * (start - sizes[sizes.size - 1])
 
     @cuda.jit(device=True)
-    def evaluate(X, T, n_rows, rows, none, w, b, sizes, w_off, b_off, A, Z, D, G, Tb, alpha,
-                 loss_code, red, res, sA, sB):  # fmt: skip
+    def forward_any(w, b, extra, sizes, w_off, b_off, A, Z, D, Hs, Ps, Xh, Rs, n, alpha, hyper,
+                    sA, sB):  # fmt: skip
+        """The forward pass of a plain or a residual net (hyper's architecture)."""
+        if hyper[ARCHITECTURE] == RESIDUAL:
+            return forward_residual(w, b, extra, sizes, w_off, b_off, A, Z, D, Hs, Ps, Xh, Rs, n,
+                                    alpha, int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM, sA,
+                                    sB)  # fmt: skip
+        return forward(w, b, sizes, w_off, b_off, A, Z, D, n, alpha, sA, sB)
+
+    @cuda.jit(device=True)
+    def evaluate(X, T, n_rows, rows, none, w, b, extra, sizes, w_off, b_off, A, Z, D, G, Tb, Hs,
+                 Ps, Xh, Rs, alpha, hyper, loss_code, red, res, sA, sB):  # fmt: skip
         """(mean loss, accuracy) over n_rows rows, forwarded ``rows`` at a time."""
         total = 0.0
         correct = 0.0
         for first in range(0, n_rows, rows):
             m = min(rows, n_rows - first)
-            _gather(X, none, first, m, A)
-            _gather(T, none, first, m, Tb)
+            block_gather(X, none, first, m, A)
+            block_gather(T, none, first, m, Tb)
             cuda.syncthreads()
-            out = forward(w, b, sizes, w_off, b_off, A, Z, D, m, alpha, sA, sB)
+            out = forward_any(w, b, extra, sizes, w_off, b_off, A, Z, D, Hs, Ps, Xh, Rs, m, alpha,
+                              hyper, sA, sB)  # fmt: skip
             s, c = _loss(loss_code, Z, out, Tb, m, T.shape[1], G, False, red, res)
             total += s
             correct += c
         return total / n_rows, correct / n_rows
 
     @cuda.jit(**({} if max_registers is None else {"max_registers": max_registers}))
-    def train(w, b, sw, sb, sw2, sb2, gw, gb, sizes, w_off, b_off, X, T, n_eval, X_test, T_test,
-              n_test, batches, steps, hyper, lr_scale, alpha, lo, hi, log_steps, loss_code, Z, A,
-              D, G, Tb, run_log, layer_log, status, diverged, n_logged):  # fmt: skip
+    def train(w, b, sw, sb, sw2, sb2, gw, gb, extra, ge, se, se2, sizes, w_off, b_off, X, T,
+              n_eval, X_test, T_test, n_test, batches, steps, hyper, lr_scale, extra_scale, alpha,
+              lo, hi, log_steps, loss_code, Z, A, D, G, Tb, Hs, Ps, Xh, Rs, GH, Tw, run_log,
+              layer_log, status, diverged, n_logged):  # fmt: skip
         k, tid = cuda.blockIdx.x, cuda.threadIdx.x
         sA = cuda.shared.array((tile, padded), item)
         sB = cuda.shared.array((tile, padded), item)
@@ -356,41 +273,73 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         swk, sbk, sw2k, sb2k = sw[k], sb[k], sw2[k], sb2[k]
         Zk, Ak, Dk, Gk, Tbk = Z[k], A[k], D[k], G[k], Tb[k]
         hyperk, scale = hyper[k], lr_scale[k]
+        extrak, gek, sek, se2k = extra[k], ge[k], se[k], se2[k]
+        Hsk, Psk, Xhk, Rsk, GHk, Twk = Hs[k], Ps[k], Xh[k], Rs[k], GH[k], Tw[k]
         decay_in_gradient = _decays_gradient(hyperk)
         n_layers = sizes.size - 1
         rows = batches.shape[2]
+        residual = hyperk[ARCHITECTURE] == RESIDUAL
+        block_size = int(hyperk[BLOCK_SIZE])
+        use_norm = residual and hyperk[NORM] == LAYERNORM
+        blocks = (n_layers - 2) // block_size if residual else 0
+        gated = residual and hyperk[BRANCH_SCALING] == GATE
+        first_extra = 0 if gated else blocks  # the trained extras: as the CPU loop's
+        last_extra = extrak.size if use_norm else blocks
+        width = sizes[1]
         logged = 0
         for step in range(steps + 1):
             order = batches[k, step if batches.shape[1] > 1 else 0]
-            _gather(X, order, 0, rows, Ak)
-            _gather(T, order, 0, rows, Tbk)
+            block_gather(X, order, 0, rows, Ak)
+            block_gather(T, order, 0, rows, Tbk)
             cuda.syncthreads()
-            out = forward(wk, bk, sizes, w_off, b_off, Ak, Zk, Dk, rows, alpha, sA, sB)
+            out = forward_any(wk, bk, extrak, sizes, w_off, b_off, Ak, Zk, Dk, Hsk, Psk, Xhk, Rsk,
+                              rows, alpha, hyperk, sA, sB)  # fmt: skip
             total, _ = _loss(loss_code, Zk, out, Tbk, rows, T.shape[1], Gk, True, red, res)
             batch_loss = total / rows
-            _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
+            if residual:
+                residual_backward(wk, extrak, sizes, w_off, b_off, Ak, Dk, Gk, Zk, Xhk, Rsk, rows,
+                                  block_size, use_norm, gwk, gbk, gek, GHk, Twk, red, res, zero,
+                                  sA, sB)  # fmt: skip
+            else:
+                _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
             lr = _scheduled_lr(hyperk, step, steps)
             bc1, bc2 = _bias_corrections(hyperk, step)
             red[tid, 0] = _update_state(gwk, swk, sw2k, wk, hyperk, decay_in_gradient)
             red[tid, 0] += _update_state(gbk, sbk, sb2k, bk, hyperk, decay_in_gradient)
-            _reduce(red, res, 1, False)
+            red[tid, 0] += _update_state(gek[first_extra:last_extra], sek[first_extra:last_extra],
+                                         se2k[first_extra:last_extra],
+                                         extrak[first_extra:last_extra], hyperk,
+                                         decay_in_gradient)  # fmt: skip
+            block_reduce(red, res, 1, False)
             grad_sq = res[0]
             finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
             if not finite or (logged < log_steps.size and log_steps[logged] == step):
+                start = 0
                 for layer in range(n_layers):
                     into = layer_log[k, logged, layer]
+                    boundary = residual and layer < n_layers - 1 and layer % block_size == 0
+                    phi_in, phi_off = Zk, rows * start
+                    if boundary:  # the stream P_j follows (loop.phi_input)
+                        phi_in, phi_off = Psk, (layer // block_size) * rows * width
                     _layer_statistics(layer, sizes, w_off, b_off, wk, bk, swk, sw2k, gwk, Zk, Ak,
                                       Gk, rows, lr * scale[layer, 0], hyperk, bc1, bc2, lo, hi,
-                                      into, red, res)  # fmt: skip
+                                      phi_in, phi_off, into, red, res)  # fmt: skip
+                    if boundary and layer > 0:
+                        block_statistics(extrak, Zk, Hsk, rows, width, blocks,
+                                         layer // block_size - 1, layer, use_norm, into, red,
+                                         res)  # fmt: skip
+                    start += sizes[layer + 1]
                 train_loss = train_acc = test_loss = test_acc = math.nan
                 if finite:  # the batch's buffers are free now: evaluation reuses them
                     train_loss, train_acc = evaluate(
-                        X, T, n_eval, rows, order[:0], wk, bk, sizes, w_off, b_off, Ak, Zk, Dk,
-                        Gk, Tbk, alpha, loss_code, red, res, sA, sB)  # fmt: skip
+                        X, T, n_eval, rows, order[:0], wk, bk, extrak, sizes, w_off, b_off, Ak,
+                        Zk, Dk, Gk, Tbk, Hsk, Psk, Xhk, Rsk, alpha, hyperk, loss_code, red, res,
+                        sA, sB)  # fmt: skip
                     if n_test > 0:
                         test_loss, test_acc = evaluate(
-                            X_test, T_test, n_test, rows, order[:0], wk, bk, sizes, w_off, b_off,
-                            Ak, Zk, Dk, Gk, Tbk, alpha, loss_code, red, res, sA, sB)  # fmt: skip
+                            X_test, T_test, n_test, rows, order[:0], wk, bk, extrak, sizes, w_off,
+                            b_off, Ak, Zk, Dk, Gk, Tbk, Hsk, Psk, Xhk, Rsk, alpha, hyperk,
+                            loss_code, red, res, sA, sB)  # fmt: skip
                 if tid == 0:
                     row = run_log[k, logged]
                     row[STEP], row[BATCH_LOSS] = step, batch_loss
@@ -408,6 +357,12 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                                   lr * scale[layer, 0], hyperk, bc1, bc2)  # fmt: skip
                     _apply_update(bk, gbk, sbk, sb2k, b_off[layer], b_off[layer + 1],
                                   lr * scale[layer, 1], hyperk, bc1, bc2)  # fmt: skip
+                if gated:
+                    _apply_update(extrak, gek, sek, se2k, 0, blocks, lr * extra_scale[k, 0],
+                                  hyperk, bc1, bc2)  # fmt: skip
+                if use_norm:
+                    _apply_update(extrak, gek, sek, se2k, blocks, extrak.size,
+                                  lr * extra_scale[k, 1], hyperk, bc1, bc2)  # fmt: skip
                 cuda.syncthreads()
         if tid == 0:
             status[k], diverged[k], n_logged[k] = COMPLETED, -1, logged

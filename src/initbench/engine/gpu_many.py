@@ -11,10 +11,12 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba import types as nbtypes
 
+from ..parametrizations import extra_lr_scales
 from .gpu_loop import train_kernel
 from .loop import LAYER_METRICS, RUN_COLUMNS
 from .losses import LOSSES
 from .network import layout, pack
+from .residual import extras_by_name, initial_extras
 from .training import log_schedule, lr_scales_of, result_from_logs
 
 
@@ -31,11 +33,13 @@ def kernel_signature(dtype):
     mat, i64s = arr(item, 2), arr(i64, 1)
     return (
         mat, mat, mat, mat, mat, mat, mat, mat,  # w, b, optimizer states sw sb sw2 sb2, gw, gb
+        mat, mat, mat, mat,  # a residual net's extras, their gradient and optimizer states
         i64s, i64s, i64s,  # sizes, offsets
         mat, mat, i64, mat, mat, i64,  # X, T, n_eval, X_test, T_test, n_test
-        arr(i32, 3), i64, arr(f64, 2), arr(f64, 3),  # batches, steps, hyper, lr_scale
+        arr(i32, 3), i64, arr(f64, 2), arr(f64, 3), arr(f64, 2),  # batches .. lr scales
         f64, f64, f64, i64s, i64,  # alpha, bounds, log_steps, loss
         mat, mat, mat, mat, mat,  # Z, A, D, G, Tb
+        mat, mat, mat, mat, mat, mat,  # the residual stream: Hs, Ps, Xh, Rs, GH, Tw
         arr(f64, 3), arr(f64, 4), arr(i32, 1), i64s, arr(i32, 1),  # logs, status, step, rows
     )  # fmt: skip
 
@@ -61,23 +65,37 @@ def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches,
     b = np.stack([pack(bias, dtype) for _, bias in nets])
     hyper = np.array([s.kernel_row() for s in settings])
     lr_scale = np.stack([lr_scales_of(s, sizes) for s in settings])
+    # a residual net's extras, one row a network (padded to the longest; 1 for plain nets)
+    extras = [initial_extras(s, sizes, dtype) for s in settings]
+    extra = np.zeros((len(nets), max(1, *(e.size for e in extras))), dtype)
+    for i, e in enumerate(extras):
+        extra[i, : e.size] = e
+    extra_scale = np.stack([extra_lr_scales(s.parametrization, s.optimizer, sizes, s.base_width)
+                            for s in settings])  # fmt: skip
+    blocks = [(len(sizes) - 3) // s.block_size if s.architecture == "residual" else 0
+              for s in settings]  # fmt: skip
     logged = log_schedule(shared.steps, shared.log_points)
     status, diverged_at, n_logged, run_log, layer_log = _launch(
-        act, loss, w, b, layout_sizes, X, T, min(shared.eval_rows, X.shape[0]), X_test, T_test,
-        np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper, lr_scale,
-        alpha,
-        act.bounds if act.bounds else (0.0, 0.0), logged, tile, max_registers,
+        act, loss, w, b, extra, layout_sizes, X, T, min(shared.eval_rows, X.shape[0]), X_test,
+        T_test, np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper,
+        lr_scale, extra_scale, max(blocks), alpha, act.bounds if act.bounds else (0.0, 0.0),
+        logged, tile, max_registers,
     )  # fmt: skip
     return [
         result_from_logs(w[i], b[i], w_off, b_off, layout_sizes, status[i], diverged_at[i],
-                         run_log[i, : n_logged[i]], layer_log[i, : n_logged[i]])
+                         run_log[i, : n_logged[i]], layer_log[i, : n_logged[i]],
+                         extras_by_name(extra[i, : extras[i].size], blocks[i], sizes[1]))
         for i in range(len(nets))
     ]  # fmt: skip
 
 
-def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper,
-            lr_scale, alpha, bounds, log_steps, tile, max_registers):  # fmt: skip
-    """Train K packed networks (rows of w, b: trained in place); return their logs.
+def _launch(act, loss, w, b, extra, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper,
+            lr_scale, extra_scale, blocks, alpha, bounds, log_steps, tile,
+            max_registers):  # fmt: skip
+    """Train K packed networks (rows of w, b and extra: trained in place); return their logs.
+
+    ``blocks``: the most residual blocks of a network (0: all plain), which sizes the
+    residual stream's buffers.
 
     ``batches[k, s]`` holds network k's training rows at step s (one row when full-batch);
     X[:n_eval] are the rows train loss and accuracy are logged on. Returns (status,
@@ -93,8 +111,13 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
     diverged = np.empty(n_nets, np.int64)
     n_logged = np.empty(n_nets, np.int32)
     scratch = 3 * rows * units + rows * (sizes[0] + units) + rows * sizes[-1]
-    per_net = (w.itemsize * (scratch + 4 * (w.shape[1] + b.shape[1])) + batches[0].nbytes
-               + 8 * (run_log[0].size + layer_log[0].size))  # fmt: skip
+    plane = rows * sizes[1] if blocks else 0  # a residual stream's rows x width
+    stream = {"Hs": (blocks + 1) * plane, "Ps": (blocks + 1) * plane, "Xh": blocks * plane,
+              "Rs": blocks * rows, "GH": plane, "Tw": plane}  # fmt: skip
+    stream = {name: max(1, size) for name, size in stream.items()}  # no zero-size arrays
+    scratch += sum(stream.values())
+    per_net = (w.itemsize * (scratch + 4 * (w.shape[1] + b.shape[1] + extra.shape[1]))
+               + batches[0].nbytes + 8 * (run_log[0].size + layer_log[0].size))  # fmt: skip
     chunk = max(1, min(n_nets, _memory_budget() // per_net))
     n_test = X_test.shape[0]
     if n_test == 0:  # a zero-size device array is not portable: send one unused row
@@ -106,6 +129,9 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
         count = part.stop - part.start
         d_w, d_b = cuda.to_device(w[part]), cuda.to_device(b[part])
         states = [cuda.to_device(np.zeros_like(a[part])) for a in (w, b, w, b)]  # sw sb sw2 sb2
+        d_extra = cuda.to_device(extra[part])
+        extra_states = [cuda.to_device(np.zeros_like(extra[part])) for _ in range(3)]  # ge se se2
+        buffers = [cuda.device_array((count, n), w.dtype) for n in stream.values()]
         d_gw, d_gb = cuda.device_array_like(w[part]), cuda.device_array_like(b[part])
         Z, D, G = (cuda.device_array((count, rows * units), w.dtype) for _ in range(3))
         A = cuda.device_array((count, rows * (sizes[0] + units)), w.dtype)
@@ -114,13 +140,15 @@ def _launch(act, loss, w, b, sizes, X, T, n_eval, X_test, T_test, batches, steps
         d_status, d_div, d_logged = (cuda.device_array(count, a.dtype)
                                      for a in (status, diverged, n_logged))  # fmt: skip
         kernel[count, tile * tile](
-            d_w, d_b, *states, d_gw, d_gb, d_sizes, d_w_off, d_b_off, d_X, d_T, n_eval,
-            d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
-            cuda.to_device(hyper[part]), cuda.to_device(lr_scale[part]), alpha, bounds[0],
-            bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, d_run, d_layer, d_status, d_div,
-            d_logged,
+            d_w, d_b, *states, d_gw, d_gb, d_extra, *extra_states, d_sizes, d_w_off, d_b_off, d_X,
+            d_T, n_eval, d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
+            cuda.to_device(hyper[part]), cuda.to_device(lr_scale[part]),
+            cuda.to_device(extra_scale[part]), alpha, bounds[0],
+            bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, *buffers, d_run, d_layer, d_status,
+            d_div, d_logged,
         )  # fmt: skip
-        for host, dev in ((w, d_w), (b, d_b), (run_log, d_run), (layer_log, d_layer),
-                          (status, d_status), (diverged, d_div), (n_logged, d_logged)):  # fmt: skip
+        for host, dev in ((w, d_w), (b, d_b), (extra, d_extra), (run_log, d_run),
+                          (layer_log, d_layer), (status, d_status), (diverged, d_div),
+                          (n_logged, d_logged)):  # fmt: skip
             host[part] = dev.copy_to_host()
     return status, diverged, n_logged, run_log, layer_log

@@ -118,9 +118,6 @@ def train_many(
     rows = min(shared.batch_size, X.shape[0])
     batches = [batch_order(seed, X.shape[0], rows, shared.steps) for seed in seed_list]
     if device == "cuda":
-        if any(s.architecture != "plain" for s in per_net):
-            raise ValueError("device='cuda' trains plain nets only so far: train residual nets "
-                             "on the CPU (device='cpu')")  # fmt: skip
         reason = cuda_unavailable_reason()
         if reason is not None:
             raise RuntimeError(f"device='cuda': {reason}")
