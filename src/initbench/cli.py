@@ -1,5 +1,5 @@
 """Command line: ``initbench run`` trains one cell, ``initbench bench`` times the kernels,
-``initbench advise`` says which init suits a net."""
+``initbench advise`` says which init suits a net, ``initbench status`` where a study stands."""
 
 import argparse
 import json
@@ -93,9 +93,11 @@ def main(argv=None):
 
     from .advise import add_parser as add_advise_parser
     from .bench import add_parser as add_bench_parser
+    from .status import add_parser as add_status_parser
 
     add_bench_parser(sub)
     add_advise_parser(sub)
+    add_status_parser(sub)
     args = parser.parse_args(argv)
     try:
         args.func(args)
