@@ -9,8 +9,8 @@ import yaml
 from conftest import ROOT, copy_workflow, snakemake
 
 from initbench.cli import main
-from initbench.plan import estimated_work, plan
-from initbench.status import SECONDS_PER_WORK, makespan, study_status
+from initbench.plan import plan
+from initbench.status import SECONDS_PER_WORK, cell_work, makespan, study_status
 from initbench.tables import cell_paths
 
 
@@ -34,7 +34,7 @@ def test_before_any_cell_ran_the_cost_model_gives_the_time_left(tmp_path):
     status = study_status(config(), tmp_path / "results", cores=2)
     assert status["all"] == {
         "cells": len(grid.cells), "done": 0, "core_s_spent": 0.0,
-        "core_s_left": pytest.approx(estimated_work(grid.cells.values()) * SECONDS_PER_WORK),
+        "core_s_left": pytest.approx(sum(map(cell_work, grid.cells.values())) * SECONDS_PER_WORK),
     }  # fmt: skip
     assert status["cost_from"].startswith("the cost model")
     assert status["wall_s_left"]["training"] >= status["all"]["core_s_left"] / 2

@@ -8,24 +8,26 @@ cluster's shared filesystem: a file it cannot read (half-copied, being replaced)
 skipped and counted, and its cell counted as not done.
 
 Cost: a done cell's core-seconds are its seeds' training seconds times its job's threads.
-An undone cell's are ``plan.estimated_work`` (width, depth, batch, steps, seeds) times
-the measured seconds per unit of work of the done cells most like it (same dataset and
-activation, else same dataset, else all); before any cell has run, a rate measured on a
-2-core laptop (SECONDS_PER_WORK). The remaining wall time packs the remaining training
-jobs, longest first as the pipeline starts them, onto ``cores``, and adds the aggregate,
-findings and report steps (TAIL_SECONDS, scaled by the runs left to aggregate).
+An undone cell's are its ``cell_work`` (its layers, batch, steps, logged evaluations and
+seeds) times the measured seconds per unit of work of the done cells most like it (same
+study and activation, else same study, else same dataset ...); before any cell has run,
+a rate measured on a 2-core machine (SECONDS_PER_WORK). The wall time left packs the
+remaining training jobs, longest first as the pipeline starts them, onto ``cores``, and
+adds the aggregate, findings and report steps (TAIL_SECONDS, scaled by the study's runs).
 """
 
 import json
 import time
 from pathlib import Path
 
+from .cell import layer_sizes
 from .tables import ABOUT_CELL, cell_paths, read_arrow
 from .text import seconds_text
 
 DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
-SECONDS_PER_WORK = 1.4e-10  # training core-seconds per plan.estimated_work unit, measured
-MIN_CELLS = 3  # done cells a group needs before its own rate is used
+SECONDS_PER_WORK = 8e-11  # training core-seconds per unit of cell_work, measured
+STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
+MIN_CELLS = 2  # done cells a group needs before its own rate is used
 TAIL_SECONDS = 40.0  # aggregate + findings + report of the default study, on 2 cores
 TAIL_RUNS = 3500  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
 
@@ -60,29 +62,57 @@ def read_batches(batch_dir, jobs):
     return records, unreadable
 
 
-def rates(cells, done):
-    """Seconds per unit of estimated work, per (dataset, activation) and per dataset and
-    overall, from the done cells {name: seconds} (groups of fewer than MIN_CELLS left out)."""
-    from .plan import estimated_work
+def cell_work(cell, data=None):
+    """The work of training a cell: multiply-adds of its training steps (three passes over
+    each batch) and logged evaluations (train and test rows), over every layer, input and
+    output included, plus STEP_WORK per step and layer (the loop's fixed cost, which small
+    batches feel). ``data``: the cell's Dataset (None: inputs and outputs as wide as its
+    hidden layers, 500 evaluation rows)."""
+    if data is None:
+        sizes, rows = [cell.width, *cell.hidden, cell.width], 500
+    else:
+        sizes, rows = layer_sizes(data, cell.hidden), len(data.X_train) + len(data.X_test)
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    t = cell.training
+    per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
+    per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
+    return len(cell.seeds) * float(per_seed)
 
+
+def like_cells(cell, study):
+    """The groups whose measured rate stands for a cell's, most alike first."""
+    return ((study, cell.activation), (study,), (cell.dataset, cell.activation),
+            (cell.dataset,), ())  # fmt: skip
+
+
+def rates(work, done, study_of, cells):
+    """Seconds per unit of work of each group of ``like_cells`` with at least MIN_CELLS
+    done cells ({name: seconds}), from the sums over the group."""
     sums = {}
     for name, seconds in done.items():
-        cell = cells[name]
-        work = estimated_work([cell])
-        for key in ((cell.dataset, cell.activation), (cell.dataset,), ()):
+        for key in like_cells(cells[name], study_of[name]):
             s, w, n = sums.get(key, (0.0, 0.0, 0))
-            sums[key] = (s + seconds, w + work, n + 1)
+            sums[key] = (s + seconds, w + work[name], n + 1)
     return {key: s / w for key, (s, w, n) in sums.items() if n >= MIN_CELLS and w > 0}
 
 
-def predicted_seconds(cell, rate_of):
-    """Core-seconds an undone cell will take, from the rate of the cells most like it."""
-    from .plan import estimated_work
+def predicted_seconds(cell, study, work, rate_of):
+    """Core-seconds an undone cell will take, at the rate of the cells most like it."""
+    rate = next((rate_of[k] for k in like_cells(cell, study) if k in rate_of), None)
+    return work * (SECONDS_PER_WORK if rate is None else rate)
 
-    for key in ((cell.dataset, cell.activation), (cell.dataset,), ()):
-        if key in rate_of:
-            return estimated_work([cell]) * rate_of[key]
-    return estimated_work([cell]) * SECONDS_PER_WORK
+
+def datasets_on_disk(results_dir, labels):
+    """{label: Dataset} of the data files the pipeline has written (results/data/)."""
+    from .datasets import read_dataset
+
+    found = {}
+    for label in labels:
+        try:
+            found[label] = read_dataset(Path(results_dir) / "data" / f"{label}.npz")
+        except (OSError, ValueError, KeyError, EOFError):  # absent, or being written
+            continue
+    return found
 
 
 def makespan(job_seconds, slots):
@@ -103,9 +133,15 @@ def study_status(config, results_dir="results", cores=1):
     results_dir = Path(results_dir)
     state = {name: read_cell(results_dir / "measured", name) for name in grid.cells}
     done = {name: s for name, (kind, s) in state.items() if kind == "done"}
-    rate_of = rates(grid.cells, done)
+    study_of = {}
+    for study, names in grid.studies.items():
+        for name in names:
+            study_of.setdefault(name, study)
+    data = datasets_on_disk(results_dir, grid.datasets)
+    work = {name: cell_work(cell, data.get(cell.dataset)) for name, cell in grid.cells.items()}
+    rate_of = rates(work, done, study_of, grid.cells)
     left = {
-        name: predicted_seconds(grid.cells[name], rate_of)
+        name: predicted_seconds(grid.cells[name], study_of[name], work[name], rate_of)
         for name in grid.cells
         if name not in done
     }
