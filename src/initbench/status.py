@@ -20,16 +20,16 @@ import json
 import time
 from pathlib import Path
 
-from .cell import layer_sizes
+from .cell import layer_sizes, probe_rows
 from .tables import ABOUT_CELL, cell_paths, read_arrow
 from .text import seconds_text
 
 DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
-SECONDS_PER_WORK = 8e-11  # training core-seconds per unit of cell_work, measured
+SECONDS_PER_WORK = 8.7e-11  # training core-seconds per unit of cell_work (default study, 2 cores)
 STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
 MIN_CELLS = 2  # done cells a group needs before its own rate is used
-TAIL_SECONDS = 40.0  # aggregate + findings + report of the default study, on 2 cores
-TAIL_RUNS = 3500  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
+TAIL_SECONDS = 20.0  # aggregate + findings + report of the default study, on 2 cores
+TAIL_RUNS = 3135  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
 
 
 def read_cell(cell_dir, name):
@@ -64,16 +64,19 @@ def read_batches(batch_dir, jobs):
 
 def cell_work(cell, data=None):
     """The work of training a cell: multiply-adds of its training steps (three passes over
-    each batch) and logged evaluations (train and test rows), over every layer, input and
+    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer, input and
     output included, plus STEP_WORK per step and layer (the loop's fixed cost, which small
     batches feel). ``data``: the cell's Dataset (None: inputs and outputs as wide as its
     hidden layers, 500 evaluation rows)."""
+    t = cell.training
     if data is None:
         sizes, rows = [cell.width, *cell.hidden, cell.width], 500
     else:
-        sizes, rows = layer_sizes(data, cell.hidden), len(data.X_train) + len(data.X_test)
+        sizes = layer_sizes(data, cell.hidden)
+        probe = probe_rows(cell, data)
+        rows = min(t.eval_rows, len(data.X_train)) + len(data.X_test)
+        rows += 0 if probe is None else len(probe)
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    t = cell.training
     per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
     per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
     return len(cell.seeds) * float(per_seed)
