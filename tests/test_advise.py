@@ -12,8 +12,8 @@ from initbench.advise import (
     TRAINABLE_DEPTHS,
     Row,
     advise,
+    disagreements,
     recommend,
-    scheme_variances,
 )
 from initbench.cell import Cell
 from initbench.cli import main
@@ -22,6 +22,7 @@ from initbench.inits import INITS, init_params
 from initbench.nearby import NEAR_DEPTH, NEAR_WIDTH
 from initbench.outcomes import stalled_cells
 from initbench.settings import TrainSettings
+from initbench.variances import scheme_variances
 
 
 def rows_of(advice):
@@ -139,6 +140,7 @@ def results(tmp_path_factory):
         "he_normal": ("he_normal", {}),
         "critical": ("critical", {}),
         "normal_small": ("normal", {"std": 0.01}),
+        "mean_field": ("mean_field", {"sigma_w2": 1.76, "sigma_b2": 0.05}),  # ~ critical
     }
     cells = [
         Cell(
@@ -162,7 +164,7 @@ def results(tmp_path_factory):
     runs.to_parquet(out / "runs.parquet")
     pd.concat([t[1] for t in tables]).to_parquet(out / "curves.parquet")
     studies = pd.DataFrame(
-        {"study": ["near"] * 3 + ["far"], "cell": [c.name for c in [*cells, far]]}
+        {"study": ["near"] * len(cells) + ["far"], "cell": [c.name for c in [*cells, far]]}
     )
     studies.to_parquet(out / "studies.parquet")
     findings = [
@@ -185,14 +187,24 @@ def test_evidence_names_the_nearby_cells_and_what_they_did(results):
         ("normal", "normal_small"),
     ):
         row = rows[label]
-        assert row["cells"] == [names[init]]  # the depth-20 cell is not near depth 5
-        assert row["trained"] == int(not stalled[names[init]])
+        assert names[init] in row["cells"]  # the depth-20 cell is not near depth 5
+        assert row["trained"] == sum(not stalled[cell] for cell in row["cells"])
         assert row["claims"] == ["claim_near: reproduced"]
     assert far not in {c for row in rows.values() for c in row["cells"]}
     assert 5 * NEAR_DEPTH < 20 and 16 * NEAR_WIDTH >= 16
     # the far cell is near a depth-20 net, and brings its own claim
     deep = rows_of(advise("tanh", 20, 16, results_dir=out))["he_normal"]
     assert deep["cells"] == [far] and deep["claims"] == ["claim_far: not reproduced"]
+
+
+def test_cells_with_the_same_variances_are_evidence_for_each_other(results):
+    """mean_field at sigma_w2 = 1.76, sigma_b2 = 0.05 is the critical init of tanh, to 0.05%."""
+    out, names, *_ = results
+    rows = rows_of(advise("tanh", 5, 16, results_dir=out))
+    both = sorted([names["critical"], names["mean_field"]])
+    assert rows["critical"]["cells"] == both
+    assert rows["mean_field sigma_b2=0.05 sigma_w2=1.76"]["cells"] == both
+    assert names["mean_field"] not in rows["he_normal"]["cells"]
 
 
 def test_evidence_of_another_activation_is_not_used(results):
@@ -233,6 +245,19 @@ def test_the_why_says_when_theory_and_measurements_disagree():
     rows[0].trained = 2
     choice, why = recommend(rows, "tanh", has_results=True)
     assert choice.label == "a" and "agree" in why and "disagree" not in why
+
+
+def test_rows_whose_cells_contradict_their_trainable_depth_are_named():
+    deep = row("deep", 1.2, 60, cells=["x1", "x2"], trained=2)  # 6 xi_c = 33: 60 < 2 x 33
+    assert disagreements([deep]) == []
+    deeper = row("deeper", 1.5, 60, cells=["y1"], trained=1)  # 6 xi_c = 14.8
+    shallow = row("shallow", 1.0, 60, cells=["z1", "z2"], trained=0)  # any depth
+    assert [d.split(" (")[0] for d in disagreements([deep, deeper, shallow])] == [
+        "deeper",
+        "shallow",
+    ]
+    _, why = recommend([deep, deeper, shallow], "tanh", has_results=True)
+    assert "theory and measurements disagree on deeper (trained beyond" in why
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ ANALYSIS = ["outcomes.py", "tables.py", "cell.py", "settings.py", "findings", "r
             "nearby.py", "status.py"]  # fmt: skip
 # Commands that evaluate the theory or expand a plan, which need the activations: they
 # reach the engine only through theory.py, inits.py or plan.py, never by importing it.
-THROUGH_THEORY = ["advise.py"]
+THROUGH_THEORY = ["advise.py", "variances.py"]
 
 
 def _imports(path):

@@ -8,7 +8,6 @@ which published claims' verdicts rest on them. It ends with one recommendation a
 Theory is evaluated here (it needs the activations); the evidence is read from the tables.
 """
 
-import inspect
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -17,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from . import theory
-from .inits import INITS, init_params
+from .findings.depth_scale import BAND, XI_FACTOR
+from .inits import INITS
 from .nearby import NEAR_DEPTH, NEAR_WIDTH, nearby
 from .text import fnum, gnum, shorten
+from .variances import SYMMETRIC, exact_variances, scheme_variances
 
-TRAINABLE_DEPTHS = 6  # Schoenholz et al. 2017: nets train up to about 6 xi_c layers
-SAMPLED_WEIGHTS = 1_000_000  # weights drawn to estimate a plugin scheme's variance
-SYMMETRIC = {"zeros", "constant"}  # every hidden unit identical: mean field does not apply
+TRAINABLE_DEPTHS = XI_FACTOR  # Schoenholz et al. 2017: nets train up to about 6 xi_c layers
 
 
 @dataclass
@@ -80,56 +79,6 @@ def check_shape(activation, depth, width):
     theory.default_alpha(activation)  # ValueError: unknown activation, naming the known ones
 
 
-def scheme_variances(scheme, width, activation, params):
-    """(sigma_w2, sigma_b2, note) that ``scheme`` draws a width x width hidden layer with:
-    exact for the built-ins, estimated from drawn layers for a plugin's per-layer scheme;
-    NaN with a note saying why where mean field does not apply."""
-    p = {
-        **{k: v for k, v in INITS[scheme].params.items() if v is not inspect.Parameter.empty},
-        **params,
-    }
-    gain2 = (p.get("gain") or 1.0) ** 2
-    a = theory.default_alpha(activation) if activation == "leaky_relu" else 0.0
-    exact = {
-        "zeros": (0.0, 0.0), "uniform": (width * p.get("eps", 0) ** 2 / 3, 0.0),
-        "normal": (width * p.get("std", 0) ** 2, 0.0), "xavier_uniform": (gain2, 0.0),
-        "xavier_normal": (gain2, 0.0), "lecun_uniform": (1.0, 0.0), "lecun_normal": (1.0, 0.0),
-        "orthogonal": (gain2, 0.0), "truncated_normal": (p.get("scale", 1.0), 0.0),
-        "torch_default": (1 / 3, 1 / (3 * width)), "glorot_standard": (1 / 3, 0.0),
-    }  # fmt: skip
-    if scheme in ("he_uniform", "he_normal"):  # square layer: every fan mode is width
-        return (p["gain"] ** 2 if p.get("gain") else 2 / (1 + a * a)), 0.0, ""
-    if scheme in exact:
-        return (*exact[scheme], "symmetric: never breaks symmetry" if scheme in SYMMETRIC else "")
-    if scheme == "constant":
-        return math.nan, math.nan, "symmetric: every hidden unit identical, no mean field"
-    if scheme == "mean_field":
-        if "sigma_w2" not in p:
-            return math.nan, math.nan, "needs sigma_w2 (critical is mean_field at chi1 = 1)"
-        return float(p["sigma_w2"]), float(p.get("sigma_b2", 0.0)), ""
-    if scheme == "critical":
-        try:
-            sw2, _ = theory.critical_point(activation, p["sigma_b2"])
-        except ValueError as error:
-            return math.nan, math.nan, f"no usable critical point: {error}"
-        return sw2, float(p["sigma_b2"]), ""
-    if scheme == "lsuv":  # unit pre-activation variance at every layer: q = 1 is the fixed point
-        unit = theory.variance_after(activation, 1.0, 0.0, 1.0, 1)
-        return 1.0 / unit, 0.0, "approximate: LSUV scales each layer to unit variance on data"
-    if INITS[scheme].per_layer:
-        return (*_sampled(scheme, width, activation, params), "estimated from drawn layers")
-    return math.nan, math.nan, "a network init: no per-layer variance for mean field"
-
-
-def _sampled(scheme, width, activation, params):
-    Ws, bs = [], []
-    for seed in range(max(1, SAMPLED_WEIGHTS // (width * width))):
-        W, b = init_params(scheme, [width, width], activation=activation, seed=seed, **params)
-        Ws.append(W[0])
-        bs.append(b[0])
-    return width * float(np.mean(np.square(Ws))), float(np.mean(np.square(bs)))
-
-
 def theory_row(row, activation, depth, width):
     """Fill ``row``'s theory at the net's shape (in place; NaN where it does not apply).
 
@@ -183,11 +132,22 @@ def _canonical(scheme, params):
 # ---- measured evidence ----------------------------------------------------------------
 
 
-def add_evidence(rows, near, claims):
-    """Each row's nearby cells, how many trained, median steps to target, claims."""
+def add_evidence(rows, near, claims, activation):
+    """Each row's nearby cells, how many trained, median steps to target, claims. A row's
+    cells are those of its scheme and parameters, and those of any scheme whose exact
+    variances at the cell's width equal the row's (within 1%): the same net to mean field
+    (``critical`` at sigma_w2 1.761 and ``mean_field`` at 1.76; He and mean_field at 2)."""
     keys = [_canonical(s, json.loads(p)) for s, p in zip(near["scheme"], near["init_params"])]
+    variances = [
+        exact_variances(s, w, activation, p)
+        for s, w, p in zip(near["scheme"], near["width"], near["init_params"])
+    ]
     for row in rows:
-        mine = near.loc[np.array([k == _canonical(row.scheme, row.params) for k in keys], bool)]
+        same = [
+            k == _canonical(row.scheme, row.params) or _close(v, row)
+            for k, v in zip(keys, variances)
+        ]
+        mine = near.loc[np.array(same, bool)]
         row.cells = sorted(mine.index)
         row.trained = int(mine["trained"].sum())
         reached = mine["steps"].dropna()
@@ -197,6 +157,29 @@ def add_evidence(rows, near, claims):
             f"{key}: {verdict}" for key, verdict, members in claims if members & set(row.cells)
         ]
     return rows
+
+
+def _close(variances, row):
+    if variances is None or row.note or not math.isfinite(row.sigma_w2):
+        return False
+    return all(math.isclose(a, b, rel_tol=0.01, abs_tol=1e-9)
+               for a, b in zip(variances, (row.sigma_w2, row.sigma_b2)))  # fmt: skip
+
+
+def disagreements(rows):
+    """Rows whose nearby cells contradict the predicted trainable depth by more than
+    depth_scale.BAND (the factor the trainable-depth claim leaves unjudged): most cells
+    trained at a depth beyond BAND x 6 xi_c, or most stalled within 6 xi_c / BAND."""
+    found = []
+    for r in rows:
+        if not (r.cells and r.has_theory):
+            continue
+        trained = 2 * r.trained > len(r.cells)
+        if trained and r.depth_needed > BAND * r.trainable_depth:
+            found.append(f"{r.label} (trained beyond its 6 xi_c = {_depth(r.trainable_depth)})")
+        elif not trained and r.depth_needed < r.trainable_depth / BAND:
+            found.append(f"{r.label} (stalled within its 6 xi_c = {_depth(r.trainable_depth)})")
+    return found
 
 
 # ---- the recommendation ---------------------------------------------------------------
@@ -223,6 +206,9 @@ def recommend(rows, activation, has_results):
         if critical is not None and not critical.has_theory
         else ""
     )
+    disagree = disagreements(rows)
+    if disagree:
+        caveat += f"; theory and measurements disagree on {'; '.join(disagree)}"
     if not has_results:
         return best, f"{why}{caveat} (theory only: no results read)."
     if not measured:
@@ -268,7 +254,7 @@ def advise(activation, depth, width, results_dir=None, config=None):
                     for s, p in zip(found[0]["scheme"], found[0]["init_params"])}  # fmt: skip
     rows = scheme_rows(activation, depth, width, config, variants)
     if found is not None:
-        add_evidence(rows, *found)
+        add_evidence(rows, *found, activation)
     choice, why = recommend(rows, activation, found is not None)
     lr = (
         f"lr {gnum(choice.lrs[0], 3)}: the lowest learning rate its nearby cells trained at"
