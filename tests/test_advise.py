@@ -287,3 +287,34 @@ def test_command_prints_a_table_or_json(results, capsys):
     main(["advise", "--activation", "tanh", "--depth", "5", "--width", "16", "--json"])
     advice = json.loads(capsys.readouterr().out)
     assert advice["results"] is None and len(advice["rows"]) >= 16
+
+
+PLUGIN = """
+import math
+
+import initbench as ib
+
+
+@ib.layer_init("quarter_he_advise")
+def quarter_he(rng, fan_out, fan_in, *, activation, scale=0.5):
+    return rng.normal(0.0, scale * math.sqrt(2.0 / fan_in), (fan_out, fan_in))
+"""
+
+
+def test_a_plugin_scheme_the_config_names_gets_a_row(tmp_path, monkeypatch, capsys):
+    (tmp_path / "advise_plugin.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {
+        "plugins": ["advise_plugin"],
+        "datasets": {"circles": {}},
+        "inits": {"quarter": {"scheme": "quarter_he_advise", "scale": 0.5}},
+        "studies": {"s": {"datasets": ["circles"], "activations": ["tanh"],
+                          "inits": ["quarter"], "depths": [3], "widths": [8]}},
+    }  # fmt: skip
+    (tmp_path / "plugin.yaml").write_text(json.dumps(config))  # JSON is YAML
+    main(["advise", "--activation", "tanh", "--depth", "10", "--width", "64", "--json",
+          "--configfile", str(tmp_path / "plugin.yaml")])  # fmt: skip
+    row = rows_of(json.loads(capsys.readouterr().out))["quarter_he_advise scale=0.5"]
+    assert row["sigma_w2"] == pytest.approx(0.25 * 2, rel=0.01)  # (0.5 x He's gain)^2
+    assert row["note"] == "estimated from drawn layers"
+    assert row["chi1"] == theory.chi1("tanh", row["sigma_w2"], row["sigma_b2"])
