@@ -46,6 +46,7 @@ class Row:
     steps_to_target: float = math.nan  # median over the cells that reached it
     lrs: list = field(default_factory=list)  # learning rates of the cells that trained
     claims: list = field(default_factory=list)  # "key: verdict" of claims over these cells
+    depth_needed: int = 0  # the net's depth
 
     @property
     def has_theory(self):
@@ -63,8 +64,6 @@ class Row:
             for g in (self.signal_growth, self.gradient_growth)
         ]
         return round(sum(logs), 9) if self.has_theory else math.inf
-
-    depth_needed: int = 0
 
 
 def check_shape(activation, depth, width):

@@ -25,6 +25,8 @@ def scheme_variances(scheme, width, activation, params):
     """(sigma_w2, sigma_b2, note) that ``scheme`` draws a width x width hidden layer with:
     exact for the built-ins, estimated from drawn layers for a plugin's per-layer scheme;
     NaN with a note saying why where mean field does not apply."""
+    if scheme not in INITS:
+        return math.nan, math.nan, "a plugin's scheme, not loaded: pass the --configfile naming it"
     p = {
         **{k: v for k, v in INITS[scheme].params.items() if v is not inspect.Parameter.empty},
         **params,
