@@ -42,8 +42,8 @@ def read_cell(cell_dir, name):
         runs = read_arrow(paths[0])
         threads = json.loads(runs.schema.metadata[ABOUT_CELL])["provenance"]["threads"]
         seconds = sum(runs.column("train_seconds").to_pylist())
-    except Exception:  # noqa: BLE001 - any half-written or foreign file: skip and count
-        return "unreadable", 0.0
+    except (OSError, ValueError, KeyError, TypeError):  # half-written (Arrow's errors are
+        return "unreadable", 0.0  # OSError or ValueError), or without its metadata
     return "done", float(seconds) * max(int(threads or 1), 1)
 
 
@@ -64,10 +64,10 @@ def read_batches(batch_dir, jobs):
 
 def cell_work(cell, data=None):
     """The work of training a cell: multiply-adds of its training steps (three passes over
-    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer, input and
-    output included, plus STEP_WORK per step and layer (the loop's fixed cost, which small
-    batches feel). ``data``: the cell's Dataset (None: inputs and outputs as wide as its
-    hidden layers, 500 evaluation rows)."""
+    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer,
+    input and output included, plus STEP_WORK per step and layer (the loop's fixed cost,
+    which small batches feel). ``data``: the cell's Dataset (None: inputs and outputs as
+    wide as its hidden layers, 500 evaluation rows)."""
     t = cell.training
     if data is None:
         sizes, rows = [cell.width, *cell.hidden, cell.width], 500
