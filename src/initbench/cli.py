@@ -1,4 +1,5 @@
-"""Command line: ``initbench run`` trains one cell, ``initbench bench`` times the kernels."""
+"""Command line: ``initbench run`` trains one cell, ``initbench bench`` times the kernels,
+``initbench advise`` says which init suits a net, ``initbench status`` where a study stands."""
 
 import argparse
 import json
@@ -102,9 +103,13 @@ def main(argv=None):
     run.add_argument("--out", default=None, help="runs table path (default: <cell>.parquet)")
     run.set_defaults(func=_run)
 
+    from .advise import add_parser as add_advise_parser
     from .bench import add_parser as add_bench_parser
+    from .status import add_parser as add_status_parser
 
     add_bench_parser(sub)
+    add_advise_parser(sub)
+    add_status_parser(sub)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -333,3 +333,24 @@ def predictions(settings):
                 for sw2 in grid
             ]  # fmt: skip
     return pd.DataFrame(rows, columns=[*THEORY_KEYS, "kind", *PREDICTED])
+
+
+def variance_after(activation, sigma_w2, sigma_b2, q0, layers, *, alpha=None):
+    """The pre-activation variance after ``layers`` steps of the variance map from ``q0``.
+
+    q* is where this tends with depth; at a finite depth the signal may still be growing
+    or dying out on its way there (relu at sw2 = 3: x1.5 a layer; tanh at sw2 = 1, sb2 =
+    0: slowly to 0), which is what a network of that depth sees.
+    """
+    act, alpha = _resolve(activation, alpha)
+    sigma_w2, sigma_b2 = _checked(sigma_w2, sigma_b2)
+    q = float(q0)
+    for _ in range(int(layers)):
+        q = sigma_w2 * _moments(act, alpha, min(max(q, Q_MIN), Q_MAX))[0] + sigma_b2
+    return q
+
+
+def default_alpha(activation):
+    """The activation's default parameter (leaky_relu slope, elu scale): what every
+    function here uses when not given ``alpha``."""
+    return _resolve(activation, None)[1]

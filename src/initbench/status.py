@@ -1,0 +1,268 @@
+"""Where a study stands: cells trained out of planned, what they cost, what is left.
+
+``study_status(config, results_dir, cores)`` reads only what is on disk, and writes
+nothing: the cells' measured tables (results/measured/<cell>/, written whole by a rename,
+so a cell is done when its three files are there) and the training jobs' cost records
+(results/batches/<job>.json). It is safe beside a running Snakemake, locally or on a
+cluster's shared filesystem: a file it cannot read (half-copied, being replaced) is
+skipped and counted, and its cell counted as not done.
+
+Cost: a done cell's core-seconds are its seeds' training seconds times its job's threads.
+An undone cell's are its ``cell_work`` (its layers, batch, steps, logged evaluations and
+seeds) times the measured seconds per unit of work of the done cells most like it (same
+study and activation, else same study, else same dataset ...); before any cell has run,
+a rate measured on a 2-core machine (SECONDS_PER_WORK). The wall time left packs the
+remaining training jobs, longest first as the pipeline starts them, onto ``cores``, and
+adds the aggregate, findings and report steps (TAIL_SECONDS, scaled by the study's runs).
+"""
+
+import json
+import time
+from pathlib import Path
+
+from .cell import layer_sizes, probe_rows
+from .tables import ABOUT_CELL, cell_paths, read_arrow
+from .text import seconds_text
+
+DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
+SECONDS_PER_WORK = 8.7e-11  # training core-seconds per unit of cell_work (default study, 2 cores)
+STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
+MIN_CELLS = 2  # done cells a group needs before its own rate is used
+TAIL_SECONDS = 20.0  # aggregate + findings + report of the default study, on 2 cores
+TAIL_RUNS = 3135  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
+
+
+def read_cell(cell_dir, name):
+    """(state, seconds): "done" with the cell's training core-seconds, "todo" when a table
+    is missing, "unreadable" when its runs table is there but cannot be read yet."""
+    paths = cell_paths(cell_dir, name)
+    if not all(path.exists() for path in paths):
+        return "todo", 0.0
+    try:
+        runs = read_arrow(paths[0])
+        threads = json.loads(runs.schema.metadata[ABOUT_CELL])["provenance"]["threads"]
+        seconds = sum(runs.column("train_seconds").to_pylist())
+    except (OSError, ValueError, KeyError, TypeError):  # half-written (Arrow's errors are
+        return "unreadable", 0.0  # OSError or ValueError), or without its metadata
+    return "done", float(seconds) * max(int(threads or 1), 1)
+
+
+def read_batches(batch_dir, jobs):
+    """{job: its cost record} of the finished training jobs, and how many records could
+    not be read (half-written)."""
+    records, unreadable = {}, 0
+    for job in jobs:
+        path = Path(batch_dir) / f"{job}.json"
+        if not path.exists():
+            continue
+        try:
+            records[job] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            unreadable += 1
+    return records, unreadable
+
+
+def cell_work(cell, data=None):
+    """The work of training a cell: multiply-adds of its training steps (three passes over
+    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer,
+    input and output included, plus STEP_WORK per step and layer (the loop's fixed cost,
+    which small batches feel). ``data``: the cell's Dataset (None: inputs and outputs as
+    wide as its hidden layers, 500 evaluation rows)."""
+    t = cell.training
+    if data is None:
+        sizes, rows = [cell.width, *cell.hidden, cell.width], 500
+    else:
+        sizes = layer_sizes(data, cell.hidden)
+        probe = probe_rows(cell, data)
+        rows = min(t.eval_rows, len(data.X_train)) + len(data.X_test)
+        rows += 0 if probe is None else len(probe)
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
+    per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
+    return len(cell.seeds) * float(per_seed)
+
+
+def like_cells(cell, study):
+    """The groups whose measured rate stands for a cell's, most alike first."""
+    return ((study, cell.activation), (study,), (cell.dataset, cell.activation),
+            (cell.dataset,), ())  # fmt: skip
+
+
+def rates(work, done, study_of, cells):
+    """Seconds per unit of work of each group of ``like_cells`` with at least MIN_CELLS
+    done cells ({name: seconds}), from the sums over the group."""
+    sums = {}
+    for name, seconds in done.items():
+        for key in like_cells(cells[name], study_of[name]):
+            s, w, n = sums.get(key, (0.0, 0.0, 0))
+            sums[key] = (s + seconds, w + work[name], n + 1)
+    return {key: s / w for key, (s, w, n) in sums.items() if n >= MIN_CELLS and w > 0}
+
+
+def predicted_seconds(cell, study, work, rate_of):
+    """Core-seconds an undone cell will take, at the rate of the cells most like it."""
+    rate = next((rate_of[k] for k in like_cells(cell, study) if k in rate_of), None)
+    return work * (SECONDS_PER_WORK if rate is None else rate)
+
+
+def datasets_on_disk(results_dir, labels):
+    """{label: Dataset} of the data files the pipeline has written (results/data/)."""
+    from .datasets import read_dataset
+
+    found = {}
+    for label in labels:
+        try:
+            found[label] = read_dataset(Path(results_dir) / "data" / f"{label}.npz")
+        except (OSError, ValueError, KeyError, EOFError):  # absent, or being written
+            continue
+    return found
+
+
+def makespan(job_seconds, slots):
+    """Wall seconds for jobs of the given lengths on ``slots`` parallel slots, started
+    longest first (the pipeline's priorities), each on the slot free first."""
+    free = [0.0] * max(int(slots), 1)
+    for seconds in sorted(job_seconds, reverse=True):
+        i = free.index(min(free))
+        free[i] += seconds
+    return max(free)
+
+
+def study_status(config, results_dir="results", cores=1):
+    """Everything ``initbench status`` prints, as a dict."""
+    from .plan import plan
+
+    grid = plan(config, cores=cores)
+    results_dir = Path(results_dir)
+    state = {name: read_cell(results_dir / "measured", name) for name in grid.cells}
+    done = {name: s for name, (kind, s) in state.items() if kind == "done"}
+    study_of = {}
+    for study, names in grid.studies.items():
+        for name in names:
+            study_of.setdefault(name, study)
+    data = datasets_on_disk(results_dir, grid.datasets)
+    work = {name: cell_work(cell, data.get(cell.dataset)) for name, cell in grid.cells.items()}
+    rate_of = rates(work, done, study_of, grid.cells)
+    left = {
+        name: predicted_seconds(grid.cells[name], study_of[name], work[name], rate_of)
+        for name in grid.cells
+        if name not in done
+    }
+    records, bad_records = read_batches(results_dir / "batches", grid.batches)
+    threads = int(config["threads"])
+    job_left = [
+        sum(left.get(name, 0.0) for name in names) / threads
+        for job, names in grid.batches.items()
+        if job not in records
+    ]
+    runs_left = sum(len(grid.cells[name].seeds) for name in left)
+    runs_all = sum(len(cell.seeds) for cell in grid.cells.values())
+    aggregated = (results_dir / "runs.parquet").exists() and not left and not job_left
+    tail = 0.0 if aggregated else TAIL_SECONDS * runs_all / TAIL_RUNS
+    training_wall = makespan([s for s in job_left if s > 0], cores // threads)
+    studies = {
+        study: {
+            "cells": len(names),
+            "done": sum(name in done for name in names),
+            "core_s_spent": sum(done.get(name, 0.0) for name in names),
+            "core_s_left": sum(left.get(name, 0.0) for name in names),
+        }
+        for study, names in grid.studies.items()
+    }
+    return {
+        "results": str(results_dir),
+        "cores": cores,
+        "read_at": time.time(),
+        "studies": studies,
+        "all": {
+            "cells": len(grid.cells),
+            "done": len(done),
+            "core_s_spent": sum(done.values()),
+            "core_s_left": sum(left.values()),
+        },
+        "unreadable": {
+            "cells": sum(kind == "unreadable" for kind, _ in state.values()),
+            "batch_records": bad_records,
+        },
+        "jobs": {"planned": len(grid.batches), "finished": len(records)},
+        "runs_left": runs_left,
+        "cost_from": ("measured cells" if rate_of else "the cost model (no cell measured yet)"),
+        "wall_s_left": {"training": training_wall, "tail": tail, "total": training_wall + tail},
+        "aggregated": aggregated,
+    }
+
+
+def render(status):
+    """The status as text: one line per study, then the totals and the time left."""
+    s = status
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["read_at"]))
+    lines = [f"initbench status: {s['results']} at {stamp}, estimated for {s['cores']} cores"]
+    head = ("study", "cells done", "%", "core-s spent", "core-s left")
+    table = [head]
+    for name, row in [*s["studies"].items(), ("all (unique cells)", s["all"])]:
+        share = 100 * row["done"] / row["cells"] if row["cells"] else 100
+        table.append(
+            (
+                name,
+                f"{row['done']}/{row['cells']}",
+                f"{share:.0f}",
+                f"{row['core_s_spent']:.0f}",
+                f"{row['core_s_left']:.0f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        lines.append(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))
+            )
+        )
+    j, u, wall = s["jobs"], s["unreadable"], s["wall_s_left"]
+    lines.append(
+        f"training jobs: {j['finished']} of {j['planned']} finished; remaining cost "
+        f"from {s['cost_from']}"
+    )
+    if u["cells"] or u["batch_records"]:
+        lines.append(
+            f"skipped, not readable yet (being written?): {u['cells']} cell tables, "
+            f"{u['batch_records']} job records; counted as not done"
+        )
+    if s["aggregated"]:
+        lines.append("done: every cell trained and the tables aggregated")
+    else:
+        lines.append(
+            f"wall time left at {s['cores']} cores: about "
+            f"{seconds_text(wall['total'])} (training {seconds_text(wall['training'])}"
+            f", then aggregate, findings and report ~{seconds_text(wall['tail'])})"
+        )
+    return "\n".join(lines)
+
+
+def add_parser(sub):
+    """``initbench status``: the subcommand and its options."""
+    p = sub.add_parser("status", help="cells done, cost spent and wall time left of a study")
+    p.add_argument("--configfile", default=DEFAULT_CONFIG, help=f"default: {DEFAULT_CONFIG}")
+    p.add_argument("--results", default="results", help="the run's results directory")
+    p.add_argument(
+        "--cores",
+        type=int,
+        default=1,
+        help="the run's --cores: sets its training jobs and the time left",
+    )
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=_command)
+
+
+def _command(args):
+    import yaml
+
+    from .config import check_config_files
+
+    if args.cores < 1:
+        raise ValueError(f"--cores must be >= 1, got {args.cores}")
+    if not Path(args.configfile).is_file():
+        raise ValueError(f"--configfile: no such file: {args.configfile!r}")
+    check_config_files([args.configfile])
+    config = yaml.safe_load(Path(args.configfile).read_text())
+    status = study_status(config, args.results, args.cores)
+    print(json.dumps(status, indent=1) if args.json else render(status))
