@@ -156,7 +156,7 @@ def probe_metrics(snapshots, X, act, alpha, bounds):
     """Probe metrics per logged step and layer, from (W, b) at each logged step.
 
     Columns: act mean, act std, saturated, dead, newly dead, revived (as in
-    loop.LAYER_METRICS; NaN where a metric has no meaning).
+    metrics.LAYER_METRICS; NaN where a metric has no meaning).
     """
     out = np.full((len(snapshots), len(snapshots[0][0]), 6), np.nan)
     alive_at_init = died = None

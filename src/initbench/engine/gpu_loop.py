@@ -41,10 +41,10 @@ from .hyper import (
     RESIDUAL,
     WEIGHT_DECAY,
 )
-from .loop import (
+from .loop import COMPLETED, DIVERGED
+from .losses import loss_sum
+from .metrics import (
     BATCH_LOSS,
-    COMPLETED,
-    DIVERGED,
     GRAD_NORM,
     STEP,
     TEST_ACCURACY,
@@ -54,7 +54,6 @@ from .loop import (
     fill_layer_row,
     is_saturated,
 )
-from .losses import loss_sum
 from .optimizers import (
     bias_corrections,
     decays_gradient,
@@ -140,7 +139,7 @@ def _apply_update(param, grad, s1, s2, first, stop, lr, hyper, bc1, bc2):
 def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n, lr, hyper, bc1,
                       bc2, lo, hi, phi_in, phi_off, into, red, res):  # fmt: skip
     """One layer's row of LAYER_METRICS: its sums, reduced over the block, into
-    loop.fill_layer_row (as loop.layer_statistics adds them up on the CPU); dead units are
+    metrics.fill_layer_row (as metrics.layer_statistics adds them up on the CPU); dead units are
     counted on what the activation reads next (phi_in from phi_off; see loop.phi_input)."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
     n_layers = sizes.size - 1

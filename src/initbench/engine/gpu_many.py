@@ -13,8 +13,8 @@ from numba import types as nbtypes
 
 from ..parametrizations import extra_lr_scales
 from .gpu_loop import train_kernel
-from .loop import LAYER_METRICS, RUN_COLUMNS
 from .losses import LOSSES
+from .metrics import LAYER_METRICS, RUN_COLUMNS
 from .network import layout, pack
 from .residual import extras_by_name, initial_extras
 from .training import log_schedule, lr_scales_of, result_from_logs

@@ -14,7 +14,7 @@ import math
 from numba import cuda
 
 from .gpu_blocks import block_matmul, block_reduce, dense_backward
-from .loop import BRANCH_RATIO, GATE_VALUE, NORM_GAIN_MEAN, NORM_GAIN_STD
+from .metrics import BRANCH_RATIO, GATE_VALUE, NORM_GAIN_MEAN, NORM_GAIN_STD
 from .residual import LN_EPS
 
 

@@ -22,8 +22,9 @@ from .checks import (
     check_test,
 )
 from .jit import call_specialised, kernel
-from .loop import LAYER_METRICS, RUN_COLUMNS, STATUS, STEP, train_loop
+from .loop import STATUS, train_loop
 from .losses import LOSSES, loss_and_delta
+from .metrics import LAYER_METRICS, RUN_COLUMNS, STEP
 from .network import backward, forward, layout, pack, unit_view, unpack
 from .residual import extras_by_name, initial_extras, residual_backward, residual_forward
 
@@ -174,7 +175,7 @@ def train(
     (all of them for the bundled datasets but mnist1d), which bounds the cost of logging
     on large sets. ``X_probe``: fixed rows forwarded at every logged step for the
     ``probe_*`` layer metrics (activation statistics and dead units, see
-    loop.LAYER_METRICS); they stay NaN without it, and training without it does no extra
+    metrics.LAYER_METRICS); they stay NaN without it, and training without it does no extra
     work.
     """
     settings = check_settings(settings, training)
