@@ -266,8 +266,9 @@ def test_rows_whose_cells_contradict_their_trainable_depth_are_named():
         (["--activation", "tahn"], "unknown activation 'tahn' (did you mean 'tanh'?)"),
         (["--depth", "0"], "--depth must be an integer >= 2"),
         (["--width", "-3"], "--width must be an integer >= 1"),
-        (["--residual"], "--residual: the engine does not support residual connections yet"),
-        (["--norm", "layer"], "--norm: the engine does not support normalization layers yet"),
+        (["--residual"], "--residual: advise has no theory for residual nets yet"),
+        (["--norm", "layer"], "--norm: advise has no theory for normalized nets yet"),
+        (["--parametrization", "mup"], "base_width: parametrization mup needs a base_width > 0"),
         (["--results", "/nonexistent/x"], "--results: no such directory"),
     ],
 )
@@ -318,3 +319,19 @@ def test_a_plugin_scheme_the_config_names_gets_a_row(tmp_path, monkeypatch, caps
     assert row["sigma_w2"] == pytest.approx(0.25 * 2, rel=0.01)  # (0.5 x He's gain)^2
     assert row["note"] == "estimated from drawn layers"
     assert row["chi1"] == theory.chi1("tanh", row["sigma_w2"], row["sigma_b2"])
+
+
+def test_parametrization_adds_its_multipliers(capsys):
+    """mup at 4x its base width: the readout's init std halves, Adam's hidden lr is a
+    quarter, SGD's input lr four times (parametrizations.multipliers, TP5 Table 3)."""
+    main(["advise", "--activation", "relu", "--depth", "4", "--width", "256",
+          "--parametrization", "mup", "--base-width", "64", "--json"])  # fmt: skip
+    rows = {(r["optimizer"], r["layers"]): r
+            for r in json.loads(capsys.readouterr().out)["parametrization"]["rows"]}  # fmt: skip
+    assert rows[("sgd", "readout")]["init_std"] == rows[("adam", "readout")]["init_std"] == 0.5
+    assert rows[("adam", "hidden")]["lr_weights"] == 0.25
+    assert (
+        rows[("sgd", "input")]["lr_weights"] == 4.0 and rows[("sgd", "hidden")]["lr_weights"] == 1
+    )
+    main(["advise", "--activation", "relu", "--depth", "4", "--width", "256", "--json"])
+    assert json.loads(capsys.readouterr().out)["parametrization"] is None

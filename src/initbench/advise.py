@@ -19,6 +19,8 @@ from . import theory
 from .findings.depth_scale import BAND, XI_FACTOR
 from .inits import INITS
 from .nearby import NEAR_DEPTH, NEAR_WIDTH, nearby
+from .parametrizations import multiplier_table
+from .settings import PARAMETRIZATIONS, TrainSettings
 from .text import fnum, gnum, shorten
 from .variances import SYMMETRIC, exact_variances, scheme_variances
 
@@ -243,9 +245,18 @@ def _depth(value):
     return "any" if value == math.inf else fnum(value, 0)
 
 
-def advise(activation, depth, width, results_dir=None, config=None):
-    """Everything the command prints, as one dict (``--json`` writes it as it is)."""
+def advise(activation, depth, width, results_dir=None, config=None, parametrization=None,
+           base_width=0):  # fmt: skip
+    """Everything the command prints, as one dict (``--json`` writes it as it is).
+
+    With a ``parametrization`` (and its ``base_width``) it adds the per-layer init and lr
+    multipliers against sp at the base width (parametrizations.multiplier_table)."""
     check_shape(activation, depth, width)
+    scaling = None
+    if parametrization is not None:
+        TrainSettings(parametrization=parametrization, base_width=base_width)  # one-line errors
+        scaling = {"parametrization": parametrization, "base_width": base_width,
+                   "rows": multiplier_table(parametrization, width, base_width, depth)}  # fmt: skip
     found = nearby(results_dir, activation, depth, width) if results_dir else None
     variants = set()
     if found is not None:
@@ -270,6 +281,7 @@ def advise(activation, depth, width, results_dir=None, config=None):
         "recommendation": choice.label,
         "lr": lr,
         "why": why,
+        "parametrization": scaling,
     }
 
 
@@ -329,6 +341,14 @@ def render(advice):
         lines.append("  ".join([*cells, row[-1].strip("; ")]).rstrip())
     lines += [f"note, {r['label']}: {r['note']}" for r in a["rows"] if len(r["note"]) > 60]
     lines += [f"recommendation: {a['recommendation']}; {a['lr']}", f"why: {a['why']}"]
+    if a["parametrization"]:
+        p = a["parametrization"]
+        lines.append(f"{p['parametrization']} at width {a['width']}, base width "
+                     f"{p['base_width']}: multipliers against sp there (init std, lr of "
+                     "weights, lr of biases)")  # fmt: skip
+        lines += [f"  {r['optimizer']:5} {r['layers']:8} init x{gnum(r['init_std'], 3)}  lr W "
+                  f"x{gnum(r['lr_weights'], 3)}  lr b x{gnum(r['lr_biases'], 3)}"
+                  for r in p["rows"]]  # fmt: skip
     listed = [r for r in a["rows"] if r["cells"]]
     if listed:
         lines.append("evidence cells:")
@@ -336,11 +356,9 @@ def render(advice):
     return "\n".join(lines)
 
 
-UNSUPPORTED = {
-    "residual": "residual connections",
-    "norm": "normalization layers",
-    "parametrization": "parametrizations other than the standard one",
-}
+# The engine trains these (architecture: residual, norm: layernorm), but the theory here
+# is mean-field theory of plain nets, and the evidence reads plain cells.
+UNSUPPORTED = {"residual": "residual nets", "norm": "normalized nets"}
 
 
 def add_parser(sub):
@@ -359,17 +377,20 @@ def add_parser(sub):
         "--configfile", default=None, help="a study config: its plugins' schemes get rows too"
     )
     p.add_argument("--json", action="store_true", help="print the advice as JSON")
-    # Not in the engine yet: accepted, so that they fail with a message rather than a usage
-    p.add_argument("--residual", action="store_true", help="not supported by the engine yet")
-    p.add_argument("--norm", default=None, help="not supported by the engine yet")
-    p.add_argument("--parametrization", default=None, help="not supported by the engine yet")
+    p.add_argument("--parametrization", default=None, choices=PARAMETRIZATIONS,
+                   help="add its per-layer multipliers against sp at --base-width")  # fmt: skip
+    p.add_argument("--base-width", type=int, default=0, help="the width where it equals sp")
+    # Accepted, so that they fail with a message rather than a usage line (UNSUPPORTED)
+    p.add_argument("--residual", action="store_true", help="not advised on yet")
+    p.add_argument("--norm", default=None, help="not advised on yet")
     p.set_defaults(func=_command)
 
 
 def _command(args):
     for name, what in UNSUPPORTED.items():
         if getattr(args, name):
-            raise ValueError(f"--{name}: the engine does not support {what} yet")
+            why = "its mean-field theory is of plain nets; the engine trains them"
+            raise ValueError(f"--{name}: advise has no theory for {what} yet ({why})")
     config = None
     if args.configfile:
         config = _plugin_config(args.configfile)
@@ -378,7 +399,8 @@ def _command(args):
         raise ValueError(f"--results: no such directory: {results!r}")
     if results is None and (Path("results") / "runs.parquet").exists():
         results = "results"
-    advice = advise(args.activation, args.depth, args.width, results, config)
+    advice = advise(args.activation, args.depth, args.width, results, config,
+                    args.parametrization, args.base_width)  # fmt: skip
     print(json.dumps(advice, indent=1, default=str) if args.json else render(advice))
 
 

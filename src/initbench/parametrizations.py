@@ -103,3 +103,19 @@ def extra_lr_scales(parametrization, optimizer, sizes, base_width):
     if parametrization == "mup" and optimizer == "sgd":
         return np.array([1.0, sizes[1] / base_width])
     return np.ones(2)
+
+
+def multiplier_table(parametrization, width, base_width, depth):
+    """The multipliers of an MLP of ``depth`` weight layers, all ``width`` wide, against sp
+    at ``base_width``: one row each for its input layer, hidden layers and readout, under
+    SGD and under Adam (AdamW's are Adam's)."""
+    sizes = [1, *[width] * (depth - 1), 1]  # the input and output sizes do not scale
+    kinds = [("input", 0), ("hidden", 1), ("readout", depth - 1)] if depth > 2 else [
+        ("input", 0), ("readout", depth - 1)]  # fmt: skip
+    rows = []
+    for optimizer in ("sgd", "adam"):
+        m = multipliers(parametrization, optimizer, sizes, base_width)
+        rows += [{"optimizer": optimizer, "layers": kind, "init_std": float(m["init_std"][i]),
+                  "lr_weights": float(m["lr_weights"][i]),
+                  "lr_biases": float(m["lr_biases"][i])} for kind, i in kinds]  # fmt: skip
+    return rows
