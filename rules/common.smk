@@ -53,7 +53,7 @@ def dataset_priority(wildcards):
 def warmup_priority(wildcards):
     """Just above the most urgent training job that waits for these kernels."""
     kernels = f"results/jit/{wildcards.kernels}-{wildcards.dtype}.done"
-    return priority_above(lambda batch: batch_kernels(batch) == kernels)
+    return priority_above(lambda batch: kernels in batch_kernels(batch))
 
 
 def priority_above(waits):
@@ -62,9 +62,15 @@ def priority_above(waits):
 
 
 def batch_kernels(batch):
-    """The warm-up marker of the kernels a batch's cells run on (one activation, dtype)."""
-    cell = batch_cells(batch)[0]
-    return f"results/jit/{kernel_family(cell.activation)}-{cell.dtype}.done"
+    """The warm-up markers of the kernels a batch's cells run on (one activation, dtype):
+    the plain nets' loop, and the residual nets' (a specialization of its own) when the
+    batch has one."""
+    cells = batch_cells(batch)
+    family, dtype = kernel_family(cells[0].activation), cells[0].dtype
+    markers = [f"results/jit/{family}-{dtype}.done"]
+    if any(cell.training.architecture == "residual" for cell in cells):
+        markers.append(f"results/jit/{family}+residual-{dtype}.done")
+    return markers
 
 
 def batch_datasets(batch):

@@ -14,18 +14,18 @@ with a status, never an exception.
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from .hyper import (
-    ARCHITECTURE,
     BLOCK_SIZE,
     BRANCH_SCALING,
     GATE,
     LAYERNORM,
     NORM,
-    RESIDUAL,
     WEIGHT_DECAY,
 )
-from .jit import kernel
+from .jit import FASTMATH, kernel
 from .losses import loss_and_delta
 from .metrics import (
     BATCH_LOSS,
@@ -58,9 +58,12 @@ STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
 @kernel
 def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, alpha, hyper,
                     keep_layers):  # fmt: skip
-    """The forward pass of a plain or a residual net (hyper's architecture); ``stream`` holds
-    a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py)."""
-    if hyper[ARCHITECTURE] != RESIDUAL:
+    """The forward pass of a plain net (``extra`` None) or a residual one; ``stream`` holds
+    a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py).
+
+    A plain net's None is a type, not a value: Numba prunes every ``extra is None`` branch
+    when it compiles, so plain nets compile (and run) no residual code."""
+    if extra is None:
         return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
     Hs, Ps, Xh, Rs = stream
     block_size, use_norm = int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM
@@ -68,18 +71,27 @@ def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, a
                             alpha, block_size, use_norm, keep_layers)  # fmt: skip
 
 
-@kernel
-def stream_buffers(hyper, sizes, rows, keep_layers, dtype):
+def stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
     """A residual net's stream buffers (Hs, Ps, Xh, Rs) for ``rows`` rows: one per block
-    with ``keep_layers``, else one (evaluation); empty for a plain net."""
-    n_layers = sizes.size - 1
-    blocks = 0
-    if hyper[ARCHITECTURE] == RESIDUAL:
-        blocks = (n_layers - 2) // int(hyper[BLOCK_SIZE]) if keep_layers else 1
-    size = rows * sizes[1] if blocks > 0 else 0
-    per_row = rows if blocks > 0 else 0
-    return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
-            np.empty(blocks * size, dtype), np.empty(blocks * per_row, dtype))  # fmt: skip
+    with ``keep_layers``, else one (evaluation); () for a plain net (``extra`` None).
+
+    Chosen by the type of ``extra`` when Numba compiles (an overload), so that a plain
+    net's loop types no residual buffers: Numba prunes ``extra is None`` branches only
+    where ``extra`` is None."""
+
+
+@overload(stream_buffers, jit_options={"fastmath": set(FASTMATH), "error_model": "numpy"})
+def _stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
+    if isinstance(extra, types.NoneType):
+        return lambda extra, hyper, sizes, rows, keep_layers, dtype: ()
+
+    def impl(extra, hyper, sizes, rows, keep_layers, dtype):
+        blocks = (sizes.size - 3) // int(hyper[BLOCK_SIZE]) if keep_layers else 1
+        size = rows * sizes[1]
+        return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
+                np.empty(blocks * size, dtype), np.empty(blocks * rows, dtype))  # fmt: skip
+
+    return impl
 
 
 @kernel
@@ -110,7 +122,7 @@ def train_loop(
     training; see training.batch_order); ``hyper`` the network's settings.KERNEL_ROW
     values (optimizer, schedule, architecture); ``lr_scale[l]`` the lr multipliers of
     layer l's weights and biases (parametrizations.lr_scales); ``extra`` a residual net's
-    branch scales and LayerNorm parameters (residual.extra_layout; empty for a plain net),
+    branch scales and LayerNorm parameters (residual.extra_layout; None for a plain net),
     trained at ``extra_scale`` (gates, norms) times the lr where trainable; (X_eval,
     T_eval) are the training rows on which train loss and accuracy are logged. At every
     step s in 0..steps the batch is forwarded and back-propagated; logged steps record
@@ -125,11 +137,6 @@ def train_loop(
     full_batch = rows >= n
     decay_in_gradient = decays_gradient(hyper)
     weight_decay = hyper[WEIGHT_DECAY]
-    residual = hyper[ARCHITECTURE] == RESIDUAL
-    block_size = int(hyper[BLOCK_SIZE])
-    use_norm = hyper[NORM] == LAYERNORM
-    blocks = (n_layers - 2) // block_size if residual else 0
-    gated = residual and hyper[BRANCH_SCALING] == GATE
     dtype = w.dtype
     Z = np.empty(rows * total_units, dtype)
     A = np.empty_like(Z)
@@ -144,18 +151,24 @@ def train_loop(
     Ze = np.empty(eval_rows, dtype)
     Ae = np.empty_like(Ze)
     De = np.empty_like(Ze)
-    stream = stream_buffers(hyper, sizes, max(rows, n_probe), True, dtype)
-    eval_stream = stream_buffers(hyper, sizes, max(X_eval.shape[0], X_test.shape[0]), False,
-                                 dtype)  # fmt: skip
-    Hs, _, Xh, Rs = stream
-    width = sizes[1]
-    stream_grad = np.empty(rows * width if residual else 0, dtype)
-    scratch = np.empty_like(stream_grad)
+    stream = stream_buffers(extra, hyper, sizes, max(rows, n_probe), True, dtype)
+    eval_stream = stream_buffers(extra, hyper, sizes, max(X_eval.shape[0], X_test.shape[0]),
+                                 False, dtype)  # fmt: skip
+    if extra is not None:  # a residual net: the extras' gradient and state
+        block_size = int(hyper[BLOCK_SIZE])
+        use_norm = hyper[NORM] == LAYERNORM
+        blocks = (n_layers - 2) // block_size
+        gated = hyper[BRANCH_SCALING] == GATE
+        width = sizes[1]
+        stream_grad, scratch = np.empty(rows * width, dtype), np.empty(rows * width, dtype)
+        ge, se, se2 = np.zeros_like(extra), np.zeros_like(extra), np.zeros_like(extra)
+        # the trained extras: the gates (when gated), then the norms' gains and biases
+        first_extra = 0 if gated else blocks
+        last_extra = extra.size if use_norm else blocks
     gw = np.empty_like(w)
     gb = np.empty_like(b)
-    ge = np.zeros_like(extra)
-    sw, sb, se = np.zeros_like(w), np.zeros_like(b), np.zeros_like(extra)  # velocity, moment
-    sw2, sb2, se2 = np.zeros_like(w), np.zeros_like(b), np.zeros_like(extra)  # Adam's second
+    sw, sb = np.zeros_like(w), np.zeros_like(b)  # optimizer state: velocity or first moment
+    sw2, sb2 = np.zeros_like(w), np.zeros_like(b)  # Adam's second moment
     direction_norms = np.zeros(n_layers)
     alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
     died = np.zeros(total_units, np.bool_)
@@ -172,19 +185,18 @@ def train_loop(
                               hyper, True)  # fmt: skip
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
-        if residual:
-            residual_backward(w, extra, sizes, w_off, b_off, Xb, Z, A, D, G, Xh, Rs, block_size,
-                              use_norm, gw, gb, ge, stream_grad, scratch)  # fmt: skip
+        if extra is not None:
+            residual_backward(w, extra, sizes, w_off, b_off, Xb, Z, A, D, G, stream[2],
+                              stream[3], block_size, use_norm, gw, gb, ge, stream_grad,
+                              scratch)  # fmt: skip
         else:
             backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
-        # the trained extras: the gates (when gated), then the norms' gains and biases
-        first_extra = 0 if gated else blocks
-        last_extra = ge.size if use_norm else blocks
         if decay_in_gradient:
             add_weight_decay(gw, w, weight_decay)
             add_weight_decay(gb, b, weight_decay)
-            add_weight_decay(ge[first_extra:last_extra], extra[first_extra:last_extra],
-                             weight_decay)  # fmt: skip
+            if extra is not None:
+                add_weight_decay(ge[first_extra:last_extra], extra[first_extra:last_extra],
+                                 weight_decay)  # fmt: skip
         lr = scheduled_lr(hyper, step, steps)
         bc1, bc2 = bias_corrections(hyper, step)
         grad_sq = 0.0
@@ -194,7 +206,7 @@ def train_loop(
             g_sq, d_sq = update_state(gw[wl], sw[wl], sw2[wl], hyper, bc1, bc2)
             grad_sq += g_sq
             direction_norms[layer] = math.sqrt(d_sq)
-        if last_extra > first_extra:
+        if extra is not None:
             grad_sq += update_state(ge[first_extra:last_extra], se[first_extra:last_extra],
                                     se2[first_extra:last_extra], hyper, bc1, bc2)[0]  # fmt: skip
         finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
@@ -218,18 +230,21 @@ def train_loop(
             for layer in range(n_layers):
                 units = sizes[layer + 1]
                 hidden = layer < n_layers - 1
-                z = unit_view(Z, rows, start, units)
+                z = phi_in = unit_view(Z, rows, start, units)
+                if extra is not None:
+                    phi_in = phi_input(stream[1], z, rows, hidden, block_size, layer)
                 layer_statistics(
-                    unit_view(A, rows, start, units) if hidden else z, z,
-                    phi_input(stream[1], z, rows, residual and hidden, block_size, layer),
+                    unit_view(A, rows, start, units) if hidden else z, z, phi_in,
                     unit_view(G, rows, start, units), gw[w_off[layer] : w_off[layer + 1]],
                     weight_view(w, w_off, sizes, layer), b[b_off[layer] : b_off[layer + 1]],
                     direction_norms[layer], lr * lr_scale[layer, 0], hidden, bounds[0], bounds[1],
                     layer_log[logged, layer],
                 )  # fmt: skip
-                if residual and 0 < layer < n_layers - 1 and layer % block_size == 0:
-                    block_statistics(extra, Z, Hs, rows, width, blocks, layer // block_size - 1,
-                                     layer, use_norm, layer_log[logged, layer])  # fmt: skip
+                if extra is not None:  # noqa: SIM102 (alone, so that Numba prunes it)
+                    if 0 < layer < n_layers - 1 and layer % block_size == 0:
+                        block_statistics(extra, Z, stream[0], rows, width, blocks,
+                                         layer // block_size - 1, layer, use_norm,
+                                         layer_log[logged, layer])  # fmt: skip
                 start += units
             if finite and n_probe > 0:
                 network_forward(act, w, b, extra, sizes, w_off, b_off, X_probe, Ze, Ae, De,
@@ -238,11 +253,11 @@ def train_loop(
                 for layer in range(n_layers):
                     units = sizes[layer + 1]
                     hidden = layer < n_layers - 1
-                    z = unit_view(Ze, n_probe, start, units)
+                    z = phi_in = unit_view(Ze, n_probe, start, units)
+                    if extra is not None:
+                        phi_in = phi_input(stream[1], z, n_probe, hidden, block_size, layer)
                     probe_statistics(
-                        unit_view(Ae, n_probe, start, units) if hidden else z,
-                        phi_input(stream[1], z, n_probe, residual and hidden, block_size, layer),
-                        hidden,
+                        unit_view(Ae, n_probe, start, units) if hidden else z, phi_in, hidden,
                         bounds[0], bounds[1], logged == 0, alive_at_init[start : start + units],
                         died[start : start + units], layer_log[logged, layer],
                     )  # fmt: skip
@@ -257,10 +272,11 @@ def train_loop(
                              bc2)  # fmt: skip
                 apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * lr_scale[layer, 1], hyper, bc1,
                              bc2)  # fmt: skip
-            if gated:
-                apply_update(extra[:blocks], ge[:blocks], se[:blocks], se2[:blocks],
-                             lr * extra_scale[0], hyper, bc1, bc2)  # fmt: skip
-            if use_norm and residual:
-                apply_update(extra[blocks:], ge[blocks:], se[blocks:], se2[blocks:],
-                             lr * extra_scale[1], hyper, bc1, bc2)  # fmt: skip
+            if extra is not None:
+                if gated:
+                    apply_update(extra[:blocks], ge[:blocks], se[:blocks], se2[:blocks],
+                                 lr * extra_scale[0], hyper, bc1, bc2)  # fmt: skip
+                if use_norm:
+                    apply_update(extra[blocks:], ge[blocks:], se[blocks:], se2[blocks:],
+                                 lr * extra_scale[1], hyper, bc1, bc2)  # fmt: skip
     return COMPLETED, -1, logged

@@ -223,10 +223,9 @@ def block_statistics(extra, Z, Hs, rows, width, blocks, block, last, use_norm, i
 
 
 @kernel
-def phi_input(Ps, z, rows, residual_hidden, block_size, layer):
-    """What the activation reads after dense layer ``layer``: its z, but after a residual
-    net's input layer and each block's last layer the stream P_j (residual_hidden: the
-    layer is a residual net's, and not its readout)."""
-    if residual_hidden and layer % block_size == 0:
+def phi_input(Ps, z, rows, hidden, block_size, layer):
+    """What the activation reads after a residual net's dense layer ``layer``: its z, but
+    after the input layer and each block's last layer (not the readout) the stream P_j."""
+    if hidden and layer % block_size == 0:
         return block_view(Ps, rows, z.shape[1], layer // block_size)
     return z

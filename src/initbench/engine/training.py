@@ -106,7 +106,7 @@ def _loss_and_grads(act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, alph
     Z = np.empty(rows * total_units, w.dtype)
     A, D, G = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
     delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
-    if extra.size == 0:
+    if extra is None:  # a type: plain nets compile no residual code (loop.network_forward)
         out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
         loss, _ = loss_and_delta(loss_code, out, T, delta, True)
         backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb)
@@ -146,7 +146,8 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None, extras=None, set
     w, bias = pack(W, dtype), pack(b, dtype)
     gw, gb, ge = np.empty_like(w), np.empty_like(bias), np.zeros_like(extra)
     value = call_specialised(
-        _loss_and_grads, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
+        _loss_and_grads, act.selector, LOSSES[loss], w, bias, extra if extra.size else None,
+        sizes, w_off, b_off, X, T,
         alpha, settings.block_size, settings.norm == "layernorm", gw, gb, ge,
     )  # fmt: skip
     shapes = list(zip(sizes[1:], sizes[:-1]))
@@ -209,7 +210,8 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
     eval_rows = settings.eval_rows
     extra = extra.copy()
     status, diverged_at, n_logged = call_specialised(
-        train_loop, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
+        train_loop, act.selector, LOSSES[loss], w, bias, extra if extra.size else None, sizes,
+        w_off, b_off, X, T,
         X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
         np.array(settings.kernel_row()), lr_scales_of(settings, sizes),
         extra_lr_scales(settings.parametrization, settings.optimizer, sizes, settings.base_width),
