@@ -259,3 +259,21 @@ def residual_loss_and_grads(W, b, X, y, act, loss_name, alpha, block_size, gates
     dW[0], db[0] = gh.T @ X, gh.sum(axis=0)
     extras = {"gates": d_gates, "norm_gains": d_gains, "norm_biases": d_norm_biases}
     return value, dW, db, extras
+
+
+def finite_difference_mismatch(params, grads, loss_fn, h=1e-6):
+    """||analytic - numeric|| / (||analytic|| + ||numeric||) over every entry of ``params``
+    (arrays changed in place and restored), numeric by central differences of loss_fn()."""
+    analytic, numeric = [], []
+    for p, grad in zip(params, grads):
+        for idx in np.ndindex(p.shape):
+            saved = p[idx]
+            p[idx] = saved + h
+            up = loss_fn()
+            p[idx] = saved - h
+            down = loss_fn()
+            p[idx] = saved
+            numeric.append((up - down) / (2 * h))
+            analytic.append(grad[idx])
+    analytic, numeric = np.array(analytic), np.array(numeric)
+    return np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))

@@ -63,21 +63,9 @@ def test_gradients_match_reference_and_finite_differences(name, loss):
     for got, ref in zip(dW + db, ref_dW + ref_db):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-13)
 
-    params = W + b
-    analytic, numeric = [], []
-    h = 1e-6
-    for p, grad in zip(params, dW + db):
-        for idx in np.ndindex(p.shape):
-            saved = p[idx]
-            p[idx] = saved + h
-            up = naive.loss_and_grads(W, b, X, y, name, loss, alpha)[0]
-            p[idx] = saved - h
-            down = naive.loss_and_grads(W, b, X, y, name, loss, alpha)[0]
-            p[idx] = saved
-            numeric.append((up - down) / (2 * h))
-            analytic.append(grad[idx])
-    analytic, numeric = np.array(analytic), np.array(numeric)
-    rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
+    rel = naive.finite_difference_mismatch(
+        W + b, dW + db, lambda: naive.loss_and_grads(W, b, X, y, name, loss, alpha)[0]
+    )
     assert rel < 1e-6
 
 
@@ -250,7 +238,9 @@ def test_builtin_activations_share_one_compiled_training_loop():
         train(W, b, X, y, activation=name, loss="softmax_ce", lr=0.1, batch_size=4, steps=2)
     float64_builtin = [sig for sig in train_loop.overloads
                        if sig[0] == types.int64 and sig[2].dtype == types.float64]  # fmt: skip
-    assert len(float64_builtin) == 1
+    # one loop for plain nets (extra None), and at most one for residual nets
+    plain = [sig for sig in float64_builtin if sig[4] == types.none]
+    assert len(plain) == 1 and len(float64_builtin) - len(plain) <= 1
 
 
 @pytest.fixture

@@ -106,6 +106,15 @@ def kept(keep_layers, block):
 
 
 @kernel
+def activate(act, src, A, D, n, start, alpha):
+    """phi(src) and phi'(src) into the A and D slot from unit ``start``; returns the A view."""
+    width = src.shape[1]
+    a = unit_view(A, n, start, width)
+    apply_activation(act, src, a, unit_view(D, n, start, width), alpha)
+    return a
+
+
+@kernel
 def residual_forward(
     act,
     w,
@@ -158,14 +167,7 @@ def residual_forward(
         prev = P
         for i in range(block_size):
             layer = 1 + j * block_size + i
-            a = unit_view(A, n, slot(keep_layers, width, max_width, layer - 1), width)
-            apply_activation(
-                act,
-                prev,
-                a,
-                unit_view(D, n, slot(keep_layers, width, max_width, layer - 1), width),
-                alpha,
-            )
+            a = activate(act, prev, A, D, n, slot(keep_layers, width, max_width, layer - 1), alpha)
             prev = unit_view(Z, n, slot(keep_layers, width, max_width, layer), width)
             dense(a, w, b, sizes, w_off, b_off, layer, prev)
         after = block_view(Hs, n, width, kept(keep_layers, j + 1))
@@ -176,14 +178,7 @@ def residual_forward(
     last = block_view(Ps, n, width, kept(keep_layers, blocks))
     last[:] = block_view(Hs, n, width, kept(keep_layers, blocks))
     readout = n_layers - 1
-    a = unit_view(A, n, slot(keep_layers, width, max_width, readout - 1), width)
-    apply_activation(
-        act,
-        last,
-        a,
-        unit_view(D, n, slot(keep_layers, width, max_width, readout - 1), width),
-        alpha,
-    )
+    a = activate(act, last, A, D, n, slot(keep_layers, width, max_width, readout - 1), alpha)
     out = unit_view(Z, n, slot(keep_layers, width, max_width, readout), sizes[-1])
     dense(a, w, b, sizes, w_off, b_off, readout, out)
     return out
