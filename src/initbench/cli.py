@@ -44,8 +44,9 @@ def _param(text):
 
 
 def _run(args):
-    from .cell import Cell
+    from .cell import Cell, layer_sizes
     from .datasets import load_dataset
+    from .engine.checks import check_architecture
     from .trainer import train_cell
 
     for name in ("depth", "width"):
@@ -58,6 +59,7 @@ def _run(args):
         training=TrainSettings(**{name: getattr(args, name) for name in FIELDS}),
         loss=args.loss or data.default_loss, dtype=args.dtype, init_params=dict(args.init_param),
     )  # fmt: skip
+    check_architecture(cell.training, layer_sizes(data, cell.hidden))  # before the bar
     bar = tqdm(total=len(cell.seeds), desc=cell.name, unit="seed", file=sys.stderr)
     lines = []
 
