@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import initbench
 
 PACKAGE = Path(initbench.__file__).parent
@@ -38,29 +40,21 @@ def test_analysis_layers_do_not_import_the_engine():
     assert not offending
 
 
-def test_the_tables_load_without_the_kernels():
+# Modules that must load without the kernels (no initbench.engine, no numba):
+# the tables; status and the advice's evidence (status loads the plan, and so the
+# activations, only when it runs); findings and report (theory reaches them as a table,
+# results/theory.parquet, not through the activations).
+KERNEL_FREE = [
+    "initbench.outcomes, initbench.tables",
+    "initbench.status, initbench.nearby",
+    "initbench.findings, initbench.report.build",
+]
+
+
+@pytest.mark.parametrize("modules", KERNEL_FREE)
+def test_modules_load_without_the_kernels(modules):
     code = (
-        "import sys, initbench.outcomes, initbench.tables; "
-        "print(sorted(m for m in sys.modules if m.startswith(('initbench.engine', 'numba'))))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_status_and_the_advice_evidence_load_without_the_kernels():
-    """``initbench status`` loads the plan (and so the activations) only when it runs."""
-    code = (
-        "import sys, initbench.status, initbench.nearby; "
-        "print(sorted(m for m in sys.modules if m.startswith(('initbench.engine', 'numba'))))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_findings_and_report_load_without_the_kernels():
-    """Theory reaches them as a table (results/theory.parquet), not through activations."""
-    code = (
-        "import sys, initbench.findings, initbench.report.build; "
+        f"import sys, {modules}; "
         "print(sorted(m for m in sys.modules if m.startswith(('initbench.engine', 'numba'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -27,6 +27,7 @@ from .jit import kernel
 from .network import unit_view, weight_view
 
 LN_EPS = 1e-5  # LayerNorm's variance floor, as torch.nn.LayerNorm's default
+EXTRAS = ("gates", "norm_gains", "norm_biases")  # the flat extras' order (extra_layout)
 
 
 @kernel
@@ -333,9 +334,6 @@ def initial_extras(settings, sizes, dtype, given=None):
             )
         values[name] = np.asarray(value, dtype=np.float64)
     return np.concatenate([values[name].reshape(-1) for name in EXTRAS]).astype(dtype)
-
-
-EXTRAS = ("gates", "norm_gains", "norm_biases")  # the flat vector's order
 
 
 def extras_by_name(flat, blocks, width):
