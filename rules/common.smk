@@ -57,8 +57,9 @@ def warmup_priority(wildcards):
 
 
 def priority_above(waits):
-    """1 + the priority of the most urgent training job for which ``waits(batch)``."""
-    return 1 + max(p for batch, p in PRIORITIES.items() if waits(batch))
+    """1 + the priority of the most urgent training job for which ``waits(batch)`` (0 when
+    none does: a dataset no study trains on is still made for the findings)."""
+    return 1 + max((p for batch, p in PRIORITIES.items() if waits(batch)), default=-1)
 
 
 def batch_kernels(batch):

@@ -51,13 +51,19 @@ class Tables:
         status="completed",
         curve=None,
         layer=None,
+        run=None,
+        settings=None,
     ):
-        """Add one cell to ``study``. ``curve(step, seed)`` and ``layer(step, layer, depth,
-        seed)`` return metric overrides for the curves and layers rows."""
+        """Add one cell to ``study``. ``curve(step, seed)``, ``layer(step, layer, depth,
+        seed)`` and ``run(seed)`` return metric overrides for the curves, layers and runs
+        rows; ``settings``: more cell columns (optimizer, norm, ...)."""
         steps = LOG_STEPS[-1] if steps is None else steps
         logged = sorted({s for s in LOG_STEPS if s < steps} | {steps})
         params = dict(init_params or {})
-        name = f"{study}-{dataset}-{activation}-{init}-{len(hidden)}-{json.dumps(params)}-{lr}"
+        name = (
+            f"{study}-{dataset}-{activation}-{init}-{list(hidden)}-{json.dumps(params)}-{lr}"
+            f"-{json.dumps(settings, sort_keys=True)}"
+        )
         depth = len(hidden) + 1
         columns = {
             "cell": name,
@@ -76,6 +82,7 @@ class Tables:
             "dtype": "float64",
             "log_points": len(logged),
             "init_params": json.dumps(params, sort_keys=True),
+            **(settings or {}),
         }
         self.studies.append({"study": study, "cell": name})
         for seed in seeds:
@@ -99,6 +106,7 @@ class Tables:
                     "final_train_loss": points[-1]["train_loss"],
                     "final_train_accuracy": points[-1]["train_accuracy"],
                     "final_test_accuracy": points[-1]["train_accuracy"],
+                    **(run(seed) if run else {}),
                 }
             )
             for s in logged:
@@ -152,7 +160,7 @@ def test_every_claim_is_inconclusive_when_no_study_ran(tmp_path):
     config = {"studies": {"course": {}}}
     out = findings.evaluate_findings(empty, config, tmp_path)
     assert [f.key for f in out] == [c.key for c in findings.CLAIMS]
-    assert len(out) == 10
+    assert len(out) == 14
     for f in out:
         assert f.verdict == INCONCLUSIVE and f.figure is None
         assert "was not run" in f.rule

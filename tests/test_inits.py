@@ -126,7 +126,7 @@ def test_zeros_and_constant_are_symmetric():
 
 def test_critical_is_mean_field_at_the_critical_sigma_w2():
     sw2 = theory.critical_sigma_w2("tanh", 0.05)
-    assert INITS["critical"].params == {"sigma_b2": 0.05}
+    assert INITS["critical"].params == {"sigma_b2": 0.05, "weights": "normal"}
     a = init_params("critical", [20, 30, 30, 4], activation="tanh", seed=5)
     b = init_params(
         "mean_field", [20, 30, 30, 4], activation="tanh", seed=5, sigma_w2=sw2, sigma_b2=0.05

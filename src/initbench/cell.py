@@ -38,6 +38,8 @@ class Cell:
     # (0: all) of the "train" or "test" split.
     probe_split: str = "none"
     probe_rows: int = 0
+    # Also the hidden layers' Jacobian spectrum at init on the probe rows (jacobian.py).
+    probe_jacobian: bool = False
 
     @property
     def depth(self):

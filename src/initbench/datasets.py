@@ -12,7 +12,7 @@ Generators must not touch NumPy's or Python's global random state (use ``default
 
 import inspect
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,8 +78,13 @@ def dataset(name):
     return register
 
 
-def load_dataset(name, seed=0, **params):
-    """Build dataset ``name``; unknown names and parameters raise ValueError saying which."""
+def load_dataset(name, seed=0, feature_rms=None, **params):
+    """Build dataset ``name``; unknown names and parameters raise ValueError saying which.
+
+    ``feature_rms`` (any dataset): both splits scaled so that the training features' root
+    mean square is this value. Mean-field theory wants the first layer's input at the
+    fixed point, q^1 = sigma_w2 feature_rms^2 + sigma_b2 = q* (Pennington et al. 2017).
+    """
     try:
         fn = DATASETS[name]
     except (KeyError, TypeError):
@@ -90,11 +95,18 @@ def load_dataset(name, seed=0, **params):
     for key in params:
         if key not in allowed:
             raise ValueError(
-                f"dataset {name!r}: unknown parameter {key!r}; known: {', '.join(allowed)}"
+                f"dataset {name!r}: unknown parameter {key!r}; known: "
+                f"{', '.join([*allowed, 'feature_rms'])}"
             )
     if "standardize" in params:  # checked before a slow generator runs
         _flag(name, "standardize", params["standardize"])
-    return fn(int(seed), **params)
+    if feature_rms is not None and not _scale(name, "feature_rms", feature_rms) > 0:
+        raise ValueError(f"dataset {name!r}: feature_rms must be > 0, got {feature_rms!r}")
+    data = fn(int(seed), **params)
+    if feature_rms is None:
+        return data
+    factor = feature_rms / np.sqrt(np.mean(data.X_train**2))
+    return replace(data, X_train=data.X_train * factor, X_test=data.X_test * factor)
 
 
 def _count(dname, pname, value, minimum=1):

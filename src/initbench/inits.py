@@ -273,19 +273,28 @@ def glorot_standard(rng, fan_out, fan_in, *, activation):
 
 
 @layer_init("mean_field")
-def mean_field(rng, fan_out, fan_in, *, activation, sigma_w2, sigma_b2=0.0):
+def mean_field(rng, fan_out, fan_in, *, activation, sigma_w2, sigma_b2=0.0, weights="normal"):
     """W ~ N(0, sigma_w2/fan_in), b ~ N(0, sigma_b2): the (sw2, sb2) of mean-field theory.
 
     No bias is drawn when sigma_b2 = 0, so mean_field(sigma_w2=2) draws He's weights.
+    ``weights="orthogonal"``: W is a scaled orthogonal matrix instead, with the same
+    variance per unit (each row's expected squared norm sigma_w2), as Pennington et al.
+    (2017) compare the two at one (sw2, sb2).
     """
     sw2, sb2 = _number("sigma_w2", sigma_w2), _number("sigma_b2", sigma_b2)
-    W = math.sqrt(sw2 / fan_in) * rng.standard_normal((fan_out, fan_in))
+    if weights == "normal":
+        W = math.sqrt(sw2 / fan_in) * rng.standard_normal((fan_out, fan_in))
+    elif weights == "orthogonal":  # rows orthonormal, or columns: rows of norm^2 in/out
+        W = orthogonal(rng, fan_out, fan_in, activation=activation,
+                       gain=math.sqrt(sw2 * max(1.0, fan_out / fan_in)))  # fmt: skip
+    else:
+        raise ValueError(f"weights must be normal or orthogonal, got {weights!r}")
     b = math.sqrt(sb2) * rng.standard_normal(fan_out) if sb2 > 0 else np.zeros(fan_out)
     return W, b
 
 
 @layer_init("critical")
-def critical(rng, fan_out, fan_in, *, activation, sigma_b2=0.05):
+def critical(rng, fan_out, fan_in, *, activation, sigma_b2=0.05, weights="normal"):
     """mean_field at the edge of chaos: sigma_w2 from theory.critical_point(activation, sigma_b2).
 
     sigma_b2 defaults to 0.05, the bias variance of Schoenholz et al.'s (2017) trainability
@@ -294,11 +303,13 @@ def critical(rng, fan_out, fan_in, *, activation, sigma_b2=0.05):
     0.902 (q* 0.57, 1.30, 0.83); relu and leaky_relu 2/(1+a^2) and linear 1, where q grows
     by 0.05 per layer but chi1 = 1 at every q. sigmoid (saturated root, sw2 ~ 103), softplus
     (critical only as q* -> inf) and gelu, silu (chi1 jumps over 1 below sigma_b2 ~ 0.2 and
-    ~ 1) have no usable edge of chaos there: a ValueError says why.
+    ~ 1) have no usable edge of chaos there: a ValueError says why. ``weights``: normal or
+    orthogonal (see mean_field).
     """
     sb2 = _number("sigma_b2", sigma_b2)
     sw2, _ = theory.critical_point(activation, sb2)
-    return mean_field(rng, fan_out, fan_in, activation=activation, sigma_w2=sw2, sigma_b2=sb2)
+    return mean_field(rng, fan_out, fan_in, activation=activation, sigma_w2=sw2, sigma_b2=sb2,
+                      weights=weights)  # fmt: skip
 
 
 @network_init("lsuv")

@@ -200,6 +200,33 @@ def value_at(curves, step, column="train_accuracy"):
     return logged[last].set_index(["cell", "seed"])[column]
 
 
+# ---- learning-rate sweeps -------------------------------------------------------------
+
+
+def lr_optimum(log_lrs, losses):
+    """(log lr of the optimum, lowest loss) over one sweep: the vertex of the parabola
+    through the lowest loss and its two neighbours on the grid, kept within them. NaN when
+    the lowest loss lies on the grid's edge (the optimum may lie beyond it) or is not
+    finite; a non-finite neighbour (a diverged run) leaves the grid point itself."""
+    order = np.argsort(log_lrs)
+    x, y = np.asarray(log_lrs, float)[order], np.asarray(losses, float)[order]
+    i = int(np.argmin(y))
+    if not np.isfinite(y[i]) or i == 0 or i == len(y) - 1:
+        return np.nan, float(y[i])
+    if not np.isfinite(y[[i - 1, i + 1]]).all():
+        return float(x[i]), float(y[i])
+    a, b, _ = np.polyfit(x[i - 1 : i + 2], y[i - 1 : i + 2], 2)
+    vertex = -b / (2 * a) if a > 0 else x[i]
+    return float(np.clip(vertex, x[i - 1], x[i + 1])), float(y[i])
+
+
+def largest_trainable_lr(runs):
+    """Per cell group of one sweep (rows of a runs table with an lr column): the largest lr
+    at which the run made progress (see made_no_progress); NaN when none did."""
+    progressed = runs[~made_no_progress(runs)]
+    return progressed["lr"].max() if len(progressed) else np.nan
+
+
 # ---- gradients at init ----------------------------------------------------------------
 
 
@@ -237,9 +264,11 @@ def median_curve(curves, keys, value):
 
 
 def param(df, name, default=np.nan):
-    """One init parameter per row, from the JSON ``init_params`` column."""
+    """One init parameter per row, from the JSON ``init_params`` column (numbers as floats;
+    text when ``default`` is text)."""
     values = {s: json.loads(s).get(name, default) for s in df["init_params"].unique()}
-    return df["init_params"].map(values).astype(float)
+    column = df["init_params"].map(values)
+    return column if isinstance(default, str) else column.astype(float)
 
 
 def with_mean_field_params(df):

@@ -112,11 +112,17 @@ def plan(config, cores=1):
                     residual_blocks(training, hidden_sizes)
                 except ValueError as error:
                     raise ConfigError(f"{where}: hidden {list(hidden)}: {error}") from None
+            if probe.get("jacobian") and (len(set(hidden)) != 1 or len(hidden) < 2
+                                          or training.architecture != "plain"):  # fmt: skip
+                raise ConfigError(f"{where}: probe.jacobian needs a plain net of two or more "
+                                  f"hidden layers of one width, got hidden {list(hidden)} "
+                                  f"({training.architecture})")  # fmt: skip
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
-                scheme=inits[init]["scheme"], hidden=hidden, seeds=tuple(settings["seeds"]),
+                scheme=inits[init]["scheme"], hidden=hidden, seeds=seed_list(settings["seeds"]),
                 training=training, dtype=settings["dtype"], init_params=params,
                 probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
+                probe_jacobian=probe.get("jacobian", False),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)
             if cell.name not in studies[study]:  # a sweep's unused values give one cell
@@ -125,6 +131,11 @@ def plan(config, cores=1):
     batches = assign_batches(cells, config.get("batches_per_activation", default_batches(cores)))
     return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches,
                 device=config["device"])  # fmt: skip
+
+
+def seed_list(seeds):
+    """A config's seeds: a list as given, or a count n as seeds 0 .. n-1."""
+    return tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
 
 
 def default_batches(cores):

@@ -114,6 +114,16 @@ def step_axis(ax):
     ax.set_xlabel("step (symlog)")
 
 
+def grid_axis(ax, values, axis="x"):
+    """A log2 axis ticked at the grid's own values (widths, depths, blocks), plainly
+    labelled: 64, 128, 256 rather than 2^6 or 1.25 x 2^5."""
+    values = sorted({int(v) for v in values})
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=2)
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_minor_locator(NullLocator())
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [str(v) for v in values])
+
+
 def integer_axis(ax, axis="x"):
     """Layers and depths are whole numbers: no 1.5 ticks."""
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))

@@ -16,6 +16,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,22 @@ def cell_paths(cell_dir, name):
     return [Path(cell_dir) / name / f"{kind}.arrow" for kind in TABLE_KINDS]
 
 
+class SeedRun(NamedTuple):
+    """One trained seed of a cell, as the trainer hands it to the tables."""
+
+    seed: int
+    result: object  # engine.training.TrainResult
+    seconds: float
+    cpu_seconds: float  # this thread's CPU time: no waiting for a core
+    initial: dict | None = None  # run columns measured at init (jacobian.jacobian_summary)
+
+
 RUN_COLUMN_TYPES = {"seed": pa.int64(), "status": pa.large_string(), "diverged_step": pa.int64()}
 
 
 def cell_tables(cell, data, results):
-    """The runs, curves and layers tables of a cell (Arrow) from its ``(seed, TrainResult,
-    seconds, thread CPU seconds)`` per seed, each row carrying the cell's parameters."""
+    """The runs, curves and layers tables of a cell (Arrow) from its ``SeedRun`` per seed,
+    each row carrying the cell's parameters."""
     params = [cell_parameters(cell, data)]
     return tuple(with_cells([table], params) for table in measured_tables(data, results))
 
@@ -62,21 +73,22 @@ def measured_tables(data, results):
     Built as Arrow columns, not pandas frames: a study has thousands of small cells, and
     pandas' per-column bookkeeping once cost more than some cells' training."""
     runs = {
-        "seed": [seed for seed, *_ in results],
-        "status": [res.status for _, res, *_ in results],
+        "seed": [run.seed for run in results],
+        "status": [run.result.status for run in results],
         "diverged_step": [
-            -1 if res.diverged_step is None else res.diverged_step for _, res, *_ in results
+            -1 if run.result.diverged_step is None else run.result.diverged_step for run in results
         ],  # fmt: skip
-        "initial_train_loss": [res.history_columns["train_loss"][0] for _, res, *_ in results],
+        "initial_train_loss": [run.result.history_columns["train_loss"][0] for run in results],
         **{
-            f"final_{k}": [res.history_columns[k][-1] for _, res, *_ in results]
+            f"final_{k}": [run.result.history_columns[k][-1] for run in results]
             for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
         },  # fmt: skip
         "majority_rate": [majority_rate(data)] * len(results),
-        "train_seconds": [seconds for *_, seconds, _ in results],
-        # this thread's CPU time: no waiting for a core
-        "train_cpu_seconds": [cpu_seconds for *_, cpu_seconds in results],
+        "train_seconds": [run.seconds for run in results],
+        "train_cpu_seconds": [run.cpu_seconds for run in results],
     }
+    for name in dict.fromkeys(k for run in results for k in (run.initial or {})):
+        runs[name] = [(run.initial or {}).get(name, np.nan) for run in results]
     runs = pa.table({name: pa.array(values, RUN_COLUMN_TYPES.get(name, pa.float64()))
                      for name, values in runs.items()})  # fmt: skip
     return runs, _stacked(results, "history_columns"), _stacked(results, "layer_columns")
@@ -85,10 +97,10 @@ def measured_tables(data, results):
 def _stacked(results, attribute):
     """One TrainResult table (``history_columns`` or ``layer_columns``) of every seed, with
     a seed column."""
-    tables = [getattr(res, attribute) for _, res, *_ in results]
+    tables = [getattr(run.result, attribute) for run in results]
     columns = {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}
     rows = [len(table["step"]) for table in tables]
-    columns["seed"] = np.repeat([seed for seed, *_ in results], rows)
+    columns["seed"] = np.repeat([run.seed for run in results], rows)
     return pa.table(columns)
 
 

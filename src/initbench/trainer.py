@@ -12,8 +12,9 @@ from .datasets import Dataset
 from .engine.activations import get_activation
 from .engine.training import train
 from .inits import init_params
+from .jacobian import jacobian_summary
 from .settings import PER_NETWORK
-from .tables import cell_tables
+from .tables import SeedRun, cell_tables
 
 
 def initial_network(cell: Cell, data: Dataset, seed):
@@ -35,11 +36,13 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
 
 
 def train_seeds(cell: Cell, data: Dataset, on_seed_done=None):
-    """``(seed, TrainResult, seconds, thread CPU seconds)`` for every seed of ``cell``."""
+    """A ``tables.SeedRun`` for every seed of ``cell``; with ``probe_jacobian``, each with
+    the hidden Jacobian's spectrum at init on the probe rows (jacobian.jacobian_summary)."""
     probe = probe_rows(cell, data)
     results = []
     for seed in cell.seeds:
         W, b = initial_network(cell, data, seed)
+        initial = jacobian_summary(W, b, cell.activation, probe) if cell.probe_jacobian else None
         start, start_cpu = time.perf_counter(), time.thread_time()
         res = train(
             W, b, data.X_train, data.y_train, activation=cell.activation,
@@ -47,7 +50,7 @@ def train_seeds(cell: Cell, data: Dataset, on_seed_done=None):
             y_test=data.y_test, X_probe=probe, settings=cell.training,
         )  # fmt: skip
         seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
-        results.append((seed, res, seconds, cpu_seconds))
+        results.append(SeedRun(seed, res, seconds, cpu_seconds, initial))
         if on_seed_done is not None:
             on_seed_done(seed, res, seconds)
     return results
@@ -83,5 +86,5 @@ def train_cells_together(cells, data: Dataset, device):
         share = (time.perf_counter() - start) / len(members)  # one call: an equal share each
         cpu_share = (time.thread_time() - start_cpu) / len(members)
         for (cell, seed), res in zip(members, trained, strict=True):
-            results.setdefault(cell.name, []).append((seed, res, share, cpu_share))
+            results.setdefault(cell.name, []).append(SeedRun(seed, res, share, cpu_share))
     return results

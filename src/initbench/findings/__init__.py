@@ -23,6 +23,7 @@ from .base import (
 # isort: off
 from . import symmetry, course, normal_small, glorot, he_xavier, leaky_relu  # noqa: E402, F401
 from . import chi1, depth_scale, saxe, lsuv  # noqa: E402, F401
+from . import isometry, hanin_rolnick, zero_branch, mup  # noqa: E402, F401
 
 # isort: on
 

@@ -144,14 +144,15 @@ class Results(StudyTables):
         with np.load(path) as f:
             return {key: f[key] for key in f.files}
 
-    def draw(self, claim, plot, ncols=1, size=(6.4, 4.0), sharey=False):
-        """Draw ``plot(fig, axes)`` on ``ncols`` axes into the claim's PNG and return its file
-        name; None when figures are off (figure_dir None: verdicts only)."""
+    def draw(self, claim, plot, ncols=1, size=(6.4, 4.0), sharey=False, nrows=1):
+        """Draw ``plot(fig, axes)`` on ``ncols`` axes (a row of them; a grid of ``nrows``
+        rows when given) into the claim's PNG and return its file name; None when figures
+        are off (figure_dir None: verdicts only)."""
         if self.figure_dir is None:
             return None
         with mpl.rc_context(plotting.STYLE):
-            fig, axes = plotting.figure(ncols, 1, *size, sharey=sharey)
-            plot(fig, axes[0])
+            fig, axes = plotting.figure(ncols, nrows, *size, sharey=sharey)
+            plot(fig, axes[0] if nrows == 1 else axes)
             plotting.save(fig, self.figure_dir / claim.figure_name)
         return claim.figure_name
 

@@ -1,0 +1,225 @@
+"""Hanin & Rolnick 2018: with He init, the sum of reciprocal widths, not depth, sets how a
+ReLU net starts training.
+
+What the paper claims: He's variance 2/fan_in keeps the mean squared activation M_d
+constant over depth (failure mode FM1 avoided), but the fluctuations of M_d grow with
+beta = sum_j 1/n_j over the hidden widths (FM2), "avoided by keeping constant the sum of
+the reciprocals of layer widths"; a deeper net "need not take longer to start training"
+if both are avoided. Their figures time early training as the epochs to 20% accuracy on
+vectorized MNIST. For a fixed input, log M_d is close to Gaussian with variance 5 beta
+(Hanin & Nica 2018): each ReLU layer of width n multiplies M by a factor of variance 5/n.
+
+The rule, fixed before the runs: the across-seed variance of log M at the last hidden
+layer (one fixed test input) must grow with beta with a slope between 2.5 and 10 (half
+and twice 5); nets of equal beta but different depth must reach 20% train accuracy within
+a factor 2 of each other, and at one depth the largest beta must take at least twice as
+long as the smallest.
+"""
+
+import json
+
+import numpy as np
+import seaborn as sns
+
+from ..effects import Effect
+from ..outcomes import first_step_reaching
+from ..text import gnum
+from .base import NotTestable, published_claim
+
+SLOPE_RANGE = (2.5, 10.0)  # Var[log M] per unit beta: within half and twice the theory's 5
+ALIKE = 1.0  # equal beta: |log2 steps-to-20% ratio| below this
+SLOWER = 1.0  # same depth: log2 steps-to-20%, largest beta over smallest, above this
+START = 0.2  # "training has started": 20% train accuracy, the paper's criterion
+INIT, TRAINING = "hanin_rolnick_init", "hanin_rolnick"
+
+
+def with_beta(frame):
+    widths = frame["hidden"].map(json.loads)
+    return frame.assign(beta=widths.map(lambda h: round(sum(1 / n for n in h), 9)),
+                        profile=frame["hidden"])  # fmt: skip
+
+
+def log_sizes(layers):
+    """Per run: log M, the mean squared activation of the last hidden layer at init on the
+    probe row (M = mean^2 + std^2 over its units); NaN where every unit is 0 (a dead
+    layer, which a narrow ReLU layer can be, has no log size)."""
+    top = layers[layers["step"].eq(0) & layers["layer"].eq(layers["depth"] - 1)]
+    m = top["probe_act_mean"] ** 2 + top["probe_act_std"] ** 2
+    return top.assign(log_m=np.log(m.where(m > 0)))
+
+
+def slope_values(sizes):
+    """Per seed, its share of the least-squares slope of Var[log M] against beta: with
+    d = the seed's squared deviation from its architecture's mean (unbiased), the slope is
+    sum_a w_a mean_s d_as, so its per-seed terms sum_a w_a d_as average to it."""
+    g = sizes.groupby("profile")["log_m"]
+    n = g.transform("size")
+    d = (sizes["log_m"] - g.transform("mean")) ** 2 * n / (n - 1)
+    betas = sizes.groupby("profile")["beta"].first()
+    w = (betas - betas.mean()) / ((betas - betas.mean()) ** 2).sum()
+    terms = d * sizes["profile"].map(w)
+    return terms.groupby(sizes["seed"]).sum()
+
+
+def hr_effects(sizes, starts):
+    effects = []
+    if sizes is not None and sizes["beta"].nunique() >= 2:
+        values = tuple(slope_values(sizes))
+        lo, hi = SLOPE_RANGE
+        label = "slope of Var[log M] over seeds against beta"
+        effects += [Effect(label + f" (claim: > {lo:g})", values, lo, True),
+                    Effect(label + f" (claim: < {hi:g})", values, hi, False)]  # fmt: skip
+    if starts is None:
+        return effects
+    # equal beta: the level whose nets span the widest range of depths
+    spans = starts.groupby("beta")["depth"].agg(lambda d: d.max() / d.min())
+    if spans.max() > 1:
+        beta = spans.idxmax()
+        level = starts[starts["beta"].eq(beta)]
+        shallow, deep = level["depth"].min(), level["depth"].max()
+        ratio, censored = _log2_ratio(level, level["depth"].eq(deep), level["depth"].eq(shallow))
+        label = (
+            f"beta {gnum(beta, 3)}: log2 steps to {START:.0%}, depth {deep} over depth {shallow}"
+        )
+        effects += [
+            Effect(label + f" (claim: > -{ALIKE:g})", ratio, -ALIKE, True, censored=censored),
+            Effect(label + f" (claim: < {ALIKE:g})", ratio, ALIKE, False, censored=censored),
+        ]
+    # one depth: the largest beta against the smallest
+    by_depth = starts.groupby("depth")["beta"].agg(lambda b: b.max() / b.min())
+    if by_depth.max() > 1:
+        depth = by_depth.idxmax()
+        same = starts[starts["depth"].eq(depth)]
+        big, small = same["beta"].max(), same["beta"].min()
+        ratio, censored = _log2_ratio(same, same["beta"].eq(big), same["beta"].eq(small))
+        effects.append(Effect(f"depth {depth}: log2 steps to {START:.0%}, beta {gnum(big, 3)} "
+                              f"over beta {gnum(small, 3)}", ratio, SLOWER, True,
+                              censored=censored))  # fmt: skip
+    return effects
+
+
+def _log2_ratio(frame, first, second):
+    """Per seed: log2 of the steps of the ``first`` rows over the ``second`` (several nets
+    in one arm: their mean log), and whether it is only a lower bound (a ``first`` net
+    never got there). Seeds whose ``second`` nets never got there are dropped: their ratio
+    is bounded from neither side."""
+    arms = [frame[rows].groupby("seed").agg(log2_steps=("log2_steps", "mean"),
+                                             censored=("censored", "any"))
+            for rows in (first, second)]  # fmt: skip
+    both = arms[0].merge(arms[1], left_index=True, right_index=True, suffixes=("_a", "_b"))
+    both = both[~both["censored_b"]]
+    return tuple(both["log2_steps_a"] - both["log2_steps_b"]), tuple(both["censored_a"])
+
+
+@published_claim(
+    "hanin_rolnick",
+    "Hanin & Rolnick: the sum of reciprocal widths, not depth, governs early training",
+    "In He-initialised ReLU networks, the fluctuations of the activations' size at init grow "
+    "with beta = sum_j 1/n_j (the variance of log ||z_L||^2 linearly in it), and early "
+    "training is governed by beta, not by depth alone: networks with equal beta start "
+    "training alike.",
+    "Hanin & Rolnick 2018, 'How to start training: the effect of initialization and "
+    "architecture' (FM1, FM2; figure 2); Hanin & Nica 2018 for the constant 5.",
+    [INIT, TRAINING],
+    partial=True,
+)
+def check_hanin_rolnick(claim, results):
+    sizes = None
+    init_layers = results.rows(
+        "layers",
+        INIT,
+        columns=(
+            "cell",
+            "seed",
+            "step",
+            "layer",
+            "depth",
+            "hidden",
+            "probe_act_mean",
+            "probe_act_std",
+        ),
+    )
+    dead = 0
+    if len(init_layers):
+        sizes = with_beta(log_sizes(init_layers))
+        if sizes["probe_act_std"].isna().all():
+            raise NotTestable(f"the {INIT} study has no probe statistics (set probe rows)")
+        dead = int(sizes["log_m"].isna().sum())
+        sizes = sizes.dropna(subset=["log_m"])
+    starts = None
+    curves = results.rows("curves", TRAINING)
+    if len(curves):
+        first = first_step_reaching(curves, START).rename("steps").reset_index()
+        runs = results.rows("runs", TRAINING).set_index(["cell", "seed"])
+        first = first.join(
+            runs[["depth", "hidden", "steps"]].rename(columns={"steps": "budget"}),
+            on=["cell", "seed"],
+        )
+        first["censored"] = first["steps"].isna()
+        first["log2_steps"] = np.log2(first["steps"].fillna(first["budget"]).clip(lower=1))
+        starts = with_beta(first)
+    effects = hr_effects(sizes, starts)
+    if not effects:
+        raise NotTestable("the Hanin & Rolnick studies need two or more width profiles")
+    measured = []
+    if sizes is not None:
+        var = sizes.groupby(["profile", "beta", "depth"])["log_m"].var().reset_index()
+        measured.append(
+            (
+                "Var[log M] over seeds at init by width profile (beta)",
+                "; ".join(
+                    f"{r.profile} ({gnum(r.beta, 3)}): {gnum(r.log_m, 3)}" for r in var.itertuples()
+                ),
+            )
+        )
+        measured.append(("Runs at init whose last hidden layer was all zero (dropped)", str(dead)))
+    if starts is not None:
+        med = starts.groupby(["profile", "beta"]).agg(
+            steps=("log2_steps", lambda v: 2 ** v.median()), never=("censored", "sum")
+        )
+        measured.append((f"steps to {START:.0%} train accuracy (median; runs that never got "
+                         "there)", "; ".join(f"{p} ({gnum(b, 3)}): {gnum(r.steps, 3)} "
+                                            f"({int(r.never)})"
+                                            for (p, b), r in med.iterrows())))  # fmt: skip
+    measured += [(e.label, e.text()) for e in effects]
+    rule = (
+        f"beta = sum of 1/width over the hidden layers. Init: per width profile, the variance "
+        f"over seeds of log M (M: mean squared activation of the last hidden layer on one "
+        f"fixed test input); its least-squares slope against beta, with a 95% interval over "
+        f"seeds (each seed's share of the slope), must lie within {SLOPE_RANGE[0]:g}-"
+        f"{SLOPE_RANGE[1]:g} (theory: 5). Training: steps to {START:.0%} train accuracy (never: "
+        f"the budget, a lower bound), as log2 ratios per seed: at the beta level with the "
+        f"widest range of depths, deepest over shallowest within +-{ALIKE:g}; at the depth "
+        f"with the widest range of beta, the largest beta over the smallest above {SLOWER:g}. "
+        f"Reproduced if all hold, not reproduced if one lies on the wrong side, otherwise "
+        f"inconclusive."
+    )
+
+    def plot(fig, axes):
+        if sizes is not None:
+            var = sizes.groupby(["profile", "beta", "depth"])["log_m"].var().reset_index()
+            sns.scatterplot(var, x="beta", y="log_m", hue="depth", style="depth", s=60,
+                            palette="viridis", ax=axes[0])  # fmt: skip
+            grid = np.linspace(0, var["beta"].max() * 1.05, 50)
+            axes[0].plot(grid, 5 * grid, color="grey", ls=":", lw=1, label="5 beta")
+            axes[0].set_ylabel("Var over seeds of log M at init")
+            axes[0].legend(fontsize=7, title="depth")
+        if starts is not None:
+            med = starts.groupby(["profile", "beta", "depth"])["log2_steps"].median()
+            med = (2**med).rename("steps").reset_index()
+            sns.scatterplot(med, x="beta", y="steps", hue="depth", style="depth", s=60,
+                            palette="viridis", ax=axes[1])  # fmt: skip
+            axes[1].set_yscale("log")
+            axes[1].set_ylabel(f"steps to {START:.0%} train accuracy (median)")
+            axes[1].legend(fontsize=7, title="depth")
+        for ax in axes:
+            ax.set_xlabel("beta = sum of 1 / width")
+
+    figure = results.draw(claim, plot, ncols=2, size=(10.0, 3.8))
+    caption = (
+        "Left: the variance over seeds of the log mean squared activation of the last hidden "
+        "layer at init, per width profile, against beta (dotted: Hanin & Nica's 5 beta). "
+        f"Right: steps until the net first reaches {START:.0%} training accuracy (median over "
+        "seeds), against beta; colour and marker give the depth."
+    )
+    return claim.decided(effects, rule, measured, figure, caption)

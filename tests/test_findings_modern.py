@@ -1,0 +1,217 @@
+"""The rules of the last decade's claims (muP, zero-start residual branches, dynamical
+isometry, Hanin & Rolnick) on synthetic tables: each can pass, each can fail, and each is
+inconclusive when its effect lies inside seed noise."""
+
+import math
+
+import numpy as np
+import pytest
+from test_findings import SEEDS, Tables, effect, evaluate
+
+from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from initbench.outcomes import lr_optimum
+
+LOG2_LRS = range(-8, 1)
+
+
+def test_lr_optimum_is_the_parabola_vertex_inside_the_grid():
+    x = np.arange(-6.0, 1.0)
+    assert lr_optimum(x, (x + 2.3) ** 2 + 1) == (pytest.approx(-2.3), pytest.approx(1.09))
+    assert math.isnan(lr_optimum(x, x)[0])  # the lowest loss on the edge: beyond the grid
+    loss = np.where(x > -1, np.inf, (x + 2) ** 2)  # a diverged neighbour: the grid point
+    assert lr_optimum(x, np.where(x > -2, np.inf, (x + 2.4) ** 2))[0] == -2.0
+    assert lr_optimum(x, loss)[0] == pytest.approx(-2.0)
+
+
+def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6):
+    """Final loss 0.1 (log2 lr - optimum)^2 + floor: the optimum at width 512 moves by
+    the shift from width 64's (-4), by seed +- noise; the floor is 1 at width 64."""
+    t = Tables()
+    for optimizer in ("sgd", "adam"):
+        for par, shift in (("sp", sp_shift), ("mup", mup_shift)):
+            for width in (64, 512):
+                for k in LOG2_LRS:
+
+                    def run(seed, w=width, k=k, s=shift):
+                        opt = -4 + (s + noise * (seed - 1) if w == 512 else 0)
+                        floor = wide_loss if w == 512 else 1.0
+                        return {"final_train_loss": floor + 0.1 * (k - opt) ** 2}
+
+                    t.cell(
+                        f"mup_{optimizer}", hidden=(width,) * 3, lr=2.0**k, seeds=SEEDS, run=run,
+                        settings={"optimizer": optimizer, "parametrization": par},
+                        layer=lambda s, lay, d, seed, w=width: {"act_std": 1.0 + 0.01 * w},
+                    )  # fmt: skip
+    return t
+
+
+def test_mup():
+    found = evaluate(mup_tables(), "mup")
+    assert found.verdict == REPRODUCED
+    assert effect(found, "sgd sp: optimal log2 lr")["estimate"] == pytest.approx(-3)
+    assert effect(found, "adam mup: best train loss")["estimate"] == pytest.approx(0.6)
+    assert evaluate(mup_tables(mup_shift=-3.0), "mup").verdict == NOT_REPRODUCED
+    assert evaluate(mup_tables(sp_shift=0.0), "mup").verdict == NOT_REPRODUCED
+    assert evaluate(mup_tables(wide_loss=1.5), "mup").verdict == NOT_REPRODUCED
+    noisy = evaluate(mup_tables(mup_shift=0.9, noise=0.5), "mup")  # 0.9 +- 0.5 against < 1
+    assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
+
+
+RESIDUAL_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
+ARMS = {  # arm -> (study, scheme, settings)
+    "he": ("residual_standard", "he_normal", {"branch_scaling": "fixed", "norm": "none"}),
+    "ln": ("residual_standard", "he_normal", {"branch_scaling": "fixed", "norm": "layernorm"}),
+    "gate": ("residual_gate", "he_normal", {"branch_scaling": "gate", "norm": "none"}),
+    "fixup": ("residual_fixup", "fixup", {"branch_scaling": "fixed", "norm": "none"}),
+}
+
+
+def zero_branch_tables(he_degrades=True, gate_loss=1.3, noise=0.0):
+    """4 and 64 blocks of 2 layers: He trains up to lr 0.1 at 4 blocks and at none at 64
+    (unless it does not degrade); the zero-start arms reach ``gate_loss`` (+- noise by
+    seed) at 64 blocks, pre-LayerNorm 1.4."""
+    t = Tables()
+    for arm, (study, scheme, settings) in ARMS.items():
+        for blocks in (4, 64):
+            for lr in RESIDUAL_LRS:
+
+                def run(seed, arm=arm, blocks=blocks, lr=lr):
+                    trains = lr <= 0.1 and not (arm == "he" and blocks == 64 and he_degrades)
+                    loss = {"he": 1.5, "ln": 1.4}.get(arm, gate_loss + noise * (seed - 1))
+                    loss = loss * (1 + abs(math.log10(lr / 0.03)))  # best at lr 0.03
+                    return {
+                        "final_train_loss": loss if trains else 2.3,
+                        "final_train_accuracy": 0.6 if trains else 0.1,
+                    }
+
+                t.cell(
+                    study, init=scheme, scheme=scheme, hidden=(16,) * (2 * blocks + 1), lr=lr,
+                    seeds=SEEDS, run=run,
+                    settings={"architecture": "residual", "block_size": 2, "optimizer": "sgd",
+                              **settings},
+                )  # fmt: skip
+    return t
+
+
+def test_zero_branch():
+    found = evaluate(zero_branch_tables(), "zero_branch")
+    assert found.verdict == REPRODUCED
+    he = effect(found, "He: log2 largest trainable lr")
+    assert list(he["censored"]) == [True] * 3  # no lr trains at 64 blocks: a lower bound
+    assert effect(found, "Fixup, 64 blocks: best train loss")["estimate"] == pytest.approx(
+        1.3 / 1.4
+    )
+    assert evaluate(zero_branch_tables(gate_loss=3.0), "zero_branch").verdict == NOT_REPRODUCED
+    cured = evaluate(zero_branch_tables(he_degrades=False), "zero_branch")
+    assert cured.verdict == INCONCLUSIVE and "nothing to cure" in cured.rule
+    noisy = evaluate(zero_branch_tables(gate_loss=1.75, noise=0.3), "zero_branch")  # ~1.25 x
+    assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
+
+
+def isometry_tables(orthogonal_spread=0.3, noise=0.0, gaussian_reaches=50):
+    """Spreads var/mean^2 at depth 64 (a quarter of that at depth 4): tanh orthogonal
+    ``orthogonal_spread`` (+- noise by seed), Gaussian ones 60, ReLU orthogonal 40. The
+    trained tanh nets reach 0.9 at step 5 (orthogonal) and ``gaussian_reaches``."""
+    t = Tables()
+    spreads = {("tanh", "orthogonal"): orthogonal_spread, ("tanh", "normal"): 60.0,
+               ("relu", "orthogonal"): 40.0, ("relu", "normal"): 80.0}  # fmt: skip
+    for (activation, weights), spread in spreads.items():
+        for depth in (4, 64):
+
+            def run(seed, spread=spread, depth=depth, w=weights):
+                v = (spread + (noise * (seed - 1) if w == "orthogonal" else 0)) * depth / 64
+                quantiles = {f"init_jacobian_sv_q{q:02d}": 1.0 for q in (0, 5, 25, 50, 75, 95, 100)}
+                return {"init_jacobian_factors": depth - 2.0, "init_jacobian_mean_sq": 1.0,
+                        "init_jacobian_var_sq": v, **quantiles}  # fmt: skip
+
+            t.cell("isometry_spectra", activation=activation, init=f"critical_{weights}",
+                   scheme="critical", hidden=(32,) * (depth - 1), steps=1, seeds=SEEDS,
+                   init_params={"sigma_b2": 1e-5, "weights": weights}, run=run)  # fmt: skip
+    for weights, reach in (("orthogonal", 5), ("normal", gaussian_reaches)):
+        for lr in (0.003, 0.01):
+            t.cell(
+                "isometry_training",
+                activation="tanh",
+                init=f"critical_{weights}",
+                scheme="critical",
+                hidden=(16,) * 31,
+                lr=lr,
+                seeds=SEEDS,
+                init_params={"sigma_b2": 1e-5, "weights": weights},
+                curve=lambda s, seed, r=reach: {"train_accuracy": 0.9 if s >= r else 0.1},
+            )
+    return t
+
+
+def test_isometry():
+    found = evaluate(isometry_tables(), "isometry")
+    assert found.verdict == REPRODUCED
+    assert effect(found, "tanh, depth 64: log10 spread")["estimate"] == pytest.approx(
+        math.log10(60 / 0.3)
+    )
+    speed = effect(found, "tanh, depth 32: log2 steps to target")
+    assert speed["estimate"] == pytest.approx(math.log2(50 / 5))
+    assert evaluate(isometry_tables(orthogonal_spread=3.0), "isometry").verdict == NOT_REPRODUCED
+    slow = evaluate(isometry_tables(gaussian_reaches=5), "isometry")  # no faster: fails
+    assert slow.verdict == NOT_REPRODUCED
+    noisy = evaluate(isometry_tables(orthogonal_spread=1.0, noise=0.5), "isometry")
+    assert noisy.verdict == INCONCLUSIVE
+
+
+def hanin_rolnick_tables(slope=5.0, seeds=40, faster_with_beta=False):
+    """log M at init: sqrt(slope beta) z over seeds (z fixed: mean 0, variance 1). Steps to
+    20% accuracy at beta 1/16, 1/4 (depths 5 and 17) and 1: 2, 10 and 50 logged steps
+    (reversed when ``faster_with_beta``)."""
+    t = Tables()
+    z = np.random.default_rng(0).standard_normal(seeds)
+    z = (z - z.mean()) / z.std(ddof=1)
+    reach = {0.0625: 2, 0.25: 10, 1.0: 50}
+    for hidden in [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]:
+        beta = sum(1 / n for n in hidden)
+        log_m = math.sqrt(slope * beta) * z
+        steps = reach[beta] if not faster_with_beta else 60 // reach[beta]
+
+        def layer(s, lay, depth, seed, log_m=log_m):
+            return {"probe_act_mean": math.exp(log_m[seed] / 2), "probe_act_std": 0.0}
+
+        t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)),
+               layer=layer)  # fmt: skip
+        t.cell(
+            "hanin_rolnick",
+            hidden=hidden,
+            seeds=SEEDS,
+            curve=lambda s, seed, r=steps: {"train_accuracy": 0.3 if s >= r else 0.1},
+        )
+    return t
+
+
+def test_hanin_rolnick():
+    found = evaluate(hanin_rolnick_tables(), "hanin_rolnick")
+    assert found.verdict == REPRODUCED
+    assert effect(found, "slope of Var[log M] over seeds against beta (claim: > 2.5)")[
+        "estimate"
+    ] == pytest.approx(5.0)
+    assert (
+        effect(found, "beta 0.25: log2 steps to 20%, depth 17 over depth 5 (claim: < 1)")[
+            "estimate"
+        ]
+        == 0
+    )
+    assert effect(found, "depth 5: log2 steps to 20%, beta 0.25 over beta 0.0625")[
+        "estimate"
+    ] == pytest.approx(math.log2(10 / 2))
+    assert evaluate(hanin_rolnick_tables(slope=0.5), "hanin_rolnick").verdict == NOT_REPRODUCED
+    reversed_ = evaluate(hanin_rolnick_tables(faster_with_beta=True), "hanin_rolnick")
+    assert reversed_.verdict == NOT_REPRODUCED
+    few = evaluate(hanin_rolnick_tables(slope=3.0, seeds=6), "hanin_rolnick")
+    assert few.verdict == INCONCLUSIVE and "what would decide" in few.rule
+
+
+@pytest.mark.parametrize("tables, key", [
+    (mup_tables, "mup"), (zero_branch_tables, "zero_branch"), (isometry_tables, "isometry"),
+    (hanin_rolnick_tables, "hanin_rolnick"),
+])  # fmt: skip
+def test_figure_is_written(tables, key, tmp_path):
+    found = evaluate(tables(), key, tmp_path)
+    assert found.verdict == REPRODUCED
+    assert found.figure in [p.name for p in tmp_path.iterdir()]

@@ -1,0 +1,71 @@
+"""The hidden Jacobian at init (jacobian.py): against central differences of a NumPy forward,
+exact spectra where algebra fixes them, and how the pipeline records it."""
+
+import naive
+import numpy as np
+import pytest
+
+from initbench.inits import init_params
+from initbench.jacobian import JACOBIAN_COLUMNS, hidden_jacobians, jacobian_summary
+
+
+def hidden_map(Ws, bs, act):
+    """x^1 -> x^L through the hidden-to-hidden layers, in NumPy (tests/naive.py)."""
+
+    def f(x):
+        for W, b in zip(Ws[1:-1], bs[1:-1], strict=True):
+            x = naive.activation(act, W @ x + b, 0.01)[0]
+        return x
+
+    return f
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "selu", "sigmoid"])
+def test_jacobian_equals_central_differences(act):
+    sizes = [7, 12, 12, 12, 12, 3]
+    Ws, bs = init_params("mean_field", sizes, activation=act, seed=3, sigma_w2=1.7, sigma_b2=0.1)
+    X = np.random.default_rng(4).standard_normal((3, 7))
+    J = hidden_jacobians(Ws, bs, act, X)
+    f, h = hidden_map(Ws, bs, act), 1e-6
+    for row, x in enumerate(X):
+        x1 = naive.activation(act, Ws[0] @ x + bs[0], 0.01)[0]
+        fd = np.stack([(f(x1 + h * e) - f(x1 - h * e)) / (2 * h) for e in np.eye(12)], axis=1)
+        np.testing.assert_allclose(J[row], fd, rtol=1e-6, atol=1e-8)
+
+
+def test_orthogonal_linear_net_is_an_isometry_and_gaussian_is_not():
+    """Linear layers: J is the product of the weights. Orthogonal ones give every singular
+    value 1 at any depth; Gaussian ones (sigma_w2 = 1) spread the spectrum."""
+    sizes = [5, *[16] * 12, 2]
+    X = np.ones((2, 5))
+    ortho = init_params("mean_field", sizes, activation="linear", seed=0, sigma_w2=1.0,
+                        weights="orthogonal")  # fmt: skip
+    s = jacobian_summary(*ortho, "linear", X)
+    assert s["init_jacobian_factors"] == 11
+    assert s["init_jacobian_sv_q00"] == pytest.approx(1, abs=1e-12)
+    assert s["init_jacobian_sv_q100"] == pytest.approx(1, abs=1e-12)
+    assert s["init_jacobian_var_sq"] == pytest.approx(0, abs=1e-12)
+    gauss = jacobian_summary(*init_params("mean_field", sizes, activation="linear", seed=0,
+                                          sigma_w2=1.0), "linear", X)  # fmt: skip
+    assert gauss["init_jacobian_sv_q100"] > 2 and gauss["init_jacobian_sv_q00"] < 0.1
+
+
+def test_orthogonal_weights_keep_the_per_unit_variance():
+    """weights: orthogonal draws rows of expected squared norm sigma_w2, as the Gaussian."""
+    for fan_in, fan_out in [(64, 256), (256, 64), (128, 128)]:
+        (W,), _ = init_params("mean_field", [fan_in, fan_out], activation="tanh", seed=1,
+                              sigma_w2=1.5, weights="orthogonal")  # fmt: skip
+        assert np.mean(np.sum(W**2, axis=1)) == pytest.approx(1.5, rel=1e-9)
+    with pytest.raises(ValueError, match="weights must be normal or orthogonal, got 'uniform'"):
+        init_params("mean_field", [4, 4], activation="tanh", sigma_w2=1.0, weights="uniform")
+
+
+def test_a_diverging_init_records_nan_spectra_and_uneven_widths_are_refused():
+    Ws, bs = init_params("mean_field", [4, *[8] * 400, 2], activation="linear", seed=0,
+                         sigma_w2=100.0)  # fmt: skip
+    s = jacobian_summary(Ws, bs, "linear", np.ones((1, 4)))
+    assert set(s) == set(JACOBIAN_COLUMNS)
+    assert s["init_jacobian_factors"] == 399 and np.isnan(s["init_jacobian_mean_sq"])
+    Ws, bs = init_params("he_normal", [4, 8, 6, 2], activation="relu")
+    with pytest.raises(ValueError, match=r"hidden layers of one width, got \[8, 6\]"):
+        hidden_jacobians(Ws, bs, "relu", np.ones((1, 4)))
