@@ -94,6 +94,16 @@ BAD_CONFIGS = [
      "studies.engine: optimizer is given and swept (sweep.optimizer); give one"),
     ("unknown swept setting", _set(("studies", "engine", "sweep", "depth"), [2]),
      "studies.engine.sweep: Additional properties are not allowed ('depth' was unexpected)"),
+    ("jacobian of a one-layer net", _set(("studies", "overview", "probe"),
+                                         {"split": "test", "rows": 4, "jacobian": True}),
+     "studies.overview: probe.jacobian needs a plain net of two or more hidden layers of one "
+     "width, got hidden [16] (plain)"),
+    ("unknown weights", _set(("inits", "normal_small"),
+                             {"scheme": "mean_field", "sigma_w2": 1.0, "weights": "uniform"}),
+     "weights must be normal or orthogonal, got 'uniform'"),
+    ("unknown dataset parameter", _set(("datasets", "circles"), {"feature_sd": 0.1}),
+     "datasets.circles: dataset 'circles': unknown parameter 'feature_sd'; known: n_train"),
+    ("seed count 0", _set(("defaults", "seeds"), 0), "defaults.seeds: 0 is less than the minimum of 1"),
 ]  # fmt: skip
 
 
@@ -178,6 +188,19 @@ def test_config_file_check_refuses_templates_and_tags(tmp_path):
     with pytest.raises(ConfigError, match="not plain YAML"):
         check_config_files([tagged])
     check_config_files([ROOT / "config" / "quick.yaml"])  # plain YAML passes
+
+
+def test_seeds_as_a_count_and_the_jacobian_probe_reach_the_cells():
+    config = copy.deepcopy(QUICK)
+    config["studies"]["course"]["seeds"] = 4
+    config["studies"]["course"]["hidden"] = [[8, 8, 8]]
+    config["studies"]["course"]["probe"] = {"split": "test", "rows": 2, "jacobian": True}
+    cells = [plan(config).cells[n] for n in plan(config).studies["course"]]
+    assert {c.seeds for c in cells} == {(0, 1, 2, 3)}
+    assert all(c.probe_jacobian and c.probe_rows == 2 for c in cells)
+    keys = {c.key for c in cells}
+    del config["studies"]["course"]["probe"]["jacobian"]  # off: the cells' keys change
+    assert not keys & {c.key for c in plan(config).cells.values()}
 
 
 def test_inverse_depth_lr_scaling():
@@ -279,3 +302,13 @@ def test_job_priorities_rank_training_jobs_by_estimated_work():
     work = {b: estimated_work([grid.cells[n] for n in names]) for b, names in grid.batches.items()}
     assert max(work, key=work.get) == max(ranks, key=ranks.get)
     assert min(work, key=work.get) == min(ranks, key=ranks.get)
+
+
+def test_a_dataset_no_study_trains_on_is_planned_without_error(workflow_dir):
+    """The findings read every configured dataset; one no study uses still gets a job."""
+    config = copy.deepcopy(QUICK)
+    config["datasets"]["unused"] = {"generator": "moons"}
+    (workflow_dir / "extra.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workflow_dir, "-n", "--cores", "1", "--configfile", "extra.yaml")
+    assert proc.returncode == 0, proc.output
+    assert "results/data/unused.npz" in proc.output

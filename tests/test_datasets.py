@@ -272,3 +272,14 @@ def test_mnist_is_real_mnist_stratified_and_seeded():
     assert (raw.X_train.std(axis=0) == 0).sum() > 0  # the border pixels: zeroed, not divided
     with pytest.raises(ValueError, match="test_size"):
         load_dataset("mnist", test_size=5000)
+
+
+def test_feature_rms_rescales_both_splits_by_the_train_split():
+    plain = load_dataset("digits")
+    scaled = load_dataset("digits", feature_rms=0.14)
+    assert np.sqrt(np.mean(scaled.X_train**2)) == pytest.approx(0.14)
+    factor = 0.14 / np.sqrt(np.mean(plain.X_train**2))
+    np.testing.assert_allclose(scaled.X_test, plain.X_test * factor)
+    np.testing.assert_array_equal(scaled.y_train, plain.y_train)
+    with pytest.raises(ValueError, match="dataset 'digits': feature_rms must be > 0, got 0"):
+        load_dataset("digits", feature_rms=0)

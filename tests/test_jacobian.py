@@ -69,3 +69,25 @@ def test_a_diverging_init_records_nan_spectra_and_uneven_widths_are_refused():
     Ws, bs = init_params("he_normal", [4, 8, 6, 2], activation="relu")
     with pytest.raises(ValueError, match=r"hidden layers of one width, got \[8, 6\]"):
         hidden_jacobians(Ws, bs, "relu", np.ones((1, 4)))
+
+
+def test_a_cell_with_the_jacobian_probe_records_its_spectrum_per_seed():
+    """The trainer measures the spectrum of each seed's initial net, before training."""
+    from initbench.cell import Cell
+    from initbench.datasets import load_dataset
+    from initbench.settings import TrainSettings
+    from initbench.trainer import initial_network, train_cell
+
+    data = load_dataset("digits")
+    cell = Cell(dataset="digits", activation="tanh", init="orthogonal", scheme="orthogonal",
+                hidden=(12, 12, 12), seeds=(0, 1), training=TrainSettings(steps=2),
+                probe_split="test", probe_rows=3, probe_jacobian=True)  # fmt: skip
+    runs, _, _ = train_cell(cell, data)
+    for seed in (0, 1):
+        W, b = initial_network(cell, data, seed)
+        expected = jacobian_summary(W, b, "tanh", data.X_test[:3])
+        row = runs[runs["seed"].eq(seed)].iloc[0]
+        assert {k: row[k] for k in JACOBIAN_COLUMNS} == pytest.approx(expected)
+    plain = Cell(dataset="digits", activation="tanh", init="orthogonal", scheme="orthogonal",
+                 hidden=(12, 12, 12), seeds=(0,), training=TrainSettings(steps=2))  # fmt: skip
+    assert not set(JACOBIAN_COLUMNS) & set(train_cell(plain, data)[0].columns)

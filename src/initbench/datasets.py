@@ -91,13 +91,7 @@ def load_dataset(name, seed=0, feature_rms=None, **params):
         raise ValueError(unknown_name_message("dataset", name, DATASETS)) from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"dataset {name!r}: seed must be a non-negative int, got {seed!r}")
-    allowed = [p for p in inspect.signature(fn).parameters if p != "seed"]
-    for key in params:
-        if key not in allowed:
-            raise ValueError(
-                f"dataset {name!r}: unknown parameter {key!r}; known: "
-                f"{', '.join([*allowed, 'feature_rms'])}"
-            )
+    check_parameters(name, params)
     if "standardize" in params:  # checked before a slow generator runs
         _flag(name, "standardize", params["standardize"])
     if feature_rms is not None and not _scale(name, "feature_rms", feature_rms) > 0:
@@ -107,6 +101,17 @@ def load_dataset(name, seed=0, feature_rms=None, **params):
         return data
     factor = feature_rms / np.sqrt(np.mean(data.X_train**2))
     return replace(data, X_train=data.X_train * factor, X_test=data.X_test * factor)
+
+
+def check_parameters(name, params):
+    """A ValueError naming the first of ``params`` that dataset ``name`` does not take."""
+    allowed = [*(p for p in inspect.signature(DATASETS[name]).parameters if p != "seed"),
+               "feature_rms"]  # fmt: skip
+    for key in params:
+        if key not in allowed:
+            raise ValueError(
+                f"dataset {name!r}: unknown parameter {key!r}; known: {', '.join(allowed)}"
+            )
 
 
 def _count(dname, pname, value, minimum=1):

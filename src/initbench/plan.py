@@ -13,7 +13,7 @@ import numpy as np
 
 from .cell import Cell
 from .config import ConfigError, check_schema, load_plugins
-from .datasets import DATASETS
+from .datasets import DATASETS, check_parameters
 from .engine.activations import ACTIVATIONS, get_activation
 from .engine.residual import residual_blocks
 from .inits import INITS, init_params
@@ -57,6 +57,10 @@ def plan(config, cores=1):
         spec = dict(spec)
         generator = spec.pop("generator", label)
         _known("dataset", f"datasets.{label}.generator", generator, DATASETS)
+        try:
+            check_parameters(generator, spec)
+        except ValueError as error:
+            raise ConfigError(f"datasets.{label}: {error}") from None
         datasets[label] = (generator, spec)
     for label, spec in config["inits"].items():
         _known("init scheme", f"inits.{label}.scheme", spec["scheme"], INITS)
