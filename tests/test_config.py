@@ -103,7 +103,8 @@ BAD_CONFIGS = [
      "weights must be normal or orthogonal, got 'uniform'"),
     ("unknown dataset parameter", _set(("datasets", "circles"), {"feature_sd": 0.1}),
      "datasets.circles: dataset 'circles': unknown parameter 'feature_sd'; known: n_train"),
-    ("seed count 0", _set(("defaults", "seeds"), 0), "defaults.seeds: 0 is less than the minimum of 1"),
+    ("seed count 0", _set(("defaults", "seeds"), 0),
+     "defaults.seeds: 0 is less than the minimum of 1"),
 ]  # fmt: skip
 
 
