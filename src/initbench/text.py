@@ -41,6 +41,12 @@ def seconds_text(s):
     return f"{s / 3600:.2f} h"
 
 
+def listed(values, fmt="{}"):
+    """The distinct values, sorted, as '1, 2, 4' (each through ``fmt``): a setting's values
+    over a claim's runs, quoted in its rule."""
+    return ", ".join(fmt.format(v) for v in sorted(set(values)))
+
+
 def join_words(items):
     items = list(items)
     if len(items) <= 2:

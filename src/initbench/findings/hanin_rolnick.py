@@ -72,11 +72,8 @@ def hr_effects(sizes, starts):
     if starts is None:
         return effects
     # equal beta: the level whose nets span the widest range of depths
-    spans = starts.groupby("beta")["depth"].agg(lambda d: d.max() / d.min())
-    if spans.max() > 1:
-        beta = spans.idxmax()
-        level = starts[starts["beta"].eq(beta)]
-        shallow, deep = level["depth"].min(), level["depth"].max()
+    if (found := widest(starts, "beta", "depth")) is not None:
+        beta, level, shallow, deep = found
         ratio, censored = _log2_ratio(level, level["depth"].eq(deep), level["depth"].eq(shallow))
         label = (
             f"beta {gnum(beta, 3)}: log2 steps to {START:.0%}, depth {deep} over depth {shallow}"
@@ -86,16 +83,23 @@ def hr_effects(sizes, starts):
             Effect(label + f" (claim: < {ALIKE:g})", ratio, ALIKE, False, censored=censored),
         ]
     # one depth: the largest beta against the smallest
-    by_depth = starts.groupby("depth")["beta"].agg(lambda b: b.max() / b.min())
-    if by_depth.max() > 1:
-        depth = by_depth.idxmax()
-        same = starts[starts["depth"].eq(depth)]
-        big, small = same["beta"].max(), same["beta"].min()
+    if (found := widest(starts, "depth", "beta")) is not None:
+        depth, same, small, big = found
         ratio, censored = _log2_ratio(same, same["beta"].eq(big), same["beta"].eq(small))
         effects.append(Effect(f"depth {depth}: log2 steps to {START:.0%}, beta {gnum(big, 3)} "
                               f"over beta {gnum(small, 3)}", ratio, SLOWER, True,
                               censored=censored))  # fmt: skip
     return effects
+
+
+def widest(starts, within, across):
+    """(value, its rows, smallest and largest ``across``) for the ``within`` value whose rows
+    span the widest ratio of ``across`` (the first on ties); None when none spans any."""
+    spans = starts.groupby(within)[across].agg(lambda v: v.max() / v.min())
+    if not spans.max() > 1:
+        return None
+    rows = starts[starts[within].eq(spans.idxmax())]
+    return spans.idxmax(), rows, rows[across].min(), rows[across].max()
 
 
 def _log2_ratio(frame, first, second):

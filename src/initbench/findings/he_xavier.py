@@ -26,7 +26,7 @@ import seaborn as sns
 from ..effects import Effect
 from ..outcomes import first_step_reaching, value_at
 from ..plotting import legend_outside, step_axis
-from ..text import gnum
+from ..text import gnum, listed
 from .base import NotTestable, published_claim
 
 STALL_DEPTH, BOTH_DEPTH = 30, 22
@@ -156,8 +156,7 @@ def check_he_xavier(claim, results):
          + f"; {gnum(r.grad_w1, 3)}")
         for (d, f), r in summary.iterrows()
     ] + [(e.label, e.text()) for e in effects]  # fmt: skip
-    momenta = ", ".join(f"{m:g}" for m in sorted(runs["momentum"].unique()))
-    rates = ", ".join(f"{lr:g}" for lr in sorted(runs["lr"].unique()))
+    momenta, rates = listed(runs["momentum"], "{:g}"), listed(runs["lr"], "{:g}")
     rule = (
         f"Windows fixed before any run, the same in every tier. Reproduced if every effect's "
         f"95% interval over seeds clears its threshold on the claim's side: at depth "

@@ -18,7 +18,7 @@ import seaborn as sns
 
 from ..effects import Effect, paired
 from ..plotting import legend_outside
-from ..text import gnum
+from ..text import gnum, listed
 from .base import NotTestable, published_claim
 
 MIN_DEPTH = 20  # "very deep": the paper's thin FitNets have 11-19 layers; we go deeper
@@ -69,8 +69,7 @@ def check_lsuv(claim, results):
     ] + [(e.label, e.text()) for e in effects] + [
         (f"Sub-claim (not in the verdict): {e.label}", e.text()) for e in sub
     ]  # fmt: skip
-    momenta = ", ".join(f"{m:g}" for m in sorted(runs["momentum"].unique()))
-    steps = ", ".join(str(s) for s in sorted(runs["steps"].unique()))
+    momenta, steps = listed(runs["momentum"], "{:g}"), listed(runs["steps"])
     rule = (
         f"Non-inferiority at the end of training, per dataset, activation, depth (>= "
         f"{MIN_DEPTH}) and rival ({', '.join(RIVALS)}): the 95% interval over paired seeds of "

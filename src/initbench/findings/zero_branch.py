@@ -25,7 +25,7 @@ import seaborn as sns
 from ..effects import FAILS, HOLDS, Effect
 from ..outcomes import STALL_MARGIN, largest_trainable_lr
 from ..plotting import grid_axis
-from ..text import gnum
+from ..text import gnum, listed
 from .base import INCONCLUSIVE, NotTestable, published_claim
 
 FALLS = 1.0  # He: the largest trainable lr at the deepest net at least 2x below the shallowest's
@@ -134,13 +134,10 @@ def check_zero_branch(claim, results):
                    f"({r.trainable}/{r.seeds})" for b, r in g.droplevel(0).iterrows()))
         for arm, g in summary.groupby(level=0)
     ] + [(e.label, e.text()) for e in effects]  # fmt: skip
-    lrs = ", ".join(f"{lr:g}" for lr in sorted(runs["lr"].unique()))
     settings = (
-        f"block size {', '.join(str(b) for b in sorted(runs['block_size'].unique()))}, "
-        f"width {', '.join(str(w) for w in sorted(runs['width'].unique()))}, "
-        f"optimizer {', '.join(sorted(runs['optimizer'].unique()))}, momentum "
-        f"{', '.join(f'{m:g}' for m in sorted(runs['momentum'].unique()))}, "
-        f"{', '.join(str(s) for s in sorted(runs['steps'].unique()))} steps, lrs {lrs}"
+        f"block size {listed(runs['block_size'])}, width {listed(runs['width'])}, optimizer "
+        f"{listed(runs['optimizer'])}, momentum {listed(runs['momentum'], '{:g}')}, "
+        f"{listed(runs['steps'])} steps, lrs {listed(runs['lr'], '{:g}')}"
     )
     rule = (
         f"Each arm at each depth and seed is judged at its best lr on the grid (lowest final "
