@@ -158,21 +158,33 @@ def results(tmp_path_factory):
     far = Cell(
         "circles", "tanh", "he_normal", "he_normal", (16,) * 19, seeds=(0,), training=settings
     )
-    tables = [train(cell, data) for cell in [*cells, far]]
+    # near in shape, but no evidence on training an SP net: measured at init, or in muP
+    at_init = Cell("circles", "tanh", "he_normal", "he_normal", (16,) * 5, seeds=(0,),
+                   training=TrainSettings(steps=1, log_points=2))  # fmt: skip
+    mup = Cell("circles", "tanh", "he_normal", "he_normal", (16,) * 5, seeds=(0,),
+               training=TrainSettings(steps=150, lr=0.1, batch_size=32, log_points=10,
+                                      parametrization="mup", base_width=8))  # fmt: skip
+    tables = [train(cell, data) for cell in [*cells, far, at_init, mup]]
     out = tmp_path_factory.mktemp("results")
     runs = pd.concat([t[0] for t in tables])
     runs.to_parquet(out / "runs.parquet")
     pd.concat([t[1] for t in tables]).to_parquet(out / "curves.parquet")
     studies = pd.DataFrame(
-        {"study": ["near"] * len(cells) + ["far"], "cell": [c.name for c in [*cells, far]]}
-    )
+        {"study": ["near"] * len(cells) + ["far", "other", "other"],
+         "cell": [c.name for c in [*cells, far, at_init, mup]]}
+    )  # fmt: skip
     studies.to_parquet(out / "studies.parquet")
     findings = [
         {"key": "claim_near", "verdict": "reproduced", "studies": ["near"]},
         {"key": "claim_far", "verdict": "not reproduced", "studies": ["far"]},
     ]
     (out / "findings.json").write_text(json.dumps(findings))
-    return out, {c.init: c.name for c in cells}, far.name, runs
+    return (
+        out,
+        {c.init: c.name for c in cells},
+        far.name,
+        runs[~runs["cell"].isin([at_init.name, mup.name])],
+    )
 
 
 def test_evidence_names_the_nearby_cells_and_what_they_did(results):
@@ -187,7 +199,8 @@ def test_evidence_names_the_nearby_cells_and_what_they_did(results):
         ("normal", "normal_small"),
     ):
         row = rows[label]
-        assert names[init] in row["cells"]  # the depth-20 cell is not near depth 5
+        assert names[init] in row["cells"]  # not the depth-20, 1-step or muP cells:
+        assert set(row["cells"]) <= set(names.values())
         assert row["trained"] == sum(not stalled[cell] for cell in row["cells"])
         assert row["claims"] == ["claim_near: reproduced"]
     assert far not in {c for row in rows.values() for c in row["cells"]}
@@ -280,8 +293,9 @@ def test_bad_input_is_one_line(capsys, args, message):
     assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_command_prints_a_table_or_json(results, capsys):
+def test_command_prints_a_table_or_json(results, capsys, tmp_path, monkeypatch):
     out, names, *_ = results
+    monkeypatch.chdir(tmp_path)  # no results/ here: the second call is theory only
     main(["advise", "--activation", "tanh", "--depth", "5", "--width", "16", "--results", str(out)])
     text = capsys.readouterr().out
     assert "recommendation:" in text and "why:" in text and names["critical"] in text

@@ -1,8 +1,9 @@
 """Measured cells near a network shape: what ``initbench advise`` cites as evidence.
 
 Reads the aggregated tables only (``outcomes``), no kernels: the cells of one activation
-whose depth and width lie within a factor of the net's, whether each trained (the stall
-rule), its steps to target, and the published claims whose studies hold it.
+whose depth and width lie within a factor of the net's (plain nets in SP, trained at least
+MIN_STEPS steps), whether each trained (the stall rule), its steps to target, and the
+published claims whose studies hold it.
 """
 
 import json
@@ -12,6 +13,7 @@ from .outcomes import load_tables, stalled_cells, steps_to_target, summarize_cel
 
 NEAR_DEPTH = 1.5  # a nearby cell's depth lies within this factor of the net's
 NEAR_WIDTH = 2.0  # and its width within this one
+MIN_STEPS = 100  # a cell measured at init (1 step) says nothing about whether a net trains
 
 
 def nearby(results_dir, activation, depth, width):
@@ -25,6 +27,9 @@ def nearby(results_dir, activation, depth, width):
     cells = summarize_cells(runs)
     near = cells[
         cells["activation"].eq(activation)
+        & cells["steps"].ge(MIN_STEPS)
+        & cells["architecture"].eq("plain")  # advise's theory: plain nets in SP
+        & cells["parametrization"].eq("sp")
         & cells["depth"].between(depth / NEAR_DEPTH, depth * NEAR_DEPTH)
         & cells["width"].between(width / NEAR_WIDTH, width * NEAR_WIDTH)
     ]
