@@ -170,8 +170,9 @@ def check_zero_branch(claim, results):
 
 def _caption():
     return (
-        "Left: the largest learning rate at which each arm still trains, against the number of "
-        "residual blocks (median over seeds; a cross at the bottom: no lr on the grid trains). "
+        "Left: the largest learning rate at which each arm still trains (solid; a cross at the "
+        "bottom: no lr on the grid trains) and its best lr (dashed), against the number of "
+        "residual blocks (medians over seeds). "
         "Right: each arm's best final training loss over the grid (median and range over "
         "seeds)."
     )
@@ -186,6 +187,8 @@ def _figure(claim, results, table):
             axes[0].plot(med.index, med.fillna(floor), marker="o", color=palette[arm], label=arm)
             none = med[med.isna()]
             axes[0].scatter(none.index, [floor] * len(none), marker="x", s=70, color=palette[arm])
+            best = g[np.isfinite(g["best_loss"])].groupby("blocks")["best_lr"].median()
+            axes[0].plot(best.index, best, ls="--", lw=1, color=palette[arm])
             loss = g.groupby("blocks")["best_loss"].agg(["median", "min", "max"])
             loss = loss.replace(np.inf, np.nan)
             axes[1].plot(loss.index, loss["median"], marker="o", color=palette[arm], label=arm)
