@@ -156,6 +156,18 @@ def test_isometry():
     assert slow.verdict == NOT_REPRODUCED
     noisy = evaluate(isometry_tables(orthogonal_spread=1.0, noise=0.5), "isometry")
     assert noisy.verdict == INCONCLUSIVE
+    no_probe = isometry_tables()
+    for run in no_probe.runs:  # the spectra study ran without probe: {jacobian: true}
+        for key in [k for k in run if k.startswith("init_jacobian")]:
+            del run[key]
+    found = evaluate(no_probe, "isometry")
+    assert found.verdict == INCONCLUSIVE and "probe: jacobian" in found.rule
+    training_only = isometry_tables()
+    training_only.studies = [s for s in training_only.studies if s["study"] != "isometry_spectra"]
+    found = evaluate(training_only, "isometry")  # partial: the speed effect alone decides
+    assert found.verdict == REPRODUCED and [e["label"] for e in found.effects] == [
+        "tanh, depth 32: log2 steps to target, Gaussian over orthogonal"
+    ]
 
 
 def hanin_rolnick_tables(slope=5.0, seeds=40, faster_with_beta=False):

@@ -35,8 +35,7 @@ INIT, TRAINING = "hanin_rolnick_init", "hanin_rolnick"
 
 def with_beta(frame):
     widths = frame["hidden"].map(json.loads)
-    return frame.assign(beta=widths.map(lambda h: round(sum(1 / n for n in h), 9)),
-                        profile=frame["hidden"])  # fmt: skip
+    return frame.assign(beta=widths.map(lambda h: round(sum(1 / n for n in h), 9)))
 
 
 def log_sizes(layers):
@@ -52,12 +51,12 @@ def slope_values(sizes):
     """Per seed, its share of the least-squares slope of Var[log M] against beta: with
     d = the seed's squared deviation from its architecture's mean (unbiased), the slope is
     sum_a w_a mean_s d_as, so its per-seed terms sum_a w_a d_as average to it."""
-    g = sizes.groupby("profile")["log_m"]
+    g = sizes.groupby("hidden")["log_m"]
     n = g.transform("size")
     d = (sizes["log_m"] - g.transform("mean")) ** 2 * n / (n - 1)
-    betas = sizes.groupby("profile")["beta"].first()
+    betas = sizes.groupby("hidden")["beta"].first()
     w = (betas - betas.mean()) / ((betas - betas.mean()) ** 2).sum()
-    terms = d * sizes["profile"].map(w)
+    terms = d * sizes["hidden"].map(w)
     return terms.groupby(sizes["seed"]).sum()
 
 
@@ -167,18 +166,18 @@ def check_hanin_rolnick(claim, results):
         raise NotTestable("the Hanin & Rolnick studies need two or more width profiles")
     measured = []
     if sizes is not None:
-        var = sizes.groupby(["profile", "beta", "depth"])["log_m"].var().reset_index()
+        var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
         measured.append(
             (
                 "Var[log M] over seeds at init by width profile (beta)",
                 "; ".join(
-                    f"{r.profile} ({gnum(r.beta, 3)}): {gnum(r.log_m, 3)}" for r in var.itertuples()
+                    f"{r.hidden} ({gnum(r.beta, 3)}): {gnum(r.log_m, 3)}" for r in var.itertuples()
                 ),
             )
         )
         measured.append(("Runs at init whose last hidden layer was all zero (dropped)", str(dead)))
     if starts is not None:
-        med = starts.groupby(["profile", "beta"]).agg(
+        med = starts.groupby(["hidden", "beta"]).agg(
             steps=("log2_steps", lambda v: 2 ** v.median()), never=("censored", "sum")
         )
         measured.append((f"steps to {START:.0%} train accuracy (median; runs that never got "
@@ -201,7 +200,7 @@ def check_hanin_rolnick(claim, results):
 
     def plot(fig, axes):
         if sizes is not None:
-            var = sizes.groupby(["profile", "beta", "depth"])["log_m"].var().reset_index()
+            var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
             sns.scatterplot(var, x="beta", y="log_m", hue="depth", style="depth", s=60,
                             palette="viridis", ax=axes[0])  # fmt: skip
             grid = np.linspace(0, var["beta"].max() * 1.05, 50)
@@ -209,7 +208,7 @@ def check_hanin_rolnick(claim, results):
             axes[0].set_ylabel("Var over seeds of log M at init")
             axes[0].legend(fontsize=7, title="depth")
         if starts is not None:
-            med = starts.groupby(["profile", "beta", "depth"])["log2_steps"].median()
+            med = starts.groupby(["hidden", "beta", "depth"])["log2_steps"].median()
             med = (2**med).rename("steps").reset_index()
             sns.scatterplot(med, x="beta", y="steps", hue="depth", style="depth", s=60,
                             palette="viridis", ax=axes[1])  # fmt: skip
