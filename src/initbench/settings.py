@@ -3,9 +3,13 @@
 A training setting is born here and nowhere else: its field (type, default, and the check
 every value passes) is read by the planner (a study config's ``defaults:`` block and each
 study override it), carried by ``Cell``, stored as a table column, and passed whole to
-``train`` and ``train_many``, which hand the kernels its values. To add one: a field
-here, its entry in config.schema.json, and the kernels that use it (see
-docs/architecture.md, "Adding a training setting").
+``train`` and ``train_many``, which hand the kernels its values. Its check here is the
+only one: the config's schema takes the setting's name from ``FIELDS`` and leaves its
+values to this check (config.py). To add one: a field here and the kernels that use it
+(see docs/architecture.md, "Adding a training setting").
+
+Where an integer is meant (steps, batch_size, ...), an integral float such as 8.0 is
+refused, in the API as in a config: the value must be written as an integer.
 """
 
 import math
@@ -39,14 +43,16 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def is_integer(value):
+    """An integer, Python's or NumPy's; not a bool, and not an integral float (8.0)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def positive(name, value, kind=float):
-    """A positive finite ``kind`` (bools are not numbers here); else ValueError."""
-    ok = _is_number(value)
-    try:
-        ok = ok and kind(value) == value and value > 0 and math.isfinite(value)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
+    """A positive finite ``kind`` (bools are not numbers here, nor 8.0 an int); else
+    ValueError."""
+    ok = is_integer(value) if kind is int else _is_number(value) and math.isfinite(value)
+    if not (ok and value > 0):
         raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
 
 
@@ -67,8 +73,15 @@ def _positive_int(name, value):
 
 
 def _non_negative_int(name, value):
-    if not (_is_number(value) and int(value) == value and value >= 0):
+    if not (is_integer(value) and value >= 0):
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+
+def _log_points(name, value):
+    """Step 0 and the last step are always logged (engine.training.log_schedule): 1 would
+    log what 2 does, so 2 is the least that says what it gets."""
+    if not (is_integer(value) and value >= 2):
+        raise ValueError(f"{name} must be an integer >= 2 (step 0 and the last), got {value!r}")
 
 
 def _boolean(name, value):
@@ -122,7 +135,7 @@ class TrainSettings:
     lr: float = setting(0.05, positive)
     batch_size: int = setting(64, _positive_int)  # >= the training rows: full batch
     momentum: float = setting(0.0, fraction)
-    log_points: int = setting(40, _positive_int)  # logged steps (engine.training.log_schedule)
+    log_points: int = setting(40, _log_points)  # logged steps (engine.training.log_schedule)
     eval_rows: int = setting(2048, _positive_int)  # rows the train loss/accuracy are logged on
     weight_decay: float = setting(0.0, non_negative)
     optimizer: str = setting("sgd", one_of(OPTIMIZERS))
