@@ -1,6 +1,7 @@
 """Bad configs stop Snakemake before any job, with one line naming the key and value."""
 
 import copy
+import functools
 import hashlib
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import yaml
 from conftest import ROOT, snakemake
 
 from initbench.config import ConfigError
+from initbench.findings import CLAIMS
 from initbench.plan import plan
 
 QUICK = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
@@ -52,20 +54,19 @@ BAD_CONFIGS = [
      "studies.overview.depths[0]: 0 is less than the minimum of 1"),
     ("width < 1", _set(("studies", "overview", "widths"), [-4]),
      "studies.overview.widths[0]: -4 is less than the minimum of 1"),
-    ("steps <= 0", _set(("defaults", "steps"), 0), "defaults.steps: 0 is less than the minimum"),
+    ("steps <= 0", _set(("defaults", "steps"), 0), "defaults.steps must be a positive int, got 0"),
     ("lr <= 0", _set(("studies", "course", "lr"), -0.1),
-     "studies.course.lr: -0.1 is less than or equal to the minimum of 0"),
+     "studies.course.lr must be a positive float, got -0.1"),
     ("lr not a number", _set(("defaults", "lr"), "fast"),
-     "defaults.lr: 'fast' is not of type 'number'"),
+     "defaults.lr must be a positive float, got 'fast'"),
     ("empty seed list", _set(("defaults", "seeds"), []), "defaults.seeds: [] should be non-empty"),
     ("duplicate grid entries", _set(("studies", "overview", "depths"), [2, 6, 2]),
      "studies.overview.depths: [2, 6, 2] has duplicate entries"),
     ("wrong type", _set(("studies", "overview", "widths"), 16),
      "studies.overview.widths: 16 is not of type 'array'"),
-    ("unknown top-level key", _set(("studys",), {}),
-     "Additional properties are not allowed ('studys' was unexpected)"),
+    ("unknown top-level key", _set(("studys",), {}), "config: unknown key 'studys'"),
     ("unknown study key", _set(("studies", "course", "learning_rate"), 0.1),
-     "studies.course: Additional properties are not allowed ('learning_rate' was unexpected)"),
+     "studies.course: unknown key 'learning_rate'"),
     ("missing grid key", _drop(("studies", "overview", "activations")),
      "studies.overview: 'activations' is a required property"),
     ("unsafe path name", _set(("inits", "../../etc"), {"scheme": "zeros"}),
@@ -79,11 +80,12 @@ BAD_CONFIGS = [
      "std must be a finite number >= 0, got -1.0"),
     ("unimportable plugin", _set(("plugins",), ["no_such_module_xyz"]),
      "plugins: cannot import 'no_such_module_xyz'"),
-    ("momentum >= 1", _set(("defaults", "momentum"), 1.0), "defaults.momentum: 1.0 is greater"),
+    ("momentum >= 1", _set(("defaults", "momentum"), 1.0),
+     "defaults.momentum must be in [0, 1), got 1.0"),
     ("unknown optimizer", _set(("studies", "engine", "sweep", "optimizer"), ["sgd", "lion"]),
-     "studies.engine.sweep.optimizer[1]: 'lion' is not one of ['sgd', 'adam', 'adamw']"),
+     "studies.engine.sweep.optimizer[1] must be one of sgd, adam, adamw, got 'lion'"),
     ("adam beta outside [0, 1)", _set(("defaults", "beta2"), 1.0),
-     "defaults.beta2: 1.0 is greater than or equal to the maximum of 1"),
+     "defaults.beta2 must be in [0, 1), got 1.0"),
     ("mup without a base width", _drop(("studies", "engine", "base_width")),
      "studies.engine: base_width: parametrization mup needs a base_width > 0"),
     ("momentum with adam", _set(("studies", "engine", "momentum"), 0.9),
@@ -93,7 +95,7 @@ BAD_CONFIGS = [
     ("swept and given", _set(("studies", "engine", "optimizer"), "adam"),
      "studies.engine: optimizer is given and swept (sweep.optimizer); give one"),
     ("unknown swept setting", _set(("studies", "engine", "sweep", "depth"), [2]),
-     "studies.engine.sweep: Additional properties are not allowed ('depth' was unexpected)"),
+     "studies.engine.sweep: unknown key 'depth'"),
     ("jacobian of a one-layer net", _set(("studies", "overview", "probe"),
                                          {"split": "test", "rows": 4, "jacobian": True}),
      "studies.overview: probe.jacobian needs a plain net of two or more hidden layers of one "
@@ -105,6 +107,51 @@ BAD_CONFIGS = [
      "datasets.circles: dataset 'circles': unknown parameter 'feature_sd'; known: n_train"),
     ("seed count 0", _set(("defaults", "seeds"), 0),
      "defaults.seeds: 0 is less than the minimum of 1"),
+    # Integral floats where an integer is meant are refused, everywhere (docs/training.md).
+    ("seed count a float", _set(("defaults", "seeds"), 2.0),
+     "defaults.seeds: 2.0 is not a list of up to 1000 distinct seeds"),
+    ("seed count over the maximum", _set(("defaults", "seeds"), 1_000_000_000),
+     "defaults.seeds: 1000000000 is greater than the maximum of 1000"),
+    ("seed list over the maximum", _set(("studies", "course", "seeds"), list(range(1001))),
+     "studies.course.seeds: 1001 entries, more than the maximum of 1000"),
+    ("seed a float", _set(("studies", "course", "seeds"), [0, 1.0]),
+     "studies.course.seeds[1]: 1.0 is not of type 'integer'"),
+    ("hidden width a float", _set(("studies", "course", "hidden"), [[16.0, 16]]),
+     "studies.course.hidden[0][0]: 16.0 is not of type 'integer'"),
+    ("depth a float", _set(("studies", "overview", "depths"), [3.0]),
+     "studies.overview.depths[0]: 3.0 is not of type 'integer'"),
+    ("width a float", _set(("studies", "overview", "widths"), [16.0]),
+     "studies.overview.widths[0]: 16.0 is not of type 'integer'"),
+    ("batch size a float", _set(("studies", "overview", "batch_size"), 8.0),
+     "studies.overview.batch_size must be a positive int, got 8.0"),
+    ("swept steps a float", _set(("studies", "engine", "sweep", "steps"), [100, 200.0]),
+     "studies.engine.sweep.steps[1] must be a positive int, got 200.0"),
+    ("probe rows a float", _set(("studies", "glorot", "probe"), {"split": "test", "rows": 4.0}),
+     "studies.glorot.probe.rows: 4.0 is not of type 'integer'"),
+    ("lrs entry <= 0", _set(("studies", "leaky_relu", "lrs"), [0.1, 0.0]),
+     "studies.leaky_relu.lrs[1] must be a positive float, got 0.0"),
+    ("one logged step", _set(("defaults", "log_points"), 1),
+     "defaults.log_points must be an integer >= 2"),
+    ("feature_rms 0", _set(("datasets", "circles"), {"feature_rms": 0}),
+     "datasets.circles: dataset 'circles': feature_rms must be a finite float > 0, got 0"),
+    ("feature_rms < 0", _set(("datasets", "circles"), {"feature_rms": -1}),
+     "datasets.circles: dataset 'circles': feature_rms must be a finite float > 0, got -1"),
+    ("feature_rms a word", _set(("datasets", "circles"), {"feature_rms": "large"}),
+     "datasets.circles: dataset 'circles': feature_rms must be a finite float > 0, got 'large'"),
+    # Tiers: a config without a tiers: list has its tier alone.
+    ("override for an undeclared tier",
+     _set(("studies", "course", "tiers"), {"paper": {"seeds": 3}}),
+     "studies.course.tiers: unknown tier 'paper'; known: quick"),
+    ("tier not among the tiers", _set(("tiers",), ["default", "paper"]),
+     "tier: unknown tier 'quick'; known: default, paper"),
+    ("only an undeclared tier", _set(("studies", "course", "only"), ["quik"]),
+     "studies.course.only[0]: unknown tier 'quik' (did you mean 'quick'?); known: quick"),
+    ("override of an unknown key", _set(("studies", "course", "tiers"), {"quick": {"sedes": 3}}),
+     "studies.course.tiers.quick: unknown key 'sedes'"),
+    ("defaults override of an unknown key", _set(("defaults", "tiers"), {"quick": {"stepz": 3}}),
+     "defaults.tiers.quick: unknown key 'stepz'"),
+    ("bad value in an override", _set(("studies", "course", "tiers"), {"quick": {"depths": [2.0]}}),
+     "studies.course.tiers.quick.depths[0]: 2.0 is not of type 'integer'"),
 ]  # fmt: skip
 
 
@@ -164,6 +211,68 @@ def test_default_and_quick_configs_are_valid():
     for name in ("config.yaml", "quick.yaml"):
         grid = plan(yaml.safe_load((ROOT / "config" / name).read_text()))
         assert grid.cells and all(grid.studies.values())
+
+
+STUDY = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+TIERS = STUDY["tiers"]
+
+
+@functools.cache
+def _planned(tier):
+    """The plan of config/config.yaml in ``tier``, and the config it was made from."""
+    config = copy.deepcopy(STUDY)
+    config["tier"] = tier
+    return plan(config), config
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c.key for c in CLAIMS])
+def test_every_tier_plans_each_claims_studies(claim):
+    """A claim's studies are planned, with cells, in every tier of the one study config;
+    a study a tier leaves out is left out by its own ``only:``, never by an omission."""
+    for tier in TIERS:
+        grid, _ = _planned(tier)
+        planned = [s for s in claim.studies if s in grid.studies]
+        assert all(grid.studies[s] for s in planned), (tier, claim.key)
+        for study in set(claim.studies) - set(planned):
+            assert tier not in STUDY["studies"][study]["only"], (tier, study)
+        assert planned == list(claim.studies) or (claim.partial and planned), (tier, claim.key)
+
+
+def test_the_paper_tier_is_the_same_config_with_its_overrides():
+    """tier: paper replaces a study's keys by its paper override and the defaults' by
+    theirs; the default tier plans the study's own; only: keeps a study to its tiers."""
+    default, paper = _planned("default")[0], _planned("paper")[0]
+    _, resolved = _planned("paper")
+    assert resolved["defaults"]["steps"] == STUDY["defaults"]["tiers"]["paper"]["steps"]
+    assert "tiers" not in resolved["defaults"]
+    assert all("tiers" not in s and "only" not in s for s in resolved["studies"].values())
+    course = STUDY["studies"]["course"]
+    assert {default.cells[c].seeds for c in default.studies["course"]} == {tuple(course["seeds"])}
+    assert {paper.cells[c].seeds for c in paper.studies["course"]} == {
+        tuple(course["tiers"]["paper"]["seeds"])
+    }
+    only_paper = [s for s, spec in STUDY["studies"].items() if spec.get("only") == ["paper"]]
+    assert only_paper and all(s in paper.studies and s not in default.studies for s in only_paper)
+
+
+def test_a_tier_override_and_only_reach_the_cells():
+    """On a small config: an override replaces the study's and the defaults' keys in its
+    tier alone, and a study ``only:`` one tier is planned in that tier alone."""
+    config = copy.deepcopy(QUICK)
+    config["tiers"] = ["quick", "long"]
+    config["defaults"]["tiers"] = {"long": {"steps": 40}}
+    config["studies"]["overview"]["tiers"] = {"long": {"depths": [3], "seeds": 4}}
+    config["studies"]["course"]["only"] = ["long"]
+    quick = plan(copy.deepcopy(config))
+    config["tier"] = "long"
+    long = plan(config)
+    assert "course" not in quick.studies and long.studies["course"]
+    overview = [long.cells[c] for c in long.studies["overview"]]
+    assert {(c.depth, c.seeds, c.training.steps) for c in overview} == {(3, (0, 1, 2, 3), 40)}
+    short = [quick.cells[c] for c in quick.studies["overview"]]
+    assert {c.depth for c in short} == set(QUICK["studies"]["overview"]["depths"])
+    assert {c.training.steps for c in short} == {QUICK["defaults"]["steps"]}
+    assert sorted(plan(config).cells) == sorted(long.cells)  # planning it again: the same
 
 
 def test_yaml_python_tags_are_refused(workflow_dir):
@@ -228,7 +337,7 @@ def test_weight_decay_reaches_the_cells_and_its_default_keeps_their_keys():
     assert {c.training.weight_decay for c in decayed} == {1e-4}
     assert not set(grid.studies["overview"]) & set(before.cells)
     config["studies"]["overview"]["weight_decay"] = -1.0
-    with pytest.raises(ConfigError, match="weight_decay: -1.0 is less than the minimum"):
+    with pytest.raises(ConfigError, match="weight_decay must be a finite number >= 0, got -1.0"):
         plan(config)
 
 

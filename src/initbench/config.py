@@ -88,14 +88,13 @@ def select_tier(config):
     tier = config["tier"]
     declared = config.get("tiers", [tier])
     if tier not in declared:
-        raise ConfigError(f"tier: {unknown_name_message('tier', tier, declared)} (tiers:)")
+        raise ConfigError(f"tier: {unknown_name_message('tier', tier, declared)}")
     for where, block in _blocks(config):
-        for name in block.get("tiers", {}):
+        named = [(f"{where}.tiers", name) for name in block.get("tiers", {})]
+        named += [(f"{where}.only[{i}]", name) for i, name in enumerate(block.get("only", ()))]
+        for place, name in named:
             if name not in declared:
-                raise ConfigError(f"{where}.tiers: {unknown_name_message('tier', name, declared)}")
-        for i, name in enumerate(block.get("only", ())):
-            if name not in declared:
-                raise ConfigError(f"{where}.only[{i}]: {unknown_name_message('tier', name, declared)}")
+                raise ConfigError(f"{place}: {unknown_name_message('tier', name, declared)}")
     config["defaults"] = _in_tier(config["defaults"], tier)
     config["studies"] = {study: _in_tier(spec, tier) for study, spec in config["studies"].items()
                          if tier in spec.get("only", declared)}  # fmt: skip
@@ -124,7 +123,8 @@ def _check_training_values(config):
         overrides = [(f"{where}.tiers.{tier}", o) for tier, o in block.get("tiers", {}).items()]
         for place, values in [(where, block), *overrides]:
             checks = [(name, values[name], f"{place}.{name}") for name in FIELDS if name in values]
-            checks += [("lr", lr, f"{place}.lrs[{i}]") for i, lr in enumerate(values.get("lrs", ()))]
+            lrs = values.get("lrs", ())
+            checks += [("lr", lr, f"{place}.lrs[{i}]") for i, lr in enumerate(lrs)]
             for name, swept in values.get("sweep", {}).items():
                 checks += [(name, v, f"{place}.sweep.{name}[{i}]") for i, v in enumerate(swept)]
             for name, value, label in checks:
@@ -152,6 +152,8 @@ def _message(error):
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         unknown = error.message[error.message.index("(") + 1 : error.message.rindex(" w")]
         return f"unknown key {unknown}"
+    if error.validator == "maxItems":
+        return f"{len(error.instance)} entries, more than the maximum of {error.validator_value}"
     if error.validator == "oneOf" and "description" in error.schema:
         return f"{error.instance!r} is not {error.schema['description']}"
     return error.message

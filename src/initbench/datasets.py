@@ -91,11 +91,7 @@ def load_dataset(name, seed=0, feature_rms=None, **params):
         raise ValueError(unknown_name_message("dataset", name, DATASETS)) from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"dataset {name!r}: seed must be a non-negative int, got {seed!r}")
-    check_parameters(name, params)
-    if "standardize" in params:  # checked before a slow generator runs
-        _flag(name, "standardize", params["standardize"])
-    if feature_rms is not None and not _scale(name, "feature_rms", feature_rms) > 0:
-        raise ValueError(f"dataset {name!r}: feature_rms must be > 0, got {feature_rms!r}")
+    check_parameters(name, {**params, "feature_rms": feature_rms})  # before a slow generator
     data = fn(int(seed), **params)
     if feature_rms is None:
         return data
@@ -104,7 +100,9 @@ def load_dataset(name, seed=0, feature_rms=None, **params):
 
 
 def check_parameters(name, params):
-    """A ValueError naming the first of ``params`` that dataset ``name`` does not take."""
+    """A ValueError naming the first of ``params`` that dataset ``name`` does not take, or
+    a bad ``standardize`` or ``feature_rms``: the plan calls it, so these stop a study
+    before any job."""
     allowed = [*(p for p in inspect.signature(DATASETS[name]).parameters if p != "seed"),
                "feature_rms"]  # fmt: skip
     for key in params:
@@ -112,6 +110,12 @@ def check_parameters(name, params):
             raise ValueError(
                 f"dataset {name!r}: unknown parameter {key!r}; known: {', '.join(allowed)}"
             )
+    if "standardize" in params:
+        _flag(name, "standardize", params["standardize"])
+    rms = params.get("feature_rms")
+    number = isinstance(rms, (int, float)) and not isinstance(rms, bool)
+    if rms is not None and not (number and np.isfinite(rms) and rms > 0):
+        raise ValueError(f"dataset {name!r}: feature_rms must be a finite float > 0, got {rms!r}")
 
 
 def _count(dname, pname, value, minimum=1):

@@ -242,6 +242,7 @@ def add_parser(sub):
     """``initbench status``: the subcommand and its options."""
     p = sub.add_parser("status", help="cells done, cost spent and wall time left of a study")
     p.add_argument("--configfile", default=DEFAULT_CONFIG, help=f"default: {DEFAULT_CONFIG}")
+    p.add_argument("--tier", help="the tier to plan (the config's tier: by default), e.g. paper")
     p.add_argument("--results", default="results", help="the run's results directory")
     p.add_argument(
         "--cores",
@@ -264,5 +265,7 @@ def _command(args):
         raise ValueError(f"--configfile: no such file: {args.configfile!r}")
     check_config_files([args.configfile])
     config = yaml.safe_load(Path(args.configfile).read_text())
+    if args.tier is not None:  # as snakemake --config tier=...
+        config["tier"] = args.tier
     status = study_status(config, args.results, args.cores)
     print(json.dumps(status, indent=1) if args.json else render(status))
