@@ -281,5 +281,5 @@ def test_feature_rms_rescales_both_splits_by_the_train_split():
     factor = 0.14 / np.sqrt(np.mean(plain.X_train**2))
     np.testing.assert_allclose(scaled.X_test, plain.X_test * factor)
     np.testing.assert_array_equal(scaled.y_train, plain.y_train)
-    with pytest.raises(ValueError, match="dataset 'digits': feature_rms must be > 0, got 0"):
+    with pytest.raises(ValueError, match="feature_rms must be a finite float > 0, got 0"):
         load_dataset("digits", feature_rms=0)
