@@ -109,7 +109,8 @@ def test_status_command_prints_each_study(half_finished, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--configfile", "nope.yaml"], "--configfile: no such file: 'nope.yaml'"),
-     (["--cores", "0"], "--cores must be >= 1, got 0")],
+     (["--cores", "0"], "--cores must be >= 1, got 0"),
+     (["--tier", "papr"], "tier: unknown tier 'papr' (did you mean 'paper'?)")],
 )  # fmt: skip
 def test_bad_input_is_one_line(capsys, args, message):
     with pytest.raises(SystemExit) as stop:
