@@ -422,3 +422,15 @@ def test_a_dataset_no_study_trains_on_is_planned_without_error(workflow_dir):
     proc = snakemake(workflow_dir, "-n", "--cores", "1", "--configfile", "extra.yaml")
     assert proc.returncode == 0, proc.output
     assert "results/data/unused.npz" in proc.output
+
+
+def test_snakemake_config_tier_plans_the_paper_tier(workflow_dir):
+    """``--config tier=paper`` on top of the default profile's config/config.yaml plans
+    the paper tier (its own findings file); an unknown tier stops before any job."""
+    proc = snakemake(workflow_dir, "-n", "--cores", "1", "--config", "tier=paper")
+    assert proc.returncode == 0, proc.output
+    assert "results/findings-paper.json" in proc.output
+    proc = snakemake(workflow_dir, "-n", "--cores", "1", "--config", "tier=papr")
+    assert proc.returncode != 0
+    errors = [line for line in proc.output.splitlines() if "initbench config error" in line]
+    assert len(errors) == 1 and "tier: unknown tier 'papr' (did you mean 'paper'?)" in errors[0]

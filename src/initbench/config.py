@@ -54,8 +54,9 @@ def load_plugins(config):
 
 
 def check_schema(config):
-    """Validate ``config`` (ConfigError naming the key), then fill in the schema's defaults
-    in place: the one validation a config gets, before the plan reads it."""
+    """Validate ``config`` (ConfigError naming the key; every tier's overrides too), then,
+    in place, fill in the schema's defaults and make it the config of its tier: the one
+    validation a config gets, before the plan or any reader sees it."""
     import jsonschema
 
     if not isinstance(config, dict):
