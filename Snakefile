@@ -1,6 +1,7 @@
 """initbench: config -> plan -> data -> train -> results -> findings -> report.
 
 snakemake --cores 8                                # the default study
+snakemake --cores 2 --config tier=paper            # its paper tier
 snakemake --cores 2 --configfile config/quick.yaml # a small one, for a first look
 """
 
