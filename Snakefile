@@ -20,4 +20,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "report/index.html",
+        LAYOUT.page,
