@@ -44,6 +44,22 @@ def read_verdicts(path):
     return json.loads(path.read_text())
 
 
+class _Table:
+    """A study table as an attribute of ``StudyResults``, read on first use and kept."""
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, results, owner=None):
+        if results is None:
+            return self
+        results.__dict__[self.name] = table = results._read(self.name)  # read once
+        return table
+
+
 class StudyResults:
     """The tables and verdicts under one results directory (see ``load_results``)."""
 
@@ -62,40 +78,12 @@ class StudyResults:
         """{name: frame} of every table of TABLE_NAMES: what findings and report read."""
         return {name: getattr(self, name) for name in TABLE_NAMES}
 
-    @cached_property
-    def runs(self):
-        """One row per run (cell x seed): final metrics, status, divergence step."""
-        return self._read("runs")
-
-    @cached_property
-    def curves(self):
-        """One row per run and logged step: losses, accuracies, gradient norm."""
-        return self._read("curves")
-
-    @cached_property
-    def layers(self):
-        """One row per run, logged step and layer: norms, activation statistics, ..."""
-        columns = None
-        path = self.layout.table("layers")
-        if self.lean_layers and path.exists():
-            repeated = {*CELL_PARAMETERS, *PROVENANCE_COLUMNS}
-            columns = [c for c in pq.read_schema(path).names if c not in repeated]
-        return self._read("layers", columns)
-
-    @cached_property
-    def cost(self):
-        """One row per training job: cells, wall time, CPU time, peak memory."""
-        return self._read("cost")
-
-    @cached_property
-    def studies(self):
-        """One row per (study, cell): which cells each study holds."""
-        return self._read("studies")
-
-    @cached_property
-    def theory(self):
-        """The mean-field predictions at the studies' settings and along curves."""
-        return self._read("theory")
+    runs = _Table("One row per run (cell x seed): final metrics, status, divergence step.")
+    curves = _Table("One row per run and logged step: losses, accuracies, gradient norm.")
+    layers = _Table("One row per run, logged step and layer: norms, activation statistics.")
+    cost = _Table("One row per training job: cells, wall time, CPU time, peak memory.")
+    studies = _Table("One row per (study, cell): which cells each study holds.")
+    theory = _Table("The mean-field predictions at the studies' settings and along curves.")
 
     @cached_property
     def findings(self):
@@ -115,9 +103,15 @@ class StudyResults:
         ]
         return _frame(rows, EFFECT_FIRST)
 
-    def _read(self, name, columns=None):
+    def _read(self, name):
         path = self.layout.table(name)
-        return pd.read_parquet(path, columns=columns) if path.exists() else pd.DataFrame()
+        if not path.exists():
+            return pd.DataFrame()
+        columns = None
+        if name == "layers" and self.lean_layers:
+            repeated = {*CELL_PARAMETERS, *PROVENANCE_COLUMNS}
+            columns = [c for c in pq.read_schema(path).names if c not in repeated]
+        return pd.read_parquet(path, columns=columns)
 
     def _verdicts(self):
         """[(finding dict without effects, its effects)]: the last findings job's, then
@@ -128,10 +122,11 @@ class StudyResults:
         found, seen = [], set()
         for path, is_latest in files:
             for item in read_verdicts(path):
-                finding = {**item, "tier": item.get("tier", "default"), "latest": is_latest}
+                finding = {k: v for k, v in item.items() if k != "effects"}
+                finding.update(tier=item.get("tier", "default"), latest=is_latest)
                 if (finding["key"], finding["tier"]) not in seen:  # the latest job's copy
                     seen.add((finding["key"], finding["tier"]))
-                    found.append((finding, finding.pop("effects", [])))
+                    found.append((finding, item.get("effects", [])))
         return found
 
 
