@@ -124,3 +124,15 @@ def test_without_findings_the_frames_are_empty_with_their_columns(results):
 def test_a_missing_directory_is_one_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results directory"):
         ib.load_results(tmp_path / "nowhere")
+
+
+def test_a_findings_file_of_older_results_reads_too(results):
+    """Without a tier (before tiers) or a title: tier "default", the title missing."""
+    results.findings.write_text('[{"key": "a", "verdict": "reproduced", "studies": []}]')
+    for path in results.tiers().values():
+        path.unlink()
+    found = ib.load_results(results.results).findings
+    assert found[["key", "tier", "latest", "verdict"]].values.tolist() == [
+        ["a", "default", True, "reproduced"]
+    ]
+    assert found["title"].isna().all()

@@ -131,6 +131,6 @@ class StudyResults:
 
 
 def _frame(rows, first):
-    """A frame of dicts with the ``first`` columns first (empty: just those columns)."""
-    frame = pd.DataFrame(rows, columns=None if rows else list(first))
-    return frame[[*first, *(c for c in frame if c not in first)]]
+    """A frame of dicts with the ``first`` columns first (NaN where a file has none)."""
+    frame = pd.DataFrame(rows)
+    return frame.reindex(columns=[*first, *(c for c in frame if c not in first)])
