@@ -21,4 +21,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        "report/index.html",
+        LAYOUT.page,

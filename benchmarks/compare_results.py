@@ -6,23 +6,22 @@ Used to show that a refactor, an executor (SLURM) or a back end changes no numbe
 one line per table and per finding; exits 1 on any difference.
 """
 
-import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from initbench.outcomes import comparable
+from initbench.results import load_results
 
 TABLES = ("runs", "curves", "layers", "studies")
 
 
 def main(a, b):
-    a, b = Path(a), Path(b)
+    a, b = load_results(a), load_results(b)
     same = True
     for name in TABLES:
-        left = comparable(pd.read_parquet(a / f"{name}.parquet"))
-        right = comparable(pd.read_parquet(b / f"{name}.parquet"))
+        left = comparable(a.tables[name])
+        right = comparable(b.tables[name])
         shared = [c for c in left.columns if c in right.columns]
         extra = sorted(set(left.columns) ^ set(right.columns))
         try:
@@ -34,10 +33,9 @@ def main(a, b):
         except AssertionError as error:
             same = False
             print(f"{name}: DIFFERENT: {str(error).splitlines()[0]}")
-    if (a / "findings.json").exists() and (b / "findings.json").exists():
-        keep = ("key", "verdict", "rule", "measured")
-        fa = [{k: f[k] for k in keep} for f in json.loads((a / "findings.json").read_text())]
-        fb = [{k: f[k] for k in keep} for f in json.loads((b / "findings.json").read_text())]
+    if a.layout.findings.exists() and b.layout.findings.exists():
+        keep = ["key", "verdict", "rule", "measured"]  # of the last findings job's verdicts
+        fa, fb = (r.findings.loc[r.findings["latest"], keep].to_dict("records") for r in (a, b))
         for x, y in zip(fa, fb, strict=True):
             equal = x == y
             same &= equal

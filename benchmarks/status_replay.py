@@ -17,21 +17,23 @@ from pathlib import Path
 
 import yaml
 
+from initbench.layout import Layout
 from initbench.status import study_status
 from initbench.text import seconds_text
 
 
 def tree_at(results, moment, scratch):
     """A results tree in ``scratch`` holding what ``results`` held at ``moment``."""
-    (scratch / "measured").mkdir(parents=True)
-    (scratch / "batches").mkdir()
-    os.symlink(results.resolve() / "data", scratch / "data")
-    for cell in (results / "measured").iterdir():
+    results, scratch = Layout(results), Layout(scratch)
+    scratch.measured.mkdir(parents=True)
+    scratch.batches.mkdir()
+    os.symlink(results.data_dir.resolve(), scratch.data_dir)
+    for cell in results.measured.iterdir():
         if max(p.stat().st_mtime for p in cell.iterdir()) <= moment:
-            os.symlink(cell.resolve(), scratch / "measured" / cell.name)
-    for record in (results / "batches").glob("*.json"):
+            os.symlink(cell.resolve(), scratch.measured / cell.name)
+    for record in results.batches.glob("*.json"):
         if record.stat().st_mtime <= moment:
-            os.symlink(record.resolve(), scratch / "batches" / record.name)
+            os.symlink(record.resolve(), scratch.batches / record.name)
 
 
 def main():
@@ -44,7 +46,7 @@ def main():
     args = parser.parse_args()
     results = Path(args.results)
     config = yaml.safe_load(Path(args.configfile).read_text())
-    start = min(p.stat().st_mtime for p in (results / "data").glob("*.npz"))
+    start = min(p.stat().st_mtime for p in Layout(results).data_dir.glob("*.npz"))
     end = Path(args.report).stat().st_mtime
     for fraction in args.at:
         moment = start + fraction * (end - start)

@@ -4,6 +4,7 @@ from snakemake.exceptions import WorkflowError
 from initbench import jobs
 from initbench.config import ConfigError, check_config_files
 from initbench.engine.activations import kernel_family
+from initbench.layout import Layout
 from initbench.plan import job_priorities, plan
 
 
@@ -24,7 +25,7 @@ try:
 except ConfigError as error:
     jobs.print_error_and_exit(error)
 PRIORITIES = job_priorities(PLAN)
-CELL_DIR = "results/measured"  # one folder per cell, written by the train rule
+LAYOUT = Layout()  # every path below results/ and report/ (layout.py)
 jobs.check_device(config)
 
 
@@ -52,7 +53,7 @@ def dataset_priority(wildcards):
 
 def warmup_priority(wildcards):
     """Just above the most urgent training job that waits for these kernels."""
-    kernels = f"results/jit/{wildcards.kernels}-{wildcards.dtype}.done"
+    kernels = LAYOUT.warmup(wildcards.kernels, wildcards.dtype)
     return priority_above(lambda batch: kernels in batch_kernels(batch))
 
 
@@ -68,13 +69,13 @@ def batch_kernels(batch):
     batch has one."""
     cells = batch_cells(batch)
     family, dtype = kernel_family(cells[0].activation), cells[0].dtype
-    markers = [f"results/jit/{family}-{dtype}.done"]
+    markers = [LAYOUT.warmup(family, dtype)]
     if any(cell.training.architecture == "residual" for cell in cells):
-        markers.append(f"results/jit/{family}+residual-{dtype}.done")
+        markers.append(LAYOUT.warmup(f"{family}+residual", dtype))
     return markers
 
 
 def batch_datasets(batch):
     """{dataset label: its data file} for the cells of one batch."""
     labels = sorted({cell.dataset for cell in batch_cells(batch)})
-    return {label: f"results/data/{label}.npz" for label in labels}
+    return {label: LAYOUT.dataset(label) for label in labels}

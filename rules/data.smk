@@ -1,7 +1,7 @@
 # One data split per dataset label, shared by every cell that trains on it.
 rule dataset:
     output:
-        "results/data/{dataset}.npz",
+        LAYOUT.dataset("{dataset}"),
     log:
         "logs/dataset/{dataset}.log",
     priority: dataset_priority

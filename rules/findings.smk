@@ -4,18 +4,18 @@
 rule findings:
     input:
         rules.aggregate.output,
-        expand("results/data/{dataset}.npz", dataset=PLAN.datasets),
+        [LAYOUT.dataset(label) for label in PLAN.datasets],
     output:
-        json="results/findings.json",
-        tier=f"results/findings-{config['tier']}.json",
-        figures=directory("results/findings"),
+        json=LAYOUT.findings,
+        tier=LAYOUT.tier_findings(config["tier"]),
+        figures=directory(LAYOUT.claim_figures),
     log:
         "logs/findings.log",
     run:
         jobs.in_own_process(
             jobs.findings_job,
             config,
-            "results",
+            LAYOUT.results,
             [output.json, output.tier],
             output.figures,
             log[0],

@@ -5,20 +5,20 @@ rule report_sections:
         rules.aggregate.output,
     output:
         figures=report(
-            directory("report/figures"),
+            directory(LAYOUT.page_figures),
             patterns=["{name}.png"],
             caption="captions/figures.rst",
             category="Figures",
             labels={"figure": "{name}"},
         ),
-        sections="results/report/sections.json",
+        sections=LAYOUT.sections,
     log:
         "logs/report_sections.log",
     run:
         jobs.in_own_process(
             jobs.report_sections_job,
             config,
-            "results",
+            LAYOUT.results,
             output.figures,
             output.sections,
             log[0],
@@ -30,8 +30,8 @@ rule report:
         sections=rules.report_sections.output.sections,
         findings=rules.findings.output.json,
     output:
-        html="report/index.html",
-        claim_figures=directory("report/findings"),
+        html=LAYOUT.page,
+        claim_figures=directory(LAYOUT.page_claim_figures),
     log:
         "logs/report.log",
     run:

@@ -2,14 +2,14 @@
 # theory at the studies' settings (results/theory.parquet), which the findings compare with.
 rule aggregate:
     input:
-        expand("results/batches/{batch}.json", batch=PLAN.batches),
+        [LAYOUT.batch(batch) for batch in PLAN.batches],
     output:
-        runs="results/runs.parquet",
-        curves="results/curves.parquet",
-        layers="results/layers.parquet",
-        cost="results/cost.parquet",
-        studies="results/studies.parquet",
-        theory="results/theory.parquet",
+        runs=LAYOUT.table("runs"),
+        curves=LAYOUT.table("curves"),
+        layers=LAYOUT.table("layers"),
+        cost=LAYOUT.table("cost"),
+        studies=LAYOUT.table("studies"),
+        theory=LAYOUT.table("theory"),
     log:
         "logs/aggregate.log",
     threads: 8  # Arrow reads; Snakemake caps it at --cores
@@ -17,8 +17,7 @@ rule aggregate:
         jobs.aggregate_job(
             PLAN,
             config,
-            CELL_DIR,
-            "results/batches",
+            LAYOUT.results,
             output,
             log[0],
             threads,

@@ -2,7 +2,7 @@
 # batch (a fixed share of one activation's cells), which trains only its untrained cells.
 rule warmup:
     output:
-        "results/jit/{kernels}-{dtype}.done",
+        LAYOUT.warmup("{kernels}", "{dtype}"),
     log:
         "logs/warmup/{kernels}-{dtype}.log",
     priority: warmup_priority
@@ -16,12 +16,12 @@ rule train:
     input:
         data=lambda wc: batch_datasets(wc.batch).values(),
         jit=lambda wc: ancient(batch_kernels(wc.batch)),
-    # Each cell's tables go to results/measured/<cell>/ (params.cell_dir), undeclared: a
+    # Each cell's tables go to results/measured/<cell>/ (LAYOUT.cell_tables), undeclared: a
     # batch trains only its cells without tables, while Snakemake would delete a declared
     # output before rerunning the job, and retrain every cell of the batch. The marker
     # below names the batch's cells; the aggregate reads their folders.
     output:
-        "results/batches/{batch}.json",  # the batch's cells and what the job cost
+        LAYOUT.batch("{batch}"),  # the batch's cells and what the job cost
     log:
         "logs/train/{batch}.log",
     priority: batch_priority
@@ -29,13 +29,13 @@ rule train:
     params:
         # the cells' names: content hashes, so the job reruns exactly when its cells change
         cells=lambda wc: PLAN.batches[wc.batch],
-        cell_dir=CELL_DIR,
+        results=LAYOUT.results,
     run:
         jobs.train_job(
             PLAN,
             wildcards.batch,
             input.data,
-            params.cell_dir,
+            params.results,
             output[0],
             log[0],
             threads,

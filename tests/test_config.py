@@ -404,12 +404,13 @@ def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
 def test_job_priorities_rank_training_jobs_by_estimated_work():
     """Snakemake's priorities: small integers (its ILP scheduler lost priorities of 1e11),
     the highest for the job with the most estimated work."""
-    from initbench.plan import estimated_work, job_priorities
+    from initbench.cell import cell_work
+    from initbench.plan import job_priorities
 
     grid = plan(QUICK, cores=2)
     ranks = job_priorities(grid)
     assert sorted(ranks.values()) == list(range(1, len(grid.batches) + 1))
-    work = {b: estimated_work([grid.cells[n] for n in names]) for b, names in grid.batches.items()}
+    work = {b: sum(cell_work(grid.cells[n]) for n in names) for b, names in grid.batches.items()}
     assert max(work, key=work.get) == max(ranks, key=ranks.get)
     assert min(work, key=work.get) == min(ranks, key=ranks.get)
 

@@ -11,7 +11,7 @@ import initbench
 
 PACKAGE = Path(initbench.__file__).parent
 ANALYSIS = ["outcomes.py", "tables.py", "cell.py", "settings.py", "findings", "report",
-            "nearby.py", "status.py"]  # fmt: skip
+            "nearby.py", "status.py", "layout.py", "results.py"]  # fmt: skip
 # Commands that evaluate the theory or expand a plan, which need the activations: they
 # reach the engine only through theory.py, inits.py or plan.py, never by importing it.
 THROUGH_THEORY = ["advise.py", "variances.py"]
@@ -45,7 +45,7 @@ def test_analysis_layers_do_not_import_the_engine():
 # activations, only when it runs); findings and report (theory reaches them as a table,
 # results/theory.parquet, not through the activations).
 KERNEL_FREE = [
-    "initbench.outcomes, initbench.tables",
+    "initbench.outcomes, initbench.tables, initbench.layout, initbench.results",
     "initbench.status, initbench.nearby",
     "initbench.findings, initbench.report.build",
 ]

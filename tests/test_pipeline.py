@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import copy_workflow, snakemake
 
+import initbench as ib
 from initbench.findings import CLAIMS, VERDICTS
 from initbench.outcomes import comparable, with_mean_field_params
 from initbench.plan import plan
@@ -99,6 +100,17 @@ def test_quick_study_produces_tables_and_report(finished):
     verdicts = json.loads((finished / "results" / "findings.json").read_text())
     assert [f["key"] for f in verdicts] == [claim.key for claim in CLAIMS]
     assert all(f["verdict"] in VERDICTS for f in verdicts)
+
+
+def test_load_results_reads_what_the_pipeline_wrote(finished):
+    results = ib.load_results(finished / "results")
+    for name, table in read_tables(finished).items():
+        pd.testing.assert_frame_equal(results.tables[name], table)
+    latest = results.findings[results.findings["latest"]]
+    assert list(latest["key"]) == [claim.key for claim in CLAIMS]
+    assert set(latest["tier"]) == {"quick"}  # also in findings-quick.json: one row each
+    assert len(results.findings) == len(CLAIMS)
+    assert len(results.effects) and set(results.effects["key"]) <= set(latest["key"])
 
 
 def test_diverged_runs_are_recorded_without_warnings(finished):

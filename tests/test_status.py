@@ -8,10 +8,11 @@ import pytest
 import yaml
 from conftest import ROOT, copy_workflow, snakemake
 
+from initbench.cell import cell_work
 from initbench.cli import main
+from initbench.layout import Layout
 from initbench.plan import plan
-from initbench.status import SECONDS_PER_WORK, cell_work, makespan, study_status
-from initbench.tables import cell_paths
+from initbench.status import SECONDS_PER_WORK, makespan, study_status
 
 
 def config():
@@ -62,13 +63,13 @@ def test_status_of_a_half_finished_study(half_finished):
     status = study_status(config(), results, cores=2)
     assert files_under(results) == before  # it never writes under results/
     trained = {name for job in jobs for name in grid.batches[job]}
-    on_disk = {p.name for p in (results / "measured").iterdir()}
+    on_disk = {p.name for p in Layout(results).measured.iterdir()}
     assert on_disk == trained and 0 < len(trained) < len(grid.cells)
     assert status["all"]["done"] == len(trained) and status["all"]["cells"] == len(grid.cells)
     for study, names in grid.studies.items():
         row = status["studies"][study]
         assert (row["done"], row["cells"]) == (len(set(names) & trained), len(names))
-    spent = sum(sum(feather.read_table(cell_paths(results / "measured", name)[0])
+    spent = sum(sum(feather.read_table(Layout(results).cell_tables(name)[0])
                     .column("train_seconds").to_pylist()) for name in trained)  # fmt: skip
     assert status["all"]["core_s_spent"] == pytest.approx(spent)  # quick.yaml: threads 1
     assert status["jobs"] == {"planned": len(grid.batches), "finished": len(jobs)}
@@ -83,9 +84,9 @@ def test_half_written_files_are_skipped_and_counted(half_finished, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(workdir / "results", results)
     done = sorted(grid.batches[jobs[0]])
-    victim = cell_paths(results / "measured", done[0])[0]
+    victim = Layout(results).cell_tables(done[0])[0]
     victim.write_bytes(victim.read_bytes()[:100])  # as a copy caught half-way
-    (results / "batches" / f"{jobs[1]}.json").write_text('{"job": ')
+    Layout(results).batch(jobs[1]).write_text('{"job": ')
     status = study_status(config(), results, cores=2)
     assert status["unreadable"] == {"cells": 1, "batch_records": 1}
     trained = {name for job in jobs for name in grid.batches[job]}

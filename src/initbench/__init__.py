@@ -6,6 +6,7 @@ The Python API used by the pipeline, notebooks and tests::
     W, b = ib.init_params("he_normal", [64, 128, 10], activation="relu", seed=0)
     res = ib.train(W, b, X, y, activation="relu", loss="softmax_ce", lr=0.1,
                    batch_size=32, steps=1000)
+    r = ib.load_results("results")  # a study's tables and verdicts as pandas frames
 """
 
 import importlib
@@ -20,8 +21,8 @@ _API = {
     "LOSSES": "engine.losses", "train_many": "engine.many", "TrainResult": "engine.training",
     "log_schedule": "engine.training", "loss_and_grads": "engine.training",
     "train": "engine.training", "INITS": "inits", "init_params": "inits",
-    "layer_init": "inits", "network_init": "inits", "TrainSettings": "settings",
-    "train_cell": "trainer",
+    "layer_init": "inits", "network_init": "inits", "load_results": "results",
+    "TrainSettings": "settings", "train_cell": "trainer",
 }  # fmt: skip
 
 
@@ -45,5 +46,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS", "DATASETS", "INITS", "LOSSES", "Cell", "Dataset", "TrainResult", "TrainSettings",
     "activation", "dataset", "get_activation", "init_params", "layer_init", "load_dataset",
-    "log_schedule", "loss_and_grads", "network_init", "train", "train_cell", "train_many",
+    "load_results", "log_schedule", "loss_and_grads", "network_init", "train", "train_cell",
+    "train_many",
 ]  # fmt: skip

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from . import theory
-from .findings.depth_scale import BAND, XI_FACTOR
 from .inits import INITS
+from .layout import RESULTS, Layout
 from .nearby import NEAR_DEPTH, NEAR_WIDTH, nearby
+from .outcomes import BAND, XI_FACTOR
 from .parametrizations import multiplier_table
 from .settings import PARAMETRIZATIONS, TrainSettings
+from .tables import decoded
 from .text import fnum, gnum, shorten
 from .variances import SYMMETRIC, exact_variances, scheme_variances
 
@@ -138,7 +140,7 @@ def add_evidence(rows, near, claims, activation):
     cells are those of its scheme and parameters, and those of any scheme whose exact
     variances at the cell's width equal the row's (within 1%): the same net to mean field
     (``critical`` at sigma_w2 1.761 and ``mean_field`` at 1.76; He and mean_field at 2)."""
-    keys = [_canonical(s, json.loads(p)) for s, p in zip(near["scheme"], near["init_params"])]
+    keys = [_canonical(s, p) for s, p in zip(near["scheme"], decoded(near["init_params"]))]
     variances = [
         exact_variances(s, w, activation, p)
         for s, w, p in zip(near["scheme"], near["width"], near["init_params"])
@@ -169,7 +171,7 @@ def _close(variances, row):
 
 def disagreements(rows):
     """Rows whose nearby cells contradict the predicted trainable depth by more than
-    depth_scale.BAND (the factor the trainable-depth claim leaves unjudged): most cells
+    outcomes.BAND (the factor the trainable-depth claim leaves unjudged): most cells
     trained at a depth beyond BAND x 6 xi_c, or most stalled within 6 xi_c / BAND."""
     found = []
     for r in rows:
@@ -260,8 +262,8 @@ def advise(activation, depth, width, results_dir=None, config=None, parametrizat
     found = nearby(results_dir, activation, depth, width) if results_dir else None
     variants = set()
     if found is not None:
-        variants = {_canonical(s, json.loads(p))
-                    for s, p in zip(found[0]["scheme"], found[0]["init_params"])}  # fmt: skip
+        near = found[0]
+        variants = {_canonical(s, p) for s, p in zip(near["scheme"], decoded(near["init_params"]))}
     rows = scheme_rows(activation, depth, width, config, variants)
     if found is not None:
         add_evidence(rows, *found, activation)
@@ -397,8 +399,8 @@ def _command(args):
     results = args.results
     if results is not None and not Path(results).is_dir():
         raise ValueError(f"--results: no such directory: {results!r}")
-    if results is None and (Path("results") / "runs.parquet").exists():
-        results = "results"
+    if results is None and Layout().table("runs").exists():
+        results = str(RESULTS)
     advice = advise(args.activation, args.depth, args.width, results, config,
                     args.parametrization, args.base_width)  # fmt: skip
     print(json.dumps(advice, indent=1, default=str) if args.json else render(advice))

@@ -124,3 +124,26 @@ def majority_rate(data):
     if data.task == "regression":
         return np.nan
     return np.bincount(data.y_train).max() / len(data.y_train)
+
+
+STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
+
+
+def cell_work(cell, data=None):
+    """The work of training a cell: multiply-adds of its training steps (three passes over
+    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer,
+    input and output included, plus STEP_WORK per step and layer (the loop's fixed cost,
+    which small batches feel). ``data``: the cell's Dataset (None: inputs and outputs as
+    wide as its hidden layers, 500 evaluation rows)."""
+    t = cell.training
+    if data is None:
+        sizes, rows = [cell.width, *cell.hidden, cell.width], 500
+    else:
+        sizes = layer_sizes(data, cell.hidden)
+        probe = probe_rows(cell, data)
+        rows = min(t.eval_rows, len(data.X_train)) + len(data.X_test)
+        rows += 0 if probe is None else len(probe)
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
+    per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
+    return len(cell.seeds) * float(per_seed)

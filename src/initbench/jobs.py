@@ -17,9 +17,10 @@ import pandas as pd
 
 from .datasets import load_dataset, read_dataset, write_dataset
 from .files import atomic_path
+from .layout import Layout
 from .outcomes import with_mean_field_params
 from .provenance import config_hash
-from .tables import TABLE_KINDS, cell_paths, read_cells, with_constants, write_cell, write_parquet
+from .tables import TABLE_KINDS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
 from .trainer import train_cells_together, train_seeds
 
@@ -84,22 +85,23 @@ def warmup_job(kernels, dtype, output, log_path):
             tmp.write_text(f"{kernels} {dtype}\n")
 
 
-def train_job(plan, batch, data_paths, cell_dir, done_path, log_path, threads):
+def train_job(plan, batch, data_paths, results_dir, done_path, log_path, threads):
     """Train every cell of one batch whose tables are not all there yet, write them, and
     write ``done_path``: the batch's cells and what the job cost. Cells already trained (by
     an earlier run, or an interrupted one) are skipped: adding a cell to a batch trains
     that cell only. On ``device="cuda"`` the batch's untrained cells of each dataset train
-    together on the GPU. The cells' tables go to ``cell_dir`` (results/measured/), one
+    together on the GPU. The cells' tables go to ``Layout(results_dir).cell_tables``, one
     folder per cell (see rules/train.smk for why the rule does not declare them).
     """
     start, start_cpu = time.perf_counter(), time.thread_time()
+    layout = Layout(results_dir)
     cells = [plan.cells[name] for name in plan.batches[batch]]
     data_paths = {Path(path).stem: path for path in data_paths}
     set_threads(threads)
     with job_log(log_path) as log:
         todo = {}
         for cell in cells:
-            if all(path.exists() for path in cell_paths(cell_dir, cell.name)):
+            if all(path.exists() for path in layout.cell_tables(cell.name)):
                 log(f"cell {cell.name}: already trained, skipped")
             else:
                 todo.setdefault(cell.dataset, []).append(cell)
@@ -110,11 +112,12 @@ def train_job(plan, batch, data_paths, cell_dir, done_path, log_path, threads):
                 results = train_cells_together(group, data, plan.device)
                 for cell in group:
                     log(f"cell {cell.name}: trained on the GPU")
-                    write_cell(cell, data, results[cell.name], cell_dir, threads)
+                    write_cell(cell, data, results[cell.name], layout.cell_tables(cell.name),
+                               threads)  # fmt: skip
                 log(f"{len(group)} cells of {dataset} in {time.perf_counter() - started:.1f} s")
             else:
                 for cell in group:
-                    train_one(cell, data, cell_dir, log, threads)
+                    train_one(cell, data, layout, log, threads)
         trained = sum(len(group) for group in todo.values())
         cost = {
             "job": batch, "cells": len(cells), "trained": trained,
@@ -129,7 +132,7 @@ def train_job(plan, batch, data_paths, cell_dir, done_path, log_path, threads):
         log(f"done: {trained} trained, {len(cells) - trained} already there")
 
 
-def train_one(cell, data, cell_dir, log, threads):
+def train_one(cell, data, layout, log, threads):
     """Train one cell (all its seeds) and write its runs, curves and layers tables."""
     log(f"cell {cell.name}: {cell.dataset} {cell.activation} {cell.init} "
         f"depth {cell.depth} hidden {list(cell.hidden)} seeds {list(cell.seeds)} "
@@ -141,21 +144,23 @@ def train_one(cell, data, cell_dir, log, threads):
             f"train loss {last['train_loss']:.4g}, test acc {last['test_accuracy']:.3f}, "
             f"{seconds:.2f} s")  # fmt: skip
 
-    write_cell(cell, data, train_seeds(cell, data, on_seed_done=progress), cell_dir, threads)
+    results = train_seeds(cell, data, on_seed_done=progress)
+    write_cell(cell, data, results, layout.cell_tables(cell.name), threads)
 
 
-def aggregate_job(plan, config, cell_dir, batch_dir, outputs, log_path, threads=1):
+def aggregate_job(plan, config, results_dir, outputs, log_path, threads=1):
     """Concatenate the cells' tables into the study tables, adding the config hash; the
     training jobs' cost from their batch markers."""
+    layout = Layout(results_dir)
     with job_log(log_path) as log:
         names = sorted(plan.cells)
         stamp = {"config_hash": config_hash(config)}
         for i, kind in enumerate(TABLE_KINDS):
-            table = read_cells([cell_paths(cell_dir, name)[i] for name in names], threads)
+            table = read_cells([layout.cell_tables(name)[i] for name in names], threads)
             write_parquet(with_constants(table, stamp), getattr(outputs, kind))
             log(f"{kind}: {table.num_rows} rows from {len(names)} cells")
         cost = pd.DataFrame(
-            [json.loads((Path(batch_dir) / f"{job}.json").read_text()) for job in plan.batches]
+            [json.loads(layout.batch(job).read_text()) for job in plan.batches]
         ).drop(columns="cell_names")
         write_parquet(cost.assign(**stamp), outputs.cost)
         studies = pd.DataFrame(
@@ -197,8 +202,8 @@ def in_own_process(job, *args):
     """
     code = (f"import json, sys; from {job.__module__} import {job.__name__} as job; "
             "job(*json.loads(sys.argv[1]))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(args, default=str)],
+                          capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         raise RuntimeError(f"{job.__name__} failed in its own process:\n{done.stderr[-4000:]}")
 
@@ -208,12 +213,12 @@ def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
     ``out_jsons`` and one figure per claim. A claim whose code raises fails this job,
     naming the claim."""
     from .findings import evaluate_findings, write_findings
-    from .outcomes import load_tables
+    from .results import load_results
 
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     with job_log(log_path) as log:
-        findings = evaluate_findings(load_tables(results_dir), config, figure_dir, log=log,
-                                     data_dir=Path(results_dir) / "data")  # fmt: skip
+        findings = evaluate_findings(load_results(results_dir).tables, config, figure_dir,
+                                     log=log, data_dir=Layout(results_dir).data_dir)  # fmt: skip
         for path in out_jsons:
             with atomic_path(path) as tmp:
                 write_findings(findings, tmp)

@@ -6,10 +6,8 @@ MIN_STEPS steps), whether each trained (the stall rule), its steps to target, an
 published claims whose studies hold it.
 """
 
-import json
-from pathlib import Path
-
-from .outcomes import load_tables, stalled_cells, steps_to_target, summarize_cells
+from .outcomes import stalled_cells, steps_to_target, summarize_cells
+from .results import load_results
 
 NEAR_DEPTH = 1.5  # a nearby cell's depth lies within this factor of the net's
 NEAR_WIDTH = 2.0  # and its width within this one
@@ -20,8 +18,8 @@ def nearby(results_dir, activation, depth, width):
     """(cells, claims): the nearby cells, one row each (``summarize_cells``' columns plus
     ``trained`` and ``steps``, its median run's first step at the target), and the claims
     as (key, verdict, set of its cells). None when ``results_dir`` holds no runs table."""
-    tables = load_tables(results_dir)
-    runs = tables["runs"]
+    results = load_results(results_dir)
+    runs = results.runs
     if not len(runs):
         return None
     cells = summarize_cells(runs)
@@ -33,7 +31,7 @@ def nearby(results_dir, activation, depth, width):
         & cells["depth"].between(depth / NEAR_DEPTH, depth * NEAR_DEPTH)
         & cells["width"].between(width / NEAR_WIDTH, width * NEAR_WIDTH)
     ]
-    curves = tables["curves"]
+    curves = results.curves
     curves = curves[curves["cell"].isin(near.index)] if len(curves) else curves
     _, steps = steps_to_target(cells, curves)  # targets from every cell of each dataset
     stalled = stalled_cells(runs[runs["cell"].isin(near.index)])
@@ -41,16 +39,16 @@ def nearby(results_dir, activation, depth, width):
         trained=~stalled.reindex(near.index, fill_value=True).astype(bool),
         steps=steps.reindex(near.index),
     )
-    return near, claims_over(results_dir, tables["studies"])
+    return near, claims_over(results)
 
 
-def claims_over(results_dir, studies):
-    """[(claim key, verdict, its studies' cells)] from results/findings.json (none without)."""
-    path = Path(results_dir) / "findings.json"
-    if not path.exists() or not len(studies):
+def claims_over(results):
+    """[(claim key, verdict, its studies' cells)] of the last findings job (none without)."""
+    findings, studies = results.findings, results.studies
+    if not len(studies):
         return []
+    latest = findings[findings["latest"]] if len(findings) else findings
     return [
-        (item["key"], item["verdict"],
-         set(studies.loc[studies["study"].isin(item["studies"]), "cell"]))
-        for item in json.loads(path.read_text())
-    ]  # fmt: skip
+        (key, verdict, set(studies.loc[studies["study"].isin(names), "cell"]))
+        for key, verdict, names in zip(latest["key"], latest["verdict"], latest["studies"])
+    ]

@@ -1,24 +1,17 @@
 """The result tables and what both the findings and the report derive from them.
 
-One home for: the tables' columns, loading them, the stall rule, per-cell summaries,
-steps to a target, and medians with their interquartile range. The findings and the report
-read these, so the two never disagree about what "stalled" or "median" means.
+One home for: the view of the tables both read (loaded by ``results.load_results``), the
+stall rule, per-cell summaries, steps to a target, and medians with their interquartile
+range. The findings and the report read these, so the two never disagree about what
+"stalled" or "median" means.
 """
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from .cell import CELL_PARAMETERS
-from .tables import PREDICTED, TABLE_NAMES, THEORY_KEYS
+from .tables import PREDICTED, PROVENANCE_COLUMNS, TABLE_NAMES, THEORY_KEYS, decoded
 
-# Columns that say where and how fast numbers were made, not what they are: two runs of
-# the same config agree on everything else.
-PROVENANCE_COLUMNS = ("git_commit", "initbench_version", "numba_version", "numpy_version",
-                      "python_version", "machine", "threads", "config_hash")  # fmt: skip
 TIMING_COLUMNS = ("train_seconds", "train_cpu_seconds")
 # Row keys of each table, in sort order.
 ROW_KEYS = ("study", "cell", "seed", "step", "layer")
@@ -26,23 +19,11 @@ ROW_KEYS = ("study", "cell", "seed", "step", "layer")
 STALL_MARGIN = 0.02  # no progress: final train accuracy <= majority-class rate + this
 STALL_LOSS_FRACTION = 0.95  # regression: no progress if final train loss >= this x initial
 TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
-
-
-def load_tables(results_dir, lean_layers=False):
-    """The five aggregated tables (an empty table for any that is missing).
-
-    ``lean_layers``: the layers table with the cell id but without the cell parameters
-    and provenance that its rows repeat, for readers that join those from the runs (the
-    report): they are most of the cost of reading it."""
-    tables = {}
-    for name in TABLE_NAMES:
-        path = Path(results_dir) / f"{name}.parquet"
-        columns = None
-        if name == "layers" and lean_layers and path.exists():
-            repeated = {*CELL_PARAMETERS, *PROVENANCE_COLUMNS}
-            columns = [c for c in pq.read_schema(path).names if c not in repeated]
-        tables[name] = pd.read_parquet(path, columns=columns) if path.exists() else pd.DataFrame()
-    return tables
+# The trainable depth (Schoenholz et al. 2017), which the depth_scale claim judges and
+# `initbench advise` predicts: nets train up to about XI_FACTOR x xi_c layers; depths
+# within a factor BAND of that (the depth grid's resolution) are left unjudged.
+XI_FACTOR = 6
+BAND = 2.0
 
 
 class StudyTables:
@@ -266,8 +247,7 @@ def median_curve(curves, keys, value):
 def param(df, name, default=np.nan):
     """One init parameter per row, from the JSON ``init_params`` column (numbers as floats;
     text when ``default`` is text)."""
-    values = {s: json.loads(s).get(name, default) for s in df["init_params"].unique()}
-    column = df["init_params"].map(values)
+    column = decoded(df["init_params"]).map(lambda params: params.get(name, default))
     return column if isinstance(default, str) else column.astype(float)
 
 
@@ -294,4 +274,4 @@ def theory_curve(theory, activation, sigma_b2):
 
 
 def n_hidden(df):
-    return df["hidden"].map(lambda h: len(json.loads(h)))
+    return decoded(df["hidden"]).map(len)

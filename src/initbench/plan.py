@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .cell import Cell
+from .cell import Cell, cell_work
 from .config import ConfigError, check_schema, load_plugins
 from .datasets import DATASETS, check_parameters
 from .engine.activations import ACTIVATIONS, get_activation
@@ -174,28 +174,15 @@ def assign_batches(cells, per_activation):
     return {batch: tuple(names) for batch, names in sorted(batches.items())}
 
 
-def estimated_work(cells):
-    """A rough count of the multiply-adds that training ``cells`` takes (hidden layers'
-    weights x rows through them: three passes per step's batch, one per logged evaluation
-    of about 500 rows). It ranks training jobs well (Spearman 0.93 against their measured
-    time in the default study): the pipeline starts the longest first, so that no long job
-    is left running alone at the end while the other cores idle."""
-    work = 0
-    for cell in cells:
-        weights = sum(a * b for a, b in zip(cell.hidden, cell.hidden[1:])) + sum(cell.hidden)
-        t = cell.training
-        rows = 3 * t.steps * t.batch_size + t.log_points * 500
-        work += len(cell.seeds) * rows * weights
-    return float(work)
-
-
 def job_priorities(plan):
     """{training job: its rank by estimated work, 1 for the least}: Snakemake's priority,
     so that the longest jobs start first and no long job is left running alone at the
-    end. A rank, not the work itself: Snakemake's default (ILP) scheduler multiplies the
+    end while the other cores idle. The work is its cells' ``cell.cell_work`` (the cost
+    model ``initbench status`` calibrates), without the data: the plan comes before it.
+    A rank, not the work itself: Snakemake's default (ILP) scheduler multiplies the
     priorities into its objective, and at ~1e11 its solver's tolerances ignored them (the
     two longest jobs of the default study started last)."""
-    work = {batch: estimated_work([plan.cells[n] for n in names])
+    work = {batch: sum(cell_work(plan.cells[n]) for n in names)
             for batch, names in plan.batches.items()}  # fmt: skip
     return {batch: rank for rank, batch in enumerate(sorted(work, key=work.get), start=1)}
 

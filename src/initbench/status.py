@@ -20,22 +20,22 @@ import json
 import time
 from pathlib import Path
 
-from .cell import layer_sizes, probe_rows
-from .tables import ABOUT_CELL, cell_paths, read_arrow
+from .cell import cell_work
+from .layout import RESULTS, Layout
+from .tables import ABOUT_CELL, read_arrow
 from .text import seconds_text
 
 DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
 SECONDS_PER_WORK = 8.7e-11  # training core-seconds per unit of cell_work (default study, 2 cores)
-STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
 MIN_CELLS = 2  # done cells a group needs before its own rate is used
 TAIL_SECONDS = 28.0  # aggregate + findings + report of the default study, on 2 cores
 TAIL_RUNS = 4479  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
 
 
-def read_cell(cell_dir, name):
+def read_cell(layout, name):
     """(state, seconds): "done" with the cell's training core-seconds, "todo" when a table
     is missing, "unreadable" when its runs table is there but cannot be read yet."""
-    paths = cell_paths(cell_dir, name)
+    paths = layout.cell_tables(name)
     if not all(path.exists() for path in paths):
         return "todo", 0.0
     try:
@@ -47,12 +47,12 @@ def read_cell(cell_dir, name):
     return "done", float(seconds) * max(int(threads or 1), 1)
 
 
-def read_batches(batch_dir, jobs):
+def read_batches(layout, jobs):
     """{job: its cost record} of the finished training jobs, and how many records could
     not be read (half-written)."""
     records, unreadable = {}, 0
     for job in jobs:
-        path = Path(batch_dir) / f"{job}.json"
+        path = layout.batch(job)
         if not path.exists():
             continue
         try:
@@ -60,26 +60,6 @@ def read_batches(batch_dir, jobs):
         except (OSError, ValueError):
             unreadable += 1
     return records, unreadable
-
-
-def cell_work(cell, data=None):
-    """The work of training a cell: multiply-adds of its training steps (three passes over
-    each batch) and logged evaluations (eval_rows, test and probe rows), over every layer,
-    input and output included, plus STEP_WORK per step and layer (the loop's fixed cost,
-    which small batches feel). ``data``: the cell's Dataset (None: inputs and outputs as
-    wide as its hidden layers, 500 evaluation rows)."""
-    t = cell.training
-    if data is None:
-        sizes, rows = [cell.width, *cell.hidden, cell.width], 500
-    else:
-        sizes = layer_sizes(data, cell.hidden)
-        probe = probe_rows(cell, data)
-        rows = min(t.eval_rows, len(data.X_train)) + len(data.X_test)
-        rows += 0 if probe is None else len(probe)
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
-    per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
-    return len(cell.seeds) * float(per_seed)
 
 
 def like_cells(cell, study):
@@ -105,14 +85,14 @@ def predicted_seconds(cell, study, work, rate_of):
     return work * (SECONDS_PER_WORK if rate is None else rate)
 
 
-def datasets_on_disk(results_dir, labels):
+def datasets_on_disk(layout, labels):
     """{label: Dataset} of the data files the pipeline has written (results/data/)."""
     from .datasets import read_dataset
 
     found = {}
     for label in labels:
         try:
-            found[label] = read_dataset(Path(results_dir) / "data" / f"{label}.npz")
+            found[label] = read_dataset(layout.dataset(label))
         except (OSError, ValueError, KeyError, EOFError):  # absent, or being written
             continue
     return found
@@ -128,19 +108,19 @@ def makespan(job_seconds, slots):
     return max(free)
 
 
-def study_status(config, results_dir="results", cores=1):
+def study_status(config, results_dir=RESULTS, cores=1):
     """Everything ``initbench status`` prints, as a dict."""
     from .plan import plan
 
     grid = plan(config, cores=cores)
-    results_dir = Path(results_dir)
-    state = {name: read_cell(results_dir / "measured", name) for name in grid.cells}
+    layout = Layout(results_dir)
+    state = {name: read_cell(layout, name) for name in grid.cells}
     done = {name: s for name, (kind, s) in state.items() if kind == "done"}
     study_of = {}
     for study, names in grid.studies.items():
         for name in names:
             study_of.setdefault(name, study)
-    data = datasets_on_disk(results_dir, grid.datasets)
+    data = datasets_on_disk(layout, grid.datasets)
     work = {name: cell_work(cell, data.get(cell.dataset)) for name, cell in grid.cells.items()}
     rate_of = rates(work, done, study_of, grid.cells)
     left = {
@@ -148,7 +128,7 @@ def study_status(config, results_dir="results", cores=1):
         for name in grid.cells
         if name not in done
     }
-    records, bad_records = read_batches(results_dir / "batches", grid.batches)
+    records, bad_records = read_batches(layout, grid.batches)
     threads = int(config["threads"])
     job_left = [
         sum(left.get(name, 0.0) for name in names) / threads
@@ -157,7 +137,7 @@ def study_status(config, results_dir="results", cores=1):
     ]
     runs_left = sum(len(grid.cells[name].seeds) for name in left)
     runs_all = sum(len(cell.seeds) for cell in grid.cells.values())
-    aggregated = (results_dir / "runs.parquet").exists() and not left and not job_left
+    aggregated = layout.table("runs").exists() and not left and not job_left
     tail = 0.0 if aggregated else TAIL_SECONDS * runs_all / TAIL_RUNS
     training_wall = makespan([s for s in job_left if s > 0], cores // threads)
     studies = {
@@ -170,7 +150,7 @@ def study_status(config, results_dir="results", cores=1):
         for study, names in grid.studies.items()
     }
     return {
-        "results": str(results_dir),
+        "results": str(layout.results),
         "cores": cores,
         "read_at": time.time(),
         "studies": studies,
@@ -243,7 +223,7 @@ def add_parser(sub):
     p = sub.add_parser("status", help="cells done, cost spent and wall time left of a study")
     p.add_argument("--configfile", default=DEFAULT_CONFIG, help=f"default: {DEFAULT_CONFIG}")
     p.add_argument("--tier", help="the tier to plan (the config's tier: by default), e.g. paper")
-    p.add_argument("--results", default="results", help="the run's results directory")
+    p.add_argument("--results", default=str(RESULTS), help="the run's results directory")
     p.add_argument(
         "--cores",
         type=int,

@@ -6,8 +6,8 @@ logged step), layers (per logged step and layer), cost (per training job), studi
 mean-field settings, ``theory.predictions``). Every row of the first three carries its cell's
 parameters (``cell.CELL_PARAMETERS``) before the measured columns and its provenance
 after them. A training job writes each cell's three measured tables as Arrow IPC files
-under results/measured/ (``cell_paths``), the parameters in their metadata; the aggregate
-joins them (``read_cells``) into the study's parquet files (``write_parquet``).
+under results/measured/ (``layout.Layout.cell_tables``), the parameters in their metadata;
+the aggregate joins them (``read_cells``) into the study's parquet files (``write_parquet``).
 
 No kernels here: the findings and the report read these tables through ``outcomes``.
 """
@@ -15,7 +15,6 @@ No kernels here: the findings and the report read these tables through ``outcome
 import json
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -34,12 +33,21 @@ TABLE_KINDS = TABLE_NAMES[:3]  # the tables each cell measures
 THEORY_KEYS = ("activation", "sigma_w2", "sigma_b2")
 PREDICTED = ("q_star", "chi1", "depth_scale")
 ABOUT_CELL = b"initbench.cell"  # metadata key of a measured table: the cell's parameters
+# Columns that say where and how fast numbers were made, not what they are: two runs of
+# the same config agree on everything else.
+PROVENANCE_COLUMNS = ("git_commit", "initbench_version", "numba_version", "numpy_version",
+                      "python_version", "machine", "threads", "config_hash")  # fmt: skip
 
 
-def cell_paths(cell_dir, name):
-    """The three measured tables of a cell (Arrow IPC: a study has thousands, and the
-    aggregate reads them all; the study tables it writes are parquet)."""
-    return [Path(cell_dir) / name / f"{kind}.arrow" for kind in TABLE_KINDS]
+def decoded(column):
+    """A table's JSON column (``hidden``, ``init_params``: text, as ``Cell.columns`` writes
+    them) as Python values, lists of widths or dicts of parameters; each distinct text is
+    parsed once (a table repeats it on every row of its cell)."""
+    codes, texts = pd.factorize(column)
+    values = np.empty(len(texts), dtype=object)
+    for i, text in enumerate(texts):  # one by one: equal-length lists stay lists
+        values[i] = json.loads(text)
+    return pd.Series(values[codes], index=column.index, name=column.name)
 
 
 class SeedRun(NamedTuple):
@@ -172,14 +180,15 @@ def write_parquet(table, path):
         pq.write_table(table, tmp, use_dictionary=text)
 
 
-def write_cell(cell, data, results, cell_dir, threads):
+def write_cell(cell, data, results, paths, threads):
     """A cell's measured tables, each with the cell's parameters and provenance in its
     metadata rather than on every row: the aggregate adds those columns for all cells at
-    once. Uncompressed, so that the aggregate maps them into memory without decoding."""
+    once. Uncompressed, so that the aggregate maps them into memory without decoding.
+    ``paths``: one per table of TABLE_KINDS (``layout.Layout.cell_tables``)."""
     about = json.dumps({"parameters": cell_parameters(cell, data),
                         "provenance": {**provenance(), "threads": threads}})  # fmt: skip
     tables = measured_tables(data, results)
-    for table, path in zip(tables, cell_paths(cell_dir, cell.name), strict=True):
+    for table, path in zip(tables, paths, strict=True):
         with atomic_path(path) as tmp:
             feather.write_feather(table.replace_schema_metadata({ABOUT_CELL: about}), tmp,
                                   compression="uncompressed")  # fmt: skip

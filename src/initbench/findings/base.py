@@ -18,7 +18,9 @@ import numpy as np
 
 from .. import plotting
 from ..effects import FAILS, HOLDS, UNDECIDED, budget_text, decide
+from ..layout import dataset_file
 from ..outcomes import StudyTables
+from ..results import read_verdicts
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
@@ -138,7 +140,7 @@ class Results(StudyTables):
     def dataset(self, label):
         """The data split a study trained on (results/data/<label>.npz), for comparators
         that need the rows themselves; NotTestable when it is not at hand."""
-        path = None if self.data_dir is None else self.data_dir / f"{label}.npz"
+        path = None if self.data_dir is None else dataset_file(self.data_dir, label)
         if path is None or not path.is_file():
             raise NotTestable(f"the data of dataset {label!r} is not available")
         with np.load(path) as f:
@@ -185,4 +187,4 @@ def write_findings(findings, path):
 
 
 def read_findings(path):
-    return [Finding(**item) for item in json.loads(Path(path).read_text())]
+    return [Finding(**item) for item in read_verdicts(Path(path))]

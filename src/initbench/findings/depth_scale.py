@@ -23,13 +23,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..effects import Effect
-from ..outcomes import theory_curve, value_at, with_mean_field_params, with_theory
+from ..outcomes import (
+    BAND,
+    XI_FACTOR,
+    theory_curve,
+    value_at,
+    with_mean_field_params,
+    with_theory,
+)
 from ..plotting import cell_edges, heatmap
 from ..text import gnum
 from .base import INCONCLUSIVE, NotTestable, published_claim
 
-XI_FACTOR = 6  # trainable depth ~ 6 xi_c
-BAND = 2.0  # cells within a factor 2 of 6 xi_c (the depth grid's resolution) are not judged
 MIN_BALANCED = 0.8  # 6 xi_c must sort the judged cells at least this well, per seed
 TRAINED_SHARE = 0.5  # trains: at least half the study's best gain over chance
 GROWTH_TOL = 0.05  # plateau: at most this share of cells began to train in the second half

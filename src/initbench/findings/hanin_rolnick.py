@@ -16,13 +16,12 @@ a factor 2 of each other, and at one depth the largest beta must take at least t
 long as the smallest.
 """
 
-import json
-
 import numpy as np
 import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import first_step_reaching
+from ..tables import decoded
 from ..text import gnum
 from .base import NotTestable, published_claim
 
@@ -34,7 +33,7 @@ INIT, TRAINING = "hanin_rolnick_init", "hanin_rolnick"
 
 
 def with_beta(frame):
-    widths = frame["hidden"].map(json.loads)
+    widths = decoded(frame["hidden"])
     return frame.assign(beta=widths.map(lambda h: round(sum(1 / n for n in h), 9)))
 
 

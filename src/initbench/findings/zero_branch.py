@@ -16,14 +16,12 @@ and at the deepest depth each zero-start arm must make progress and reach a best
 training loss no worse than 1.25 x the pre-LayerNorm net's.
 """
 
-import json
-
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from ..effects import FAILS, HOLDS, Effect
-from ..outcomes import STALL_MARGIN, largest_trainable_lr
+from ..outcomes import STALL_MARGIN, largest_trainable_lr, n_hidden
 from ..plotting import grid_axis
 from ..text import gnum, listed
 from .base import INCONCLUSIVE, NotTestable, published_claim
@@ -115,7 +113,7 @@ def check_zero_branch(claim, results):
     runs = results.rows("runs", *STUDIES)
     runs = runs[runs["architecture"].eq("residual")]
     runs = runs.assign(arm=arm_of(runs)).dropna(subset=["arm"])
-    runs["blocks"] = (runs["hidden"].map(lambda h: len(json.loads(h))) - 1) // runs["block_size"]
+    runs["blocks"] = (n_hidden(runs) - 1) // runs["block_size"]
     if runs["blocks"].nunique() < 2 or not runs["arm"].isin([HE]).any():
         raise NotTestable("the residual studies need He nets of two or more depths")
     table = per_seed(runs)

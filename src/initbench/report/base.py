@@ -15,6 +15,7 @@ import pandas as pd
 from .. import plotting
 from ..outcomes import StudyTables, steps_to_target, summarize_cells
 from ..plotting import BASE_COLOURS
+from ..tables import decoded
 from ..text import slug
 from . import html
 
@@ -50,7 +51,7 @@ def variant_labels(cells, init_order):
         if len(distinct) <= 1:
             sort_key[init] = (rank, ())
             continue
-        parsed = {s: json.loads(s) for s in distinct}
+        parsed = dict(zip(sub["init_params"], decoded(sub["init_params"])))
         keys = sorted({k for d in parsed.values() for k in d})
         varying = [k for k in keys if len({json.dumps(d.get(k)) for d in parsed.values()}) > 1]
         names = {}

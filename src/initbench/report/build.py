@@ -19,7 +19,8 @@ import matplotlib as mpl
 
 from .. import plotting
 from ..files import atomic_path
-from ..outcomes import load_tables
+from ..layout import Layout
+from ..results import load_results
 from . import html
 from .base import Report
 from .sections import SECTIONS, summary
@@ -32,8 +33,8 @@ def build_report(results_dir, findings_json, out_html, config, log=print):
     ``.parquet``, ``findings_json`` the findings job's verdicts, ``config`` the study's."""
     with tempfile.TemporaryDirectory() as scratch:
         sections_json = Path(scratch) / "sections.json"
-        build_sections(results_dir, config, Path(out_html).parent / "figures", sections_json,
-                       log=log)  # fmt: skip
+        figure_dir = Layout(report=Path(out_html).parent).page_figures
+        build_sections(results_dir, config, figure_dir, sections_json, log=log)
         return render_page(sections_json, findings_json, out_html, log=log)
 
 
@@ -47,7 +48,7 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir()
     try:
-        tables = load_tables(results_dir, lean_layers=True)
+        tables = load_results(results_dir, lean_layers=True).tables
         log(f"read tables in {time.perf_counter() - start:.1f} s: "
             + ", ".join(f"{k} {len(v)} rows" for k, v in tables.items()))  # fmt: skip
         report = Report(tables, config or {}, building, log)
@@ -68,7 +69,7 @@ def render_page(sections_json, findings_json, out_html, log=print):
     """The page from the sections and the findings; the claims' figures are copied into
     ``findings/`` beside it."""
     out_html = Path(out_html)
-    claim_figures = out_html.parent / "findings"
+    claim_figures = Layout(report=out_html.parent).page_claim_figures
     building = out_html.parent / f".findings.tmp{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)

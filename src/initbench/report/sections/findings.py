@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ...effects import FAILS, UNDECIDED
 from ...findings import INCONCLUSIVE, read_findings
+from ...layout import Layout
 from ...text import gnum, slug
 
 
@@ -15,7 +16,7 @@ def build(findings_json, figure_dir):
     if not findings_json.is_file():
         return {"available": False, "items": [], "counts": [],
                 "message": f"No findings: {findings_json} does not exist."}  # fmt: skip
-    source_dir = findings_json.parent / "findings"
+    source_dir = Layout(findings_json.parent).claim_figures
     current = read_findings(findings_json)
     others = other_tiers(findings_json, {f.tier for f in current})
     rendered = []
@@ -63,11 +64,10 @@ def build(findings_json, figure_dir):
 
 
 def other_tiers(findings_json, shown):
-    """{tier: {claim key: Finding}} from the findings-<tier>.json files beside
-    ``findings_json`` for the tiers not ``shown``: the last run of each tier."""
+    """{tier: {claim key: Finding}} from the tiers' findings files beside ``findings_json``
+    (``Layout.tier_findings``) for the tiers not ``shown``: the last run of each tier."""
     found = {}
-    for path in sorted(Path(findings_json).parent.glob("findings-*.json")):
-        tier = path.stem.removeprefix("findings-")
+    for tier, path in Layout(Path(findings_json).parent).tiers().items():
         if tier not in shown:
             found[tier] = {f.key: f for f in read_findings(path)}
     return found

@@ -1,12 +1,11 @@
 """Symmetry: whether units that start identical ever become different."""
 
-import json
 import math
 
 import pandas as pd
 
 from ... import plotting
-from ...outcomes import finite, quantiles
+from ...outcomes import finite, n_hidden, quantiles
 from ...text import gnum, join_words, plural
 from ..base import (
     DASHES,
@@ -27,7 +26,8 @@ def symmetry_cells(r):
     setting = ["dataset", "hidden", "steps", "lr", "batch_size"]
     counts = equal.groupby(setting).size()
     rank = {d: i for i, d in enumerate(r.dataset_order)}
-    best = max(counts.index, key=lambda k: (counts[k], len(json.loads(k[1])), -rank.get(k[0], 0)))
+    layers = dict(zip(equal["hidden"], n_hidden(equal)))
+    best = max(counts.index, key=lambda k: (counts[k], layers[k[1]], -rank.get(k[0], 0)))
     same = (cells[setting] == pd.Series(best, index=setting)).all(axis=1)
     group = cells[same]
     acts = group.loc[group["scheme"].isin(SYMMETRIC_SCHEMES), "activation"].unique()
