@@ -131,9 +131,9 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_residual_training_matches_the_papers_rules(case):
     """N steps of each depth rule (branch multiplier, lr, eps, decay) equal the reference's N."""
-    s = TrainSettings(steps=15, batch_size=4, **CASES[case])
-    if s.parametrization != "sp":
-        s = TrainSettings.of(s, base_width=3)
+    values = CASES[case]
+    base = {} if values.get("parametrization", "sp") == "sp" else {"base_width": 3}
+    s = TrainSettings(steps=15, batch_size=4, **values, **base)
     W, b, X, y, _ = make_residual("softmax_ce", blocks=2, block_size=s.block_size, width=6, n=20)
     sizes = [X.shape[1], *(w.shape[0] for w in W)]
     extras = {"gates": initial_extras(s, sizes, np.float64)[:2], "norm_gains": np.ones((2, 6)),
