@@ -277,3 +277,93 @@ def test_sp_and_layer_lr_leave_every_multiplier_at_one():
 def test_nonsense_depth_settings_name_their_key(values, key):
     with pytest.raises(ValueError, match=rf"^{key}"):
         TrainSettings(**values)
+
+
+def torch_groups(s, params, sizes):
+    """torch.optim param groups written from the tables (TP5 Table 3 for Adam and SGD,
+    Dey et al. Table 1 for CompleteP), as the mup package and nanoGPT-mup build them:
+    {params, lr, weight_decay, eps}. ``params``: per layer (W, b), then the norms."""
+    m = sizes[1] / s.base_width
+    blocks = (len(sizes) - 3) // s.block_size
+    invariant = s.weight_decay_scaling == "width_invariant"
+    groups = []
+    for layer, (w, b) in enumerate(params["layers"]):
+        inside = 0 < layer < len(sizes) - 2
+        eps = s.eps / (m * blocks) if s.parametrization == "completep" and inside else s.eps
+        if s.optimizer == "sgd":  # MuSGD: input weights and hidden biases m, readout 1 / m
+            lr_w = m if layer == 0 else 1 / m if layer == len(sizes) - 2 else 1.0
+            lr_b = 1.0 if layer == len(sizes) - 2 else m
+        else:  # MuAdam: matrix-like 1 / m (hidden and readout), vector-like 1
+            lr_w, lr_b = (1.0 if layer == 0 else 1 / m), 1.0
+        for p, lr in ((w, lr_w), (b, lr_b)):
+            wd = s.weight_decay / lr if invariant else s.weight_decay
+            groups.append({"params": [p], "lr": s.lr * lr, "weight_decay": wd, "eps": eps})
+    for p in params["norms"]:  # pre-LN: lr m_L^(alpha - 1) = 1, eps of the residual blocks
+        eps = s.eps / (m * blocks) if s.parametrization == "completep" else s.eps
+        groups.append({"params": [p], "lr": s.lr, "weight_decay": s.weight_decay, "eps": eps})
+    return groups
+
+
+def torch_train(W, b, X, y, s, seed, gates=None):
+    """The net in torch autograd (float64), stepped by torch.optim with torch_groups."""
+    import torch
+
+    t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=True)  # noqa: E731
+    layers = [(t(w), t(v)) for w, v in zip(W, b)]
+    width, blocks = W[0].shape[0], len(W) - 2
+    norms = [t(np.ones((blocks, width))), t(np.zeros((blocks, width)))] if gates is not None else []
+    sizes = [X.shape[1], *(w.shape[0] for w in W)]
+    groups = torch_groups(s, {"layers": layers, "norms": norms}, sizes)
+    kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    extra = {"momentum": s.momentum} if s.optimizer == "sgd" else {"betas": (s.beta1, s.beta2)}
+    if s.optimizer == "sgd":
+        for g in groups:
+            g.pop("eps")
+    opt = kind[s.optimizer](groups, lr=s.lr, **extra)
+    order = batch_order(seed, X.shape[0], s.batch_size, s.steps)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    for step in range(s.steps):
+        rows = torch.tensor(order[step])
+        h = Xt[rows] @ layers[0][0].T + layers[0][1]
+        if gates is not None:  # pre-LN residual blocks of one layer, branches times gates[j]
+            for j in range(blocks):
+                p = torch.nn.functional.layer_norm(h, (width,), norms[0][j], norms[1][j], 1e-5)
+                h = h + gates[j] * (torch.tanh(p) @ layers[1 + j][0].T + layers[1 + j][1])
+        else:
+            for w, v in layers[1:-1]:
+                h = torch.tanh(h) @ w.T + v
+        out = torch.tanh(h) @ layers[-1][0].T + layers[-1][1]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(out, yt[rows]).backward()
+        opt.step()
+    return [w.detach().numpy() for w, _ in layers] + [v.detach().numpy() for _, v in layers]
+
+
+TORCH_CASES = {
+    "completep-adamw": dict(RESIDUAL, parametrization="completep", optimizer="adamw", lr=0.01,
+                            eps=1e-3, weight_decay=0.1, norm="layernorm", block_size=1,
+                            weight_decay_scaling="width_invariant"),
+    "mup-adamw-width-invariant": dict(parametrization="mup", optimizer="adamw", lr=0.01,
+                                      weight_decay=0.1, weight_decay_scaling="width_invariant"),
+    "mup-adamw-layer-lr": dict(parametrization="mup", optimizer="adamw", lr=0.01, weight_decay=0.1),
+    "mup-sgd-width-invariant": dict(parametrization="mup", lr=0.05, momentum=0.5,
+                                    weight_decay=0.02, weight_decay_scaling="width_invariant"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(TORCH_CASES))
+def test_matches_torch_param_groups(case):
+    """torch.optim with the tables' per-group lr, weight_decay and eps, on torch autograd's
+    gradients: the kernels equal it to 1e-10 (float64)."""
+    pytest.importorskip("torch", reason="optional reference: pip install torch (CPU)")
+    s = TrainSettings(steps=12, batch_size=4, base_width=3, **TORCH_CASES[case])
+    residual = s.architecture == "residual"
+    if residual:
+        W, b, X, y, _ = make_residual("softmax_ce", blocks=3, block_size=1, width=6, n=20)
+    else:
+        W, b, X, y = make_problem("softmax_ce", sizes=(4, 6, 6), n=20)
+    sizes = [X.shape[1], *(w.shape[0] for w in W)]
+    gates = initial_extras(s, sizes, np.float64)[:3] if residual else None
+    res = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=4, settings=s)
+    for got, ref in zip(res.weights + res.biases, torch_train(W, b, X, y, s, 4, gates)):
+        np.testing.assert_allclose(got, ref, **TIGHT)
