@@ -367,3 +367,26 @@ def test_matches_torch_param_groups(case):
     res = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=4, settings=s)
     for got, ref in zip(res.weights + res.biases, torch_train(W, b, X, y, s, 4, gates)):
         np.testing.assert_allclose(got, ref, **TIGHT)
+
+
+def test_a_sweep_gives_one_cell_where_the_new_settings_do_not_apply():
+    """branch_exponent without depth_power, weight_decay_scaling without weight decay: one
+    cell each (the planner's rule for unused settings); a depth study plans its cells."""
+    from initbench.plan import plan
+
+    study = {"datasets": ["digits"], "activations": ["relu"], "inits": ["he_normal"],
+             "depths": [6], "widths": [8], "architecture": "residual", "optimizer": "adamw",
+             "base_width": 4,
+             "sweep": {"branch_scaling": ["fixed", "depth_power"], "branch_exponent": [0.5, 1.0],
+                       "weight_decay": [0.0, 0.1],
+                       "weight_decay_scaling": ["layer_lr", "width_invariant"]}}  # fmt: skip
+    config = {"datasets": {"digits": {}}, "inits": {"he_normal": {"scheme": "he_normal"}},
+              "studies": {"sweep": study}}  # fmt: skip
+    cells = plan(config).cells.values()
+    # (fixed, depth_power 0.5, depth_power 1) x (no decay, decay x 2 conventions)
+    assert len(cells) == 3 * 3
+    depth = dict(study, parametrization="completep", weight_decay=0.1,
+                 weight_decay_scaling="width_invariant",
+                 sweep={"branch_scaling": ["depth_power"], "lr": [0.01, 0.02]})  # fmt: skip
+    config["studies"] = {"completep": depth}
+    assert {c.training.parametrization for c in plan(config).cells.values()} == {"completep"}
