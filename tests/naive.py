@@ -100,17 +100,25 @@ def scheduled_lr(lr, step, steps, schedule="constant", warmup_steps=0, decay_eve
 
 def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, steps,
           weight_decay=0.0, optimizer="sgd", nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8,
-          lr_scale=None, residual=None, **schedule):  # fmt: skip
+          lr_scale=None, residual=None, decay_scale=None, eps_scale=None,
+          **schedule):  # fmt: skip
     """Minibatch training as torch.optim.SGD (momentum, Nesterov, L2 weight decay), Adam
     (L2 decay in the gradient) and AdamW (decoupled decay) step: step s trains on rows
     ``order[s]`` at ``scheduled_lr(lr, s, steps, **schedule)`` times ``lr_scale[l]``
-    (weights, biases) for layer l.
+    (weights, biases) for layer l, with weight decay ``weight_decay * decay_scale[l]`` and
+    Adam's ``eps * eps_scale[l]`` (each 1 when not given): torch's per-group lr,
+    weight_decay and eps.
 
     ``residual``: a residual net's {block_size, gates, norm_gains, norm_biases (None
-    without a norm), train_gates, extra_scale (gates, norms)}; returns (W, b, extras)."""
+    without a norm), train_gates, extra_scale (gates, norms), and optionally
+    extra_decay_scale and extra_eps_scale (gates, norms)}; returns (W, b, extras)."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     params = [p for pair in zip(W, b) for p in pair]  # W0, b0, W1, b1, ...
-    scales = [1.0] * len(params) if lr_scale is None else np.ravel(lr_scale).tolist()
+
+    def per_param(scale):
+        return [1.0] * len(params) if scale is None else np.ravel(scale).tolist()
+
+    scales, decays, epss = per_param(lr_scale), per_param(decay_scale), per_param(eps_scale)
     extras, trained = {}, []
     if residual is not None:
         extras = {k: None if residual[k] is None else np.array(residual[k], dtype=float)
@@ -118,7 +126,9 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
         trained = ["gates"] * residual["train_gates"]
         trained += ["norm_gains", "norm_biases"] * (extras["norm_gains"] is not None)
         params += [extras[k] for k in trained]
-        scales += [residual["extra_scale"][int(k != "gates")] for k in trained]
+        for into, key in ((scales, "extra_scale"), (decays, "extra_decay_scale"),
+                          (epss, "extra_eps_scale")):  # fmt: skip
+            into += [residual.get(key, (1.0, 1.0))[int(k != "gates")] for k in trained]
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     for step in range(steps):
@@ -133,9 +143,10 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
         grads = [g for pair in zip(dW, db) for g in pair] + [d_extras[k] for k in trained]
         rate = scheduled_lr(lr, step, steps, **schedule)
         t = step + 1
-        for p, g, m, v, scale in zip(params, grads, first, second, scales):
+        for p, g, m, v, scale, decay, e in zip(params, grads, first, second, scales, decays, epss):
+            decay = weight_decay * decay
             if optimizer != "adamw":
-                g = g + weight_decay * p
+                g = g + decay * p
             if optimizer == "sgd":
                 m *= momentum
                 m += g
@@ -145,9 +156,9 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
                 m += (1 - beta1) * g
                 v *= beta2
                 v += (1 - beta2) * g * g
-                direction = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+                direction = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps * e)
             if optimizer == "adamw":
-                p *= 1 - rate * scale * weight_decay
+                p *= 1 - rate * scale * decay
             p -= rate * scale * direction
     return (W, b) if residual is None else (W, b, extras)
 

@@ -212,6 +212,31 @@ def test_sim_residual_nets_match_cpu(loss):
 
 
 @in_simulator
+def test_sim_depth_parametrizations_and_weight_decay_scaling_match_cpu():
+    """The per-parameter lr, weight decay and eps multipliers (parametrizations.
+    optimizer_scales) reach each block: Depth-muP under Adam, CompleteP under AdamW with its
+    width-invariant decay, muP SGD with L2 decay width-invariant, blocks^-0.75 branches."""
+    nets, X, y = make_residual_nets("softmax_ce", k=4, blocks=2, block_size=1)
+    kw = dict(
+        activation="tanh", loss="softmax_ce", seeds=[0, 1, 2, 3], batch_size=4, steps=4,
+        log_points=3, architecture="residual", block_size=1, norm="layernorm",
+        branch_scaling=["depth_power", "depth_power", "gate", "depth_power"],
+        branch_exponent=[0.5, 1.0, 1.0, 0.75], base_width=[2, 2, 2, 0],
+        parametrization=["depth_mup", "completep", "mup", "sp"],
+        optimizer=["adam", "adamw", "sgd", "sgd"], lr=[0.01, 0.01, 0.05, 0.05],
+        eps=[1e-3, 1e-3, 1e-8, 1e-8],
+        weight_decay=[0.05, 0.1, 0.02, 0.0], momentum=[0.0, 0.0, 0.5, 0.0],
+        weight_decay_scaling=["width_invariant", "width_invariant", "width_invariant",
+                              "layer_lr"],
+    )  # fmt: skip
+    gpu, cpu = on_both(nets, X, y, **kw)
+    assert_agree(gpu, cpu, **TIGHT)
+    for g, c in zip(gpu, cpu):
+        for name in c.extras:
+            np.testing.assert_allclose(g.extras[name], c.extras[name], **TIGHT)
+
+
+@in_simulator
 def test_sim_float32_full_batch_and_other_tiles():
     nets, X, y = make_nets("sigmoid_bce", dtype=np.float32, hidden=(5, 4))
     kw = dict(activation="elu", loss="sigmoid_bce", lr=0.2, momentum=0.5, seeds=0, batch_size=64,

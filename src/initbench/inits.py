@@ -22,7 +22,7 @@ import numpy as np
 from . import theory
 from .engine.activations import Activation, get_activation
 from .parametrizations import init_multipliers
-from .settings import TrainSettings
+from .settings import check_setting
 from .text import unknown_name_message
 
 INITS = {}
@@ -117,8 +117,9 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     if [(W.shape, b.shape) for W, b in zip(Ws, bs, strict=True)] != shapes:
         raise RuntimeError(f"init scheme {scheme!r} returned the wrong shapes")
     if parametrization != "sp":
-        TrainSettings(parametrization=parametrization, base_width=base_width)  # checks both
-        scale = init_multipliers(parametrization, sizes, base_width)
+        check_setting("parametrization", parametrization)
+        check_setting("base_width", base_width)
+        scale = init_multipliers(parametrization, sizes, base_width)  # needs a base_width > 0
         Ws = [W * s for W, s in zip(Ws, scale, strict=True)]
     Ws = [np.ascontiguousarray(W, dtype=dtype) for W in Ws]
     return Ws, [np.ascontiguousarray(b, dtype=dtype) for b in bs]

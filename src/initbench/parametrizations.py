@@ -34,15 +34,66 @@ width when fan_in is a hidden width (else 1) and ``r_out`` likewise for fan_out.
   both pick up 1/sqrt(fan_in)) and times r_in^-1/2 under Adam (only the step does);
   biases keep theirs.
 
-Adam's ``eps`` is not rescaled: the formulations agree up to it, as Tensor Programs V
-notes of its own tables.
+Adam's ``eps`` is not rescaled by these three: the formulations agree up to it, as Tensor
+Programs V notes of its own tables.
+
+Depth parametrizations, for residual nets of L blocks (m_L = L: the base depth is one
+block; a base depth L_0 is the same as base hyperparameters rescaled by powers of L_0).
+Both are ``mup`` for the width (init, lr), plus, on the residual blocks' parameters (the
+branches' dense layers, their biases and LayerNorms; not the input layer or readout):
+
+- ``depth_mup``: Yang, Yu, Zhu & Hayou 2023 (Tensor Programs VI), Depth-muP: branch
+  multiplier L^-1/2 (``branch_scaling: depth_power``, ``branch_exponent: 0.5``); the
+  blocks' lr times 1 under SGD and times L^-1/2 under Adam (its learning rate eta L^-gamma:
+  gamma = 0 for SGD, 1/2 for Adam; Dey et al. 2025's Table 1, column alpha = 0.5, has the
+  same Adam rule). TP6 rescales neither Adam's eps nor the weight decay.
+- ``completep``: Dey, Zhang, Noci, Li, Bordelon, Bergsma, Pehlevan, Hanin & Hestness 2025
+  ("Don't be lazy: CompleteP enables compute-efficient deep transformers"), Table 1,
+  column alpha = 1, rows (m_N = width / base_width, m_L = L):
+
+  ========================  ==============================  ===============================
+  Table 1 row               CompleteP                       here
+  ========================  ==============================  ===============================
+  MLP residual              Z + m_L^-1 MLP(LN(Z))           depth_power, branch_exponent 1
+  Hidden init var           sigma^2 m_N^-1                  mup's (the init scheme's 1/fan_in)
+  Hidden LR (AdamW)         eta m_N^-1 m_L^(alpha-1)        mup's 1 / r_in, times L^0 = 1
+  Hidden bias LR (AdamW)    eta m_L^(alpha-1)               1
+  Pre-LN LR (AdamW)         eta m_L^(alpha-1)               1 (gains and biases)
+  Hidden WD (AdamW)         lambda m_N                      weight_decay_scaling width_invariant
+  AdamW eps (res. blocks)   eps m_N^-1 m_L^-alpha           the blocks' eps times m_N^-1 L^-1
+  Unembed fwd, init, LR     x W^T m_N^-1, sigma^2, eta      mup's readout (its Table 3 form)
+  ========================  ==============================  ===============================
+
+  Table 1 is for AdamW only: ``completep`` takes adam or adamw. Its reference code
+  (github.com/EleutherAI/nanoGPT-mup, branch completep) rescales eps for every parameter
+  and gives LayerNorms and biases no weight decay; here eps follows the table's "residual
+  blocks" and every parameter decays, as in the other parametrizations.
+
+Weight decay (``weight_decay_scaling``). ``layer_lr`` (the default): every parameter has
+the one ``weight_decay``, and its lr multiplier m scales the decay with the lr: AdamW
+shrinks it by lr m lambda a step, SGD and Adam add lambda W to the gradient, stepped at
+lr m (torch.optim with per-group lrs; the mup package with ``decoupled_wd=True``).
+``width_invariant``: each parameter's decay is lambda / m_w, m_w the width part of its lr
+multiplier, so that lr x decay per step does not change with the width: AdamW shrinks by
+lr lambda (times the depth part of m, for depth_mup); this is what the mup package's
+MuAdam, MuAdamW and MuSGD do by default (mup/optim.py: ``group['lr'] /= width_mult;
+group['weight_decay'] *= width_mult``, and the converse for MuSGD's vector-like
+parameters) and CompleteP's "Hidden WD" row.
 """
 
 import math
 
 import numpy as np
 
-from .settings import PARAMETRIZATIONS
+from .settings import DEPTH_ALPHA, PARAMETRIZATIONS
+
+# The kernels' per-parameter rules, multipliers of the lr, the weight decay and Adam's eps:
+# the last axis of ``optimizer_scales``' arrays. Its groups: a layer's weights and biases,
+# a residual net's gates and LayerNorms (gains and biases).
+RULES = ("lr", "weight_decay", "eps")
+LR_SCALE, DECAY_SCALE, EPS_SCALE = range(len(RULES))
+WEIGHTS, BIASES = 0, 1
+GATES, NORMS = 0, 1
 
 
 def width_ratios(sizes, base_width):
@@ -54,7 +105,7 @@ def width_ratios(sizes, base_width):
 
 
 def multipliers(parametrization, optimizer, sizes, base_width):
-    """Per-layer multipliers of ``parametrization`` for a net of layer ``sizes``.
+    """Per-layer width multipliers of ``parametrization`` for a net of layer ``sizes``.
 
     Returns a dict of float64 arrays, one entry per layer: ``init_std`` (of the scheme's
     draw of W), ``lr_weights`` and ``lr_biases``; the forward (output) multiplier is 1 in
@@ -66,10 +117,12 @@ def multipliers(parametrization, optimizer, sizes, base_width):
         )
     n_layers = len(sizes) - 1
     ones = np.ones(n_layers)
+    if parametrization in DEPTH_ALPHA:  # mup for the width; their depth rules: optimizer_scales
+        parametrization = "mup"
     if parametrization == "sp":
         return {"init_std": ones, "lr_weights": ones, "lr_biases": ones}
     if not (base_width and base_width > 0):
-        raise ValueError(f"parametrization {parametrization} needs a base_width > 0")
+        raise ValueError(f"base_width: parametrization {parametrization} needs a base_width > 0")
     r_in, r_out = (np.asarray(r) for r in width_ratios(sizes, base_width))
     sgd = optimizer == "sgd"
     init_std = ones.copy()
@@ -95,14 +148,44 @@ def lr_scales(parametrization, optimizer, sizes, base_width):
 
 
 def extra_lr_scales(parametrization, optimizer, sizes, base_width):
-    """lr multipliers of a residual net's (gates, LayerNorm gains and biases).
+    """Width lr multipliers of a residual net's (gates, LayerNorm gains and biases).
 
     The norms' parameters are vectors of the hidden width: Table 3's "all biases" column
     (muP's SGD lr times their fan_out ratio); a gate is one scalar (fan_out 1): 1.
     """
-    if parametrization == "mup" and optimizer == "sgd":
+    if parametrization in ("mup", *DEPTH_ALPHA) and optimizer == "sgd":
         return np.array([1.0, sizes[1] / base_width])
     return np.ones(2)
+
+
+def optimizer_scales(settings, sizes):
+    """The kernels' multipliers of the lr, the weight decay and Adam's eps (``RULES``).
+
+    Returns (layers, extras): layers[l, WEIGHTS or BIASES, rule] for dense layer l, and
+    extras[GATES or NORMS, rule] for a residual net's gates and LayerNorms. Every entry of
+    sp with ``weight_decay_scaling: layer_lr`` is 1. ``settings``: a TrainSettings.
+    """
+    p, optimizer, base = settings.parametrization, settings.optimizer, settings.base_width
+    n_layers = len(sizes) - 1
+    layers = np.ones((n_layers, 2, len(RULES)))
+    layers[:, :, LR_SCALE] = lr_scales(p, optimizer, sizes, base)
+    extras = np.ones((2, len(RULES)))
+    extras[:, LR_SCALE] = extra_lr_scales(p, optimizer, sizes, base)
+    if settings.weight_decay_scaling == "width_invariant":  # lr x decay free of the width
+        layers[:, :, DECAY_SCALE] = 1 / layers[:, :, LR_SCALE]
+        extras[:, DECAY_SCALE] = 1 / extras[:, LR_SCALE]
+    if p in DEPTH_ALPHA:
+        blocks = (n_layers - 2) // settings.block_size
+        inside = slice(1, n_layers - 1)  # the residual blocks' dense layers
+        adam = optimizer != "sgd"
+        if p == "depth_mup" and adam:  # TP6: eta L^-1/2 under Adam, eta under SGD
+            layers[inside, :, LR_SCALE] *= blocks**-0.5
+            extras[NORMS, LR_SCALE] *= blocks**-0.5
+        if p == "completep":  # Table 1: hidden, bias and pre-LN lr times L^(1 - 1) = 1
+            width_ratio = sizes[1] / base
+            layers[inside, :, EPS_SCALE] = 1 / (width_ratio * blocks)  # eps m_N^-1 m_L^-1
+            extras[NORMS, EPS_SCALE] = 1 / (width_ratio * blocks)
+    return layers, extras
 
 
 def multiplier_table(parametrization, width, base_width, depth):

@@ -106,6 +106,9 @@ def plan(config, cores=1):
                 training["base_width"] = 0
             if training["architecture"] == "plain":
                 training.update({k: DEFAULT_VALUES[k] for k in RESIDUAL_ONLY if k in varied})
+            unused = {"branch_exponent": training["branch_scaling"] != "depth_power",
+                      "weight_decay_scaling": training["weight_decay"] == 0}  # fmt: skip
+            training.update({k: DEFAULT_VALUES[k] for k in varied if unused.get(k)})
             try:
                 training = TrainSettings(**training)
             except ValueError as error:

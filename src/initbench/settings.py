@@ -21,11 +21,14 @@ import numpy as np
 # Named choices; the kernels read a choice as its index here.
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
-PARAMETRIZATIONS = ("sp", "ntk", "mup")  # see parametrizations.py
+PARAMETRIZATIONS = ("sp", "ntk", "mup", "depth_mup", "completep")  # see parametrizations.py
+# The depth parametrizations: their residual branch exponent alpha (branches times blocks^-alpha)
+DEPTH_ALPHA = {"depth_mup": 0.5, "completep": 1.0}
 ARCHITECTURES = ("plain", "residual")
-RESIDUAL_ONLY = ("block_size", "norm", "branch_scaling", "branch_scale")  # plain nets: defaults
+RESIDUAL_ONLY = ("block_size", "norm", "branch_scaling", "branch_scale", "branch_exponent")
 NORMS = ("none", "layernorm")
-BRANCH_SCALINGS = ("fixed", "inv_sqrt_blocks", "gate")
+BRANCH_SCALINGS = ("fixed", "inv_sqrt_blocks", "gate", "depth_power")
+WEIGHT_DECAY_SCALINGS = ("layer_lr", "width_invariant")  # see parametrizations.py
 
 # The settings the kernels read from one float64 row per network (``hyper``), in this
 # order; a choice is its index, a bool 0 or 1.
@@ -36,7 +39,8 @@ KERNEL_ROW = (
 )  # fmt: skip
 # The settings one CUDA block (one network) may set on its own inside one ``train_many``
 # call; the others must be equal across the call's networks (one schedule, one launch).
-PER_NETWORK = (*KERNEL_ROW, "parametrization", "base_width", "branch_scale")
+PER_NETWORK = (*KERNEL_ROW, "parametrization", "base_width", "branch_scale", "branch_exponent",
+               "weight_decay_scaling")  # fmt: skip
 
 
 def _is_number(value):
@@ -115,20 +119,26 @@ class TrainSettings:
       and AdamW, bias-corrected).
     - ``weight_decay``: for sgd and adam, ``weight_decay * W`` (biases too) is added to the
       gradient, as torch adds it; for adamw the weights shrink by ``lr * weight_decay`` per
-      step, decoupled from the gradient (Loshchilov & Hutter).
+      step, decoupled from the gradient (Loshchilov & Hutter). ``weight_decay_scaling``: how a
+      layer's decay follows its lr multiplier (``layer_lr``: times it, as torch param groups
+      with scaled lrs; ``width_invariant``: lr x decay per step independent of the width, as
+      the mup package's MuAdam and MuSGD; parametrizations.py).
     - ``schedule``: ``constant``, ``step`` (the lr times ``decay_factor`` every
       ``decay_every`` steps) or ``cosine`` (to 0 at the last step); after a linear warm-up
       over ``warmup_steps`` steps (lr (s + 1) / warmup_steps at step s), when set.
     - ``parametrization``: ``sp``, ``ntk`` or ``mup``, per-layer init and lr multipliers as
       functions of the widths relative to ``base_width`` (parametrizations.py); at the base
-      width every parametrization is the standard one.
+      width every parametrization is the standard one. ``depth_mup`` (Tensor Programs VI)
+      and ``completep`` (Dey et al. 2025) are mup with depth rules for residual nets whose
+      branches scale as blocks^-1/2 and blocks^-1 (``branch_scaling: depth_power``).
     - ``architecture``: ``plain`` (the MLP) or ``residual``: an input layer, blocks of
       ``h <- h + alpha_j * branch(h)`` with ``block_size`` dense layers a branch (each after
       the activation: pre-activation), ``norm`` (``layernorm``: pre-norm on the branch, a
       trainable gain and bias), then the readout of phi(h) (engine/residual.py). The
       branch scale ``alpha_j`` is ``branch_scale`` (``branch_scaling: fixed``), that over
-      sqrt(blocks) (``inv_sqrt_blocks``), or a trainable scalar per block starting at 0
-      (``gate``: ReZero / SkipInit).
+      sqrt(blocks) (``inv_sqrt_blocks``), that times blocks^-``branch_exponent``
+      (``depth_power``), or a trainable scalar per block starting at 0 (``gate``: ReZero /
+      SkipInit).
     """
 
     steps: int = setting(500, _positive_int)
@@ -154,6 +164,8 @@ class TrainSettings:
     norm: str = setting("none", one_of(NORMS))
     branch_scaling: str = setting("fixed", one_of(BRANCH_SCALINGS))
     branch_scale: float = setting(1.0, positive)
+    branch_exponent: float = setting(1.0, non_negative)  # alpha of depth_power
+    weight_decay_scaling: str = setting("layer_lr", one_of(WEIGHT_DECAY_SCALINGS))
 
     def __post_init__(self):
         for f in fields(self):
@@ -188,6 +200,27 @@ class TrainSettings:
         if self.parametrization != "sp" and self.base_width == 0:
             why = f"parametrization {self.parametrization} needs a base_width > 0 (where it is sp)"
             yield "base_width", why
+        default_exponent = DEFAULT_VALUES["branch_exponent"]
+        if self.branch_scaling != "depth_power" and self.branch_exponent != default_exponent:
+            yield "branch_exponent", "applies to branch_scaling depth_power only"
+        yield from self._depth_conflicts()
+
+    def _depth_conflicts(self):
+        """(setting, why) for a depth parametrization without the net and optimizer it needs."""
+        alpha = DEPTH_ALPHA.get(self.parametrization)
+        if alpha is None:
+            return
+        needs = f"parametrization {self.parametrization} needs"
+        if self.architecture != "residual":
+            yield "architecture", f"{needs} architecture residual"
+        elif self.branch_scaling != "depth_power" or self.branch_exponent != alpha:
+            yield "branch_scaling", f"{needs} branch_scaling depth_power, branch_exponent {alpha}"
+        if self.parametrization == "completep":
+            if self.optimizer == "sgd":
+                yield "optimizer", "completep's rules (Dey et al. 2025, Table 1) are Adam's"
+            if self.weight_decay > 0 and self.weight_decay_scaling != "width_invariant":
+                why = "completep's hidden weight decay is lambda x width ratio: width_invariant"
+                yield "weight_decay_scaling", why
 
     @classmethod
     def of(cls, settings=None, **values):

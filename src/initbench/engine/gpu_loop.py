@@ -20,6 +20,7 @@ from functools import cache
 import numpy as np
 from numba import cuda, from_dtype
 
+from ..parametrizations import BIASES, DECAY_SCALE, EPS_SCALE, GATES, LR_SCALE, NORMS, WEIGHTS
 from .gpu_blocks import (
     block_gather,
     block_matmul,
@@ -34,6 +35,7 @@ from .hyper import (
     ARCHITECTURE,
     BLOCK_SIZE,
     BRANCH_SCALING,
+    EPS,
     GATE,
     LAYERNORM,
     NORM,
@@ -106,38 +108,47 @@ def _backward(w, sizes, w_off, b_off, A, D, G, gw, gb, n, zero, sA, sB):
 
 
 @cuda.jit(device=True)
-def _update_state(grad, s1, s2, param, hyper, decay_in_gradient):
-    """Fold grad into the optimizer's state over the block's share; returns its |grad|^2.
+def _add_weight_decay(grad, param, first, stop, weight_decay):
+    """grad[first:stop] += weight_decay * param over the block's share (weight decay in the
+    gradient, as optimizers.add_weight_decay adds it on the CPU)."""
+    for e in range(first + cuda.threadIdx.x, stop, cuda.blockDim.x):
+        grad[e] += weight_decay * param[e]
 
-    With weight decay in the gradient, grad first gets weight_decay * param, as
-    optimizers.add_weight_decay adds it on the CPU.
-    """
+
+@cuda.jit(device=True)
+def _update_state(grad, s1, s2, hyper):
+    """Fold grad into the optimizer's state over the block's share; returns its |grad|^2."""
     g_sq = 0.0
     for e in range(cuda.threadIdx.x, grad.size, cuda.blockDim.x):
         g = grad[e]
-        if decay_in_gradient:
-            g += hyper[WEIGHT_DECAY] * param[e]
-            grad[e] = g
         s1[e], s2[e] = _new_state(hyper, g, s1[e], s2[e])
         g_sq += g * g
     return g_sq
 
 
 @cuda.jit(device=True)
-def _apply_update(param, grad, s1, s2, first, stop, lr, hyper, bc1, bc2):
+def _apply_update(param, grad, s1, s2, first, stop, lr, weight_decay, eps, hyper, bc1, bc2):
     """param[first:stop] <- param - lr * direction, over the block's share (as the CPU's
-    optimizers.apply_update)."""
+    optimizers.apply_update), with the slice's own weight decay and Adam eps."""
     shrink = 1.0
     if hyper[OPTIMIZER] == ADAMW:
-        shrink -= lr * hyper[WEIGHT_DECAY]
+        shrink -= lr * weight_decay
     for e in range(first + cuda.threadIdx.x, stop, cuda.blockDim.x):
         p = param[e] * shrink if shrink != 1.0 else param[e]
-        param[e] = p - lr * _direction(hyper, grad[e], s1[e], s2[e], bc1, bc2)
+        param[e] = p - lr * _direction(hyper, grad[e], s1[e], s2[e], bc1, bc2, eps)
 
 
 @cuda.jit(device=True)
-def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n, lr, hyper, bc1,
-                      bc2, lo, hi, phi_in, phi_off, into, red, res):  # fmt: skip
+def _apply_rule(param, grad, s1, s2, first, stop, lr, rule, hyper, bc1, bc2):
+    """_apply_update with a parameter group's multipliers ``rule`` (parametrizations.RULES)."""
+    _apply_update(param, grad, s1, s2, first, stop, lr * rule[LR_SCALE],
+                  hyper[WEIGHT_DECAY] * rule[DECAY_SCALE], hyper[EPS] * rule[EPS_SCALE], hyper,
+                  bc1, bc2)  # fmt: skip
+
+
+@cuda.jit(device=True)
+def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n, lr, eps, hyper,
+                      bc1, bc2, lo, hi, phi_in, phi_off, into, red, res):  # fmt: skip
     """One layer's row of LAYER_METRICS: its sums, reduced over the block, into
     metrics.fill_layer_row (as metrics.layer_statistics adds them up on the CPU); dead units are
     counted on what the activation reads next (phi_in from phi_off; see loop.phi_input)."""
@@ -155,7 +166,7 @@ def _layer_statistics(layer, sizes, w_off, b_off, w, b, sw, sw2, gw, Z, A, G, n,
     for e in range(tid, width * fan_in, nt):
         i = w_off[layer] + e
         g, x = gw[i], w[i]
-        d = _direction(hyper, g, sw[i], sw2[i], bc1, bc2)
+        d = _direction(hyper, g, sw[i], sw2[i], bc1, bc2, eps)
         red[tid, 0] += g * g
         red[tid, 5] += x * x
         red[tid, 6] += d * d
@@ -260,7 +271,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
 
     @cuda.jit(**({} if max_registers is None else {"max_registers": max_registers}))
     def train(w, b, sw, sb, sw2, sb2, gw, gb, extra, ge, se, se2, sizes, w_off, b_off, X, T,
-              n_eval, X_test, T_test, n_test, batches, steps, hyper, lr_scale, extra_scale, alpha,
+              n_eval, X_test, T_test, n_test, batches, steps, hyper, scales, extra_scale, alpha,
               lo, hi, log_steps, loss_code, Z, A, D, G, Tb, Hs, Ps, Xh, Rs, GH, Tw, run_log,
               layer_log, status, diverged, n_logged):  # fmt: skip
         k, tid = cuda.blockIdx.x, cuda.threadIdx.x
@@ -271,7 +282,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         wk, bk, gwk, gbk = w[k], b[k], gw[k], gb[k]
         swk, sbk, sw2k, sb2k = sw[k], sb[k], sw2[k], sb2[k]
         Zk, Ak, Dk, Gk, Tbk = Z[k], A[k], D[k], G[k], Tb[k]
-        hyperk, scale = hyper[k], lr_scale[k]
+        hyperk, scale, extra_rule = hyper[k], scales[k], extra_scale[k]
         extrak, gek, sek, se2k = extra[k], ge[k], se[k], se2[k]
         Hsk, Psk, Xhk, Rsk, GHk, Twk = Hs[k], Ps[k], Xh[k], Rs[k], GH[k], Tw[k]
         decay_in_gradient = _decays_gradient(hyperk)
@@ -303,12 +314,22 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                 _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
             lr = _scheduled_lr(hyperk, step, steps)
             bc1, bc2 = _bias_corrections(hyperk, step)
-            red[tid, 0] = _update_state(gwk, swk, sw2k, wk, hyperk, decay_in_gradient)
-            red[tid, 0] += _update_state(gbk, sbk, sb2k, bk, hyperk, decay_in_gradient)
+            if decay_in_gradient:
+                decay = hyperk[WEIGHT_DECAY]
+                for layer in range(n_layers):
+                    _add_weight_decay(gwk, wk, w_off[layer], w_off[layer + 1],
+                                      decay * scale[layer, WEIGHTS, DECAY_SCALE])  # fmt: skip
+                    _add_weight_decay(gbk, bk, b_off[layer], b_off[layer + 1],
+                                      decay * scale[layer, BIASES, DECAY_SCALE])  # fmt: skip
+                _add_weight_decay(gek, extrak, first_extra, blocks,
+                                  decay * extra_rule[GATES, DECAY_SCALE])  # fmt: skip
+                _add_weight_decay(gek, extrak, blocks, last_extra,
+                                  decay * extra_rule[NORMS, DECAY_SCALE])  # fmt: skip
+                cuda.syncthreads()
+            red[tid, 0] = _update_state(gwk, swk, sw2k, hyperk)
+            red[tid, 0] += _update_state(gbk, sbk, sb2k, hyperk)
             red[tid, 0] += _update_state(gek[first_extra:last_extra], sek[first_extra:last_extra],
-                                         se2k[first_extra:last_extra],
-                                         extrak[first_extra:last_extra], hyperk,
-                                         decay_in_gradient)  # fmt: skip
+                                         se2k[first_extra:last_extra], hyperk)  # fmt: skip
             block_reduce(red, res, 1, False)
             grad_sq = res[0]
             finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
@@ -321,8 +342,9 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                     if boundary:  # the stream P_j follows (loop.phi_input)
                         phi_in, phi_off = Psk, (layer // block_size) * rows * width
                     _layer_statistics(layer, sizes, w_off, b_off, wk, bk, swk, sw2k, gwk, Zk, Ak,
-                                      Gk, rows, lr * scale[layer, 0], hyperk, bc1, bc2, lo, hi,
-                                      phi_in, phi_off, into, red, res)  # fmt: skip
+                                      Gk, rows, lr * scale[layer, WEIGHTS, LR_SCALE],
+                                      hyperk[EPS] * scale[layer, WEIGHTS, EPS_SCALE], hyperk, bc1,
+                                      bc2, lo, hi, phi_in, phi_off, into, red, res)  # fmt: skip
                     if boundary and layer > 0:
                         block_statistics(extrak, Zk, Hsk, rows, width, blocks,
                                          layer // block_size - 1, layer, use_norm, into, red,
@@ -352,16 +374,16 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                 return
             if step < steps:
                 for layer in range(n_layers):
-                    _apply_update(wk, gwk, swk, sw2k, w_off[layer], w_off[layer + 1],
-                                  lr * scale[layer, 0], hyperk, bc1, bc2)  # fmt: skip
-                    _apply_update(bk, gbk, sbk, sb2k, b_off[layer], b_off[layer + 1],
-                                  lr * scale[layer, 1], hyperk, bc1, bc2)  # fmt: skip
+                    _apply_rule(wk, gwk, swk, sw2k, w_off[layer], w_off[layer + 1], lr,
+                                scale[layer, WEIGHTS], hyperk, bc1, bc2)  # fmt: skip
+                    _apply_rule(bk, gbk, sbk, sb2k, b_off[layer], b_off[layer + 1], lr,
+                                scale[layer, BIASES], hyperk, bc1, bc2)  # fmt: skip
                 if gated:
-                    _apply_update(extrak, gek, sek, se2k, 0, blocks, lr * extra_scale[k, 0],
-                                  hyperk, bc1, bc2)  # fmt: skip
+                    _apply_rule(extrak, gek, sek, se2k, 0, blocks, lr, extra_rule[GATES], hyperk,
+                                bc1, bc2)  # fmt: skip
                 if use_norm:
-                    _apply_update(extrak, gek, sek, se2k, blocks, extrak.size,
-                                  lr * extra_scale[k, 1], hyperk, bc1, bc2)  # fmt: skip
+                    _apply_rule(extrak, gek, sek, se2k, blocks, extrak.size, lr, extra_rule[NORMS],
+                                hyperk, bc1, bc2)  # fmt: skip
                 cuda.syncthreads()
         if tid == 0:
             status[k], diverged[k], n_logged[k] = COMPLETED, -1, logged

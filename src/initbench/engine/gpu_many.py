@@ -11,13 +11,13 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba import types as nbtypes
 
-from ..parametrizations import extra_lr_scales
+from ..parametrizations import optimizer_scales
 from .gpu_loop import train_kernel
 from .losses import LOSSES
 from .metrics import LAYER_METRICS, RUN_COLUMNS
 from .network import layout, pack
 from .residual import extras_by_name, initial_extras
-from .training import log_schedule, lr_scales_of, result_from_logs
+from .training import log_schedule, result_from_logs
 
 
 def kernel_signature(dtype):
@@ -36,7 +36,7 @@ def kernel_signature(dtype):
         mat, mat, mat, mat,  # a residual net's extras, their gradient and optimizer states
         i64s, i64s, i64s,  # sizes, offsets
         mat, mat, i64, mat, mat, i64,  # X, T, n_eval, X_test, T_test, n_test
-        arr(i32, 3), i64, arr(f64, 2), arr(f64, 3), arr(f64, 2),  # batches .. lr scales
+        arr(i32, 3), i64, arr(f64, 2), arr(f64, 4), arr(f64, 3),  # batches .. optimizer scales
         f64, f64, f64, i64s, i64,  # alpha, bounds, log_steps, loss
         mat, mat, mat, mat, mat,  # Z, A, D, G, Tb
         mat, mat, mat, mat, mat, mat,  # the residual stream: Hs, Ps, Xh, Rs, GH, Tw
@@ -64,21 +64,21 @@ def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches,
     w = np.stack([pack(W, dtype) for W, _ in nets])
     b = np.stack([pack(bias, dtype) for _, bias in nets])
     hyper = np.array([s.kernel_row() for s in settings])
-    lr_scale = np.stack([lr_scales_of(s, sizes) for s in settings])
+    scales = [optimizer_scales(s, sizes) for s in settings]  # (layers, extras) a network
+    scale = np.stack([layers for layers, _ in scales])
     # a residual net's extras, one row a network (padded to the longest; 1 for plain nets)
     extras = [initial_extras(s, sizes, dtype) for s in settings]
     extra = np.zeros((len(nets), max(1, *(e.size for e in extras))), dtype)
     for i, e in enumerate(extras):
         extra[i, : e.size] = e
-    extra_scale = np.stack([extra_lr_scales(s.parametrization, s.optimizer, sizes, s.base_width)
-                            for s in settings])  # fmt: skip
+    extra_scale = np.stack([extras for _, extras in scales])
     blocks = [(len(sizes) - 3) // s.block_size if s.architecture == "residual" else 0
               for s in settings]  # fmt: skip
     logged = log_schedule(shared.steps, shared.log_points)
     status, diverged_at, n_logged, run_log, layer_log = _launch(
         act, loss, w, b, extra, layout_sizes, X, T, min(shared.eval_rows, X.shape[0]), X_test,
         T_test, np.ascontiguousarray(np.stack(batches), dtype=np.int32), shared.steps, hyper,
-        lr_scale, extra_scale, max(blocks), alpha, act.bounds if act.bounds else (0.0, 0.0),
+        scale, extra_scale, max(blocks), alpha, act.bounds if act.bounds else (0.0, 0.0),
         logged, tile, max_registers,
     )  # fmt: skip
     return [
@@ -90,7 +90,7 @@ def gpu_train_many(act, loss, nets, sizes, dtype, X, T, X_test, T_test, batches,
 
 
 def _launch(act, loss, w, b, extra, sizes, X, T, n_eval, X_test, T_test, batches, steps, hyper,
-            lr_scale, extra_scale, blocks, alpha, bounds, log_steps, tile,
+            scale, extra_scale, blocks, alpha, bounds, log_steps, tile,
             max_registers):  # fmt: skip
     """Train K packed networks (rows of w, b and extra: trained in place); return their logs.
 
@@ -142,7 +142,7 @@ def _launch(act, loss, w, b, extra, sizes, X, T, n_eval, X_test, T_test, batches
         kernel[count, tile * tile](
             d_w, d_b, *states, d_gw, d_gb, d_extra, *extra_states, d_sizes, d_w_off, d_b_off, d_X,
             d_T, n_eval, d_X_test, d_T_test, n_test, cuda.to_device(batches[part]), steps,
-            cuda.to_device(hyper[part]), cuda.to_device(lr_scale[part]),
+            cuda.to_device(hyper[part]), cuda.to_device(scale[part]),
             cuda.to_device(extra_scale[part]), alpha, bounds[0],
             bounds[1], d_log, LOSSES[loss], Z, A, D, G, Tb, *buffers, d_run, d_layer, d_status,
             d_div, d_logged,

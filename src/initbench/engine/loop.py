@@ -17,9 +17,11 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from ..parametrizations import BIASES, DECAY_SCALE, EPS_SCALE, GATES, LR_SCALE, NORMS, WEIGHTS
 from .hyper import (
     BLOCK_SIZE,
     BRANCH_SCALING,
+    EPS,
     GATE,
     LAYERNORM,
     NORM,
@@ -113,17 +115,18 @@ def layer_slices(w_off, b_off, layer):
 @kernel
 def train_loop(
     act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test,
-    X_probe, batches, steps, hyper, lr_scale, extra_scale, alpha, bounds, log_steps, run_log,
+    X_probe, batches, steps, hyper, scale, extra_scale, alpha, bounds, log_steps, run_log,
     layer_log,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged).
 
     ``batches[s]`` holds the training rows of step s (one row of all rows for full-batch
     training; see training.batch_order); ``hyper`` the network's settings.KERNEL_ROW
-    values (optimizer, schedule, architecture); ``lr_scale[l]`` the lr multipliers of
-    layer l's weights and biases (parametrizations.lr_scales); ``extra`` a residual net's
-    branch scales and LayerNorm parameters (residual.extra_layout; None for a plain net),
-    trained at ``extra_scale`` (gates, norms) times the lr where trainable; (X_eval,
+    values (optimizer, schedule, architecture); ``scale[l, WEIGHTS or BIASES]`` the
+    multipliers of layer l's lr, weight decay and Adam eps (parametrizations.
+    optimizer_scales); ``extra`` a residual net's branch scales and LayerNorm parameters
+    (residual.extra_layout; None for a plain net), trained where trainable with the
+    multipliers ``extra_scale[GATES or NORMS]``; (X_eval,
     T_eval) are the training rows on which train loss and accuracy are logged. At every
     step s in 0..steps the batch is forwarded and back-propagated; logged steps record
     metrics before the update, so step 0 is the network at initialisation and step
@@ -136,7 +139,7 @@ def train_loop(
     rows = batches.shape[1]
     full_batch = rows >= n
     decay_in_gradient = decays_gradient(hyper)
-    weight_decay = hyper[WEIGHT_DECAY]
+    weight_decay, eps = hyper[WEIGHT_DECAY], hyper[EPS]
     dtype = w.dtype
     Z = np.empty(rows * total_units, dtype)
     A = np.empty_like(Z)
@@ -192,23 +195,30 @@ def train_loop(
         else:
             backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
         if decay_in_gradient:
-            add_weight_decay(gw, w, weight_decay)
-            add_weight_decay(gb, b, weight_decay)
+            for layer in range(n_layers):
+                wl, bl = layer_slices(w_off, b_off, layer)
+                add_weight_decay(gw[wl], w[wl], weight_decay * scale[layer, WEIGHTS, DECAY_SCALE])
+                add_weight_decay(gb[bl], b[bl], weight_decay * scale[layer, BIASES, DECAY_SCALE])
             if extra is not None:
-                add_weight_decay(ge[first_extra:last_extra], extra[first_extra:last_extra],
-                                 weight_decay)  # fmt: skip
+                add_weight_decay(ge[first_extra:blocks], extra[first_extra:blocks],
+                                 weight_decay * extra_scale[GATES, DECAY_SCALE])  # fmt: skip
+                add_weight_decay(ge[blocks:last_extra], extra[blocks:last_extra],
+                                 weight_decay * extra_scale[NORMS, DECAY_SCALE])  # fmt: skip
         lr = scheduled_lr(hyper, step, steps)
         bc1, bc2 = bias_corrections(hyper, step)
         grad_sq = 0.0
         for layer in range(n_layers):
             wl, bl = layer_slices(w_off, b_off, layer)
-            grad_sq += update_state(gb[bl], sb[bl], sb2[bl], hyper, bc1, bc2)[0]
-            g_sq, d_sq = update_state(gw[wl], sw[wl], sw2[wl], hyper, bc1, bc2)
+            grad_sq += update_state(gb[bl], sb[bl], sb2[bl], hyper, bc1, bc2,
+                                    eps * scale[layer, BIASES, EPS_SCALE])[0]  # fmt: skip
+            g_sq, d_sq = update_state(gw[wl], sw[wl], sw2[wl], hyper, bc1, bc2,
+                                      eps * scale[layer, WEIGHTS, EPS_SCALE])  # fmt: skip
             grad_sq += g_sq
             direction_norms[layer] = math.sqrt(d_sq)
-        if extra is not None:
+        if extra is not None:  # one pass: the extras' direction (and so their eps) is not logged
             grad_sq += update_state(ge[first_extra:last_extra], se[first_extra:last_extra],
-                                    se2[first_extra:last_extra], hyper, bc1, bc2)[0]  # fmt: skip
+                                    se2[first_extra:last_extra], hyper, bc1, bc2,
+                                    eps)[0]  # fmt: skip
         finite = math.isfinite(batch_loss) and math.isfinite(grad_sq)
         if not finite or (logged < log_steps.size and log_steps[logged] == step):
             row = run_log[logged]
@@ -237,7 +247,8 @@ def train_loop(
                     unit_view(A, rows, start, units) if hidden else z, z, phi_in,
                     unit_view(G, rows, start, units), gw[w_off[layer] : w_off[layer + 1]],
                     weight_view(w, w_off, sizes, layer), b[b_off[layer] : b_off[layer + 1]],
-                    direction_norms[layer], lr * lr_scale[layer, 0], hidden, bounds[0], bounds[1],
+                    direction_norms[layer], lr * scale[layer, WEIGHTS, LR_SCALE], hidden, bounds[0],
+                    bounds[1],
                     layer_log[logged, layer],
                 )  # fmt: skip
                 if extra is not None:  # noqa: SIM102 (alone, so that Numba prunes it)
@@ -268,15 +279,23 @@ def train_loop(
         if step < steps:
             for layer in range(n_layers):
                 wl, bl = layer_slices(w_off, b_off, layer)
-                apply_update(w[wl], gw[wl], sw[wl], sw2[wl], lr * lr_scale[layer, 0], hyper, bc1,
+                rule = scale[layer, WEIGHTS]
+                apply_update(w[wl], gw[wl], sw[wl], sw2[wl], lr * rule[LR_SCALE],
+                             weight_decay * rule[DECAY_SCALE], eps * rule[EPS_SCALE], hyper, bc1,
                              bc2)  # fmt: skip
-                apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * lr_scale[layer, 1], hyper, bc1,
+                rule = scale[layer, BIASES]
+                apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * rule[LR_SCALE],
+                             weight_decay * rule[DECAY_SCALE], eps * rule[EPS_SCALE], hyper, bc1,
                              bc2)  # fmt: skip
             if extra is not None:
                 if gated:
+                    rule = extra_scale[GATES]
                     apply_update(extra[:blocks], ge[:blocks], se[:blocks], se2[:blocks],
-                                 lr * extra_scale[0], hyper, bc1, bc2)  # fmt: skip
+                                 lr * rule[LR_SCALE], weight_decay * rule[DECAY_SCALE],
+                                 eps * rule[EPS_SCALE], hyper, bc1, bc2)  # fmt: skip
                 if use_norm:
+                    rule = extra_scale[NORMS]
                     apply_update(extra[blocks:], ge[blocks:], se[blocks:], se2[blocks:],
-                                 lr * extra_scale[1], hyper, bc1, bc2)  # fmt: skip
+                                 lr * rule[LR_SCALE], weight_decay * rule[DECAY_SCALE],
+                                 eps * rule[EPS_SCALE], hyper, bc1, bc2)  # fmt: skip
     return COMPLETED, -1, logged

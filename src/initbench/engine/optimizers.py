@@ -7,7 +7,8 @@ the parameters, after the step's metrics are logged. The per-element formulas
 (``sgd_velocity`` ... ``adam_direction``) are the one definition of each optimizer: the CPU
 loops here call them over a slice, the GPU loop (``gpu_loop``) over each thread's share,
 compiled from the same source. Everything reads the settings from the network's ``hyper``
-row (settings.KERNEL_ROW).
+row (settings.KERNEL_ROW), but for a slice's weight decay and Adam's eps, which the loops
+pass as the setting times the slice's multiplier (parametrizations.optimizer_scales).
 """
 
 import math
@@ -19,7 +20,6 @@ from .hyper import (
     CONSTANT,
     DECAY_EVERY,
     DECAY_FACTOR,
-    EPS,
     LR,
     MOMENTUM,
     NESTEROV,
@@ -88,13 +88,13 @@ def adam_direction(m, v, bc1, bc2, eps):
 
 
 @kernel
-def update_state(grad, s1, s2, hyper, bc1, bc2):
+def update_state(grad, s1, s2, hyper, bc1, bc2, eps):
     """Fold ``grad`` into the optimizer's state; return (|grad|^2, |direction|^2).
 
     The direction is what ``apply_update`` steps along, times the lr: SGD's velocity (or
-    Nesterov's look-ahead), Adam's bias-corrected ratio. Loops run over slices from index
-    0: with offset ranges Numba cannot rule out negative indices, and the wraparound check
-    stops vectorisation (3x slower).
+    Nesterov's look-ahead), Adam's bias-corrected ratio (with the slice's ``eps``). Loops
+    run over slices from index 0: with offset ranges Numba cannot rule out negative
+    indices, and the wraparound check stops vectorisation (3x slower).
     """
     g_sq = 0.0
     d_sq = 0.0
@@ -116,7 +116,7 @@ def update_state(grad, s1, s2, hyper, bc1, bc2):
                 g_sq += g * g
                 d_sq += v * v
     else:
-        beta1, beta2, eps = hyper[BETA1], hyper[BETA2], hyper[EPS]
+        beta1, beta2 = hyper[BETA1], hyper[BETA2]
         for i in range(grad.size):
             g = grad[i]
             m, v = adam_moments(g, s1[i], s2[i], beta1, beta2)
@@ -129,8 +129,9 @@ def update_state(grad, s1, s2, hyper, bc1, bc2):
 
 
 @kernel
-def apply_update(param, grad, s1, s2, lr, hyper, bc1, bc2):
-    """param <- param - lr * direction (AdamW first shrinks it by lr * weight_decay)."""
+def apply_update(param, grad, s1, s2, lr, weight_decay, eps, hyper, bc1, bc2):
+    """param <- param - lr * direction (AdamW first shrinks it by lr * weight_decay); the
+    slice's own ``weight_decay`` and Adam ``eps``."""
     optimizer = hyper[OPTIMIZER]
     if optimizer == SGD:
         momentum = hyper[MOMENTUM]
@@ -141,11 +142,10 @@ def apply_update(param, grad, s1, s2, lr, hyper, bc1, bc2):
             for i in range(param.size):
                 param[i] -= lr * s1[i]
         return
-    if optimizer == ADAMW and hyper[WEIGHT_DECAY] != 0:
-        shrink = 1.0 - lr * hyper[WEIGHT_DECAY]
+    if optimizer == ADAMW and weight_decay != 0:
+        shrink = 1.0 - lr * weight_decay
         for i in range(param.size):
             param[i] *= shrink
-    eps = hyper[EPS]
     for i in range(param.size):
         param[i] -= lr * adam_direction(s1[i], s2[i], bc1, bc2, eps)
 
@@ -172,10 +172,10 @@ def new_state(hyper, g, s1, s2):
 
 
 @kernel(forceinline=True)
-def direction(hyper, g, s1, s2, bc1, bc2):
+def direction(hyper, g, s1, s2, bc1, bc2, eps):
     """One element's step direction from its updated state (the GPU's per-thread form)."""
     if hyper[OPTIMIZER] == SGD:
         if hyper[NESTEROV] != 0:
             return nesterov_direction(g, s1, hyper[MOMENTUM])
         return s1
-    return adam_direction(s1, s2, bc1, bc2, hyper[EPS])
+    return adam_direction(s1, s2, bc1, bc2, eps)

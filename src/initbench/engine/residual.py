@@ -307,7 +307,8 @@ def residual_blocks(settings, sizes):
 
 def initial_extras(settings, sizes, dtype, given=None):
     """A residual net's flat extras at initialisation: each branch scale (branch_scale,
-    over sqrt(blocks) for inv_sqrt_blocks, 0 for a gate), LayerNorm gains 1 and biases 0;
+    over sqrt(blocks) for inv_sqrt_blocks, times blocks^-branch_exponent for depth_power, 0
+    for a gate), LayerNorm gains 1 and biases 0;
     ``given`` (a dict as ``extras_by_name`` returns) replaces any of them. Empty for a
     plain net."""
     if settings.architecture != "residual":
@@ -319,6 +320,7 @@ def initial_extras(settings, sizes, dtype, given=None):
         "fixed": settings.branch_scale,
         "gate": 0.0,
         "inv_sqrt_blocks": settings.branch_scale / math.sqrt(blocks),
+        "depth_power": settings.branch_scale * blocks ** -float(settings.branch_exponent),
     }
     values = {
         "gates": np.full(blocks, scale[settings.branch_scaling]),

@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..parametrizations import extra_lr_scales, lr_scales
+from ..parametrizations import optimizer_scales
 from ..settings import DEFAULTS
 from .checks import (
     check_alpha,
@@ -192,11 +192,6 @@ def train(
                          settings, alpha, extra)  # fmt: skip
 
 
-def lr_scales_of(settings, sizes):
-    """The kernels' per-layer lr multipliers for ``settings``' parametrization."""
-    return lr_scales(settings.parametrization, settings.optimizer, sizes, settings.base_width)
-
-
 def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, batches,
                   settings, alpha, extra):  # fmt: skip
     """``train`` on checked arguments (see checks), ``batches`` from ``batch_order`` and
@@ -213,9 +208,8 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
         train_loop, act.selector, LOSSES[loss], w, bias, extra if extra.size else None, sizes,
         w_off, b_off, X, T,
         X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
-        np.array(settings.kernel_row()), lr_scales_of(settings, sizes),
-        extra_lr_scales(settings.parametrization, settings.optimizer, sizes, settings.base_width),
-        alpha, bounds, logged, run_log, layer_log,
+        np.array(settings.kernel_row()), *optimizer_scales(settings, sizes), alpha, bounds, logged,
+        run_log, layer_log,
     )  # fmt: skip
     blocks = (len(sizes) - 3) // settings.block_size
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
