@@ -42,7 +42,17 @@ import math
 
 import numpy as np
 
-from .settings import PARAMETRIZATIONS
+from .settings import OPTIMIZERS, PARAMETRIZATIONS
+
+# Which of Table 3's lr rows each optimizer follows: AdamW's are Adam's.
+LR_RULES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
+
+
+def lr_rule(optimizer):
+    """The Table 3 lr row (``sgd`` or ``adam``) that ``optimizer`` follows."""
+    if optimizer not in LR_RULES:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    return LR_RULES[optimizer]
 
 
 def width_ratios(sizes, base_width):
@@ -64,6 +74,7 @@ def multipliers(parametrization, optimizer, sizes, base_width):
         raise ValueError(
             f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}"
         )
+    sgd = lr_rule(optimizer) == "sgd"  # else Adam's row
     n_layers = len(sizes) - 1
     ones = np.ones(n_layers)
     if parametrization == "sp":
@@ -71,7 +82,6 @@ def multipliers(parametrization, optimizer, sizes, base_width):
     if not (base_width and base_width > 0):
         raise ValueError(f"parametrization {parametrization} needs a base_width > 0")
     r_in, r_out = (np.asarray(r) for r in width_ratios(sizes, base_width))
-    sgd = optimizer == "sgd"
     init_std = ones.copy()
     if parametrization == "mup":
         init_std[-1] = 1 / math.sqrt(r_in[-1])  # output weights: var 1/fan_in^2
@@ -100,7 +110,7 @@ def extra_lr_scales(parametrization, optimizer, sizes, base_width):
     The norms' parameters are vectors of the hidden width: Table 3's "all biases" column
     (muP's SGD lr times their fan_out ratio); a gate is one scalar (fan_out 1): 1.
     """
-    if parametrization == "mup" and optimizer == "sgd":
+    if parametrization == "mup" and lr_rule(optimizer) == "sgd":
         return np.array([1.0, sizes[1] / base_width])
     return np.ones(2)
 
