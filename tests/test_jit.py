@@ -2,6 +2,7 @@
 constant the kernels bake in, and the call path tells argument types apart."""
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -143,3 +144,61 @@ def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
     assert len(keys) == 6
     assert jit._type_key((1, 2.0)) != jit._type_key((1.0, 2))
     assert jit._type_key(np.zeros((3, 4))) == jit._type_key(a)
+
+
+BLAS_PROBE = """
+import json, sys
+import numpy as np
+from threadpoolctl import threadpool_info
+import initbench as ib
+from initbench.engine import many
+from initbench.engine.jit import limit_blas
+
+
+def blas():
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"}
+
+
+rng = np.random.default_rng(0)
+sizes = [128, 128, 128, 3]
+W = [rng.normal(0, 0.1, (o, i)) for i, o in zip(sizes, sizes[1:])]
+b = [np.zeros(o) for o in sizes[1:]]
+X, y = rng.normal(size=(64, 128)), rng.integers(0, 3, 64)
+kw = dict(activation="relu", loss="softmax_ce", steps=2, batch_size=32)
+before = blas()
+seen = []
+if sys.argv[1] == "train":
+    limit_blas(1)  # as a job's set_threads(1) does, before anything loaded the kernels' BLAS
+    ib.train(W, b, X, y, **kw)
+    seen.append(blas())
+else:
+    original = many.train_checked
+
+    def recording(*args):
+        result = original(*args)
+        seen.append(blas())  # in a worker, inside train_many's limit
+        return result
+
+    many.train_checked = recording
+    ib.train_many([(W, b)] * 2, X, y, seeds=[0, 1], threads=2, **kw)
+new = sorted(set(blas()) - set(before))
+print(json.dumps({"new": new, "seen": seen, "default": blas()}))
+"""
+
+
+@pytest.mark.parametrize("first_call", ["train", "train_many"])
+def test_the_blas_is_limited_after_a_cold_first_call(first_call):
+    """The BLAS that Numba's np.dot calls (SciPy's) loads on the first kernel call; a limit
+    set before it is loaded must still reach it (else its gemm runs every core's threads
+    per call, and two training threads at width 128 or more ran 2.5x slower than one)."""
+    code = [sys.executable, "-c", BLAS_PROBE, first_call]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run(code, capture_output=True, text=True, check=True, env=env)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["new"], "the first call loaded no BLAS: not a cold first call"
+    for threads in report["seen"]:
+        assert set(threads) >= set(report["new"]) and set(threads.values()) == {1}, report
+    assert len(report["seen"]) == (1 if first_call == "train" else 2)
+    if first_call == "train_many" and max(report["default"].values()) == 1:
+        pytest.skip("this machine's BLAS runs one thread anyway: the limit is not exercised")

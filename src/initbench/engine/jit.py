@@ -100,3 +100,18 @@ def _type_key(arg):
     if isinstance(arg, tuple):
         return (tuple, *map(_type_key, arg))
     return type(arg)
+
+
+def limit_blas(threads):
+    """Limit the BLAS the kernels call to ``threads`` threads; returns threadpoolctl's limits
+    (a context manager that restores them, or a limit for the rest of the process).
+
+    Numba's ``np.dot`` calls SciPy's bundled BLAS, which loads on the first kernel call; a
+    limit set before it is loaded never reaches it (its gemm then runs every core's threads
+    per call, and two training threads at width 128 or more ran 2.5x slower than one).
+    It is loaded here first, so the limit holds however the first call happens.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library the kernels call)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
