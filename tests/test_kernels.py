@@ -5,25 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from numba import types
+from problems import LOSS_OUTPUTS, make_problem
 
 from initbench.engine.activations import ACTIVATIONS, get_activation
 from initbench.engine.loop import train_loop
 from initbench.engine.training import batch_order, loss_and_grads, train
 from initbench.inits import init_params
 from initbench.settings import TrainSettings
-
-LOSS_OUTPUTS = {"softmax_ce": 3, "sigmoid_bce": 1, "mse": 2}
-
-
-def make_problem(loss, sizes=(4, 6, 5), n=7, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    sizes = [*sizes, LOSS_OUTPUTS[loss]]
-    W = [rng.normal(0, 1 / np.sqrt(a), (b, a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
-    b = [rng.normal(0, 0.1, s).astype(dtype) for s in sizes[1:]]
-    X = rng.normal(size=(n, sizes[0])).astype(dtype)
-    mse = loss == "mse"
-    y = rng.normal(size=(n, sizes[-1])) if mse else rng.integers(0, max(sizes[-1], 2), n)
-    return W, b, X, y
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

@@ -10,7 +10,7 @@ import math
 import naive
 import numpy as np
 import pytest
-from test_kernels import make_problem
+from problems import make_problem
 
 import initbench as ib
 from initbench.engine import training
