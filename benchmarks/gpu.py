@@ -313,7 +313,7 @@ def main():
     print("default study on this machine, estimated seconds per engine:", estimate, flush=True)
     report = dict(
         machine=dict(platform=platform.platform(), python=sys.version.split()[0],
-                     cpus=os.cpu_count(), gpu=gpu_name()),  # fmt: skip
+                     cpus=os.cpu_count(), gpu=gpu_name()),
         settings=vars(args), skipped={n: r for n, (b, r) in found.items() if r},
         results=results, default_study=estimate,
     )  # fmt: skip

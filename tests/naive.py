@@ -93,6 +93,8 @@ def scheduled_lr(lr, step, steps, schedule="constant", warmup_steps=0, decay_eve
         lr = lr * decay_factor ** (t // decay_every)
     elif schedule == "cosine":
         lr = lr * 0.5 * (1 + np.cos(np.pi * min(t / (steps - warmup_steps), 1)))
+    elif schedule != "constant":
+        raise ValueError(f"the reference has no schedule {schedule!r}")
     if step < warmup_steps:
         lr = lr * (step + 1) / warmup_steps
     return lr
@@ -129,6 +131,8 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
         for into, key in ((scales, "extra_scale"), (decays, "extra_decay_scale"),
                           (epss, "extra_eps_scale")):  # fmt: skip
             into += [residual.get(key, (1.0, 1.0))[int(k != "gates")] for k in trained]
+    if optimizer not in ("sgd", "adam", "adamw"):
+        raise ValueError(f"the reference has no optimizer {optimizer!r}")
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     for step in range(steps):
@@ -145,13 +149,13 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
         t = step + 1
         for p, g, m, v, scale, decay, e in zip(params, grads, first, second, scales, decays, epss):
             decay = weight_decay * decay
-            if optimizer != "adamw":
+            if optimizer in ("sgd", "adam"):  # L2 decay in the gradient; adamw's is decoupled
                 g = g + decay * p
             if optimizer == "sgd":
                 m *= momentum
                 m += g
                 direction = g + momentum * m if nesterov else m
-            else:
+            else:  # adam, adamw
                 m *= beta1
                 m += (1 - beta1) * g
                 v *= beta2

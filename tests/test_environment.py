@@ -1,9 +1,9 @@
-"""environment.yml and pyproject.toml declare the same runtime dependencies."""
+"""environment.yml, pyproject.toml and CITATION.cff agree: dependencies, Python, version."""
 
 import re
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +27,13 @@ def test_environment_matches_pyproject():
     listed = dict(_split(r) for r in conda + pip)
     assert listed == declared
     assert "scipy" in declared  # numba's np.dot needs SciPy's BLAS
+
+
+def test_python_and_version_agree():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = [d for d in env["dependencies"] if isinstance(d, str) and _split(d)[0] == "python"]
+    assert python == [f"python{project['requires-python']}"]
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["version"] == project["version"]
+    assert citation["license"] == project["license"]["text"]

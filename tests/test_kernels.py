@@ -1,35 +1,17 @@
 """The compiled kernels against the NumPy reference and central finite differences."""
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import naive
 import numpy as np
 import pandas as pd
 import pytest
 from numba import types
+from problems import LOSS_OUTPUTS, make_problem
 
 from initbench.engine.activations import ACTIVATIONS, get_activation
 from initbench.engine.loop import train_loop
 from initbench.engine.training import batch_order, loss_and_grads, train
 from initbench.inits import init_params
 from initbench.settings import TrainSettings
-
-LOSS_OUTPUTS = {"softmax_ce": 3, "sigmoid_bce": 1, "mse": 2}
-
-
-def make_problem(loss, sizes=(4, 6, 5), n=7, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    sizes = [*sizes, LOSS_OUTPUTS[loss]]
-    W = [rng.normal(0, 1 / np.sqrt(a), (b, a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
-    b = [rng.normal(0, 0.1, s).astype(dtype) for s in sizes[1:]]
-    X = rng.normal(size=(n, sizes[0])).astype(dtype)
-    mse = loss == "mse"
-    y = rng.normal(size=(n, sizes[-1])) if mse else rng.integers(0, max(sizes[-1], 2), n)
-    return W, b, X, y
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -271,43 +253,6 @@ def test_plugin_activation_trains_like_the_builtin_it_copies(plugin_tanh):
     np.testing.assert_allclose(ours.history[columns], builtin.history[columns], rtol=1e-12)
 
 
-STALENESS_PROBE = """
-import numpy as np
-import initbench as ib
-from initbench.engine.activations import _evaluate
-value = ib.get_activation("sigmoid")(np.array([0.5]))[0][0]
-stats = _evaluate.stats
-print(repr(float(value)), sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
-"""
-
-
-def test_editing_any_engine_module_recompiles_every_kernel(tmp_path):
-    """Numba alone would load _evaluate (activations.py) stale after an edit of vecmath.py."""
-    import initbench
-
-    package = tmp_path / "src" / "initbench"
-    shutil.copytree(Path(initbench.__file__).parent, package,
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": str(package.parent)}  # fmt: skip
-
-    def probe():
-        out = subprocess.run([sys.executable, "-c", STALENESS_PROBE], env=env, check=True,
-                             capture_output=True, text=True).stdout.split()  # fmt: skip
-        return float(out[0]), int(out[1]), int(out[2])
-
-    first, hits, misses = probe()
-    assert first == pytest.approx(1 / (1 + np.exp(-0.5)), rel=1e-15) and (hits, misses) == (0, 1)
-    assert probe() == (first, 1, 0)  # unchanged sources: loaded from the cache
-    vecmath = package / "engine" / "vecmath.py"
-    source = vecmath.read_text()
-    assert "return x if x != x else y" in source
-    vecmath.write_text(source.replace("return x if x != x else y", "return x if x != x else 2 * y"))
-    edited, hits, misses = probe()
-    assert (hits, misses) == (0, 1)
-    assert edited == pytest.approx(1 / (1 + 2 * np.exp(-0.5)), rel=1e-15)
-
-
 PROBE_COLUMNS = ["probe_act_mean", "probe_act_std", "probe_saturated_frac", "probe_dead_frac",
                  "probe_newly_dead", "probe_revived"]  # fmt: skip
 
@@ -350,17 +295,3 @@ def test_probe_changes_nothing_else_and_is_nan_without_rows():
     assert out[PROBE_COLUMNS[:2]].notna().all().all() and out[PROBE_COLUMNS[2:]].isna().all().all()
     hidden = probed.layers[probed.layers["layer"] < len(W)]
     assert hidden[PROBE_COLUMNS].notna().all().all()
-
-
-def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
-    """call_specialised remembers compiled entry points by the arguments' dtype, ndim and
-    memory flags: a float32, a read-only or a strided argument must not reuse another's."""
-    from initbench.engine.jit import _type_key
-
-    a = np.zeros((3, 4))
-    readonly = a.copy()
-    readonly.flags.writeable = False
-    keys = {_type_key(x) for x in (a, a.astype(np.float32), a[:, ::2], a.T, readonly, a[0])}
-    assert len(keys) == 6
-    assert _type_key((1, 2.0)) != _type_key((1.0, 2))
-    assert _type_key(np.zeros((3, 4))) == _type_key(a)

@@ -59,9 +59,3 @@ def test_modules_load_without_the_kernels(modules):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_the_kernel_cache_key_covers_every_engine_module():
-    from initbench.engine.jit import KERNEL_MODULES
-
-    assert set(KERNEL_MODULES) == {p.name for p in (PACKAGE / "engine").glob("*.py")}

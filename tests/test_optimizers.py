@@ -10,14 +10,16 @@ import math
 import naive
 import numpy as np
 import pytest
-from test_kernels import make_problem
+from problems import make_problem
 
 import initbench as ib
+from initbench.engine import training
+from initbench.engine.checks import check_kernel_choices
 from initbench.engine.many import train_many
 from initbench.engine.optimizers import scheduled_lr
 from initbench.engine.training import batch_order, train
 from initbench.parametrizations import init_multipliers, lr_scales, multipliers
-from initbench.settings import KERNEL_ROW, TrainSettings
+from initbench.settings import KERNEL_ROW, OPTIMIZERS, PARAMETRIZATIONS, SCHEDULES, TrainSettings
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 
@@ -25,23 +27,25 @@ CASES = {
     "sgd-nesterov": dict(lr=0.05, momentum=0.9, nesterov=True),
     "sgd-l2-step": dict(
         lr=0.1, momentum=0.5, weight_decay=0.01, schedule="step", decay_every=7, decay_factor=0.5
-    ),  # fmt: skip
+    ),
     "adam": dict(optimizer="adam", lr=0.01),
     "adam-l2-betas": dict(
         optimizer="adam", lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6, weight_decay=0.05
-    ),  # fmt: skip
+    ),
     "adamw-cosine-warmup": dict(
         optimizer="adamw", lr=0.01, weight_decay=0.1, schedule="cosine", warmup_steps=5
-    ),  # fmt: skip
+    ),
     "sgd-warmup": dict(lr=0.1, warmup_steps=10),
     "sgd-mup": dict(lr=0.05, parametrization="mup", base_width=3),
     "adam-mup": dict(optimizer="adam", lr=0.01, parametrization="mup", base_width=3),
     "sgd-ntk": dict(lr=0.05, momentum=0.9, parametrization="ntk", base_width=3),
     "adamw-ntk": dict(
         optimizer="adamw", lr=0.01, weight_decay=0.1, parametrization="ntk", base_width=3
-    ),  # fmt: skip
+    ),
 }
 SCHEDULE_KEYS = ("schedule", "warmup_steps", "decay_every", "decay_factor")
+# What a choice needs besides its name to train; a choice not listed trains on the defaults.
+NEEDS = {"step": dict(decay_every=7, decay_factor=0.5)}
 
 
 def reference(W, b, X, y, loss, settings, seed, activation="tanh"):
@@ -70,6 +74,75 @@ def test_training_matches_reference(case, loss, batch_size):
     for got, ref in zip(res.weights + res.biases, ref_W + ref_b):
         np.testing.assert_allclose(got, ref, **TIGHT)
     assert not np.allclose(res.weights[0], W[0])  # it trained
+
+
+def trained_with(**values):
+    """Weights and biases after 20 minibatch steps with ``values``, and the reference's."""
+    W, b, X, y = make_problem("softmax_ce", sizes=(4, 6, 5), n=20)
+    settings = TrainSettings(steps=20, batch_size=4, **values)
+    res = train(W, b, X, y, activation="tanh", loss="softmax_ce", seed=1, settings=settings)
+    assert res.status == "completed"
+    ref_W, ref_b = reference(W, b, X, y, "softmax_ce", settings, seed=1)
+    return res.weights + res.biases, ref_W + ref_b
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_matches_reference(optimizer):
+    """Each value of OPTIMIZERS, with weight decay (which Adam and AdamW apply apart), steps
+    as the reference does, and as no other optimizer does: none runs as another."""
+
+    def run(name):
+        return trained_with(optimizer=name, lr=0.02, weight_decay=0.05, **NEEDS.get(name, {}))
+
+    got, ref = run(optimizer)
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(a, r, **TIGHT)
+    for other in set(OPTIMIZERS) - {optimizer}:
+        assert not np.allclose(got[0], run(other)[0][0], rtol=1e-6, atol=0), other
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("parametrization", PARAMETRIZATIONS)
+def test_every_schedule_matches_reference(schedule, parametrization):
+    """Each value of SCHEDULES (after a warm-up) gives the reference's lr at every step,
+    and a sequence no other schedule gives; training with it matches the reference."""
+    steps = 20
+    lrs = {}
+    for name in SCHEDULES:
+        kw = dict(schedule=name, warmup_steps=3, **NEEDS.get(name, {}))
+        row = np.array(TrainSettings(steps=steps, lr=0.3, **kw).kernel_row())
+        lrs[name] = [scheduled_lr(row, s, steps) for s in range(steps + 1)]
+        ref = [naive.scheduled_lr(0.3, s, steps, **kw) for s in range(steps + 1)]
+        np.testing.assert_allclose(lrs[name], ref, rtol=1e-14, atol=1e-15)
+    assert all(lrs[schedule] != lrs[other] for other in set(SCHEDULES) - {schedule})
+    base = {} if parametrization == "sp" else dict(base_width=3)
+    kw = dict(schedule=schedule, warmup_steps=3, parametrization=parametrization, **base)
+    got, ref = trained_with(lr=0.1, **kw, **NEEDS.get(schedule, {}))
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(a, r, **TIGHT)
+
+
+@pytest.mark.parametrize("name", ["optimizer", "schedule"])
+def test_a_choice_without_a_kernel_branch_stops_before_anything_compiles(name, monkeypatch):
+    """A value the settings would take but no kernel runs (as a new value added to
+    settings.OPTIMIZERS without its branch) stops with the setting, the value and the
+    values the kernels run; so does any unknown value given to train."""
+    unknown = TrainSettings()
+    object.__setattr__(unknown, name, "new")  # as if the settings had accepted it
+    with pytest.raises(ValueError, match=rf"^{name} 'new' has no kernel branch.*run \w+, \w+"):
+        check_kernel_choices(unknown)
+
+    def compiled(*args):
+        raise AssertionError("a kernel was called")
+
+    monkeypatch.setattr(training, "call_specialised", compiled)
+    W, b, X, y = make_problem("softmax_ce")
+    choices = ", ".join(OPTIMIZERS if name == "optimizer" else SCHEDULES)
+    with pytest.raises(ValueError, match=rf"^{name} must be one of {choices}, got 'new'"):
+        train(W, b, X, y, activation="relu", loss="softmax_ce", **{name: "new"})
+    monkeypatch.setattr(TrainSettings, "of", classmethod(lambda cls, *args, **kw: unknown))
+    with pytest.raises(ValueError, match=rf"^{name} 'new' has no kernel branch"):
+        train(W, b, X, y, activation="relu", loss="softmax_ce")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +219,7 @@ def table3(optimizer, d, n, k, parametrization):
             "input": n if sgd else 1.0,
             "hidden": 1.0 if sgd else 1 / n,
             "output": 1 / n,
-        },  # fmt: skip
+        },
         "lr_b": {key: fan[key][1] if sgd else 1.0 for key in fan},  # a bias' fan_out
     }
 
@@ -170,8 +243,8 @@ def test_mup_is_table_3_relative_to_its_base_width(optimizer):
 
 
 def test_parametrizations_equal_sp_at_the_base_width():
-    for name in ("sp", "ntk", "mup"):
-        for optimizer in ("sgd", "adam", "adamw"):
+    for name in PARAMETRIZATIONS:
+        for optimizer in OPTIMIZERS:
             m = multipliers(name, optimizer, [7, 32, 32, 32, 2], 0 if name == "sp" else 32)
             for values in m.values():
                 np.testing.assert_array_equal(values, 1.0)

@@ -58,11 +58,11 @@ def _cells():
         (
             Cell("circles", "relu", "he_normal", "he_normal", (8,), training=t(0.1), **common),
             circles,
-        ),  # fmt: skip
+        ),
         (
             Cell("circles", "relu", "he_normal", "he_normal", (8, 8), training=t(0.1), **common),
             circles,
-        ),  # fmt: skip
+        ),
         (Cell("circles", "relu", "zeros", "zeros", (8, 8), training=t(0.1), **common), circles),
         # mse on unbounded relu outputs from std-10 weights: overflows within a few steps
         (
@@ -88,7 +88,7 @@ def _cells():
                 (8,),
                 training=t(0.05),
                 **common,
-            ),  # fmt: skip
+            ),
             teacher,
         ),
     ]

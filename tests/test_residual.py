@@ -8,7 +8,7 @@ differences of the reference's loss, in float64, for every built-in activation a
 import naive
 import numpy as np
 import pytest
-from test_kernels import LOSS_OUTPUTS
+from problems import LOSS_OUTPUTS
 
 import initbench as ib
 from initbench.engine.activations import ACTIVATIONS, get_activation

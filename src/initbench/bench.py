@@ -114,7 +114,7 @@ def bench_case(width, depth, batch, activation, dtype, steps, repeats, n_samples
 
 
 def run_bench(args):
-    from threadpoolctl import threadpool_limits
+    from .engine.jit import limit_blas
 
     cases = [(w, d, bs, act, dt) for w, d, bs in ((64, 8, 32), (256, 8, 32), (512, 4, 64))
              for act in args.activations for dt in args.dtypes]  # fmt: skip
@@ -122,7 +122,7 @@ def run_bench(args):
               f"{'initbench us/step':>17} {'numpy us/step':>13} {'torch us/step':>13} "
               f"{'x numpy':>8} {'x torch':>8} agree")  # fmt: skip
     print(header)
-    with threadpool_limits(limits=args.threads):
+    with limit_blas(args.threads):
         for width, depth, batch, act, dtype in cases:
             t, agree = bench_case(width, depth, batch, act, dtype, args.steps, args.repeats)
             torch_t = t.get("torch", np.nan)

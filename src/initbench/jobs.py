@@ -42,10 +42,11 @@ def set_threads(threads):
     """Numba's and BLAS's thread counts from the job's ``threads:`` (Snakemake sets neither
     for Numba, and BLAS's for shell jobs only)."""
     import numba
-    from threadpoolctl import threadpool_limits
+
+    from .engine.jit import limit_blas
 
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    threadpool_limits(limits=threads)
+    limit_blas(threads)
 
 
 def dataset_job(generator, params, seed, output, log_path):

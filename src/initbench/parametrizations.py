@@ -85,7 +85,7 @@ import math
 
 import numpy as np
 
-from .settings import DEPTH_ALPHA, PARAMETRIZATIONS
+from .settings import DEPTH_ALPHA, OPTIMIZERS, PARAMETRIZATIONS
 
 # The kernels' per-parameter rules, multipliers of the lr, the weight decay and Adam's eps:
 # the last axis of ``optimizer_scales``' arrays. Its groups: a layer's weights and biases,
@@ -94,6 +94,16 @@ RULES = ("lr", "weight_decay", "eps")
 LR_SCALE, DECAY_SCALE, EPS_SCALE = range(len(RULES))
 WEIGHTS, BIASES = 0, 1
 GATES, NORMS = 0, 1
+
+# Which of Table 3's lr rows each optimizer follows: AdamW's are Adam's.
+LR_RULES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
+
+
+def lr_rule(optimizer):
+    """The Table 3 lr row (``sgd`` or ``adam``) that ``optimizer`` follows."""
+    if optimizer not in LR_RULES:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    return LR_RULES[optimizer]
 
 
 def width_ratios(sizes, base_width):
@@ -115,6 +125,7 @@ def multipliers(parametrization, optimizer, sizes, base_width):
         raise ValueError(
             f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}"
         )
+    sgd = lr_rule(optimizer) == "sgd"  # else Adam's row
     n_layers = len(sizes) - 1
     ones = np.ones(n_layers)
     if parametrization in DEPTH_ALPHA:  # mup for the width; their depth rules: optimizer_scales
@@ -124,7 +135,6 @@ def multipliers(parametrization, optimizer, sizes, base_width):
     if not (base_width and base_width > 0):
         raise ValueError(f"base_width: parametrization {parametrization} needs a base_width > 0")
     r_in, r_out = (np.asarray(r) for r in width_ratios(sizes, base_width))
-    sgd = optimizer == "sgd"
     init_std = ones.copy()
     if parametrization == "mup":
         init_std[-1] = 1 / math.sqrt(r_in[-1])  # output weights: var 1/fan_in^2
@@ -153,7 +163,7 @@ def extra_lr_scales(parametrization, optimizer, sizes, base_width):
     The norms' parameters are vectors of the hidden width: Table 3's "all biases" column
     (muP's SGD lr times their fan_out ratio); a gate is one scalar (fan_out 1): 1.
     """
-    if parametrization in ("mup", *DEPTH_ALPHA) and optimizer == "sgd":
+    if parametrization in ("mup", *DEPTH_ALPHA) and lr_rule(optimizer) == "sgd":
         return np.array([1.0, sizes[1] / base_width])
     return np.ones(2)
 
@@ -177,8 +187,7 @@ def optimizer_scales(settings, sizes):
     if p in DEPTH_ALPHA:
         blocks = (n_layers - 2) // settings.block_size
         inside = slice(1, n_layers - 1)  # the residual blocks' dense layers
-        adam = optimizer != "sgd"
-        if p == "depth_mup" and adam:  # TP6: eta L^-1/2 under Adam, eta under SGD
+        if p == "depth_mup" and lr_rule(optimizer) == "adam":  # TP6: eta L^-1/2 under Adam, eta under SGD
             layers[inside, :, LR_SCALE] *= blocks**-0.5
             extras[NORMS, LR_SCALE] *= blocks**-0.5
         if p == "completep":  # Table 1: hidden, bias and pre-LN lr times L^(1 - 1) = 1

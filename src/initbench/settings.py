@@ -18,9 +18,17 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-# Named choices; the kernels read a choice as its index here.
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine")
+# Each optimizer and schedule, named with the settings that belong to it alone (any other
+# optimizer's or schedule's keep their defaults with it). The kernels read a choice as its
+# index in its tuple, and run each value by its own branch (engine/hyper.py).
+OPTIMIZER_SETTINGS = {
+    "sgd": ("momentum", "nesterov"),
+    "adam": ("beta1", "beta2", "eps"),
+    "adamw": ("beta1", "beta2", "eps"),
+}
+SCHEDULE_SETTINGS = {"constant": (), "step": ("decay_every", "decay_factor"), "cosine": ()}
+OPTIMIZERS = tuple(OPTIMIZER_SETTINGS)
+SCHEDULES = tuple(SCHEDULE_SETTINGS)
 PARAMETRIZATIONS = ("sp", "ntk", "mup", "depth_mup", "completep")  # see parametrizations.py
 # The depth parametrizations: their residual branch exponent alpha (branches times blocks^-alpha)
 DEPTH_ALPHA = {"depth_mup": 0.5, "completep": 1.0}
@@ -103,6 +111,11 @@ def one_of(choices):
     return check
 
 
+def _owners(choices, name):
+    """The choices whose own settings include ``name``, as text ("adam or adamw")."""
+    return " or ".join(choice for choice, own in choices.items() if name in own)
+
+
 def setting(default, check):
     """A TrainSettings field: its default and the check every value passes."""
     return field(default=default, metadata={"check": check})
@@ -175,18 +188,22 @@ class TrainSettings:
 
     def _conflicts(self):
         """(setting, why) for each combination of values that makes no sense."""
-        adam = self.optimizer != "sgd"
-        if adam and self.momentum != 0:
-            yield "momentum", f"{self.optimizer} has no momentum setting (its beta1 is one)"
-        if self.nesterov and (adam or self.momentum == 0):
-            yield "nesterov", "needs optimizer sgd with a momentum > 0"
+        own = OPTIMIZER_SETTINGS[self.optimizer]
+        if "momentum" not in own and self.momentum != 0:
+            its_own = " (its beta1 is one)" if "beta1" in own else ""
+            yield "momentum", f"{self.optimizer} has no momentum setting{its_own}"
+        if self.nesterov and ("nesterov" not in own or self.momentum == 0):
+            sgd = _owners(OPTIMIZER_SETTINGS, "nesterov")
+            yield "nesterov", f"needs optimizer {sgd} with a momentum > 0"
         for name in ("beta1", "beta2", "eps"):
-            if not adam and getattr(self, name) != DEFAULT_VALUES[name]:
-                yield name, "applies to optimizer adam or adamw only"
-        if (self.schedule == "step") != (self.decay_every > 0):
-            yield "decay_every", "schedule step needs decay_every > 0, and only it uses it"
-        if self.schedule != "step" and self.decay_factor != DEFAULT_VALUES["decay_factor"]:
-            yield "decay_factor", "applies to schedule step only"
+            if name not in own and getattr(self, name) != DEFAULT_VALUES[name]:
+                yield name, f"applies to optimizer {_owners(OPTIMIZER_SETTINGS, name)} only"
+        own = SCHEDULE_SETTINGS[self.schedule]
+        step = _owners(SCHEDULE_SETTINGS, "decay_every")
+        if ("decay_every" in own) != (self.decay_every > 0):
+            yield "decay_every", f"schedule {step} needs decay_every > 0, and only it uses it"
+        if "decay_factor" not in own and self.decay_factor != DEFAULT_VALUES["decay_factor"]:
+            yield "decay_factor", f"applies to schedule {step} only"
         if self.warmup_steps >= self.steps:
             yield "warmup_steps", f"{self.warmup_steps} leaves no step after the warm-up"
         if self.architecture == "plain":

@@ -85,12 +85,12 @@ def measured_tables(data, results):
         "status": [run.result.status for run in results],
         "diverged_step": [
             -1 if run.result.diverged_step is None else run.result.diverged_step for run in results
-        ],  # fmt: skip
+        ],
         "initial_train_loss": [run.result.history_columns["train_loss"][0] for run in results],
         **{
             f"final_{k}": [run.result.history_columns[k][-1] for run in results]
             for k in ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-        },  # fmt: skip
+        },
         "majority_rate": [majority_rate(data)] * len(results),
         "train_seconds": [run.seconds for run in results],
         "train_cpu_seconds": [run.cpu_seconds for run in results],

@@ -12,6 +12,7 @@ import numpy as np
 from ..settings import TrainSettings
 from ..text import unknown_name_message
 from .activations import get_activation
+from .hyper import KERNEL_OPTIMIZERS, KERNEL_SCHEDULES
 from .losses import LOSSES, targets_for
 from .residual import residual_blocks
 
@@ -91,7 +92,20 @@ def check_settings(settings, values):
     """A TrainSettings from ``settings`` (or the defaults) and keyword ``values``."""
     if settings is not None and not isinstance(settings, TrainSettings):
         raise ValueError(f"settings must be a TrainSettings, got {type(settings).__name__}")
-    return TrainSettings.of(settings, **values)
+    settings = TrainSettings.of(settings, **values)
+    check_kernel_choices(settings)
+    return settings
+
+
+def check_kernel_choices(settings):
+    """Every choice of ``settings`` has its own branch in the kernels (hyper.py), so a value
+    the settings allow but no kernel runs stops here rather than running as another."""
+    kernel_choices = {"optimizer": KERNEL_OPTIMIZERS, "schedule": KERNEL_SCHEDULES}
+    for name, runs in kernel_choices.items():
+        value = getattr(settings, name)
+        if value not in runs:
+            why = f"has no kernel branch (engine/hyper.py); the kernels run {', '.join(runs)}"
+            raise ValueError(f"{name} {value!r} {why}")
 
 
 def check_architecture(settings, sizes):

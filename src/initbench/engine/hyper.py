@@ -1,5 +1,12 @@
 """The kernels' view of a network's settings: indices into its ``hyper`` row and the codes
-of its choices (settings.KERNEL_ROW, read by both loops)."""
+of its choices (settings.KERNEL_ROW, read by both loops).
+
+The kernels name every optimizer and schedule they run (``KERNEL_OPTIMIZERS``,
+``KERNEL_SCHEDULES``); none runs one value as another. A value the settings allow but no
+kernel branch runs is stopped by checks.check_kernel_choices before anything compiles.
+Everything read here from outside engine/ is baked into the compiled kernels, so it is
+part of their cache key (``BAKED``, read by jit.py).
+"""
 
 from ..settings import ARCHITECTURES, BRANCH_SCALINGS, KERNEL_ROW, NORMS, OPTIMIZERS, SCHEDULES
 
@@ -10,8 +17,13 @@ from ..settings import ARCHITECTURES, BRANCH_SCALINGS, KERNEL_ROW, NORMS, OPTIMI
         "schedule", "warmup_steps", "decay_every", "decay_factor", "architecture",
         "block_size", "norm", "branch_scaling",
     ))  # fmt: skip
-SGD, ADAM, ADAMW = map(OPTIMIZERS.index, ("sgd", "adam", "adamw"))
-CONSTANT, STEP_DECAY, COSINE = map(SCHEDULES.index, ("constant", "step", "cosine"))
+KERNEL_OPTIMIZERS = ("sgd", "adam", "adamw")
+KERNEL_SCHEDULES = ("constant", "step", "cosine")
+SGD, ADAM, ADAMW = map(OPTIMIZERS.index, KERNEL_OPTIMIZERS)
+CONSTANT, STEP_DECAY, COSINE = map(SCHEDULES.index, KERNEL_SCHEDULES)
 RESIDUAL = ARCHITECTURES.index("residual")
 LAYERNORM = NORMS.index("layernorm")
 GATE = BRANCH_SCALINGS.index("gate")
+
+# The values above come from these; a compiled kernel is only valid for the same ones.
+BAKED = (KERNEL_ROW, OPTIMIZERS, SCHEDULES, ARCHITECTURES, NORMS, BRANCH_SCALINGS)

@@ -12,29 +12,44 @@ import numpy as np
 from numba import njit, typeof, types
 from numba.core.caching import FunctionCache
 
+from .hyper import BAKED
+
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 # Elementwise code (activations) needs no reassociation to vectorise, and reassociation
 # would undo the exact two-step range reduction in vecmath.exp.
 ELEMENTWISE_FASTMATH = FASTMATH - {"reassoc"}
 
+
+def kernel_cache_key(sources, baked):
+    """The key every cached kernel is filed under: a hash of ``sources`` (the bytes of each
+    engine module) and of ``baked`` (the values from outside engine/ that the kernels bake
+    in as constants: hyper.BAKED)."""
+    digest = hashlib.sha1()
+    for source in sources:
+        digest.update(source)
+    digest.update(repr(baked).encode())
+    return digest.hexdigest()
+
+
 # Every module of the engine package is in the key: no list to keep up to date by hand.
 KERNEL_MODULES = tuple(sorted(path.name for path in Path(__file__).parent.glob("*.py")))
-KERNEL_SOURCES_HASH = hashlib.sha1(
-    b"".join((Path(__file__).parent / name).read_bytes() for name in KERNEL_MODULES)
-).hexdigest()
+KERNEL_CACHE_KEY = kernel_cache_key(
+    [(Path(__file__).parent / name).read_bytes() for name in KERNEL_MODULES], BAKED
+)
 
 
 class KernelCache(FunctionCache):
-    """Numba's cache, with every entry keyed on the source of every module in ``engine/``.
+    """Numba's cache, with every entry keyed on ``KERNEL_CACHE_KEY``.
 
     Numba drops a function's cached code when the function's own file changes, not when
-    a function it calls or inlines (in another module) does; the key makes any edit to
-    any engine module recompile every kernel.
+    a function it calls or inlines (in another module) does, nor when a constant it reads
+    from another module (settings.KERNEL_ROW's order, a choice's code) does; the key makes
+    any edit to any engine module, or to any of those constants, recompile every kernel.
     """
 
     def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), KERNEL_SOURCES_HASH)
+        return (*super()._index_key(sig, codegen), KERNEL_CACHE_KEY)
 
 
 def kernel(fn=None, **options):
@@ -85,3 +100,18 @@ def _type_key(arg):
     if isinstance(arg, tuple):
         return (tuple, *map(_type_key, arg))
     return type(arg)
+
+
+def limit_blas(threads):
+    """Limit the BLAS the kernels call to ``threads`` threads; returns threadpoolctl's limits
+    (a context manager that restores them, or a limit for the rest of the process).
+
+    Numba's ``np.dot`` calls SciPy's bundled BLAS, which loads on the first kernel call; a
+    limit set before it is loaded never reaches it (its gemm then runs every core's threads
+    per call, and two training threads at width 128 or more ran 2.5x slower than one).
+    It is loaded here first, so the limit holds however the first call happens.
+    """
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library the kernels call)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)

@@ -22,6 +22,7 @@ from .checks import (
     check_test,
 )
 from .device import DEVICES, cuda_unavailable_reason
+from .jit import limit_blas
 from .residual import initial_extras
 from .training import batch_order, train_checked
 
@@ -133,8 +134,6 @@ def train_many(
                              batches[i], per_net[i], alpha,
                              initial_extras(per_net[i], sizes, dtype))  # fmt: skip
 
-    from threadpoolctl import threadpool_limits
-
     workers = min(threads or numba.get_num_threads(), len(nets))
-    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
+    with limit_blas(1), ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, range(len(nets))))

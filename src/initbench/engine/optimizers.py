@@ -14,10 +14,12 @@ pass as the setting times the slice's multiplier (parametrizations.optimizer_sca
 import math
 
 from .hyper import (
+    ADAM,
     ADAMW,
     BETA1,
     BETA2,
     CONSTANT,
+    COSINE,
     DECAY_EVERY,
     DECAY_FACTOR,
     LR,
@@ -40,17 +42,18 @@ def scheduled_lr(hyper, step, steps):
     Constant, step decay (times decay_factor every decay_every steps) or cosine (to 0 at
     the last step), counted from the end of the linear warm-up, during which step s
     trains at (s + 1) / warmup_steps of it. A constant lr without warm-up is hyper[LR]
-    exactly.
+    exactly. A schedule code without a branch here gives NaN, never another schedule.
     """
     lr = hyper[LR]
     warmup = hyper[WARMUP_STEPS]
     schedule = hyper[SCHEDULE]
-    if schedule != CONSTANT:
-        t = max(step - warmup, 0.0)
-        if schedule == STEP_DECAY:
-            lr *= hyper[DECAY_FACTOR] ** math.floor(t / hyper[DECAY_EVERY])
-        else:
-            lr *= 0.5 * (1.0 + math.cos(math.pi * min(t / (steps - warmup), 1.0)))
+    t = max(step - warmup, 0.0)
+    if schedule == STEP_DECAY:
+        lr *= hyper[DECAY_FACTOR] ** math.floor(t / hyper[DECAY_EVERY])
+    elif schedule == COSINE:
+        lr *= 0.5 * (1.0 + math.cos(math.pi * min(t / (steps - warmup), 1.0)))
+    elif schedule != CONSTANT:  # none such (checks.check_kernel_choices stops it before a run)
+        lr = math.nan
     if step < warmup:
         lr *= (step + 1) / warmup
     return lr
@@ -61,6 +64,12 @@ def bias_corrections(hyper, step):
     """Adam's (1 - beta1^t, 1 - beta2^t) for the update at ``step``: t = step + 1 updates."""
     t = step + 1.0
     return 1.0 - hyper[BETA1] ** t, 1.0 - hyper[BETA2] ** t
+
+
+@kernel(forceinline=True)
+def adam_like(optimizer):
+    """Whether ``optimizer`` steps along Adam's moments: adam and adamw (which decays apart)."""
+    return optimizer == ADAM or optimizer == ADAMW  # noqa: SIM109 (Numba has no tuple `in`)
 
 
 @kernel(forceinline=True)
@@ -98,7 +107,8 @@ def update_state(grad, s1, s2, hyper, bc1, bc2, eps):
     """
     g_sq = 0.0
     d_sq = 0.0
-    if hyper[OPTIMIZER] == SGD:
+    optimizer = hyper[OPTIMIZER]
+    if optimizer == SGD:
         momentum = hyper[MOMENTUM]
         if hyper[NESTEROV] != 0:
             for i in range(grad.size):
@@ -115,7 +125,7 @@ def update_state(grad, s1, s2, hyper, bc1, bc2, eps):
                 s1[i] = v
                 g_sq += g * g
                 d_sq += v * v
-    else:
+    elif adam_like(optimizer):
         beta1, beta2 = hyper[BETA1], hyper[BETA2]
         for i in range(grad.size):
             g = grad[i]
@@ -125,6 +135,8 @@ def update_state(grad, s1, s2, hyper, bc1, bc2, eps):
             d = adam_direction(m, v, bc1, bc2, eps)
             g_sq += g * g
             d_sq += d * d
+    else:  # no such optimizer (checks.check_kernel_choices stops it before a kernel runs)
+        return math.nan, math.nan
     return g_sq, d_sq
 
 
@@ -141,13 +153,15 @@ def apply_update(param, grad, s1, s2, lr, weight_decay, eps, hyper, bc1, bc2):
         else:
             for i in range(param.size):
                 param[i] -= lr * s1[i]
-        return
-    if optimizer == ADAMW and weight_decay != 0:
-        shrink = 1.0 - lr * weight_decay
+    elif adam_like(optimizer):
+        if optimizer == ADAMW and weight_decay != 0:
+            shrink = 1.0 - lr * weight_decay
+            for i in range(param.size):
+                param[i] *= shrink
         for i in range(param.size):
-            param[i] *= shrink
-    for i in range(param.size):
-        param[i] -= lr * adam_direction(s1[i], s2[i], bc1, bc2, eps)
+            param[i] -= lr * adam_direction(s1[i], s2[i], bc1, bc2, eps)
+    else:  # no such optimizer (checks.check_kernel_choices stops it before a kernel runs)
+        param[:] = math.nan
 
 
 @kernel
@@ -160,22 +174,29 @@ def add_weight_decay(grad, param, weight_decay):
 @kernel(forceinline=True)
 def decays_gradient(hyper):
     """Whether weight decay enters the gradient (sgd, adam) rather than the step (adamw)."""
-    return hyper[WEIGHT_DECAY] != 0 and hyper[OPTIMIZER] != ADAMW
+    optimizer = hyper[OPTIMIZER]
+    return hyper[WEIGHT_DECAY] != 0 and (optimizer == SGD or optimizer == ADAM)  # noqa: SIM109
 
 
 @kernel(forceinline=True)
 def new_state(hyper, g, s1, s2):
     """One element's optimizer state (s1, s2) after gradient g (the GPU's per-thread form)."""
-    if hyper[OPTIMIZER] == SGD:
+    optimizer = hyper[OPTIMIZER]
+    if optimizer == SGD:
         return sgd_velocity(g, s1, hyper[MOMENTUM]), s2
-    return adam_moments(g, s1, s2, hyper[BETA1], hyper[BETA2])
+    if adam_like(optimizer):
+        return adam_moments(g, s1, s2, hyper[BETA1], hyper[BETA2])
+    return math.nan, math.nan  # no such optimizer (stopped by checks.check_kernel_choices)
 
 
 @kernel(forceinline=True)
 def direction(hyper, g, s1, s2, bc1, bc2, eps):
     """One element's step direction from its updated state (the GPU's per-thread form)."""
-    if hyper[OPTIMIZER] == SGD:
+    optimizer = hyper[OPTIMIZER]
+    if optimizer == SGD:
         if hyper[NESTEROV] != 0:
             return nesterov_direction(g, s1, hyper[MOMENTUM])
         return s1
-    return adam_direction(s1, s2, bc1, bc2, eps)
+    if adam_like(optimizer):
+        return adam_direction(s1, s2, bc1, bc2, eps)
+    return math.nan  # no such optimizer (stopped by checks.check_kernel_choices)

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib as mpl
@@ -77,7 +77,7 @@ def render_page(sections_json, findings_json, out_html, log=print):
         context = json.loads(Path(sections_json).read_text())
         text = html.render({
             "title": "initbench report",
-            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "toc": [{"id": "findings", "title": "Findings"}]
             + [{"id": section["id"], "title": section["title"]} for section in context["sections"]],
             "findings": findings_section.build(findings_json, building),

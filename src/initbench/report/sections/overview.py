@@ -1,6 +1,6 @@
 """Overview: which cells train, as heatmaps of init x depth per activation."""
 
-from ...outcomes import STALL_LOSS_FRACTION, STALL_MARGIN, finite  # fmt: skip
+from ...outcomes import STALL_LOSS_FRACTION, STALL_MARGIN, finite
 from ...text import fnum, gnum, plural
 
 

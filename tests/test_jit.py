@@ -1,0 +1,204 @@
+"""engine/jit.py: the compiled kernels' cache key covers every engine module and every
+constant the kernels bake in, and the call path tells argument types apart."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import typeof
+from numba.core.registry import CPUDispatcher
+
+import initbench
+from initbench.engine import hyper, jit
+from initbench.engine.optimizers import update_state
+
+ENGINE = Path(initbench.__file__).parent / "engine"
+
+
+def test_the_key_is_the_same_in_every_process():
+    """A cache only hits across processes if a fresh interpreter computes the same key."""
+    code = "from initbench.engine.jit import KERNEL_CACHE_KEY as k; print(k)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == jit.KERNEL_CACHE_KEY
+
+
+@pytest.mark.parametrize("index", range(len(hyper.BAKED)))
+def test_reordering_any_baked_tuple_changes_the_key(index):
+    sources = [b"engine source"]
+    baked = list(hyper.BAKED)
+    reordered = [*baked[:index], tuple(reversed(baked[index])), *baked[index + 1 :]]
+    same = jit.kernel_cache_key(sources, tuple(baked))
+    assert jit.kernel_cache_key(sources, tuple(baked)) == same
+    assert jit.kernel_cache_key(sources, tuple(reordered)) != same
+    assert jit.kernel_cache_key([b"engine source edited"], tuple(baked)) != same
+
+
+@pytest.mark.parametrize("name", ["KERNEL_ROW", "OPTIMIZERS", "SCHEDULES", "NORMS"])
+def test_reordered_settings_miss_the_cache(name):
+    """With a settings tuple reordered before the engine imports (the indices and codes the
+    kernels bake in move), the engine files its kernels under another key: no kernel
+    compiled for the old order can load."""
+    code = (
+        f"import initbench.settings as s; s.{name} = tuple(reversed(s.{name}))\n"
+        "from initbench.engine.jit import KERNEL_CACHE_KEY as k; print(k)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert len(out.stdout.strip()) == len(jit.KERNEL_CACHE_KEY)
+    assert out.stdout.strip() != jit.KERNEL_CACHE_KEY
+
+
+def test_every_kernel_is_filed_under_the_key():
+    signature = tuple(typeof(arg) for arg in (np.zeros(2),) * 4 + (1.0, 1.0))
+    index_key = update_state._cache._index_key(signature, update_state.targetctx.codegen())
+    assert index_key[-1] == jit.KERNEL_CACHE_KEY
+
+
+def _imports_from_outside(path):
+    """(module, name) for each ``from ..module import name`` in an engine module."""
+    tree = ast.parse(path.read_text())
+    return [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 2
+        for alias in node.names
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(ENGINE.glob("*.py")), ids=lambda p: p.name)
+def test_every_constant_a_kernel_module_imports_from_outside_is_in_the_key(path):
+    """A module that defines kernels may read from outside engine/ only functions and
+    classes (run in Python, never compiled) and constants in hyper.BAKED (in the key): a
+    number, string, tuple or array a kernel reads is frozen into its compiled code."""
+    source = path.read_text()
+    if not any(mark in source for mark in ("@kernel", "njit(", "cuda.jit")):
+        return
+    baked = {id(value) for value in hyper.BAKED}
+    for module, name in _imports_from_outside(path):
+        value = getattr(__import__(f"initbench.{module}", fromlist=[name]), name)
+        assert not isinstance(value, CPUDispatcher), f"{path.name}: {name} is compiled code"
+        if isinstance(value, (int, float, str, tuple, frozenset, np.ndarray)):
+            assert id(value) in baked, f"{path.name} reads {module}.{name}, not in hyper.BAKED"
+
+
+def test_the_kernel_cache_key_covers_every_engine_module():
+    assert set(jit.KERNEL_MODULES) == {p.name for p in ENGINE.glob("*.py")}
+
+
+STALENESS_PROBE = """
+import numpy as np
+import initbench as ib
+from initbench.engine.activations import _evaluate
+value = ib.get_activation("sigmoid")(np.array([0.5]))[0][0]
+stats = _evaluate.stats
+print(repr(float(value)), sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+def test_editing_any_engine_module_recompiles_every_kernel(tmp_path):
+    """Numba alone would load _evaluate (activations.py) stale after an edit of vecmath.py."""
+    package = tmp_path / "src" / "initbench"
+    shutil.copytree(
+        Path(initbench.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": str(package.parent),
+    }
+
+    def probe():
+        out = subprocess.run(
+            [sys.executable, "-c", STALENESS_PROBE],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        return float(out[0]), int(out[1]), int(out[2])
+
+    first, hits, misses = probe()
+    assert first == pytest.approx(1 / (1 + np.exp(-0.5)), rel=1e-15) and (hits, misses) == (0, 1)
+    assert probe() == (first, 1, 0)  # unchanged sources: loaded from the cache
+    vecmath = package / "engine" / "vecmath.py"
+    source = vecmath.read_text()
+    assert "return x if x != x else y" in source
+    vecmath.write_text(source.replace("return x if x != x else y", "return x if x != x else 2 * y"))
+    edited, hits, misses = probe()
+    assert (hits, misses) == (0, 1)
+    assert edited == pytest.approx(1 / (1 + 2 * np.exp(-0.5)), rel=1e-15)
+
+
+def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
+    """call_specialised remembers compiled entry points by the arguments' dtype, ndim and
+    memory flags: a float32, a read-only or a strided argument must not reuse another's."""
+    a = np.zeros((3, 4))
+    readonly = a.copy()
+    readonly.flags.writeable = False
+    keys = {jit._type_key(x) for x in (a, a.astype(np.float32), a[:, ::2], a.T, readonly, a[0])}
+    assert len(keys) == 6
+    assert jit._type_key((1, 2.0)) != jit._type_key((1.0, 2))
+    assert jit._type_key(np.zeros((3, 4))) == jit._type_key(a)
+
+
+BLAS_PROBE = """
+import json, sys
+import numpy as np
+from threadpoolctl import threadpool_info
+import initbench as ib
+from initbench.engine import many
+from initbench.engine.jit import limit_blas
+
+
+def blas():
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"}
+
+
+rng = np.random.default_rng(0)
+sizes = [128, 128, 128, 3]
+W = [rng.normal(0, 0.1, (o, i)) for i, o in zip(sizes, sizes[1:])]
+b = [np.zeros(o) for o in sizes[1:]]
+X, y = rng.normal(size=(64, 128)), rng.integers(0, 3, 64)
+kw = dict(activation="relu", loss="softmax_ce", steps=2, batch_size=32)
+before = blas()
+seen = []
+if sys.argv[1] == "train":
+    limit_blas(1)  # as a job's set_threads(1) does, before anything loaded the kernels' BLAS
+    ib.train(W, b, X, y, **kw)
+    seen.append(blas())
+else:
+    original = many.train_checked
+
+    def recording(*args):
+        result = original(*args)
+        seen.append(blas())  # in a worker, inside train_many's limit
+        return result
+
+    many.train_checked = recording
+    ib.train_many([(W, b)] * 2, X, y, seeds=[0, 1], threads=2, **kw)
+new = sorted(set(blas()) - set(before))
+print(json.dumps({"new": new, "seen": seen, "default": blas()}))
+"""
+
+
+@pytest.mark.parametrize("first_call", ["train", "train_many"])
+def test_the_blas_is_limited_after_a_cold_first_call(first_call):
+    """The BLAS that Numba's np.dot calls (SciPy's) loads on the first kernel call; a limit
+    set before it is loaded must still reach it (else its gemm runs every core's threads
+    per call, and two training threads at width 128 or more ran 2.5x slower than one)."""
+    code = [sys.executable, "-c", BLAS_PROBE, first_call]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run(code, capture_output=True, text=True, check=True, env=env)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["new"], "the first call loaded no BLAS: not a cold first call"
+    for threads in report["seen"]:
+        assert set(threads) >= set(report["new"]) and set(threads.values()) == {1}, report
+    assert len(report["seen"]) == (1 if first_call == "train" else 2)
+    if first_call == "train_many" and max(report["default"].values()) == 1:
+        pytest.skip("this machine's BLAS runs one thread anyway: the limit is not exercised")
