@@ -187,7 +187,8 @@ def optimizer_scales(settings, sizes):
     if p in DEPTH_ALPHA:
         blocks = (n_layers - 2) // settings.block_size
         inside = slice(1, n_layers - 1)  # the residual blocks' dense layers
-        if p == "depth_mup" and lr_rule(optimizer) == "adam":  # TP6: eta L^-1/2 under Adam, eta under SGD
+        # TP6: eta L^-1/2 under Adam, eta under SGD
+        if p == "depth_mup" and lr_rule(optimizer) == "adam":
             layers[inside, :, LR_SCALE] *= blocks**-0.5
             extras[NORMS, LR_SCALE] *= blocks**-0.5
         if p == "completep":  # Table 1: hidden, bias and pre-LN lr times L^(1 - 1) = 1
