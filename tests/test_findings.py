@@ -660,7 +660,7 @@ def test_verdicts_are_checked():
 def test_a_claim_that_raises_fails_naming_the_claim(monkeypatch):
     """A bug in a check is an error of the findings job, not a sentence in the report."""
 
-    def broken(claim, results):
+    def broken(results):
         raise KeyError("no_such_column")
 
     claim = findings.Claim("broken", "t", "c", "s", ("symmetry",), broken)
