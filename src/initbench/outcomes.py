@@ -25,6 +25,7 @@ ROW_KEYS = ("study", "cell", "seed", "step", "layer")
 
 STALL_MARGIN = 0.02  # no progress: final train accuracy <= majority-class rate + this
 STALL_LOSS_FRACTION = 0.95  # regression: no progress if final train loss >= this x initial
+SYMMETRIC_INITS = ("zeros", "constant")  # inits whose hidden units start, and stay, identical
 TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
 
 

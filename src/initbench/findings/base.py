@@ -43,7 +43,6 @@ Conventions:
   is "inconclusive"; a check that raises anything else is a bug and fails the job.
 """
 
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -181,23 +180,13 @@ class Claim:
         caption = "" if figure is None else figure.caption
         return self.finding(verdict, rule, evidence.rows, drawn, caption, evidence.effects)
 
-    def decided(self, effects, rule, measured=(), figure=None, caption=""):
-        """Transitional, for the modules not yet converted to Evidence: removed with them."""
-        verdict = VERDICT_OF[decide(effects)]
-        if verdict == INCONCLUSIVE and (needed := what_would_decide(effects)):
-            rule = f"{rule} Undecided; what would decide: {needed}."
-        return self.finding(verdict, rule, measured, figure, caption, effects)
-
     def evaluate(self, results):
         missing = [s for s in self.studies if not results.has(s)]
         if len(missing) == len(self.studies) or (missing and not self.partial):
             finding = self.finding(INCONCLUSIVE, f"Not evaluated: {results.not_run(missing)}.")
         else:
             try:
-                if len(inspect.signature(self.check).parameters) == 2:  # transitional
-                    finding = self.check(self, results)
-                else:
-                    finding = self.judged(self.check(results), results)
+                finding = self.judged(self.check(results), results)
             except NotTestable as reason:
                 finding = self.finding(INCONCLUSIVE, f"Not evaluated: {reason}.")
         finding.tier = results.tier
@@ -259,11 +248,9 @@ class Results(StudyTables):
         with np.load(path) as f:
             return {key: f[key] for key in f.files}
 
-    def draw(self, claim, figure, ncols=1, size=(6.4, 4.0), sharey=False, nrows=1):
+    def draw(self, claim, figure):
         """Draw ``figure`` into the claim's PNG and return its file name; None when figures
         are off (figure_dir None: verdicts only)."""
-        if not isinstance(figure, Figure):  # transitional: a module not yet converted
-            figure = Figure(figure, "", ncols, nrows, size, sharey)
         if self.figure_dir is None:
             return None
         with mpl.rc_context(plotting.STYLE):

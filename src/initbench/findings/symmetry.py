@@ -7,10 +7,9 @@ import seaborn as sns
 
 from ..baselines import best_linear_accuracy
 from ..effects import FAILS, HOLDS, Effect, decide
-from ..outcomes import STALL_MARGIN, median_curve, n_hidden
+from ..outcomes import STALL_MARGIN, SYMMETRIC_INITS, median_curve, n_hidden
 from ..plotting import legend_outside, step_axis
 from ..text import gnum
-from ..variances import SYMMETRIC
 from .base import Evidence, Figure, NotTestable, published_claim
 
 IDENTICAL_TOL = 1e-12  # symmetry (largest distance between two units) that counts as 0
@@ -32,7 +31,7 @@ NO_BETTER = 1e-12  # accuracy over the best linear boundary's that counts as non
 )
 def check_symmetry(results):
     runs = results.rows("runs", "symmetry")
-    runs = runs.assign(linear=n_hidden(runs).eq(0), symmetric=runs["scheme"].isin(SYMMETRIC))
+    runs = runs.assign(linear=n_hidden(runs).eq(0), symmetric=runs["scheme"].isin(SYMMETRIC_INITS))
     nets = runs[~runs["linear"]]
     if not nets["symmetric"].any() or nets["symmetric"].all():
         raise NotTestable(
