@@ -79,10 +79,8 @@ def check_course(results):
         effects,
         course_rows(results, runs, curves, final, steps),
         method=(
-            "Zeros: the largest |cost - ln 2| at a logged step and |final train accuracy - "
-            "0.5|, exact (zeros and full-batch descent leave nothing random, so one seed "
-            "decides); He: its final train accuracy, and its minus normal std 10's (paired "
-            "seeds)."
+            "The zeros effects are exact: zeros and full-batch descent leave nothing random, "
+            "so one seed decides them. He minus normal std 10 pairs the runs by seed."
         ),
         notes=(
             f"A run shorter than the course's {COURSE_STEPS} iterations that fails this is "

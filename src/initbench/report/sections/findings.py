@@ -28,7 +28,8 @@ def build(findings_json, figure_dir):
         rendered.append({
             "key": f.key, "anchor": slug(f.key), "title": f.title, "claim": f.claim,
             "source": f.source, "studies": list(f.studies),
-            "measured": [(str(label), str(value)) for label, value in f.measured],
+            "measured": [(str(label), str(value)) for label, value in f.measured
+                         if label not in {e["label"] for e in f.effects}],  # once: as effects
             "verdict": f.verdict, "verdict_class": slug(f.verdict.replace(" ", "-")),
             "rule": f.rule, "figure": file if exists else None,
             "missing_figure": file if file and not exists else None, "caption": f.caption,
