@@ -1,4 +1,5 @@
-"""Compare two results/ folders: equal tables (provenance and timing aside) and findings.
+"""Compare two results/ folders: equal tables (provenance and timing aside) and findings
+(verdicts, effects and measured values; a rule's wording is reported, not compared).
 
     python benchmarks/compare_results.py RESULTS_A RESULTS_B
 
@@ -35,15 +36,25 @@ def main(a, b):
             same = False
             print(f"{name}: DIFFERENT: {str(error).splitlines()[0]}")
     if (a / "findings.json").exists() and (b / "findings.json").exists():
-        keep = ("key", "verdict", "rule", "measured")
-        fa = [{k: f[k] for k in keep} for f in json.loads((a / "findings.json").read_text())]
-        fb = [{k: f[k] for k in keep} for f in json.loads((b / "findings.json").read_text())]
+        fa, fb = (json.loads((x / "findings.json").read_text()) for x in (a, b))
         for x, y in zip(fa, fb, strict=True):
-            equal = x == y
+            equal = numbers(x) == numbers(y)
             same &= equal
-            print(f"finding {x['key']}: {x['verdict']} / {y['verdict']}, "
-                  + ("same rule and measured values" if equal else "DIFFERENT"))  # fmt: skip
+            note = "" if x["rule"] == y["rule"] else " (rule text differs: not compared)"
+            print(
+                f"finding {x['key']}: {x['verdict']} / {y['verdict']}, "
+                + ("same verdict, effects and measured values" if equal else "DIFFERENT")
+                + note
+            )
     return 0 if same else 1
+
+
+def numbers(finding):
+    """What a finding measured and decided: its verdict, its effects' records, and its other
+    measured rows (a findings.json written before issue 31 repeated each effect there)."""
+    labels = {e["label"] for e in finding.get("effects", [])}
+    rows = [list(row) for row in finding["measured"] if row[0] not in labels]
+    return finding["key"], finding["verdict"], finding.get("effects", []), rows
 
 
 if __name__ == "__main__":
