@@ -229,35 +229,23 @@ def plot(sizes, starts, fig, axes):
     """Left: Var[log M] against beta; right: steps to START against beta."""
     if sizes is not None:
         var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
-        sns.scatterplot(
-            var,
-            x="beta",
-            y="log_m",
-            hue="depth",
-            style="depth",
-            s=60,
-            palette="viridis",
-            ax=axes[0],
-        )
+        scatter_by_depth(axes[0], var, "log_m")
         grid = np.linspace(0, var["beta"].max() * 1.05, 50)
         axes[0].plot(grid, 5 * grid, color="grey", ls=":", lw=1, label="5 beta")
         axes[0].set_ylabel("Var over seeds of log M at init")
-        axes[0].legend(fontsize=7, title="depth")
     if starts is not None:
         med = starts.groupby(["hidden", "beta", "depth"])["log2_steps"].median()
-        med = (2**med).rename("steps").reset_index()
-        sns.scatterplot(
-            med,
-            x="beta",
-            y="steps",
-            hue="depth",
-            style="depth",
-            s=60,
-            palette="viridis",
-            ax=axes[1],
-        )
+        scatter_by_depth(axes[1], (2**med).rename("steps").reset_index(), "steps")
         axes[1].set_yscale("log")
         axes[1].set_ylabel(f"steps to {START:.0%} train accuracy (median)")
-        axes[1].legend(fontsize=7, title="depth")
     for ax in axes:
         ax.set_xlabel("beta = sum of 1 / width")
+        if ax.has_data():
+            ax.legend(fontsize=7, title="depth")
+
+
+def scatter_by_depth(ax, frame, y):
+    """``y`` against beta, one colour and marker per depth."""
+    sns.scatterplot(
+        frame, x="beta", y=y, hue="depth", style="depth", s=60, palette="viridis", ax=ax
+    )
