@@ -1,4 +1,5 @@
-"""Compare two results/ folders: equal tables (provenance and timing aside) and findings.
+"""Compare two results/ folders: equal tables (provenance and timing aside) and findings
+(verdicts, effects and measured values; a rule's wording is reported, not compared).
 
     python benchmarks/compare_results.py RESULTS_A RESULTS_B
 
@@ -11,7 +12,7 @@ import sys
 import pandas as pd
 
 from initbench.outcomes import comparable
-from initbench.results import load_results
+from initbench.results import load_results, read_verdicts
 
 TABLES = ("runs", "curves", "layers", "studies")
 
@@ -34,14 +35,25 @@ def main(a, b):
             same = False
             print(f"{name}: DIFFERENT: {str(error).splitlines()[0]}")
     if a.layout.findings.exists() and b.layout.findings.exists():
-        keep = ["key", "verdict", "rule", "measured"]  # of the last findings job's verdicts
-        fa, fb = (r.findings.loc[r.findings["latest"], keep].to_dict("records") for r in (a, b))
+        fa, fb = (read_verdicts(r.layout.findings) for r in (a, b))
         for x, y in zip(fa, fb, strict=True):
-            equal = x == y
+            equal = numbers(x) == numbers(y)
             same &= equal
-            print(f"finding {x['key']}: {x['verdict']} / {y['verdict']}, "
-                  + ("same rule and measured values" if equal else "DIFFERENT"))  # fmt: skip
+            note = "" if x["rule"] == y["rule"] else " (rule text differs: not compared)"
+            print(
+                f"finding {x['key']}: {x['verdict']} / {y['verdict']}, "
+                + ("same verdict, effects and measured values" if equal else "DIFFERENT")
+                + note
+            )
     return 0 if same else 1
+
+
+def numbers(finding):
+    """What a finding measured and decided: its verdict, its effects' records, and its other
+    measured rows (a findings.json written before issue 31 repeated each effect there)."""
+    labels = {e["label"] for e in finding.get("effects", [])}
+    rows = [list(row) for row in finding["measured"] if row[0] not in labels]
+    return finding["key"], finding["verdict"], finding.get("effects", []), rows
 
 
 if __name__ == "__main__":

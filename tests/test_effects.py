@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from initbench.effects import FAILS, HOLDS, LEVEL, UNDECIDED, Effect, budget_text, decide, paired
+from initbench.effects import (
+    FAILS,
+    HOLDS,
+    LEVEL,
+    UNDECIDED,
+    Effect,
+    decide,
+    paired,
+    what_would_decide,
+)
 
 
 def test_interval_is_students_t_over_the_seeds():
@@ -69,11 +78,11 @@ def test_seeds_needed_would_decide_at_the_measured_spread():
     sd, gap = np.std(values, ddof=1), np.mean(values) - 0.1
     half = lambda k: stats.t.ppf(0.5 + LEVEL / 2, k - 1) * sd / math.sqrt(k)  # noqa: E731
     assert half(n) < gap <= half(n - 1)
-    assert f"about {n} seeds" in budget_text([e])
+    assert f"about {n} seeds" in what_would_decide([e])
     on_threshold = Effect("gap", (0.0, 0.2, 0.1), 0.1, True)
     assert on_threshold.seeds_needed() > 100
-    assert "more than 100 seeds" in budget_text([on_threshold])
-    assert "one seed gives no interval" in budget_text([Effect("one", (0.3,), 0.1, True)])
+    assert "more than 100 seeds" in what_would_decide([on_threshold])
+    assert "one seed gives no interval" in what_would_decide([Effect("one", (0.3,), 0.1, True)])
 
 
 def test_decide_combines_effects():

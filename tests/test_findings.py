@@ -2,172 +2,16 @@
 inconclusive when its effect lies inside seed noise, and a claim whose study is absent is
 inconclusive."""
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from findings_tables import LN2, SEEDS, SPREAD, Tables, effect, evaluate
 
 from initbench import findings
-from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, VERDICTS
-from initbench.outcomes import with_mean_field_params
-from initbench.theory import chi1, depth_scale, predictions
-
-LOG_STEPS = (0, 1, 2, 5, 10, 20, 50)
-LN2 = math.log(2)
-SEEDS = (0, 1, 2)
-SPREAD = {0: -1.0, 1: 0.0, 2: 1.0}  # per seed: a value's offset, in units of its noise
-
-
-def effect(found, start):
-    """The finding's effect whose label starts with ``start``."""
-    (match,) = [e for e in found.effects if e["label"].startswith(start)]
-    return match
-
-
-class Tables:
-    """Synthetic aggregated tables, one cell at a time, with the columns the checks read."""
-
-    def __init__(self):
-        self.runs, self.curves, self.layers, self.studies = [], [], [], []
-
-    def cell(
-        self,
-        study,
-        *,
-        activation="relu",
-        init="he_normal",
-        scheme=None,
-        hidden=(8, 8),
-        dataset="d",
-        steps=None,
-        batch_size=64,
-        init_params=None,
-        lr=0.1,
-        seeds=(0, 1),
-        majority=0.1,
-        accuracy=0.9,
-        status="completed",
-        curve=None,
-        layer=None,
-        run=None,
-        settings=None,
-    ):
-        """Add one cell to ``study``. ``curve(step, seed)``, ``layer(step, layer, depth,
-        seed)`` and ``run(seed)`` return metric overrides for the curves, layers and runs
-        rows; ``settings``: more cell columns (optimizer, norm, ...)."""
-        steps = LOG_STEPS[-1] if steps is None else steps
-        logged = sorted({s for s in LOG_STEPS if s < steps} | {steps})
-        params = dict(init_params or {})
-        name = (
-            f"{study}-{dataset}-{activation}-{init}-{list(hidden)}-{json.dumps(params)}-{lr}"
-            f"-{json.dumps(settings, sort_keys=True)}"
-        )
-        depth = len(hidden) + 1
-        columns = {
-            "cell": name,
-            "depth": depth,
-            "width": max(hidden, default=0),
-            "dataset": dataset,
-            "activation": activation,
-            "init": init,
-            "scheme": scheme or init,
-            "hidden": json.dumps(list(hidden)),
-            "steps": steps,
-            "lr": lr,
-            "batch_size": batch_size,
-            "loss": "softmax_ce",
-            "momentum": 0.0,
-            "dtype": "float64",
-            "log_points": len(logged),
-            "init_params": json.dumps(params, sort_keys=True),
-            **(settings or {}),
-        }
-        self.studies.append({"study": study, "cell": name})
-        for seed in seeds:
-            points = [
-                {
-                    "step": s,
-                    "train_loss": 1.0,
-                    "train_accuracy": accuracy,
-                    **(curve(s, seed) if curve else {}),
-                }
-                for s in logged
-            ]
-            self.curves += [{**columns, "seed": seed, **p} for p in points]
-            self.runs.append(
-                {
-                    **columns,
-                    "seed": seed,
-                    "status": status,
-                    "majority_rate": majority,
-                    "initial_train_loss": points[0]["train_loss"],
-                    "final_train_loss": points[-1]["train_loss"],
-                    "final_train_accuracy": points[-1]["train_accuracy"],
-                    "final_test_accuracy": points[-1]["train_accuracy"],
-                    **(run(seed) if run else {}),
-                }
-            )
-            for s in logged:
-                for lay in range(1, depth + 1):
-                    row = {
-                        "grad_z_norm": 1.0,
-                        "grad_w_norm": 1.0,
-                        "act_mean": 0.5,
-                        "saturated_frac": 0.0,
-                        "dead_frac": 0.0,
-                        "symmetry": 1.0,
-                        "preact_mean": 0.0,
-                        "preact_sq_mean": 1.0,
-                        "probe_act_mean": 0.5,
-                        "probe_saturated_frac": 0.0,
-                        "probe_dead_frac": 0.0,
-                        "probe_newly_dead": 0.0,
-                        "probe_revived": 0.0,
-                    }
-                    row.update(layer(s, lay, depth, seed) if layer else {})
-                    self.layers.append({**columns, "seed": seed, "step": s, "layer": lay, **row})
-        return self
-
-    def tables(self):
-        frames = {k: pd.DataFrame(getattr(self, k)) for k in ("runs", "curves", "layers")}
-        theory = predictions(with_mean_field_params(frames["runs"]))
-        return {**frames, "cost": pd.DataFrame(), "studies": pd.DataFrame(self.studies),
-                "theory": theory}  # fmt: skip
-
-
-def evaluate(tables, key, figure_dir=None, data_dir=None):
-    """The finding ``key`` (evaluating all claims, as the findings job does); figures only
-    if asked."""
-    out = findings.evaluate_findings(tables.tables(), {}, figure_dir, data_dir=data_dir)
-    (found,) = [f for f in out if f.key == key]
-    assert all(f.verdict in VERDICTS for f in out)
-    assert found.rule
-    if found.verdict != INCONCLUSIVE:
-        assert found.measured and found.caption
-    if figure_dir is None:
-        assert found.figure is None
-    elif found.verdict != INCONCLUSIVE:
-        assert found.figure == f"finding-{key}.png"
-        assert (figure_dir / found.figure).stat().st_size > 10_000
-    return found
-
-
-def test_every_claim_is_inconclusive_when_no_study_ran(tmp_path):
-    empty = {k: pd.DataFrame(columns=["cell"]) for k in ("runs", "curves", "layers", "cost")}
-    empty["studies"] = pd.DataFrame(columns=["study", "cell"])
-    config = {"studies": {"course": {}}}
-    out = findings.evaluate_findings(empty, config, tmp_path)
-    assert [f.key for f in out] == [c.key for c in findings.CLAIMS]
-    assert len(out) == 14
-    for f in out:
-        assert f.verdict == INCONCLUSIVE and f.figure is None
-        assert "was not run" in f.rule
-    course = next(f for f in out if f.key == "course")
-    assert "configured, but it has no results" in course.rule
-    assert not list(tmp_path.iterdir())
-
+from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from initbench.theory import chi1, depth_scale
 
 # 1. symmetry ------------------------------------------------------------------------------
 
@@ -176,11 +20,22 @@ def symmetry_tables(constant_symmetry=0.0, constant_accuracy=0.75, he_accuracy=0
     """``noise``: the random net's final accuracy varies this much from seed to seed."""
     t = Tables()
     t.cell("symmetry", init="he_normal", hidden=(), accuracy=0.55, majority=0.5)
-    t.cell("symmetry", init="zeros", hidden=(16, 16), accuracy=0.5, majority=0.5,
-           layer=lambda s, lay, d, seed: {"symmetry": 0.0})  # fmt: skip
-    t.cell("symmetry", init="constant", hidden=(16, 16), accuracy=constant_accuracy,
-           majority=0.5,
-           layer=lambda s, lay, d, seed: {"symmetry": constant_symmetry * (s == 20)})  # fmt: skip
+    t.cell(
+        "symmetry",
+        init="zeros",
+        hidden=(16, 16),
+        accuracy=0.5,
+        majority=0.5,
+        layer=lambda s, lay, d, seed: {"symmetry": 0.0},
+    )
+    t.cell(
+        "symmetry",
+        init="constant",
+        hidden=(16, 16),
+        accuracy=constant_accuracy,
+        majority=0.5,
+        layer=lambda s, lay, d, seed: {"symmetry": constant_symmetry * (s == 20)},
+    )
     t.cell(
         "symmetry",
         init="he_normal",
@@ -337,11 +192,24 @@ def glorot_tables(top_mean=0.05, xavier_decay=0.9, steps=50, noise=0.0, tanh_stu
         low = top_mean + noise * SPREAD[seed]
         return {"probe_act_mean": low if lay == d - 1 and s >= 5 else 0.5}
 
-    t.cell("glorot", activation="sigmoid", init="glorot_standard", hidden=hidden, steps=steps,
-           layer=sigmoid_layer, seeds=SEEDS)  # fmt: skip
+    t.cell(
+        "glorot",
+        activation="sigmoid",
+        init="glorot_standard",
+        hidden=hidden,
+        steps=steps,
+        layer=sigmoid_layer,
+        seeds=SEEDS,
+    )
     for init, decay in (("glorot_standard", 0.5), ("xavier_uniform", xavier_decay)):
-        t.cell(tanh_study, activation="tanh", init=init, hidden=hidden, steps=steps,
-               layer=lambda s, lay, d, seed, k=decay: {"grad_z_norm": k ** (d - lay)})  # fmt: skip
+        t.cell(
+            tanh_study,
+            activation="tanh",
+            init=init,
+            hidden=hidden,
+            steps=steps,
+            layer=lambda s, lay, d, seed, k=decay: {"grad_z_norm": k ** (d - lay)},
+        )
     return t
 
 
@@ -371,17 +239,29 @@ def he_tables(xavier_30="stalls", steps=3000, depths=(22, 30), noise=0.0):
     t = Tables()
     for depth in depths:
         hidden = (4,) * (depth - 1)
-        t.cell("he_xavier", init="he_normal", hidden=hidden, steps=steps, seeds=SEEDS,
-               curve=lambda s, seed: {"train_accuracy": 0.6 if s >= 10 else 0.1})  # fmt: skip
+        t.cell(
+            "he_xavier",
+            init="he_normal",
+            hidden=hidden,
+            steps=steps,
+            seeds=SEEDS,
+            curve=lambda s, seed: {"train_accuracy": 0.6 if s >= 10 else 0.1},
+        )
         if depth < 30:
             xavier = lambda s, seed: 0.6 if s >= 20 else 0.1  # noqa: E731
         elif xavier_30 == "trains":
             xavier = lambda s, seed: 0.6 if s >= 50 else 0.1  # noqa: E731
         else:
             xavier = lambda s, seed: 0.1 + (noise * (1 + SPREAD[seed]) if s else 0)  # noqa: E731
-        t.cell("he_xavier", init="xavier_normal", hidden=hidden, steps=steps, seeds=SEEDS,
-               curve=lambda s, seed, f=xavier: {"train_accuracy": f(s, seed)},
-               layer=lambda s, lay, d, seed: {"grad_w_norm": 1e-4})  # fmt: skip
+        t.cell(
+            "he_xavier",
+            init="xavier_normal",
+            hidden=hidden,
+            steps=steps,
+            seeds=SEEDS,
+            curve=lambda s, seed, f=xavier: {"train_accuracy": f(s, seed)},
+            layer=lambda s, lay, d, seed: {"grad_w_norm": 1e-4},
+        )
     return t
 
 
@@ -416,14 +296,23 @@ def leaky_tables(leaky_dead=0.05, relu_dead=0.3, probe=True, leaky_diverges=Fals
             dead = dead if lr == 1.0 else 0.02
             jitter = noise if activation == "leaky_relu" and lr == 1.0 else 0.0
             diverged = leaky_diverges and lr == 1.0 and activation == "leaky_relu"
-            t.cell("leaky_relu", activation=activation, lr=lr, seeds=SEEDS,
-                   status="diverged" if diverged else "completed",
-                   layer=lambda s, lay, d, seed, x=dead, j=jitter: {
-                       "probe_newly_dead": (x + j * SPREAD[seed] if s else 0.0) if probe
-                       else np.nan})  # fmt: skip
-    t.cell("leaky_relu", activation="relu", init="zeros", lr=1.0,  # left out: starts dead
-           layer=lambda s, lay, d, seed: {"probe_newly_dead": 0.0 if probe else np.nan},
-           )  # fmt: skip
+            t.cell(
+                "leaky_relu",
+                activation=activation,
+                lr=lr,
+                seeds=SEEDS,
+                status="diverged" if diverged else "completed",
+                layer=lambda s, lay, d, seed, x=dead, j=jitter: {
+                    "probe_newly_dead": (x + j * SPREAD[seed] if s else 0.0) if probe else np.nan
+                },
+            )
+    t.cell(
+        "leaky_relu",
+        activation="relu",
+        init="zeros",
+        lr=1.0,  # left out: starts dead
+        layer=lambda s, lay, d, seed: {"probe_newly_dead": 0.0 if probe else np.nan},
+    )
     return t
 
 
@@ -500,9 +389,15 @@ def depth_scale_tables(obey=True, late=False, everything_trains=False, noisy=Fal
                     ok = d == 64
                 return {"train_accuracy": 0.8 if ok and (s == 50 or not late and s) else 0.1}
 
-            t.cell("mean_field", activation="tanh", init="mean_field", seeds=SEEDS,
-                   hidden=(8,) * (depth - 1), init_params={"sigma_w2": sw2, "sigma_b2": 0.05},
-                   curve=accuracy)  # fmt: skip
+            t.cell(
+                "mean_field",
+                activation="tanh",
+                init="mean_field",
+                seeds=SEEDS,
+                hidden=(8,) * (depth - 1),
+                init_params={"sigma_w2": sw2, "sigma_b2": 0.05},
+                curve=accuracy,
+            )
     return t
 
 
@@ -599,14 +494,24 @@ def lsuv_tables(lsuv_accuracy=0.8, rivals_accuracy=0.8, depth=20, noise=0.0, tan
     ``tanh_lsuv``: LSUV's accuracy on tanh, the sub-claim (default: as on relu)."""
     t = Tables()
     for activation in ("relu", "tanh"):
-        for init, accuracy in (("lsuv", lsuv_accuracy), ("orthogonal", rivals_accuracy),
-                               ("he_normal", rivals_accuracy)):  # fmt: skip
+        for init, accuracy in (
+            ("lsuv", lsuv_accuracy),
+            ("orthogonal", rivals_accuracy),
+            ("he_normal", rivals_accuracy),
+        ):
             if init == "lsuv" and activation == "tanh" and tanh_lsuv is not None:
                 accuracy = tanh_lsuv
             jitter = noise if init == "lsuv" else 0.0
-            t.cell("lsuv", activation=activation, init=init, hidden=(8,) * (depth - 1),
-                   seeds=SEEDS, curve=lambda s, seed, a=accuracy, j=jitter: {
-                       "train_accuracy": a + j * SPREAD[seed]})  # fmt: skip
+            t.cell(
+                "lsuv",
+                activation=activation,
+                init=init,
+                hidden=(8,) * (depth - 1),
+                seeds=SEEDS,
+                curve=lambda s, seed, a=accuracy, j=jitter: {
+                    "train_accuracy": a + j * SPREAD[seed]
+                },
+            )
     return t
 
 
@@ -623,7 +528,8 @@ def test_lsuv():
     assert tanh.verdict == REPRODUCED
     sub = dict(tanh.measured)[
         "Sub-claim (not in the verdict): d, tanh, depth 20: LSUV minus orthogonal, final test "
-        "accuracy"]  # fmt: skip
+        "accuracy"
+    ]
     assert sub.endswith("fails")
     # LSUV - rival = -0.01 +- 0.03 over seeds against -0.02: inside seed noise
     noisy = evaluate(lsuv_tables(lsuv_accuracy=0.79, noise=0.03), "lsuv")
@@ -652,42 +558,16 @@ def test_figure_is_written(tables, key, tmp_path, xor_data):
     assert found.figure in [p.name for p in tmp_path.iterdir()]
 
 
-def test_verdicts_are_checked():
-    with pytest.raises(ValueError, match="verdict"):
-        findings.CLAIMS[0].finding("maybe", "rule")
-
-
-def test_a_claim_that_raises_fails_naming_the_claim(monkeypatch):
-    """A bug in a check is an error of the findings job, not a sentence in the report."""
-
-    def broken(claim, results):
-        raise KeyError("no_such_column")
-
-    claim = findings.Claim("broken", "t", "c", "s", ("symmetry",), broken)
-    monkeypatch.setattr(findings.base, "CLAIMS", [claim])
-    with pytest.raises(KeyError) as error:
-        findings.evaluate_findings(symmetry_tables().tables(), {}, None)
-    assert "while evaluating the claim 'broken'" in "\n".join(error.value.__notes__)
-
-
 def test_findings_carry_tier_and_budget():
     out = findings.evaluate_findings(lsuv_tables().tables(), {"tier": "paper"}, None)
     found = next(f for f in out if f.key == "lsuv")
     assert found.tier == "paper"
-    assert found.budget == {"cells": 6, "runs": 18, "steps": [50], "seeds per cell": [3],
-                            "widths": [8], "batch sizes": [64]}  # fmt: skip
+    assert found.budget == {
+        "cells": 6,
+        "runs": 18,
+        "steps": [50],
+        "seeds per cell": [3],
+        "widths": [8],
+        "batch sizes": [64],
+    }
     assert next(f for f in out if f.key == "course").budget == {}  # its study did not run
-
-
-def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_path):
-    """The pipeline runs the findings and the report's figures through in_own_process: a
-    failure there fails the job with the child's traceback, not silently."""
-    from initbench import jobs
-    from initbench.datasets import read_dataset
-
-    out = tmp_path / "circles.npz"
-    jobs.in_own_process(jobs.dataset_job, "circles", {}, 0, str(out), str(tmp_path / "log"))
-    assert read_dataset(out).X_train.shape == (300, 2)
-    with pytest.raises(RuntimeError, match="read_dataset failed") as error:
-        jobs.in_own_process(read_dataset, str(tmp_path / "missing.npz"))
-    assert "FileNotFoundError" in str(error.value)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from test_findings import SEEDS, Tables, effect, evaluate
+from findings_tables import SEEDS, Tables, effect, evaluate
 
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from initbench.outcomes import lr_optimum
@@ -38,10 +38,14 @@ def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6):
                         return {"final_train_loss": floor + 0.1 * (k - opt) ** 2}
 
                     t.cell(
-                        f"mup_{optimizer}", hidden=(width,) * 3, lr=2.0**k, seeds=SEEDS, run=run,
+                        f"mup_{optimizer}",
+                        hidden=(width,) * 3,
+                        lr=2.0**k,
+                        seeds=SEEDS,
+                        run=run,
                         settings={"optimizer": optimizer, "parametrization": par},
                         layer=lambda s, lay, d, seed, w=width: {"act_std": 1.0 + 0.01 * w},
-                    )  # fmt: skip
+                    )
     return t
 
 
@@ -85,11 +89,20 @@ def zero_branch_tables(he_degrades=True, gate_loss=1.3, noise=0.0):
                     }
 
                 t.cell(
-                    study, init=scheme, scheme=scheme, hidden=(16,) * (2 * blocks + 1), lr=lr,
-                    seeds=SEEDS, run=run,
-                    settings={"architecture": "residual", "block_size": 2, "optimizer": "sgd",
-                              **settings},
-                )  # fmt: skip
+                    study,
+                    init=scheme,
+                    scheme=scheme,
+                    hidden=(16,) * (2 * blocks + 1),
+                    lr=lr,
+                    seeds=SEEDS,
+                    run=run,
+                    settings={
+                        "architecture": "residual",
+                        "block_size": 2,
+                        "optimizer": "sgd",
+                        **settings,
+                    },
+                )
     return t
 
 
@@ -113,20 +126,36 @@ def isometry_tables(orthogonal_spread=0.3, noise=0.0, gaussian_reaches=50):
     ``orthogonal_spread`` (+- noise by seed), Gaussian ones 60, ReLU orthogonal 40. The
     trained tanh nets reach 0.9 at step 5 (orthogonal) and ``gaussian_reaches``."""
     t = Tables()
-    spreads = {("tanh", "orthogonal"): orthogonal_spread, ("tanh", "normal"): 60.0,
-               ("relu", "orthogonal"): 40.0, ("relu", "normal"): 80.0}  # fmt: skip
+    spreads = {
+        ("tanh", "orthogonal"): orthogonal_spread,
+        ("tanh", "normal"): 60.0,
+        ("relu", "orthogonal"): 40.0,
+        ("relu", "normal"): 80.0,
+    }
     for (activation, weights), spread in spreads.items():
         for depth in (4, 64):
 
             def run(seed, spread=spread, depth=depth, w=weights):
                 v = (spread + (noise * (seed - 1) if w == "orthogonal" else 0)) * depth / 64
                 quantiles = {f"init_jacobian_sv_q{q:02d}": 1.0 for q in (0, 5, 25, 50, 75, 95, 100)}
-                return {"init_jacobian_factors": depth - 2.0, "init_jacobian_mean_sq": 1.0,
-                        "init_jacobian_var_sq": v, **quantiles}  # fmt: skip
+                return {
+                    "init_jacobian_factors": depth - 2.0,
+                    "init_jacobian_mean_sq": 1.0,
+                    "init_jacobian_var_sq": v,
+                    **quantiles,
+                }
 
-            t.cell("isometry_spectra", activation=activation, init=f"critical_{weights}",
-                   scheme="critical", hidden=(32,) * (depth - 1), steps=1, seeds=SEEDS,
-                   init_params={"sigma_b2": 1e-5, "weights": weights}, run=run)  # fmt: skip
+            t.cell(
+                "isometry_spectra",
+                activation=activation,
+                init=f"critical_{weights}",
+                scheme="critical",
+                hidden=(32,) * (depth - 1),
+                steps=1,
+                seeds=SEEDS,
+                init_params={"sigma_b2": 1e-5, "weights": weights},
+                run=run,
+            )
     for weights, reach in (("orthogonal", 5), ("normal", gaussian_reaches)):
         for lr in (0.003, 0.01):
             t.cell(
@@ -186,8 +215,7 @@ def hanin_rolnick_tables(slope=5.0, seeds=40, faster_with_beta=False):
         def layer(s, lay, depth, seed, log_m=log_m):
             return {"probe_act_mean": math.exp(log_m[seed] / 2), "probe_act_std": 0.0}
 
-        t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)),
-               layer=layer)  # fmt: skip
+        t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)), layer=layer)
         t.cell(
             "hanin_rolnick",
             hidden=hidden,
@@ -219,10 +247,15 @@ def test_hanin_rolnick():
     assert few.verdict == INCONCLUSIVE and "what would decide" in few.rule
 
 
-@pytest.mark.parametrize("tables, key", [
-    (mup_tables, "mup"), (zero_branch_tables, "zero_branch"), (isometry_tables, "isometry"),
-    (hanin_rolnick_tables, "hanin_rolnick"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "tables, key",
+    [
+        (mup_tables, "mup"),
+        (zero_branch_tables, "zero_branch"),
+        (isometry_tables, "isometry"),
+        (hanin_rolnick_tables, "hanin_rolnick"),
+    ],
+)
 def test_figure_is_written(tables, key, tmp_path):
     found = evaluate(tables(), key, tmp_path)
     assert found.verdict == REPRODUCED

@@ -311,3 +311,31 @@ def test_missing_findings_and_sparse_results(tmp_path, kinds):
     assert links.srcs
     for src in links.srcs:
         assert (out.parent / src).is_file()
+
+
+def test_each_effect_appears_once_in_the_findings_block(tmp_path):
+    """A findings.json written before effects left the measured rows still shows each
+    effect once: in the effects table, not again as a measured row."""
+    from initbench.effects import Effect
+    from initbench.report.sections import findings as findings_section
+
+    gap = Effect("He minus Xavier, accuracy gain", (0.35, 0.37, 0.36), 0.25, True)
+    measured = [("cells", "4"), (gap.label, gap.text())]
+    found = Finding(
+        "he",
+        "He",
+        "c",
+        "s",
+        ["overview"],
+        measured,
+        "reproduced",
+        "r",
+        effects=[gap.as_record()],
+        quote="A sentence.",
+        seed=True,
+    )
+    write_findings([found], tmp_path / "findings.json")
+    (item,) = findings_section.build(tmp_path / "findings.json", tmp_path)["items"]
+    assert item["measured"] == [("cells", "4")]
+    assert [e["label"] for e in item["effects"]] == [gap.label]
+    assert (item["quote"], item["seed"]) == ("A sentence.", True)

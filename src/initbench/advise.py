@@ -19,12 +19,12 @@ from . import theory
 from .inits import INITS
 from .layout import RESULTS, Layout
 from .nearby import NEAR_DEPTH, NEAR_WIDTH, nearby
-from .outcomes import BAND, XI_FACTOR
+from .outcomes import BAND, SYMMETRIC_INITS, XI_FACTOR
 from .parametrizations import multiplier_table
 from .settings import PARAMETRIZATIONS, TrainSettings
 from .tables import decoded
 from .text import fnum, gnum, shorten
-from .variances import SYMMETRIC, exact_variances, scheme_variances
+from .variances import exact_variances, scheme_variances
 
 TRAINABLE_DEPTHS = XI_FACTOR  # Schoenholz et al. 2017: nets train up to about 6 xi_c layers
 
@@ -89,7 +89,7 @@ def theory_row(row, activation, depth, width):
     inputs); signal and gradient growth are over the depth - 1 steps between layers."""
     sw2, sb2, row.note = scheme_variances(row.scheme, width, activation, row.params)
     row.sigma_w2, row.sigma_b2, row.depth_needed = sw2, sb2, depth
-    if not math.isfinite(sw2) or row.scheme in SYMMETRIC:
+    if not math.isfinite(sw2) or row.scheme in SYMMETRIC_INITS:
         return row
     row.q_star = theory.fixed_point_q(activation, sw2, sb2)
     row.chi1 = theory.chi1(activation, sw2, sb2)
@@ -192,7 +192,7 @@ def recommend(rows, activation, has_results):
     """(the row recommended, one sentence why). Theory ranks the schemes whose predicted
     trainable depth covers the net by how far signal and gradient drift over it; nearby
     measurements, where they exist, win over theory, and the sentence says so."""
-    usable = [r for r in rows if r.has_theory and r.scheme not in SYMMETRIC]
+    usable = [r for r in rows if r.has_theory and r.scheme not in SYMMETRIC_INITS]
     deep_enough = [r for r in usable if r.theory_trainable] or usable
     best = min(deep_enough, key=lambda r: r.mismatch)
     why = (

@@ -126,8 +126,10 @@ class Effect:
         kind = "exact, " if self.exact else ""
         censored = f", {sum(self.censored)} censored" if any(self.censored) else ""
         seeds = f"{self.n} seed" + ("s" if self.n != 1 else "")
-        return (f"{gnum(self.estimate, 3)}{span}{unit} ({kind}{seeds}{censored}; "
-                f"claim: {self.side_text()}) - {self.outcome}")  # fmt: skip
+        return (
+            f"{gnum(self.estimate, 3)}{span}{unit} ({kind}{seeds}{censored}; "
+            f"claim: {self.side_text()}) - {self.outcome}"
+        )
 
     def side_text(self):
         return f"{'>' if self.above else '<'} {gnum(self.threshold, 3)}"
@@ -136,8 +138,15 @@ class Effect:
         """What findings.json keeps of the effect."""
         lo, hi = self.interval
         record = asdict(self)
-        record.update(estimate=self.estimate, lo=lo, hi=hi, n=self.n, level=LEVEL,
-                      outcome=self.outcome, seeds_needed=self.seeds_needed())  # fmt: skip
+        record.update(
+            estimate=self.estimate,
+            lo=lo,
+            hi=hi,
+            n=self.n,
+            level=LEVEL,
+            outcome=self.outcome,
+            seeds_needed=self.seeds_needed(),
+        )
         return record
 
 
@@ -151,7 +160,7 @@ def decide(effects):
     return HOLDS if all(o == HOLDS for o in outcomes) else UNDECIDED
 
 
-def budget_text(effects):
+def what_would_decide(effects):
     """What would decide the undecided effects: 'label: about N seeds' for each, or why not."""
     parts = []
     for effect in effects:
@@ -159,12 +168,17 @@ def budget_text(effects):
             continue
         needed = effect.seeds_needed()
         if needed is None:
-            why = ("one seed gives no interval: 3 or more seeds" if effect.n < 2
-                   else "censored or unbounded values: a longer budget")  # fmt: skip
+            why = (
+                "one seed gives no interval: 3 or more seeds"
+                if effect.n < 2
+                else "censored or unbounded values: a longer budget"
+            )
             parts.append(f"{effect.label}: {why}")
         elif needed > MAX_SEEDS_NAMED:
-            parts.append(f"{effect.label}: more than {MAX_SEEDS_NAMED} seeds at this spread "
-                         "(the effect sits on its threshold)")  # fmt: skip
+            parts.append(
+                f"{effect.label}: more than {MAX_SEEDS_NAMED} seeds at this spread "
+                "(the effect sits on its threshold)"
+            )
         else:
             parts.append(f"{effect.label}: about {needed} seeds at the measured spread")
     return "; ".join(parts)

@@ -18,6 +18,7 @@ ROW_KEYS = ("study", "cell", "seed", "step", "layer")
 
 STALL_MARGIN = 0.02  # no progress: final train accuracy <= majority-class rate + this
 STALL_LOSS_FRACTION = 0.95  # regression: no progress if final train loss >= this x initial
+SYMMETRIC_INITS = ("zeros", "constant")  # inits whose hidden units start, and stay, identical
 TARGET_FRACTION = 0.9  # steps to target: 0.9 x the dataset's best final train accuracy
 # The trainable depth (Schoenholz et al. 2017), which the depth_scale claim judges and
 # `initbench advise` predicts: nets train up to about XI_FACTOR x xi_c layers; depths

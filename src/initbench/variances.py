@@ -16,9 +16,9 @@ import numpy as np
 
 from . import theory
 from .inits import INITS, init_params
+from .outcomes import SYMMETRIC_INITS
 
 SAMPLED_WEIGHTS = 1_000_000  # weights drawn to estimate a plugin scheme's variance
-SYMMETRIC = {"zeros", "constant"}  # every hidden unit identical: mean field does not apply
 
 
 def scheme_variances(scheme, width, activation, params):
@@ -43,7 +43,10 @@ def scheme_variances(scheme, width, activation, params):
     if scheme in ("he_uniform", "he_normal"):  # square layer: every fan mode is width
         return (p["gain"] ** 2 if p.get("gain") else 2 / (1 + a * a)), 0.0, ""
     if scheme in exact:
-        return (*exact[scheme], "symmetric: never breaks symmetry" if scheme in SYMMETRIC else "")
+        return (
+            *exact[scheme],
+            "symmetric: never breaks symmetry" if scheme in SYMMETRIC_INITS else "",
+        )
     if scheme == "constant":
         return math.nan, math.nan, "symmetric: every hidden unit identical, no mean field"
     if scheme == "mean_field":
@@ -76,7 +79,7 @@ def _sampled(scheme, width, activation, params):
 @functools.lru_cache(maxsize=1024)
 def exact_variances(scheme, width, activation, params):
     """A cell's (sigma_w2, sigma_b2) where they are exact (built-in, not symmetric), else None."""
-    if scheme not in INITS or scheme in SYMMETRIC:
+    if scheme not in INITS or scheme in SYMMETRIC_INITS:
         return None
     sw2, sb2, note = scheme_variances(scheme, int(width), activation, json.loads(params))
     return (sw2, sb2) if math.isfinite(sw2) and not note else None

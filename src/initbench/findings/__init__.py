@@ -12,6 +12,8 @@ from .base import (
     REPRODUCED,
     VERDICTS,
     Claim,
+    Evidence,
+    Figure,
     Finding,
     NotTestable,
     evaluate_findings,
@@ -28,6 +30,18 @@ from . import isometry, hanin_rolnick, zero_branch, mup  # noqa: E402, F401
 # isort: on
 
 __all__ = [
-    "CLAIMS", "INCONCLUSIVE", "NOT_REPRODUCED", "REPRODUCED", "VERDICTS", "Claim", "Finding",
-    "NotTestable", "evaluate_findings", "published_claim", "read_findings", "write_findings",
-]  # fmt: skip
+    "CLAIMS",
+    "INCONCLUSIVE",
+    "NOT_REPRODUCED",
+    "REPRODUCED",
+    "VERDICTS",
+    "Claim",
+    "Evidence",
+    "Figure",
+    "Finding",
+    "NotTestable",
+    "evaluate_findings",
+    "published_claim",
+    "read_findings",
+    "write_findings",
+]

@@ -1,11 +1,46 @@
 """Claims, findings and their registry: what every claim module builds on.
 
-A claim module registers one check with ``@published_claim``. A check takes its
-sub-study's cells, measures the claim's quantity, applies a rule whose thresholds are the
-module's constants (quoted in the finding's ``rule`` text) and draws one figure. The
-verdict comes from the rule alone, so a claim that fails is reported as failing with its
-numbers. A claim whose study was not run, or ran without the cells the claim needs, is
-"inconclusive".
+A claim module says three things: which cells, which effects, which figure. Its check
+takes the tables and returns ``Evidence``; this module turns that into a ``Finding``: the
+verdict (``effects.decide`` over the effects' intervals), the rule's sentence and the
+effects' table (both generated from the effects, once, here), and the figure. A module
+adds only what is particular to it: prose on how its quantity is measured, rows of other
+measurements, and a condition outside the effects under which it cannot decide.
+
+A claim module, in full::
+
+    SLOPE = 0.5  # the claim's threshold, stated before any run
+
+    @published_claim(
+        "key", "Title", "The claim, in a sentence.", "Author 2020, 'Paper' (figure 2).",
+        studies=["my_study"],
+        quote="The sentence of the paper (or seed text) the claim tests, verbatim.",
+    )
+    def check(results):
+        runs = results.rows("runs", "my_study")            # which cells
+        if runs.empty:
+            raise NotTestable("the my_study study has no ReLU cells")
+        slope = Effect("slope of y on x", tuple(per_seed(runs)), SLOPE, True)  # which effects
+        return Evidence(
+            [slope],                                        # the first is the headline
+            rows=[("Cells", str(runs["cell"].nunique()))],  # other measurements
+            method="Per seed: the least-squares slope of y on x.",
+            figure=Figure(partial(plot, runs), "What the figure shows.", ncols=2),
+        )
+
+    def plot(runs, fig, axes): ...                          # which figure
+
+The rule then reads: "<method> Reproduced if each effect's 95% interval over seeds lies on
+the claim's side of its threshold: slope of y on x > 0.5. Not reproduced if any lies on the
+other side; otherwise inconclusive. <notes>", with what would decide an undecided effect
+appended. Effects appear once, in the finding's effects; ``rows`` never repeat them.
+
+Conventions:
+- a finding's first effect is its headline: the number the verdict turns on;
+- ``quote`` is the sentence of the seed text or paper that the claim tests, verbatim, and
+  ``seed`` marks the claims of the seed text (parameter-initialization.txt);
+- a claim whose study was not run, or ran without the cells it needs (``NotTestable``),
+  is "inconclusive"; a check that raises anything else is a bug and fails the job.
 """
 
 import json
@@ -17,7 +52,7 @@ import matplotlib as mpl
 import numpy as np
 
 from .. import plotting
-from ..effects import FAILS, HOLDS, UNDECIDED, budget_text, decide
+from ..effects import FAILS, HOLDS, UNDECIDED, decide, what_would_decide
 from ..layout import dataset_file
 from ..outcomes import StudyTables
 from ..results import read_verdicts
@@ -36,14 +71,16 @@ class Finding:
     claim: str
     source: str
     studies: list
-    measured: list  # (label, value text) pairs
+    measured: list  # (label, value text) pairs: measurements other than the effects
     verdict: str  # one of VERDICTS
     rule: str
     figure: str | None = None  # PNG file name inside the figure directory
     caption: str = ""
     tier: str = "default"  # the config's tier: default, paper, ...
     budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
-    effects: list = field(default_factory=list)  # effects.Effect.as_record() of each effect
+    effects: list = field(default_factory=list)  # effects.Effect.as_record(); first: headline
+    quote: str = ""  # the sentence of the seed text or paper the claim tests, verbatim
+    seed: bool = False  # one of the seed text's claims
 
 
 class NotTestable(Exception):
@@ -51,8 +88,54 @@ class NotTestable(Exception):
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A claim's figure: ``plot(fig, axes)`` on ``ncols`` axes (a grid of ``nrows`` rows
+    when nrows > 1), and its caption."""
+
+    plot: Callable
+    caption: str
+    ncols: int = 1
+    nrows: int = 1
+    size: tuple = (6.4, 4.0)
+    sharey: bool = False
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a claim's check measured.
+
+    ``effects``: the effects the verdict turns on, the headline first. ``rows``: other
+    measurements, (label, value text). ``method``: how the quantities are measured, before
+    the generated decision sentence; ``notes``: after it (setting, caveats).
+    ``inconclusive``: why the claim cannot be decided whatever the effects say (a
+    condition outside them, such as a run shorter than the claim's window); empty when the
+    effects decide."""
+
+    effects: list
+    rows: list = field(default_factory=list)
+    method: str = ""
+    notes: str = ""
+    inconclusive: str = ""
+    figure: Figure | None = None
+
+
+def decision_text(effects):
+    """The rule's sentence, generated from the effects: each effect's label, side and
+    threshold; an exact effect is decided by every seed's value, not an interval."""
+    listed = "; ".join(
+        f"{e.label} {e.side_text()}" + (" (exact: every seed)" if e.exact else "") for e in effects
+    )
+    return (
+        f"Reproduced if each effect's 95% interval over seeds lies on the claim's side of its "
+        f"threshold: {listed}. Not reproduced if any lies on the other side; otherwise "
+        f"inconclusive."
+    )
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A published claim and the check that tests it against the tables."""
+    """A published claim and the check that tests it against the tables: ``check(results)``
+    returns Evidence, or raises NotTestable."""
 
     key: str
     title: str
@@ -61,22 +144,43 @@ class Claim:
     studies: tuple
     check: Callable
     partial: bool = False  # testable on a subset of its studies (the rest: inconclusive)
+    quote: str = ""  # the sentence of the seed text or paper the claim tests, verbatim
+    seed: bool = False  # one of the seed text's claims
 
     def finding(self, verdict, rule, measured=(), figure=None, caption="", effects=()):
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        return Finding(self.key, self.title, self.claim, self.source, list(self.studies),
-                       list(measured), verdict, rule, figure, caption,
-                       effects=[e.as_record() for e in effects])  # fmt: skip
+        return Finding(
+            self.key,
+            self.title,
+            self.claim,
+            self.source,
+            list(self.studies),
+            list(measured),
+            verdict,
+            rule,
+            figure,
+            caption,
+            effects=[e.as_record() for e in effects],
+            quote=self.quote,
+            seed=self.seed,
+        )
 
-    def decided(self, effects, rule, measured=(), figure=None, caption=""):
-        """The finding whose verdict the effects' intervals decide (effects.decide): every
-        effect holds -> reproduced, any fails -> not reproduced, else inconclusive, with
-        the seeds that would decide appended to the rule."""
-        verdict = VERDICT_OF[decide(effects)]
-        if verdict == INCONCLUSIVE and (needed := budget_text(effects)):
-            rule = f"{rule} Undecided; what would decide: {needed}."
-        return self.finding(verdict, rule, measured, figure, caption, effects)
+    def judged(self, evidence, results):
+        """The finding of ``evidence``: the effects decide (effects.decide) unless the
+        evidence says why it cannot; an undecided rule says what would decide it."""
+        verdict = VERDICT_OF[decide(evidence.effects)]
+        parts = [evidence.method, decision_text(evidence.effects), evidence.notes]
+        if evidence.inconclusive:
+            verdict = INCONCLUSIVE
+            parts.append(f"Inconclusive here: {evidence.inconclusive}.")
+        elif verdict == INCONCLUSIVE and (needed := what_would_decide(evidence.effects)):
+            parts.append(f"Undecided; what would decide: {needed}.")
+        figure = evidence.figure
+        drawn = None if figure is None else results.draw(self, figure)
+        rule = " ".join(p for p in parts if p)
+        caption = "" if figure is None else figure.caption
+        return self.finding(verdict, rule, evidence.rows, drawn, caption, evidence.effects)
 
     def evaluate(self, results):
         missing = [s for s in self.studies if not results.has(s)]
@@ -84,7 +188,7 @@ class Claim:
             finding = self.finding(INCONCLUSIVE, f"Not evaluated: {results.not_run(missing)}.")
         else:
             try:
-                finding = self.check(self, results)
+                finding = self.judged(self.check(results), results)
             except NotTestable as reason:
                 finding = self.finding(INCONCLUSIVE, f"Not evaluated: {reason}.")
         finding.tier = results.tier
@@ -99,11 +203,11 @@ class Claim:
 CLAIMS = []
 
 
-def published_claim(key, title, text, source, studies, partial=False):
+def published_claim(key, title, text, source, studies, partial=False, quote="", seed=False):
     """Register the decorated check for one claim; claims are reported in this order."""
 
     def register(check):
-        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial))
+        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial, quote, seed))
         return check
 
     return register
@@ -146,17 +250,28 @@ class Results(StudyTables):
         with np.load(path) as f:
             return {key: f[key] for key in f.files}
 
-    def draw(self, claim, plot, ncols=1, size=(6.4, 4.0), sharey=False, nrows=1):
-        """Draw ``plot(fig, axes)`` on ``ncols`` axes (a row of them; a grid of ``nrows``
-        rows when given) into the claim's PNG and return its file name; None when figures
+    def draw(self, claim, figure):
+        """Draw ``figure`` into the claim's PNG and return its file name; None when figures
         are off (figure_dir None: verdicts only)."""
         if self.figure_dir is None:
             return None
         with mpl.rc_context(plotting.STYLE):
-            fig, axes = plotting.figure(ncols, nrows, *size, sharey=sharey)
-            plot(fig, axes[0] if nrows == 1 else axes)
+            fig, axes = plotting.figure(
+                figure.ncols, figure.nrows, *figure.size, sharey=figure.sharey
+            )
+            figure.plot(fig, axes[0] if figure.nrows == 1 else axes)
             plotting.save(fig, self.figure_dir / claim.figure_name)
         return claim.figure_name
+
+
+def spent_text(budget):
+    """What a finding's cells spent (Finding.budget), as one line: 'cells 4; runs 12; ...'."""
+    if not budget:
+        return "no runs"
+    return "; ".join(
+        f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in budget.items()
+    )
 
 
 def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):

@@ -1,5 +1,7 @@
 """Mean field (Poole et al. 2016): back-propagated gradients shrink or grow by chi1 per layer."""
 
+from functools import partial
+
 import numpy as np
 import seaborn as sns
 
@@ -7,10 +9,11 @@ from ..effects import FAILS, Effect, decide
 from ..outcomes import theory_curve, with_mean_field_params, with_theory
 from ..plotting import legend_outside
 from ..text import gnum
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 SKIP_LAYERS = 3  # mean field: layers skipped while q^l settles towards q*
 CHI1_TOL = 0.15  # measured gradient ratio within this relative distance of chi1
+STUDIES = ("mean_field", "mean_field_relu")
 
 
 def gradient_ratios(layers):
@@ -34,11 +37,11 @@ def gradient_ratios(layers):
     "||dL/dz_{l+1}||^2 equals chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]: below 1 gradients vanish, "
     "above 1 they explode. For ReLU chi1 = sigma_w^2 / 2.",
     "Poole et al. 2016; Schoenholz et al. 2017, 'Deep information propagation'.",
-    ["mean_field", "mean_field_relu"],
+    STUDIES,
     partial=True,
 )
-def check_chi1(claim, results):
-    ratios = gradient_ratios(results.rows("layers", "mean_field", "mean_field_relu"))
+def check_chi1(results):
+    ratios = gradient_ratios(results.rows("layers", *STUDIES))
     if ratios.empty:
         raise NotTestable(
             f"no mean-field cell is deep enough: the ratio needs depth >= "
@@ -53,7 +56,6 @@ def check_chi1(claim, results):
         raise NotTestable("the theory table has no chi1 at these settings: rerun the aggregate")
     predicted = table.set_index(["activation", "sigma_b2", "sigma_w2"])["chi1"]
     table["error"] = table["measured"] / table["chi1"] - 1
-    missing = [s for s in claim.studies if not results.has(s)]
     effects = []
     for (a, b, w), g in ratios.groupby(["activation", "sigma_b2", "sigma_w2"]):
         per_seed = g.groupby("seed")["log_ratio"].mean() - np.log(predicted[a, b, w])
@@ -65,7 +67,7 @@ def check_chi1(claim, results):
                 False,
             )
         )
-    measured = [
+    rows = [
         (
             f"{r.activation}, sigma_b2 {r.sigma_b2:g}, sigma_w2 {r.sigma_w2:g}: measured ratio vs "
             f"chi1",
@@ -73,51 +75,55 @@ def check_chi1(claim, results):
         )
         for r in table.itertuples()
     ]
-    rule = (
-        f"Measured ratio: geometric mean over seeds, depths and layers l = {SKIP_LAYERS + 1} .. "
-        f"depth - 2 (the first {SKIP_LAYERS}, while q settles, and the output layer skipped) of "
-        f"||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init. Per seed, |log(measured / chi1)| over "
-        f"the middle layers of every depth; reproduced if its 95% interval over seeds lies "
-        f"below log(1 + {CHI1_TOL:g}) for every (activation, sigma_b2, sigma_w2) (within "
-        f"{CHI1_TOL:.0%} of theory.chi1); not reproduced if one lies above; otherwise "
-        f"inconclusive. The mean-field prediction is exact only at infinite width, so seeds "
-        f"are needed here too."
-        + (f" Inconclusive otherwise, because {results.not_run(missing)}." if missing else "")
-    )
-
-    def plot(fig, axes):
-        ax = axes[0]
-        palette = dict(zip(table["activation"].unique(), sns.color_palette()))
-        for (act, sb2), g in table.groupby(["activation", "sigma_b2"]):
-            curve = theory_curve(theory, act, sb2)
-            ax.plot(
-                curve["sigma_w2"],
-                curve["chi1"],
-                color=palette[act],
-                label=f"{act}, sigma_b2 {sb2:g}: chi1",
-            )
-            ax.scatter(
-                g["sigma_w2"],
-                g["measured"],
-                color=palette[act],
-                edgecolor="black",
-                zorder=3,
-                label=f"{act}, sigma_b2 {sb2:g}: measured",
-            )
-        ax.axhline(1, color="grey", ls=":", lw=1)
-        ax.set_yscale("log")
-        ax.set_xlabel("sigma_w^2")
-        ax.set_ylabel("||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init")
-        legend_outside(fig, axes)
-
-    figure = results.draw(claim, plot, size=(7.2, 4.2))
+    missing = [s for s in STUDIES if not results.has(s)]
     caption = (
         f"Per-layer ratio of squared back-propagated gradient norms at init (points: geometric "
         f"mean over middle layers and seeds) against chi1 from theory (lines), over the sigma_w^2 "
         f"sweep; dotted: 1, the edge of chaos. Largest relative deviation "
         f"{table['error'].abs().max():.1%}."
     )
-    measured += [(e.label, e.text()) for e in effects]
-    if missing and decide(effects) != FAILS:
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, effects)
-    return claim.decided(effects, rule, measured, figure, caption)
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            f"Measured ratio: geometric mean over seeds, depths and layers l = "
+            f"{SKIP_LAYERS + 1} .. depth - 2 (the first {SKIP_LAYERS}, while q settles, and the "
+            f"output layer skipped) of ||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init. Per seed and "
+            f"(activation, sigma_b2, sigma_w2), |log(measured / chi1)| over the middle layers "
+            f"of every depth, against log(1 + {CHI1_TOL:g}) (within {CHI1_TOL:.0%} of "
+            f"theory.chi1)."
+        ),
+        notes=(
+            "The mean-field prediction is exact only at infinite width, so seeds are needed "
+            "here too."
+        ),
+        inconclusive=(results.not_run(missing) if missing and decide(effects) != FAILS else ""),
+        figure=Figure(partial(plot, table, theory), caption, size=(7.2, 4.2)),
+    )
+
+
+def plot(table, theory, fig, axes):
+    """Measured ratios against chi1 from theory over the sigma_w^2 sweep."""
+    ax = axes[0]
+    palette = dict(zip(table["activation"].unique(), sns.color_palette()))
+    for (act, sb2), g in table.groupby(["activation", "sigma_b2"]):
+        curve = theory_curve(theory, act, sb2)
+        ax.plot(
+            curve["sigma_w2"],
+            curve["chi1"],
+            color=palette[act],
+            label=f"{act}, sigma_b2 {sb2:g}: chi1",
+        )
+        ax.scatter(
+            g["sigma_w2"],
+            g["measured"],
+            color=palette[act],
+            edgecolor="black",
+            zorder=3,
+            label=f"{act}, sigma_b2 {sb2:g}: measured",
+        )
+    ax.axhline(1, color="grey", ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("sigma_w^2")
+    ax.set_ylabel("||dL/dz_l||^2 / ||dL/dz_(l+1)||^2 at init")
+    legend_outside(fig, axes)

@@ -6,6 +6,7 @@ so the std-10 accuracies scatter around the published ones: that gap is stated, 
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from ..effects import HOLDS, Effect, decide, paired
 from ..outcomes import median_curve, param
 from ..plotting import legend_outside
 from ..text import gnum
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 COURSE_STEPS = 15000  # the course's iterations
 COURSE_PUBLISHED = {  # init -> (cost at iteration 14000, train accuracy, test accuracy)
@@ -55,8 +56,13 @@ def course_role(runs):
     "deeplearning.ai, Improving Deep Neural Networks, week 1, 'Initialization' (the seed's "
     "source course).",
     ["course"],
+    quote="Their initial values for the weight matrices should not be zero since the cost "
+    "reduction gradients would be the same value for each iteration (all weights associated "
+    "with a particular parameters will be the same value) causing the learning algorithm to "
+    "not learn.",
+    seed=True,
 )
-def check_course(claim, results):
+def check_course(results):
     runs, curves = results.rows("runs", "course"), results.rows("curves", "course")
     runs, curves = runs.assign(role=course_role(runs)), curves.assign(role=course_role(curves))
     missing = [r for r in COURSE_PUBLISHED if not runs["role"].eq(r).any()]
@@ -65,35 +71,67 @@ def check_course(claim, results):
     final = runs.groupby("role")[
         ["final_train_loss", "final_train_accuracy", "final_test_accuracy", "initial_train_loss"]
     ].median()
-    zero_costs = curves.loc[curves["role"].eq("zeros"), "train_loss"]
-    he_acc = final.loc["he_normal", "final_train_accuracy"]
-    large_acc = final.loc["normal std 10", "final_train_accuracy"]
     steps = int(runs["steps"].min())
-    short = steps < COURSE_STEPS
     effects = course_effects(runs, curves)
+    large_acc = final.loc["normal std 10", "final_train_accuracy"]
+    short = steps < COURSE_STEPS and decide(effects) != HOLDS
+    return Evidence(
+        effects,
+        course_rows(results, runs, curves, final, steps),
+        method=(
+            "The zeros effects are exact: zeros and full-batch descent leave nothing random, "
+            "so one seed decides them. He minus normal std 10 pairs the runs by seed."
+        ),
+        notes=(
+            f"A run shorter than the course's {COURSE_STEPS} iterations that fails this is "
+            f"inconclusive, not a failure. Our binary cross-entropy is computed from the logit "
+            f"stably, so the course's 'inf' cost at iteration 0 of std 10 appears as a large "
+            f"finite cost. The std-10 accuracies depend on the random draw: the gap between "
+            f"ours (median {gnum(large_acc, 3)} train) and the published 0.83 / 0.86 is the "
+            f"draw's, not the rule's."
+        ),
+        inconclusive=(
+            f"the runs are shorter ({steps} iterations) than the course's {COURSE_STEPS}"
+            if short
+            else ""
+        ),
+        figure=Figure(
+            partial(plot, curves, steps), course_caption(final, steps), ncols=2, size=(9.5, 3.6)
+        ),
+    )
+
+
+def course_rows(results, runs, curves, final, steps):
+    """What the course printed, and ours beside it."""
     features = ", ".join(
         f"{label}: {'standardized' if results.standardized(label) else 'raw (as the course)'}"
         for label in sorted(runs["dataset"].unique())
     )
     large = runs[runs["role"].eq("normal std 10")]
-    measured = [
+    rows = [
         ("Iterations run", f"{steps} (the course: {COURSE_STEPS})"),
         ("Input features", features),
-        ("normal std 10: final train / test accuracy per seed (published 0.83 / 0.86 from "
-         "one draw, np.random.seed(3))",
-         "; ".join(f"seed {r.seed}: {gnum(r.final_train_accuracy, 3)} / "
-                   f"{gnum(r.final_test_accuracy, 3)}" for r in large.itertuples())),
-    ]  # fmt: skip
+        (
+            "normal std 10: final train / test accuracy per seed (published 0.83 / 0.86 from "
+            "one draw, np.random.seed(3))",
+            "; ".join(
+                f"seed {r.seed}: {gnum(r.final_train_accuracy, 3)} / "
+                f"{gnum(r.final_test_accuracy, 3)}"
+                for r in large.itertuples()
+            ),
+        ),
+    ]
     for role, (cost, train, test) in COURSE_PUBLISHED.items():
         row = final.loc[role]
-        measured.append(
+        rows.append(
             (
                 f"{role}: final cost / train acc / test acc (published)",
                 f"{gnum(row.final_train_loss, 4)} / {gnum(row.final_train_accuracy, 3)} / "
                 f"{gnum(row.final_test_accuracy, 3)} ({cost:.4g} / {train:.3g} / {test:.3g})",
             )
         )
-    measured += [
+    zero_costs = curves.loc[curves["role"].eq("zeros"), "train_loss"]
+    return rows + [
         (
             "zeros: largest |cost - ln 2| at any logged step",
             gnum((zero_costs - math.log(2)).abs().max(), 3),
@@ -103,57 +141,44 @@ def check_course(claim, results):
             f"{gnum(final.loc['normal std 10', 'initial_train_loss'], 3)} (the course printed inf)",
         ),
     ]
-    measured += [(e.label, e.text()) for e in effects]
-    rule = (
-        f"Reproduced if zeros keeps every logged cost within {LN2_TOL:g} of ln 2 and ends with "
-        f"train accuracy within {CHANCE_TOL} of 0.5 (exact: zeros and full-batch descent leave "
-        f"nothing random, so one seed decides), and the 95% intervals over seeds put He's "
-        f"final train accuracy above {HE_ACCURACY} and He's minus normal std 10's (paired "
-        f"seeds) above {MUCH_LOWER}; not reproduced if one lies on the other side. A run "
-        f"shorter than the course's {COURSE_STEPS} iterations that fails this is inconclusive, "
-        f"not a failure. Our binary cross-entropy is computed from the logit stably, so the "
-        f"course's 'inf' cost at iteration 0 of std 10 appears as a large finite cost. The "
-        f"std-10 accuracies depend on the random draw: the gap between ours (median "
-        f"{gnum(large_acc, 3)} train) and the published 0.83 / 0.86 is the draw's, not the "
-        f"rule's."
-    )
 
-    def plot(fig, axes):
-        order = list(COURSE_PUBLISHED)
-        line = median_curve(curves[curves["role"] != ""], ["role"], "train_loss")
-        acc = median_curve(curves[curves["role"] != ""], ["role"], "train_accuracy")
-        sns.lineplot(line, x="step", y="train_loss", hue="role", hue_order=order, ax=axes[0])
-        axes[0].axhline(math.log(2), color="grey", ls=":", lw=1)
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel("train cost (median over seeds)")
-        if steps >= 14000:
-            published = [COURSE_PUBLISHED[r][0] for r in order]
-            axes[0].scatter(
-                [14000] * 3,
-                published,
-                marker="*",
-                s=80,
-                color="black",
-                zorder=3,
-                label="published at 14000",
-            )
-        sns.lineplot(acc, x="step", y="train_accuracy", hue="role", hue_order=order, ax=axes[1])
-        axes[1].set_ylabel("train accuracy (median over seeds)")
-        for ax in axes:
-            ax.set_xlabel("iteration")
-        legend_outside(fig, axes)
 
-    figure = results.draw(claim, plot, ncols=2, size=(9.5, 3.6))
-    caption = (
+def course_caption(final, steps):
+    accuracy = final["final_train_accuracy"]
+    return (
         f"Cost (log scale; dotted: ln 2) and train accuracy over {steps} full-batch iterations. "
-        f"Final train accuracy: zeros {gnum(final.loc['zeros', 'final_train_accuracy'], 3)}, "
-        "normal "
-        f"std 10 {gnum(large_acc, 3)}, He {gnum(he_acc, 3)} (published 0.50, 0.83, 0.993)."
+        f"Final train accuracy: zeros {gnum(accuracy['zeros'], 3)}, normal std 10 "
+        f"{gnum(accuracy['normal std 10'], 3)}, He {gnum(accuracy['he_normal'], 3)} (published "
+        f"0.50, 0.83, 0.993)."
         + (" Stars: the published costs at iteration 14000." if steps >= 14000 else "")
     )
-    if short and decide(effects) != HOLDS:
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, effects)
-    return claim.decided(effects, rule, measured, figure, caption)
+
+
+def plot(curves, steps, fig, axes):
+    """Cost and train accuracy over the iterations, per init, with the published costs."""
+    order = list(COURSE_PUBLISHED)
+    line = median_curve(curves[curves["role"] != ""], ["role"], "train_loss")
+    acc = median_curve(curves[curves["role"] != ""], ["role"], "train_accuracy")
+    sns.lineplot(line, x="step", y="train_loss", hue="role", hue_order=order, ax=axes[0])
+    axes[0].axhline(math.log(2), color="grey", ls=":", lw=1)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("train cost (median over seeds)")
+    if steps >= 14000:
+        published = [COURSE_PUBLISHED[r][0] for r in order]
+        axes[0].scatter(
+            [14000] * 3,
+            published,
+            marker="*",
+            s=80,
+            color="black",
+            zorder=3,
+            label="published at 14000",
+        )
+    sns.lineplot(acc, x="step", y="train_accuracy", hue="role", hue_order=order, ax=axes[1])
+    axes[1].set_ylabel("train accuracy (median over seeds)")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+    legend_outside(fig, axes)
 
 
 def course_effects(runs, curves):
@@ -165,12 +190,21 @@ def course_effects(runs, curves):
     off_chance = (zero_runs["final_train_accuracy"] - 0.5).abs()
     he = runs[runs["role"].eq("he_normal")]["final_train_accuracy"]
     return [
-        Effect("zeros: largest |cost - ln 2| at a logged step", tuple(off_ln2), LN2_TOL, False,
-               exact=True),
-        Effect("zeros: |final train accuracy - 0.5|", tuple(off_chance), CHANCE_TOL, False,
-               exact=True),
+        Effect(
+            "zeros: largest |cost - ln 2| at a logged step",
+            tuple(off_ln2),
+            LN2_TOL,
+            False,
+            exact=True,
+        ),
+        Effect(
+            "zeros: |final train accuracy - 0.5|", tuple(off_chance), CHANCE_TOL, False, exact=True
+        ),
         Effect("He: final train accuracy", tuple(he), HE_ACCURACY, True),
-        Effect("He minus normal std 10: final train accuracy",
-               tuple(paired(runs, "role", "final_train_accuracy", "he_normal", "normal std 10")),
-               MUCH_LOWER, True),
-    ]  # fmt: skip
+        Effect(
+            "He minus normal std 10: final train accuracy",
+            tuple(paired(runs, "role", "final_train_accuracy", "he_normal", "normal std 10")),
+            MUCH_LOWER,
+            True,
+        ),
+    ]

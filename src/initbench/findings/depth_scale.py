@@ -14,6 +14,7 @@ the paper's heatmap than "above chance".
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from ..outcomes import (
 )
 from ..plotting import cell_edges, heatmap
 from ..text import gnum
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 MIN_BALANCED = 0.8  # 6 xi_c must sort the judged cells at least this well, per seed
 TRAINED_SHARE = 0.5  # trains: at least half the study's best gain over chance
@@ -45,8 +46,9 @@ def balanced_accuracy(predicted, actual):
     predicted, actual = np.asarray(predicted, bool), np.asarray(actual, bool)
     if actual.all() or not actual.any():
         return math.nan
-    return ((predicted & actual).sum() / actual.sum()
-            + (~predicted & ~actual).sum() / (~actual).sum()) / 2  # fmt: skip
+    hits = (predicted & actual).sum() / actual.sum()
+    rejections = (~predicted & ~actual).sum() / (~actual).sum()
+    return (hits + rejections) / 2
 
 
 @published_claim(
@@ -58,7 +60,7 @@ def balanced_accuracy(predicted, actual):
     "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, 'Deep information propagation' (figure 5).",
     ["mean_field"],
 )
-def check_depth_scale(claim, results):
+def check_depth_scale(results):
     runs = with_mean_field_params(results.rows("runs", "mean_field"))
     curves = results.rows("curves", "mean_field")
     if runs["depth"].nunique() < 2:
@@ -71,15 +73,12 @@ def check_depth_scale(claim, results):
     steps = int(runs["steps"].min())
     logged = np.sort(curves["step"].unique())
     half = int(logged[logged <= steps / 2].max())
-    final = runs["final_train_accuracy"].to_numpy()
     best = runs.groupby("cell")["final_train_accuracy"].median().max()
-    bar = runs["majority_rate"] + TRAINED_SHARE * (best - runs["majority_rate"])
+    bar = (runs["majority_rate"] + TRAINED_SHARE * (best - runs["majority_rate"])).to_numpy()
+    earlier = value_at(curves, half).reindex(pd.MultiIndex.from_frame(runs[["cell", "seed"]]))
     runs = runs.assign(
-        trained=final >= bar.to_numpy(),
-        earlier=value_at(curves, half)
-        .reindex(pd.MultiIndex.from_frame(runs[["cell", "seed"]]))
-        .to_numpy()
-        >= bar.to_numpy(),
+        trained=runs["final_train_accuracy"].to_numpy() >= bar,
+        earlier=earlier.to_numpy() >= bar,
     )
     judged = runs[(runs["depth"] <= runs["limit"] / BAND) | (runs["depth"] >= runs["limit"] * BAND)]
     judged = judged.assign(predicted=judged["depth"] <= judged["limit"])
@@ -90,48 +89,46 @@ def check_depth_scale(claim, results):
             f"factor {BAND:g}): depth alone would sort them; widen the sigma_w^2 or depth grid"
         )
     per_seed = judged.groupby("seed")[["predicted", "trained"]].apply(
-        lambda g: balanced_accuracy(g["predicted"], g["trained"]))  # fmt: skip
-    growth = runs.groupby("seed").apply(lambda g: float((g["trained"] & ~g["earlier"]).mean()),
-                                        include_groups=False)  # fmt: skip
-    sorts = Effect(f"balanced accuracy of 'trains iff depth <= {XI_FACTOR} xi_c' on the cells "
-                   f"a factor {BAND:g} or more from the curve", tuple(per_seed), MIN_BALANCED,
-                   True)  # fmt: skip
-    plateau = Effect(f"share of cells that began to train between step {half} and {steps}",
-                     tuple(growth), GROWTH_TOL, False)  # fmt: skip
+        lambda g: balanced_accuracy(g["predicted"], g["trained"])
+    )
+    growth = runs.groupby("seed").apply(
+        lambda g: float((g["trained"] & ~g["earlier"]).mean()), include_groups=False
+    )
+    sorts = Effect(
+        f"balanced accuracy of 'trains iff depth <= {XI_FACTOR} xi_c' on the cells a factor "
+        f"{BAND:g} or more from the curve",
+        tuple(per_seed),
+        MIN_BALANCED,
+        True,
+    )
+    plateau = Effect(
+        f"share of cells that began to train between step {half} and {steps}",
+        tuple(growth),
+        GROWTH_TOL,
+        False,
+    )
     cells = runs.groupby("cell")[["activation", "sigma_w2", "sigma_b2", "depth", "limit"]].first()
     cells = cells.assign(
         trained=runs.groupby("cell")["trained"].mean() >= 0.5,
         accuracy=runs.groupby("cell")["final_train_accuracy"].median(),
     )
     cells["predicted"] = cells["depth"] <= cells["limit"]
-    measured = [(sorts.label, sorts.text()), (plateau.label, plateau.text()),
-                ("Judged cells (of all)", f"{judged['cell'].nunique()} of {len(cells)}"),
-                ("Bar for 'trains': final train accuracy >=",
-                 f"chance + {TRAINED_SHARE:g} x (best {gnum(best, 3)} - chance)")] + [
-        (f"{a}, sigma_b2 {b:g}, sigma_w2 {w:g}: 6 xi_c; depths trained (in most seeds)",
-         f"{gnum(g['limit'].iloc[0], 3)}; "
-         + (", ".join(map(str, sorted(g.loc[g["trained"], "depth"]))) or "none"))
+    rows = [
+        (plateau.label, plateau.text()),
+        ("Judged cells (of all)", f"{judged['cell'].nunique()} of {len(cells)}"),
+        (
+            "Bar for 'trains': final train accuracy >=",
+            f"chance + {TRAINED_SHARE:g} x (best {gnum(best, 3)} - chance)",
+        ),
+    ] + [
+        (
+            f"{a}, sigma_b2 {b:g}, sigma_w2 {w:g}: 6 xi_c; depths trained (in most seeds)",
+            f"{gnum(g['limit'].iloc[0], 3)}; "
+            + (", ".join(map(str, sorted(g.loc[g["trained"], "depth"]))) or "none"),
+        )
         for (a, b, w), g in cells.groupby(["activation", "sigma_b2", "sigma_w2"])
-    ]  # fmt: skip
-    rule = (
-        f"A run trains when its final train accuracy is at least chance + {TRAINED_SHARE:g} x "
-        f"(the best cell's median - chance). Per seed, the balanced accuracy of 'trains iff "
-        f"depth <= {XI_FACTOR} xi_c' over the cells whose depth is at most 1/{BAND:g} or at "
-        f"least {BAND:g} x {XI_FACTOR} xi_c. Reproduced if its 95% interval over seeds lies "
-        f"above {MIN_BALANCED}; not reproduced if below; otherwise inconclusive. Inconclusive "
-        f"while the trainable region grows: when the share of cells that began to train in the "
-        f"second half of the run is {GROWTH_TOL:.0%} or more (mean over seeds: a condition on "
-        f"the budget, not the claim's effect)."
-    )
+    ]
     groups = list(cells.groupby(["activation", "sigma_b2"]))
-
-    def plot(fig, axes):
-        for ax, ((act, sb2), g) in zip(axes, groups):
-            mesh = draw_grid(ax, g, theory_curve(theory, act, sb2))
-            ax.set_title(f"{act}, sigma_b2 {sb2:g}: median train accuracy")
-        fig.colorbar(mesh, ax=list(axes), label="median final train accuracy")
-
-    figure = results.draw(claim, plot, ncols=len(groups), size=(6.8 * len(groups) + 1.2, 4.4))
     wrong = int((cells["predicted"] != cells["trained"]).sum())
     caption = (
         f"Median final train accuracy over depth x sigma_w^2 with the curve depth = {XI_FACTOR} "
@@ -139,10 +136,41 @@ def check_depth_scale(claim, results):
         f"disagrees with the curve: {wrong} of {len(cells)}, judged only a factor {BAND:g} or "
         f"more from it. {sorts.label}: {sorts.text()}."
     )
-    if plateau.estimate >= GROWTH_TOL:
-        rule += f" Here the region still grew: {plateau.text()}; train for {2 * steps} steps."
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, [sorts])
-    return claim.decided([sorts], rule, measured, figure, caption)
+    still_grows = plateau.estimate >= GROWTH_TOL
+    return Evidence(
+        [sorts],
+        rows,
+        method=(
+            f"A run trains when its final train accuracy is at least chance + "
+            f"{TRAINED_SHARE:g} x (the best cell's median - chance). Per seed, the balanced "
+            f"accuracy of 'trains iff depth <= {XI_FACTOR} xi_c' over the cells whose depth is "
+            f"at most 1/{BAND:g} or at least {BAND:g} x {XI_FACTOR} xi_c."
+        ),
+        notes=(
+            f"Inconclusive while the trainable region grows: when the share of cells that "
+            f"began to train in the second half of the run is {GROWTH_TOL:.0%} or more (mean "
+            f"over seeds: a condition on the budget, not the claim's effect)."
+        ),
+        inconclusive=(
+            f"the region still grew: {plateau.text()}; train for {2 * steps} steps"
+            if still_grows
+            else ""
+        ),
+        figure=Figure(
+            partial(plot, groups, theory),
+            caption,
+            ncols=len(groups),
+            size=(6.8 * len(groups) + 1.2, 4.4),
+        ),
+    )
+
+
+def plot(groups, theory, fig, axes):
+    """One accuracy grid per (activation, sigma_b2), with the 6 xi_c curve over it."""
+    for ax, ((act, sb2), g) in zip(axes, groups):
+        mesh = draw_grid(ax, g, theory_curve(theory, act, sb2))
+        ax.set_title(f"{act}, sigma_b2 {sb2:g}: median train accuracy")
+    fig.colorbar(mesh, ax=list(axes), label="median final train accuracy")
 
 
 def draw_grid(ax, cells, theory):
@@ -152,8 +180,9 @@ def draw_grid(ax, cells, theory):
     grid = cells.pivot_table(index="depth", columns="sigma_w2", values="accuracy")
     sw2, depths = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     x_edges, y_edges = cell_edges(sw2), cell_edges(depths, log=True)
-    mesh = heatmap(ax, grid, "viridis", Normalize(0, 1), ".2f", fontsize=7,
-                   x_edges=x_edges, y_edges=y_edges)  # fmt: skip
+    mesh = heatmap(
+        ax, grid, "viridis", Normalize(0, 1), ".2f", fontsize=7, x_edges=x_edges, y_edges=y_edges
+    )
     wrong = cells.loc[cells["predicted"] != cells["trained"], ["sigma_w2", "depth"]]
     for w, depth in wrong.to_numpy():
         i, j = np.searchsorted(sw2, w), np.searchsorted(depths, depth)
@@ -173,6 +202,7 @@ def draw_grid(ax, cells, theory):
         Line2D([], [], color="white", lw=2, label=f"depth = {XI_FACTOR} xi_c", path_effects=halo),
         Patch(fill=False, edgecolor="red", lw=2, label="outcome disagrees with the curve"),
     ]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2,
-              frameon=False)  # fmt: skip
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False
+    )
     return mesh

@@ -7,6 +7,8 @@ examples (the probe rows), and a window stated in updates: the saturation unfold
 of thousands of updates, so a shorter run cannot decide it.
 """
 
+from functools import partial
+
 import numpy as np
 import seaborn as sns
 
@@ -14,7 +16,7 @@ from ..effects import HOLDS, Effect, paired
 from ..outcomes import gradient_ratio_at_init
 from ..plotting import integer_axis, step_axis
 from ..text import gnum
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 SATURATED_MEAN = 0.1  # sigmoid's top hidden layer "near 0": mean activation at most this
 WINDOW = 20_000  # updates in which the top layer must get there (the paper's early epochs)
@@ -52,7 +54,7 @@ def gradient_spread(start):
     ["glorot", "glorot_tanh"],  # glorot_tanh: tanh at init alone, where sigmoid's run is long
     partial=True,
 )
-def check_glorot(claim, results):
+def check_glorot(results):
     layers = results.rows("layers", "glorot", "glorot_tanh")
     hidden = layers[layers["layer"] < layers["depth"]]
     sigmoid = hidden[hidden["activation"].eq("sigmoid") & hidden["scheme"].eq(STANDARD)]
@@ -68,29 +70,63 @@ def check_glorot(claim, results):
     steps = int(top["steps"].min())
     start = tanh[tanh["step"].eq(0)]
     spread = gradient_spread(start)
-    effects = [Effect(f"sigmoid, {STANDARD}: top hidden layer's lowest mean activation within "
-                      f"{WINDOW} updates", tuple(lowest), SATURATED_MEAN, False)] + [
-        Effect(f"tanh, depth {depth}, width {width}, {dataset}: gradient spread at init, "
-               f"{STANDARD} minus {NORMALIZED}",
-               tuple(paired(g, "scheme", "spread", STANDARD, NORMALIZED)), 0.0, True)
-        for (dataset, depth, width), g in spread.groupby(["dataset", "depth", "width"])
-    ]  # fmt: skip
-    saturates = effects[0].outcome
-    if saturates == HOLDS:
-        part_a = f"the top layer reached <= {SATURATED_MEAN} within {WINDOW} updates"
-    elif steps < WINDOW:
-        part_a = (
-            f"the top layer had not reached {SATURATED_MEAN} after {steps} updates, short "
-            f"of the {WINDOW} the claim is judged on: a run of {WINDOW} updates decides"
+    effects = [
+        Effect(
+            f"sigmoid, {STANDARD}: top hidden layer's lowest mean activation within {WINDOW} "
+            "updates",
+            tuple(lowest),
+            SATURATED_MEAN,
+            False,
         )
-    else:
-        part_a = f"{effects[0].label}: {effects[0].text()}"
+    ] + [
+        Effect(
+            f"tanh, depth {depth}, width {width}, {dataset}: gradient spread at init, "
+            f"{STANDARD} minus {NORMALIZED}",
+            tuple(paired(g, "scheme", "spread", STANDARD, NORMALIZED)),
+            0.0,
+            True,
+        )
+        for (dataset, depth, width), g in spread.groupby(["dataset", "depth", "width"])
+    ]
+    saturates = effects[0].outcome
     spread = spread.groupby(["dataset", "depth", "width", "scheme"])["spread"].median()
     spread = spread.unstack("scheme")
-    measured = []
+    short = steps < WINDOW and saturates != HOLDS
+    caption = (
+        f"Left: mean activation of each sigmoid hidden layer on the probe rows during training "
+        f"with the standard init (shaded: the first {WINDOW} updates; dotted: "
+        f"{SATURATED_MEAN}); the top layer's lowest value in the window is "
+        f"{gnum(lowest.min(), 3)}. Right: tanh's back-propagated gradient norm per hidden layer "
+        f"at init; layer-1-to-top spread (log10) {gnum(spread[STANDARD].median(), 3)} with "
+        f"{STANDARD} vs {gnum(spread[NORMALIZED].median(), 3)} with {NORMALIZED}."
+    )
+    return Evidence(
+        effects,
+        glorot_rows(top, lowest, spread),
+        method=(
+            f"Per seed: for sigmoid with {STANDARD}, the top hidden layer's lowest mean "
+            f"activation on the fixed probe rows at a logged step within the first {WINDOW} "
+            f"updates (it starts near 0.5); for tanh, the spread |log10(||dL/dz_1|| / "
+            f"||dL/dz_top hidden||)| at init with {STANDARD} minus with {NORMALIZED} (paired "
+            f"seeds)."
+        ),
+        notes=f"A run shorter than {WINDOW} updates cannot decide the first effect.",
+        inconclusive=(
+            f"the top layer had not reached {SATURATED_MEAN} after {steps} updates, short of "
+            f"the {WINDOW} the claim is judged on: a run of {WINDOW} updates decides"
+            if short
+            else ""
+        ),
+        figure=Figure(partial(plot, means, start, steps), caption, ncols=2, size=(10.5, 3.8)),
+    )
+
+
+def glorot_rows(top, lowest, spread):
+    """The sigmoid top layer's mean activation over training, and tanh's gradient spreads."""
+    rows = []
     for cell, g in top.groupby("cell"):
         first, last = g.iloc[0], g.iloc[-1]
-        measured.append(
+        rows.append(
             (
                 f"sigmoid, {STANDARD}, depth {int(first.depth)}: top hidden layer's mean "
                 f"activation on the probe rows at init / lowest in {WINDOW} updates / at the end",
@@ -100,58 +136,38 @@ def check_glorot(claim, results):
             )
         )
     for (dataset, depth, _), row in spread.iterrows():
-        measured.append(
+        rows.append(
             (
                 f"tanh, depth {depth}, {dataset}: |log10 ||dL/dz_1|| / ||dL/dz_top hidden|| | at "
                 f"init, {STANDARD} vs {NORMALIZED}",
                 f"{gnum(row[STANDARD], 3)} vs {gnum(row[NORMALIZED], 3)}",
             )
         )
-    measured += [(e.label, e.text()) for e in effects]
-    rule = (
-        f"Per seed: (a) for sigmoid with {STANDARD}, the top hidden layer's lowest mean "
-        f"activation on the fixed probe rows at a logged step within the first {WINDOW} "
-        f"updates (it starts near 0.5); (b) for tanh, the spread |log10(||dL/dz_1|| / "
-        f"||dL/dz_top hidden||)| at init with {STANDARD} minus with {NORMALIZED} (paired "
-        f"seeds). Reproduced if the 95% intervals over seeds lie below {SATURATED_MEAN} (a) and "
-        f"above 0 (b); not reproduced if one lies on the other side; otherwise inconclusive, "
-        f"and so is (a) in a run shorter than {WINDOW} updates. Here: {part_a}."
-    )
+    return rows
 
-    def plot(fig, axes):
-        sig_line = means.groupby(["layer", "step"], as_index=False)["probe_act_mean"].median()
-        grads = start.groupby(["scheme", "layer"], as_index=False)["grad_z_norm"].median()
-        sns.lineplot(
-            sig_line,
-            x="step",
-            y="probe_act_mean",
-            hue="layer",
-            palette="viridis",
-            ax=axes[0],
-            legend="full",
-        )
-        axes[0].axhline(SATURATED_MEAN, color="grey", ls=":", lw=1)
-        axes[0].axvspan(0, min(WINDOW, steps), color="grey", alpha=0.08)
-        step_axis(axes[0])
-        axes[0].set_ylabel("mean activation (median over seeds)")
-        axes[0].set_title(f"sigmoid, {STANDARD}: hidden layers")
-        axes[0].legend(title="hidden layer", loc="lower left", ncols=2)
-        sns.lineplot(grads, x="layer", y="grad_z_norm", hue="scheme", marker="o", ax=axes[1])
-        axes[1].set_yscale("log")
-        axes[1].set_ylabel("||dL/dz_l|| at init (median over seeds)")
-        axes[1].set_title("tanh: back-propagated gradient per hidden layer")
-        integer_axis(axes[1])
-        axes[1].legend(title="init", loc="lower right")
 
-    figure = results.draw(claim, plot, ncols=2, size=(10.5, 3.8))
-    caption = (
-        f"Left: mean activation of each sigmoid hidden layer on the probe rows during training "
-        f"with the standard init (shaded: the first {WINDOW} updates; dotted: "
-        f"{SATURATED_MEAN}); the top layer's lowest value in the window is "
-        f"{gnum(lowest.min(), 3)}. Right: tanh's back-propagated gradient norm per hidden layer "
-        f"at init; layer-1-to-top spread (log10) {gnum(spread[STANDARD].median(), 3)} with "
-        f"{STANDARD} vs {gnum(spread[NORMALIZED].median(), 3)} with {NORMALIZED}."
+def plot(means, start, steps, fig, axes):
+    """Left: sigmoid's hidden layers' mean activation in training; right: tanh's gradients."""
+    sig_line = means.groupby(["layer", "step"], as_index=False)["probe_act_mean"].median()
+    grads = start.groupby(["scheme", "layer"], as_index=False)["grad_z_norm"].median()
+    sns.lineplot(
+        sig_line,
+        x="step",
+        y="probe_act_mean",
+        hue="layer",
+        palette="viridis",
+        ax=axes[0],
+        legend="full",
     )
-    if steps < WINDOW and saturates != HOLDS:
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, effects)
-    return claim.decided(effects, rule, measured, figure, caption)
+    axes[0].axhline(SATURATED_MEAN, color="grey", ls=":", lw=1)
+    axes[0].axvspan(0, min(WINDOW, steps), color="grey", alpha=0.08)
+    step_axis(axes[0])
+    axes[0].set_ylabel("mean activation (median over seeds)")
+    axes[0].set_title(f"sigmoid, {STANDARD}: hidden layers")
+    axes[0].legend(title="hidden layer", loc="lower left", ncols=2)
+    sns.lineplot(grads, x="layer", y="grad_z_norm", hue="scheme", marker="o", ax=axes[1])
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("||dL/dz_l|| at init (median over seeds)")
+    axes[1].set_title("tanh: back-propagated gradient per hidden layer")
+    integer_axis(axes[1])
+    axes[1].legend(title="init", loc="lower right")

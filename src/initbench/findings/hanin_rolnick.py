@@ -16,6 +16,8 @@ a factor 2 of each other, and at one depth the largest beta must take at least t
 long as the smallest.
 """
 
+from functools import partial
+
 import numpy as np
 import seaborn as sns
 
@@ -23,7 +25,7 @@ from ..effects import Effect
 from ..outcomes import first_step_reaching
 from ..tables import decoded
 from ..text import gnum
-from .base import NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 SLOPE_RANGE = (2.5, 10.0)  # Var[log M] per unit beta: within half and twice the theory's 5
 ALIKE = 1.0  # equal beta: |log2 steps-to-20% ratio| below this
@@ -65,8 +67,10 @@ def hr_effects(sizes, starts):
         values = tuple(slope_values(sizes))
         lo, hi = SLOPE_RANGE
         label = "slope of Var[log M] over seeds against beta"
-        effects += [Effect(label + f" (claim: > {lo:g})", values, lo, True),
-                    Effect(label + f" (claim: < {hi:g})", values, hi, False)]  # fmt: skip
+        effects += [
+            Effect(label + f" (claim: > {lo:g})", values, lo, True),
+            Effect(label + f" (claim: < {hi:g})", values, hi, False),
+        ]
     if starts is None:
         return effects
     # equal beta: the level whose nets span the widest range of depths
@@ -84,9 +88,11 @@ def hr_effects(sizes, starts):
     if (found := widest(starts, "depth", "beta")) is not None:
         depth, same, small, big = found
         ratio, censored = _log2_ratio(same, same["beta"].eq(big), same["beta"].eq(small))
-        effects.append(Effect(f"depth {depth}: log2 steps to {START:.0%}, beta {gnum(big, 3)} "
-                              f"over beta {gnum(small, 3)}", ratio, SLOWER, True,
-                              censored=censored))  # fmt: skip
+        label = (
+            f"depth {depth}: log2 steps to {START:.0%}, beta {gnum(big, 3)} over beta "
+            f"{gnum(small, 3)}"
+        )
+        effects.append(Effect(label, ratio, SLOWER, True, censored=censored))
     return effects
 
 
@@ -105,9 +111,12 @@ def _log2_ratio(frame, first, second):
     in one arm: their mean log), and whether it is only a lower bound (a ``first`` net
     never got there). Seeds whose ``second`` nets never got there are dropped: their ratio
     is bounded from neither side."""
-    arms = [frame[rows].groupby("seed").agg(log2_steps=("log2_steps", "mean"),
-                                             censored=("censored", "any"))
-            for rows in (first, second)]  # fmt: skip
+    arms = [
+        frame[rows]
+        .groupby("seed")
+        .agg(log2_steps=("log2_steps", "mean"), censored=("censored", "any"))
+        for rows in (first, second)
+    ]
     both = arms[0].merge(arms[1], left_index=True, right_index=True, suffixes=("_a", "_b"))
     both = both[~both["censored_b"]]
     return tuple(both["log2_steps_a"] - both["log2_steps_b"]), tuple(both["censored_a"])
@@ -125,103 +134,118 @@ def _log2_ratio(frame, first, second):
     [INIT, TRAINING],
     partial=True,
 )
-def check_hanin_rolnick(claim, results):
-    sizes = None
-    init_layers = results.rows(
-        "layers",
-        INIT,
-        columns=(
-            "cell",
-            "seed",
-            "step",
-            "layer",
-            "depth",
-            "hidden",
-            "probe_act_mean",
-            "probe_act_std",
-        ),
-    )
-    dead = 0
-    if len(init_layers):
-        sizes = with_beta(log_sizes(init_layers))
-        if sizes["probe_act_std"].isna().all():
-            raise NotTestable(f"the {INIT} study has no probe statistics (set probe rows)")
-        dead = int(sizes["log_m"].isna().sum())
-        sizes = sizes.dropna(subset=["log_m"])
-    starts = None
-    curves = results.rows("curves", TRAINING)
-    if len(curves):
-        first = first_step_reaching(curves, START).rename("steps").reset_index()
-        runs = results.rows("runs", TRAINING).set_index(["cell", "seed"])
-        first = first.join(
-            runs[["depth", "hidden", "steps"]].rename(columns={"steps": "budget"}),
-            on=["cell", "seed"],
-        )
-        first["censored"] = first["steps"].isna()
-        first["log2_steps"] = np.log2(first["steps"].fillna(first["budget"]).clip(lower=1))
-        starts = with_beta(first)
+def check_hanin_rolnick(results):
+    sizes, dead = init_sizes(results)
+    starts = training_starts(results)
     effects = hr_effects(sizes, starts)
     if not effects:
         raise NotTestable("the Hanin & Rolnick studies need two or more width profiles")
-    measured = []
+    rows = []
     if sizes is not None:
         var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
-        measured.append(
-            (
-                "Var[log M] over seeds at init by width profile (beta)",
-                "; ".join(
-                    f"{r.hidden} ({gnum(r.beta, 3)}): {gnum(r.log_m, 3)}" for r in var.itertuples()
-                ),
-            )
+        profiles = "; ".join(
+            f"{r.hidden} ({gnum(r.beta, 3)}): {gnum(r.log_m, 3)}" for r in var.itertuples()
         )
-        measured.append(("Runs at init whose last hidden layer was all zero (dropped)", str(dead)))
+        rows.append(("Var[log M] over seeds at init by width profile (beta)", profiles))
+        rows.append(("Runs at init whose last hidden layer was all zero (dropped)", str(dead)))
     if starts is not None:
         med = starts.groupby(["hidden", "beta"]).agg(
             steps=("log2_steps", lambda v: 2 ** v.median()), never=("censored", "sum")
         )
-        measured.append((f"steps to {START:.0%} train accuracy (median; runs that never got "
-                         "there)", "; ".join(f"{p} ({gnum(b, 3)}): {gnum(r.steps, 3)} "
-                                            f"({int(r.never)})"
-                                            for (p, b), r in med.iterrows())))  # fmt: skip
-    measured += [(e.label, e.text()) for e in effects]
-    rule = (
-        f"beta = sum of 1/width over the hidden layers. Init: per width profile, the variance "
-        f"over seeds of log M (M: mean squared activation of the last hidden layer on one "
-        f"fixed test input); its least-squares slope against beta, with a 95% interval over "
-        f"seeds (each seed's share of the slope), must lie within {SLOPE_RANGE[0]:g}-"
-        f"{SLOPE_RANGE[1]:g} (theory: 5). Training: steps to {START:.0%} train accuracy (never: "
-        f"the budget, a lower bound), as log2 ratios per seed: at the beta level with the "
-        f"widest range of depths, deepest over shallowest within +-{ALIKE:g}; at the depth "
-        f"with the widest range of beta, the largest beta over the smallest above {SLOWER:g}. "
-        f"Reproduced if all hold, not reproduced if one lies on the wrong side, otherwise "
-        f"inconclusive."
-    )
-
-    def plot(fig, axes):
-        if sizes is not None:
-            var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
-            sns.scatterplot(var, x="beta", y="log_m", hue="depth", style="depth", s=60,
-                            palette="viridis", ax=axes[0])  # fmt: skip
-            grid = np.linspace(0, var["beta"].max() * 1.05, 50)
-            axes[0].plot(grid, 5 * grid, color="grey", ls=":", lw=1, label="5 beta")
-            axes[0].set_ylabel("Var over seeds of log M at init")
-            axes[0].legend(fontsize=7, title="depth")
-        if starts is not None:
-            med = starts.groupby(["hidden", "beta", "depth"])["log2_steps"].median()
-            med = (2**med).rename("steps").reset_index()
-            sns.scatterplot(med, x="beta", y="steps", hue="depth", style="depth", s=60,
-                            palette="viridis", ax=axes[1])  # fmt: skip
-            axes[1].set_yscale("log")
-            axes[1].set_ylabel(f"steps to {START:.0%} train accuracy (median)")
-            axes[1].legend(fontsize=7, title="depth")
-        for ax in axes:
-            ax.set_xlabel("beta = sum of 1 / width")
-
-    figure = results.draw(claim, plot, ncols=2, size=(10.0, 3.8))
+        rows.append(
+            (
+                f"steps to {START:.0%} train accuracy (median; runs that never got there)",
+                "; ".join(
+                    f"{p} ({gnum(b, 3)}): {gnum(r.steps, 3)} ({int(r.never)})"
+                    for (p, b), r in med.iterrows()
+                ),
+            )
+        )
     caption = (
         "Left: the variance over seeds of the log mean squared activation of the last hidden "
         "layer at init, per width profile, against beta (dotted: Hanin & Nica's 5 beta). "
         f"Right: steps until the net first reaches {START:.0%} training accuracy (median over "
         "seeds), against beta; colour and marker give the depth."
     )
-    return claim.decided(effects, rule, measured, figure, caption)
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            f"beta = sum of 1/width over the hidden layers. Init: per width profile, the "
+            f"variance over seeds of log M (M: mean squared activation of the last hidden "
+            f"layer on one fixed test input); its least-squares slope against beta, each "
+            f"seed's share of the slope giving the interval over seeds, within "
+            f"{SLOPE_RANGE[0]:g}-{SLOPE_RANGE[1]:g} (theory: 5). Training: steps to "
+            f"{START:.0%} train accuracy (never: the budget, a lower bound), as log2 ratios per "
+            f"seed: at the beta level with the widest range of depths, deepest over shallowest "
+            f"within +-{ALIKE:g}; at the depth with the widest range of beta, the largest beta "
+            f"over the smallest above {SLOWER:g}."
+        ),
+        figure=Figure(partial(plot, sizes, starts), caption, ncols=2, size=(10.0, 3.8)),
+    )
+
+
+def init_sizes(results):
+    """Per run of the init study: log M with its width profile's beta (None without the
+    study), and how many runs had an all-zero last hidden layer (dropped)."""
+    columns = (
+        "cell",
+        "seed",
+        "step",
+        "layer",
+        "depth",
+        "hidden",
+        "probe_act_mean",
+        "probe_act_std",
+    )
+    layers = results.rows("layers", INIT, columns=columns)
+    if not len(layers):
+        return None, 0
+    sizes = with_beta(log_sizes(layers))
+    if sizes["probe_act_std"].isna().all():
+        raise NotTestable(f"the {INIT} study has no probe statistics (set probe rows)")
+    dead = int(sizes["log_m"].isna().sum())
+    return sizes.dropna(subset=["log_m"]), dead
+
+
+def training_starts(results):
+    """Per run of the training study: log2 steps to START (never: the budget, censored),
+    with its depth and beta; None without the study."""
+    curves = results.rows("curves", TRAINING)
+    if not len(curves):
+        return None
+    first = first_step_reaching(curves, START).rename("steps").reset_index()
+    runs = results.rows("runs", TRAINING).set_index(["cell", "seed"])
+    first = first.join(
+        runs[["depth", "hidden", "steps"]].rename(columns={"steps": "budget"}),
+        on=["cell", "seed"],
+    )
+    first["censored"] = first["steps"].isna()
+    first["log2_steps"] = np.log2(first["steps"].fillna(first["budget"]).clip(lower=1))
+    return with_beta(first)
+
+
+def plot(sizes, starts, fig, axes):
+    """Left: Var[log M] against beta; right: steps to START against beta."""
+    if sizes is not None:
+        var = sizes.groupby(["hidden", "beta", "depth"])["log_m"].var().reset_index()
+        scatter_by_depth(axes[0], var, "log_m")
+        grid = np.linspace(0, var["beta"].max() * 1.05, 50)
+        axes[0].plot(grid, 5 * grid, color="grey", ls=":", lw=1, label="5 beta")
+        axes[0].set_ylabel("Var over seeds of log M at init")
+    if starts is not None:
+        med = starts.groupby(["hidden", "beta", "depth"])["log2_steps"].median()
+        scatter_by_depth(axes[1], (2**med).rename("steps").reset_index(), "steps")
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel(f"steps to {START:.0%} train accuracy (median)")
+    for ax in axes:
+        ax.set_xlabel("beta = sum of 1 / width")
+        if ax.has_data():
+            ax.legend(fontsize=7, title="depth")
+
+
+def scatter_by_depth(ax, frame, y):
+    """``y`` against beta, one colour and marker per depth."""
+    sns.scatterplot(
+        frame, x="beta", y=y, hue="depth", style="depth", s=60, palette="viridis", ax=ax
+    )

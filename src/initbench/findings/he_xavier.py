@@ -18,6 +18,7 @@ The engine trains biases (He's nets had them too, initialised at 0) and keeps lr
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from ..effects import Effect
 from ..outcomes import first_step_reaching, value_at
 from ..plotting import legend_outside, step_axis
 from ..text import gnum, listed
-from .base import NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 STALL_DEPTH, BOTH_DEPTH = 30, 22
 WINDOW = 1000  # updates in which the 30-layer Xavier curve must stay flat (a few epochs)
@@ -70,9 +71,11 @@ def per_run(runs, curves, layers):
     init = layers[layers["step"].eq(0) & layers["layer"].eq(1)]
     grad = init.set_index(["cell", "seed"])["grad_w_norm"].rename("grad_w1")
     steps, censored = steps_to(curves, runs, CONVERGED, BUDGET)
-    table = keys.join([gain_at(curves, runs, WINDOW).rename("window_gain"),
-                       gain_at(curves, runs, BUDGET).rename("budget_gain"),
-                       steps, censored, grad])  # fmt: skip
+    gains = [
+        gain_at(curves, runs, n).rename(f"{name}_gain")
+        for name, n in (("window", WINDOW), ("budget", BUDGET))
+    ]
+    table = keys.join([*gains, steps, censored, grad])
     return table.reset_index()
 
 
@@ -101,30 +104,52 @@ def effects_of(table):
         )
         return np.log2(xavier / he), censored
 
-    grad = np.log10(by_seed(table, STALL_DEPTH, "Xavier", "grad_w1")
-                    / by_seed(table, STALL_DEPTH, "He", "grad_w1"))  # fmt: skip
+    grad_w1 = [by_seed(table, STALL_DEPTH, f, "grad_w1") for f in ("Xavier", "He")]
+    grad = np.log10(grad_w1[0] / grad_w1[1])
     slow30, cens30 = log2_ratio(STALL_DEPTH)
     slow22, cens22 = log2_ratio(BOTH_DEPTH)
     growth = (slow30 - slow22).dropna()
     he_censored_22 = by_seed(table, BOTH_DEPTH, "He", "censored")
     return [
-        Effect(f"depth {STALL_DEPTH}: He's accuracy gain over chance within {WINDOW} updates",
-               tuple(by_seed(table, STALL_DEPTH, "He", "window_gain")), CONVERGED, True),
-        Effect(f"depth {STALL_DEPTH}: Xavier's accuracy gain over chance within {WINDOW} "
-               "updates", tuple(by_seed(table, STALL_DEPTH, "Xavier", "window_gain")), FLAT,
-               False),
-        Effect(f"depth {STALL_DEPTH}: log10 of Xavier's ||dL/dW_1|| over He's at init",
-               tuple(grad.dropna()), math.log10(GRADIENT_RATIO), False),
-        Effect(f"depth {BOTH_DEPTH}: Xavier's accuracy gain over chance within {BUDGET} "
-               "updates", tuple(by_seed(table, BOTH_DEPTH, "Xavier", "budget_gain")),
-               CONVERGED, True),
-        Effect(f"depth {BOTH_DEPTH}: log2 of Xavier's steps to the target over He's",
-               tuple(slow22.dropna()), 0.0, True,
-               censored=tuple((cens22 | he_censored_22).reindex(slow22.dropna().index))),
-        Effect(f"log2 step ratio Xavier / He at depth {STALL_DEPTH} minus at {BOTH_DEPTH}",
-               tuple(growth), 0.0, True,
-               censored=tuple(cens30.reindex(growth.index, fill_value=False))),
-    ]  # fmt: skip
+        Effect(
+            f"depth {STALL_DEPTH}: He's accuracy gain over chance within {WINDOW} updates",
+            tuple(by_seed(table, STALL_DEPTH, "He", "window_gain")),
+            CONVERGED,
+            True,
+        ),
+        Effect(
+            f"depth {STALL_DEPTH}: Xavier's accuracy gain over chance within {WINDOW} updates",
+            tuple(by_seed(table, STALL_DEPTH, "Xavier", "window_gain")),
+            FLAT,
+            False,
+        ),
+        Effect(
+            f"depth {STALL_DEPTH}: log10 of Xavier's ||dL/dW_1|| over He's at init",
+            tuple(grad.dropna()),
+            math.log10(GRADIENT_RATIO),
+            False,
+        ),
+        Effect(
+            f"depth {BOTH_DEPTH}: Xavier's accuracy gain over chance within {BUDGET} updates",
+            tuple(by_seed(table, BOTH_DEPTH, "Xavier", "budget_gain")),
+            CONVERGED,
+            True,
+        ),
+        Effect(
+            f"depth {BOTH_DEPTH}: log2 of Xavier's steps to the target over He's",
+            tuple(slow22.dropna()),
+            0.0,
+            True,
+            censored=tuple((cens22 | he_censored_22).reindex(slow22.dropna().index)),
+        ),
+        Effect(
+            f"log2 step ratio Xavier / He at depth {STALL_DEPTH} minus at {BOTH_DEPTH}",
+            tuple(growth),
+            0.0,
+            True,
+            censored=tuple(cens30.reindex(growth.index, fill_value=False)),
+        ),
+    ]
 
 
 @published_claim(
@@ -135,62 +160,82 @@ def effects_of(table):
     "stalls, its gradients diminishing.",
     "He, Zhang, Ren & Sun 2015, 'Delving deep into rectifiers' (section 2.2, figures 2-3).",
     ["he_xavier"],
+    quote="For ReLU we multiply our randomly generated weights by: "
+    "$$\\sqrt{rac{2}{size^{[l-1]}}}$$",
+    seed=True,
 )
-def check_he_xavier(claim, results):
+def check_he_xavier(results):
     runs = families(results.rows("runs", "he_xavier"))
     curves = results.rows("curves", "he_xavier")
     curves = curves[curves["cell"].isin(runs["cell"])]
-    layers = results.rows("layers", "he_xavier", columns=("cell", "seed", "step", "layer",
-                                                          "grad_w_norm"))  # fmt: skip
+    columns = ("cell", "seed", "step", "layer", "grad_w_norm")
+    layers = results.rows("layers", "he_xavier", columns=columns)
     table = per_run(runs, curves, layers[layers["cell"].isin(runs["cell"])])
     effects = effects_of(table)
     summary = table.groupby(["depth", "family"]).agg(
-        seeds=("seed", "size"), window_gain=("window_gain", "median"),
-        budget_gain=("budget_gain", "median"), steps=("steps", "median"),
-        censored=("censored", "sum"), grad_w1=("grad_w1", "median"))  # fmt: skip
-    measured = [
-        (f"depth {d}, {f}: median gain over chance at {WINDOW} / {BUDGET} updates; median "
-         f"steps to chance + {CONVERGED}; ||dL/dW_1|| at init",
-         f"{gnum(r.window_gain, 3)} / {gnum(r.budget_gain, 3)}; {r.steps:.0f}"
-         + (f" ({r.censored:.0f} of {r.seeds} never)" if r.censored else "")
-         + f"; {gnum(r.grad_w1, 3)}")
-        for (d, f), r in summary.iterrows()
-    ] + [(e.label, e.text()) for e in effects]  # fmt: skip
-    momenta, rates = listed(runs["momentum"], "{:g}"), listed(runs["lr"], "{:g}")
-    rule = (
-        f"Windows fixed before any run, the same in every tier. Reproduced if every effect's "
-        f"95% interval over seeds clears its threshold on the claim's side: at depth "
-        f"{STALL_DEPTH}, He gains > {CONVERGED} in train accuracy over chance within {WINDOW} "
-        f"updates while Xavier gains < {FLAT} (flat), and Xavier's first-layer weight gradient "
-        f"at init is < {GRADIENT_RATIO:g} of He's; at depth {BOTH_DEPTH}, Xavier also gains > "
-        f"{CONVERGED} within {BUDGET} updates, in more steps than He (log2 ratio > 0; a run "
-        f"that never gets there counts as {BUDGET} steps, a lower bound); and the log2 ratio "
-        f"is larger at {STALL_DEPTH} than at {BOTH_DEPTH} layers. Not reproduced if any "
-        f"interval clears on the other side; otherwise inconclusive. The paper's setting: SGD "
-        f"with momentum 0.9 and lr 0.01, no batch norm; here momentum {momenta}, lr {rates}, "
-        f"constant (no schedule), biases trained from 0. A gain 'within N updates' is read at "
-        f"the last logged step at or before N."
+        seeds=("seed", "size"),
+        window_gain=("window_gain", "median"),
+        budget_gain=("budget_gain", "median"),
+        steps=("steps", "median"),
+        censored=("censored", "sum"),
+        grad_w1=("grad_w1", "median"),
     )
+    rows = [
+        (
+            f"depth {d}, {f}: median gain over chance at {WINDOW} / {BUDGET} updates; median "
+            f"steps to chance + {CONVERGED}; ||dL/dW_1|| at init",
+            f"{gnum(r.window_gain, 3)} / {gnum(r.budget_gain, 3)}; {r.steps:.0f}"
+            + (f" ({r.censored:.0f} of {r.seeds} never)" if r.censored else "")
+            + f"; {gnum(r.grad_w1, 3)}",
+        )
+        for (d, f), r in summary.iterrows()
+    ]
+    momenta, rates = listed(runs["momentum"], "{:g}"), listed(runs["lr"], "{:g}")
     panels = sorted(runs["depth"].unique())
-
-    def plot(fig, axes):
-        line = curves.merge(runs[["cell", "seed", "family"]], on=["cell", "seed"])
-        for ax, depth in zip(axes, panels):
-            sns.lineplot(line[line["depth"].eq(depth)], x="step", y="train_accuracy",
-                         hue="family", hue_order=["He", "Xavier"], estimator="median",
-                         errorbar=("pi", 100), ax=ax)  # fmt: skip
-            chance = runs.loc[runs["depth"].eq(depth), "majority_rate"].median()
-            ax.axhline(chance + CONVERGED, color="grey", ls=":", lw=1)
-            ax.axvline(WINDOW if depth == STALL_DEPTH else BUDGET, color="grey", ls="--", lw=1)
-            ax.set_title(f"depth {depth}")
-            ax.set_ylabel("train accuracy (median, range over seeds)")
-            step_axis(ax)
-        legend_outside(fig, axes)
-
-    figure = results.draw(claim, plot, ncols=len(panels), size=(3.6 * len(panels) + 1.8, 3.4))
     caption = (
         f"Train accuracy of ReLU nets, He against Xavier init, per depth (median and range over "
         f"seeds); dotted: chance + {CONVERGED}; dashed: the window in which the claim is "
         f"judged ({WINDOW} updates at depth {STALL_DEPTH}, {BUDGET} otherwise)."
     )
-    return claim.decided(effects, rule, measured, figure, caption)
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            f"Windows fixed before any run, the same in every tier. A gain 'within N updates' "
+            f"is train accuracy over chance at the last logged step at or before N; steps to "
+            f"the target count a run that never gets there as {BUDGET} steps, a lower bound."
+        ),
+        notes=(
+            f"The paper's setting: SGD with momentum 0.9 and lr 0.01, no batch norm; here "
+            f"momentum {momenta}, lr {rates}, constant (no schedule), biases trained from 0."
+        ),
+        figure=Figure(
+            partial(plot, runs, curves, panels),
+            caption,
+            ncols=len(panels),
+            size=(3.6 * len(panels) + 1.8, 3.4),
+        ),
+    )
+
+
+def plot(runs, curves, panels, fig, axes):
+    """Train accuracy per depth, He against Xavier, with the target and the window."""
+    line = curves.merge(runs[["cell", "seed", "family"]], on=["cell", "seed"])
+    for ax, depth in zip(axes, panels):
+        sns.lineplot(
+            line[line["depth"].eq(depth)],
+            x="step",
+            y="train_accuracy",
+            hue="family",
+            hue_order=["He", "Xavier"],
+            estimator="median",
+            errorbar=("pi", 100),
+            ax=ax,
+        )
+        chance = runs.loc[runs["depth"].eq(depth), "majority_rate"].median()
+        ax.axhline(chance + CONVERGED, color="grey", ls=":", lw=1)
+        ax.axvline(WINDOW if depth == STALL_DEPTH else BUDGET, color="grey", ls="--", lw=1)
+        ax.set_title(f"depth {depth}")
+        ax.set_ylabel("train accuracy (median, range over seeds)")
+        step_axis(ax)
+    legend_outside(fig, axes)

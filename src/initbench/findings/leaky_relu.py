@@ -13,16 +13,17 @@ beyond seed noise, runs paired by seed. Both tiers train the same settings (the 
 with more seeds), so they measure the same quantity.
 """
 
+from functools import partial
+
 import seaborn as sns
 
 from ..effects import HOLDS, Effect
-from ..outcomes import finite
+from ..outcomes import SYMMETRIC_INITS, finite
 from ..plotting import legend_outside
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
 FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
-SYMMETRIC = ("zeros", "constant")
 SETTING = ("dataset", "depth", "width", "lr")  # one comparison per training setting
 
 
@@ -50,23 +51,30 @@ def dying_per_run(runs, layers):
     "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks; "
     "Maas, Hannun & Ng 2013.",
     ["leaky_relu"],
+    quote="Leaky ReLU overcomes vanishing gradients entirely by supplying a small, non-zero "
+    "gradient, α value (usually 0.01) for z values ≤ 0 .",
+    seed=True,
 )
-def check_leaky_relu(claim, results):
+def check_leaky_relu(results):
     runs = results.rows("runs", "leaky_relu")
-    runs = runs[runs["activation"].isin(["relu", "leaky_relu"]) & ~runs["scheme"].isin(SYMMETRIC)]
+    runs = runs[
+        runs["activation"].isin(["relu", "leaky_relu"]) & ~runs["scheme"].isin(SYMMETRIC_INITS)
+    ]
     layers = results.rows("layers", "leaky_relu")
     if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
         raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
     per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
-    table = per_run.pivot_table(index=[*SETTING, "seed"], columns="activation",
-                                values="probe_newly_dead")  # fmt: skip
+    table = per_run.pivot_table(
+        index=[*SETTING, "seed"], columns="activation", values="probe_newly_dead"
+    )
     if set(table.columns) != {"relu", "leaky_relu"}:
         raise NotTestable("the leaky_relu study lacks completed ReLU or Leaky ReLU runs")
     regime, fewer, diverging = [], [], []
     for key, g in table.groupby(level=list(SETTING)):
         both = g.dropna()  # seeds in which both activations completed (did not diverge)
-        dying = Effect(f"{setting_text(key)}: ReLU's newly dead share", tuple(g["relu"]),
-                       DYING, True)  # fmt: skip
+        dying = Effect(
+            f"{setting_text(key)}: ReLU's newly dead share", tuple(g["relu"]), DYING, True
+        )
         regime.append(dying)
         if dying.outcome != HOLDS:
             continue
@@ -81,8 +89,12 @@ def check_leaky_relu(claim, results):
                 True,
             )
         )
-    skipped = (f"; in the dying regime but left out, most runs of one activation diverged: "
-               f"{'; '.join(diverging)}") if diverging else ""  # fmt: skip
+    skipped = (
+        f"; in the dying regime but left out, most runs of one activation diverged: "
+        f"{'; '.join(diverging)}"
+        if diverging
+        else ""
+    )
     largest = max(regime, key=lambda e: e.estimate)
     if fewer:
         why = f"{len(fewer)} setting(s) are in the dying regime and decide{skipped}"
@@ -93,49 +105,75 @@ def check_leaky_relu(claim, results):
             f"no setting is in the dying regime beyond seed noise (largest ReLU share "
             f"{largest.text()}); higher rates, more seeds or longer training would decide"
         )
-    completed = runs["status"].eq("completed").groupby(
-        [runs[k] for k in (*SETTING, "activation")]).mean()  # fmt: skip
-    revived = per_run.groupby("activation")["probe_revived"].median()
-    measured = [(e.label, e.text()) for e in regime + fewer] + [
-        ("Dead at init (z <= 0 on every training row), ReLU vs Leaky",
-         " vs ".join(f"{per_run.loc[per_run['activation'].eq(a), 'dead_at_init'].median():.1%}"
-                     for a in ("relu", "leaky_relu"))),
-        ("Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
-         " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in ("relu", "leaky_relu"))),
-        ("Runs that diverged (left out): ReLU / Leaky",
-         "; ".join(f"{setting_text(key)}: {1 - c.get('relu', 1):.0%} / "
-                   f"{1 - c.get('leaky_relu', 1):.0%}"
-                   for key, c in completed.unstack().iterrows())),
-    ]  # fmt: skip
-    rule = (
-        f"Counted on every training row: the share of hidden units active at init and inactive "
-        f"(z <= 0 on every row) at the end of training, mean over hidden layers, per run "
-        f"(zeros/constant inits and diverged runs left out; a setting in which most runs of "
-        f"either activation diverged cannot decide). A setting (dataset, depth, width, "
-        f"learning rate) is in the dying regime when the 95% interval over seeds of ReLU's "
-        f"share lies above {DYING:.0%}. Reproduced if at least one setting is, and in every such "
-        f"setting the interval of ReLU's minus Leaky's share over paired seeds lies above "
-        f"{FEWER:.0%} points; not reproduced if one lies below; inconclusive otherwise, and "
-        f"when no setting is in the dying regime. Here: {why}."
-    )
-    shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
-
-    def plot(fig, axes):
-        sns.pointplot(shown, x="lr", y="newly_dead", hue="activation", ax=axes[0],
-                      estimator="mean", errorbar=("ci", 95), dodge=0.2)  # fmt: skip
-        axes[0].axhline(DYING, color="grey", ls=":", lw=1)
-        axes[0].set_ylabel("newly dead share of hidden units")
-        axes[0].set_xlabel("learning rate")
-        legend_outside(fig, axes)
-
-    figure = results.draw(claim, plot, size=(7.0, 3.8))
+    # shown without a deciding setting: the dying settings that could not decide, else the
+    # nearest to dying; the other settings' regime effects are rows
+    effects = fewer or [e for e in regime if e.outcome == HOLDS] or [largest]
     caption = (
         f"Share of hidden units that were active at init and are inactive on every training "
         f"row after training, per learning rate (mean and 95% interval over runs); dotted: the "
         f"dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
     )
-    if not fewer:  # the claim's condition is not met: nothing to decide
-        # shown: the dying settings that could not decide, else the nearest to dying
-        shown = [e for e in regime if e.outcome == HOLDS] or [largest]
-        return claim.finding(INCONCLUSIVE, rule, measured, figure, caption, shown)
-    return claim.decided(fewer, rule, measured, figure, caption)
+    shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
+    return Evidence(
+        effects,
+        [(e.label, e.text()) for e in regime if e not in effects] + leaky_rows(runs, per_run),
+        method=(
+            "Counted on every training row: the share of hidden units active at init and "
+            "inactive (z <= 0 on every row) at the end of training, mean over hidden layers, "
+            "per run (zeros/constant inits and diverged runs left out; a setting in which "
+            "most runs of either activation diverged cannot decide). A setting (dataset, "
+            "depth, width, learning rate) is in the dying regime when the 95% interval over "
+            f"seeds of ReLU's share lies above {DYING:.0%}; in every such setting the effect "
+            f"is ReLU's minus Leaky's share over paired seeds (claim: above {FEWER:.0%} "
+            "points). Inconclusive when no setting is in the dying regime."
+        ),
+        notes=f"Here: {why}.",
+        inconclusive="" if fewer else "the claim's condition, a dying regime, is not met",
+        figure=Figure(partial(plot, shown), caption, size=(7.0, 3.8)),
+    )
+
+
+def leaky_rows(runs, per_run):
+    """Dead at init, revived, and diverged runs, ReLU against Leaky."""
+    completed = (
+        runs["status"].eq("completed").groupby([runs[k] for k in (*SETTING, "activation")]).mean()
+    )
+    revived = per_run.groupby("activation")["probe_revived"].median()
+    activations = ("relu", "leaky_relu")
+    dead = [per_run.loc[per_run["activation"].eq(a), "dead_at_init"].median() for a in activations]
+    return [
+        (
+            "Dead at init (z <= 0 on every training row), ReLU vs Leaky",
+            " vs ".join(f"{d:.1%}" for d in dead),
+        ),
+        (
+            "Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
+            " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in activations),
+        ),
+        (
+            "Runs that diverged (left out): ReLU / Leaky",
+            "; ".join(
+                f"{setting_text(key)}: {1 - c.get('relu', 1):.0%} / "
+                f"{1 - c.get('leaky_relu', 1):.0%}"
+                for key, c in completed.unstack().iterrows()
+            ),
+        ),
+    ]
+
+
+def plot(shown, fig, axes):
+    """The newly dead share per learning rate, ReLU against Leaky."""
+    sns.pointplot(
+        shown,
+        x="lr",
+        y="newly_dead",
+        hue="activation",
+        ax=axes[0],
+        estimator="mean",
+        errorbar=("ci", 95),
+        dodge=0.2,
+    )
+    axes[0].axhline(DYING, color="grey", ls=":", lw=1)
+    axes[0].set_ylabel("newly dead share of hidden units")
+    axes[0].set_xlabel("learning rate")
+    legend_outside(fig, axes)

@@ -14,12 +14,14 @@ its own sub-claim, reported beside the verdict, which rests on the ReLU-family a
 for which the paper reports its gains.
 """
 
+from functools import partial
+
 import seaborn as sns
 
 from ..effects import Effect, paired
 from ..plotting import legend_outside
 from ..text import gnum, listed
-from .base import NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 MIN_DEPTH = 20  # "very deep": the paper's thin FitNets have 11-19 layers; we go deeper
 RIVALS = ("orthogonal", "he_normal")  # the standard inits LSUV is set against
@@ -35,8 +37,10 @@ def effects_of(runs):
             diff = paired(g, "scheme", "final_test_accuracy", "lsuv", rival)
             if not len(diff):
                 continue
-            effect = Effect(f"{dataset}, {activation}, depth {depth}: LSUV minus {rival}, final "
-                            "test accuracy", tuple(diff), -MARGIN, True)  # fmt: skip
+            label = (
+                f"{dataset}, {activation}, depth {depth}: LSUV minus {rival}, final test accuracy"
+            )
+            effect = Effect(label, tuple(diff), -MARGIN, True)
             (sub if activation in SUB_CLAIM else effects).append(effect)
     return effects, sub
 
@@ -50,10 +54,10 @@ def effects_of(runs):
     "Mishkin & Matas 2016, 'All you need is a good init' (section 4, tables 2-3).",
     ["lsuv"],
 )
-def check_lsuv(claim, results):
+def check_lsuv(results):
     runs = results.rows("runs", "lsuv")
-    runs = runs[(runs["depth"] >= MIN_DEPTH)
-                & (runs["scheme"].eq("lsuv") | runs["scheme"].isin(RIVALS))]  # fmt: skip
+    compared = runs["scheme"].eq("lsuv") | runs["scheme"].isin(RIVALS)
+    runs = runs[(runs["depth"] >= MIN_DEPTH) & compared]
     effects, sub = effects_of(runs)
     if not effects:
         raise NotTestable(
@@ -62,38 +66,45 @@ def check_lsuv(claim, results):
         )
     keys = ["dataset", "activation", "depth", "init"]
     cells = runs.groupby(keys, as_index=False)["final_test_accuracy"].median()
-    measured = [
-        (f"{r.dataset}, {r.activation}, depth {r.depth}, {r.init}: median final test accuracy",
-         gnum(r.final_test_accuracy, 3))
+    rows = [
+        (
+            f"{r.dataset}, {r.activation}, depth {r.depth}, {r.init}: median final test accuracy",
+            gnum(r.final_test_accuracy, 3),
+        )
         for r in cells.itertuples()
-    ] + [(e.label, e.text()) for e in effects] + [
-        (f"Sub-claim (not in the verdict): {e.label}", e.text()) for e in sub
-    ]  # fmt: skip
+    ] + [(f"Sub-claim (not in the verdict): {e.label}", e.text()) for e in sub]
     momenta, steps = listed(runs["momentum"], "{:g}"), listed(runs["steps"])
-    rule = (
-        f"Non-inferiority at the end of training, per dataset, activation, depth (>= "
-        f"{MIN_DEPTH}) and rival ({', '.join(RIVALS)}): the 95% interval over paired seeds of "
-        f"LSUV's final test accuracy minus the rival's. Reproduced if every interval lies "
-        f"above -{MARGIN} (better or equal); not reproduced if one lies below it; otherwise "
-        f"inconclusive. {', '.join(SUB_CLAIM)} is a sub-claim shown beside the verdict: "
-        f"theory puts LSUV's tanh net in the chaotic phase (chi1 ~ 1.2) and the paper's tanh "
-        f"column shows no LSUV gain. The paper's setting: SGD with momentum 0.9 and a step-"
-        f"decayed lr for ~230 epochs; here momentum {momenta}, a constant lr (the engine has "
-        f"no schedule), {steps} steps."
-    )
     shown = runs.assign(net=runs["activation"] + ", d" + runs["depth"].astype(str))
-
-    def plot(fig, axes):
-        sns.barplot(shown, x="net", y="final_test_accuracy", hue="init", ax=axes[0],
-                    errorbar=("ci", 95))  # fmt: skip
-        axes[0].set_ylabel("final test accuracy (mean, 95% CI)")
-        axes[0].set_xlabel("")
-        legend_outside(fig, axes)
-
-    nets = shown["net"].nunique()
-    figure = results.draw(claim, plot, size=(2.2 * nets + 3.0, 4.0))
     caption = (
         f"Final test accuracy of nets of depth >= {MIN_DEPTH} under LSUV and the standard inits, "
         f"per activation (mean and 95% interval over seeds)."
     )
-    return claim.decided(effects, rule, measured, figure, caption)
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            f"Non-inferiority at the end of training, per dataset, activation, depth (>= "
+            f"{MIN_DEPTH}) and rival ({', '.join(RIVALS)}): LSUV's final test accuracy minus "
+            f"the rival's over paired seeds, against -{MARGIN} (better or equal)."
+        ),
+        notes=(
+            f"{', '.join(SUB_CLAIM)} is a sub-claim shown beside the verdict: theory puts "
+            f"LSUV's tanh net in the chaotic phase (chi1 ~ 1.2) and the paper's tanh column "
+            f"shows no LSUV gain. The paper's setting: SGD with momentum 0.9 and a step-decayed "
+            f"lr for ~230 epochs; here momentum {momenta}, a constant lr (the engine has no "
+            f"schedule), {steps} steps."
+        ),
+        figure=Figure(
+            partial(plot, shown), caption, size=(2.2 * shown["net"].nunique() + 3.0, 4.0)
+        ),
+    )
+
+
+def plot(shown, fig, axes):
+    """Final test accuracy per net and init."""
+    sns.barplot(
+        shown, x="net", y="final_test_accuracy", hue="init", ax=axes[0], errorbar=("ci", 95)
+    )
+    axes[0].set_ylabel("final test accuracy (mean, 95% CI)")
+    axes[0].set_xlabel("")
+    legend_outside(fig, axes)

@@ -14,6 +14,8 @@ minimum on the grid's edge leaves the optimum unknown (that seed is dropped). Pe
 the shift is the widest net's optimum minus the narrowest's, in octaves.
 """
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -22,7 +24,7 @@ from ..effects import Effect
 from ..outcomes import lr_optimum
 from ..plotting import grid_axis
 from ..text import gnum
-from .base import NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 STAYS = 1.0  # muP: the optimum moves by less than one octave (x2) across the widths
 SHIFTS = -1.0  # SP: the optimum falls by more than one octave across the widths
@@ -37,8 +39,9 @@ def optima(runs):
     runs = runs.assign(
         log2_lr=np.log2(runs["lr"]),
         loss=runs["final_train_loss"].where(
-            runs["status"].eq("completed") & np.isfinite(runs["final_train_loss"]), np.inf),
-    )  # fmt: skip
+            runs["status"].eq("completed") & np.isfinite(runs["final_train_loss"]), np.inf
+        ),
+    )
     keys = ["optimizer", "parametrization", "width", "seed"]
     rows = []
     for key, g in runs.groupby(keys):
@@ -104,7 +107,7 @@ def coordinate_sizes(layers, runs, lrs):
     STUDIES,
     partial=True,
 )
-def check_mup(claim, results):
+def check_mup(results):
     runs = results.rows("runs", *STUDIES)
     runs = runs[runs["parametrization"].isin(["sp", "mup"])]
     if runs["width"].nunique() < 2 or runs["lr"].nunique() < 3:
@@ -115,34 +118,21 @@ def check_mup(claim, results):
         raise NotTestable("the muP studies lack SP and muP runs at two widths")
     edge = table["log2_lr_opt"].isna().sum()
     summary = table.groupby(["optimizer", "parametrization", "width"])[
-        ["log2_lr_opt", "best_loss"]].median()  # fmt: skip
-    measured = [
-        (f"{opt} {par}: optimal lr by width (median over seeds)",
-         ", ".join(f"{w}: 2^{gnum(v, 3)}" for (_, _, w), v in g["log2_lr_opt"].items()))
+        ["log2_lr_opt", "best_loss"]
+    ].median()
+    rows = [
+        (
+            f"{opt} {par}: optimal lr by width (median over seeds)",
+            ", ".join(f"{w}: 2^{gnum(v, 3)}" for (_, _, w), v in g["log2_lr_opt"].items()),
+        )
         for (opt, par), g in summary.groupby(level=[0, 1], sort=False)
-    ] + [(e.label, e.text()) for e in effects]  # fmt: skip
+    ]
     if edge:
-        measured.append(("Runs whose best lr lay on the grid's edge (dropped)", str(edge)))
-    budget = ", ".join(f"{o}: {s} steps" for o, s in runs.groupby("optimizer")["steps"].max()
-                       .items())  # fmt: skip
-    rule = (
-        f"Per optimizer, parametrization, width and seed: the final training loss over the lr "
-        f"grid (a diverged run counts as infinite); the optimum is the vertex of the parabola "
-        f"through the lowest loss and its two neighbours in log2 lr (a minimum on the grid's "
-        f"edge drops that seed). Per seed, the shift is the widest net's optimum minus the "
-        f"narrowest's. Reproduced if, for every optimizer, muP's shift lies within +-{STAYS:g} "
-        f"octave and its widest net's best loss is below {NO_WORSE:g} x the narrowest's, and "
-        f"SP's shift lies below {SHIFTS:g} octave: each by its 95% interval over seeds; not "
-        f"reproduced if one interval lies on the wrong side; otherwise inconclusive. "
-        f"muP's base width is the narrowest width, where muP and SP coincide. Budget: {budget}."
+        rows.append(("Runs whose best lr lay on the grid's edge (dropped)", str(edge)))
+    budget = ", ".join(
+        f"{o}: {s} steps" for o, s in runs.groupby("optimizer")["steps"].max().items()
     )
-    base = table[table["parametrization"].eq("mup")
-                 & table["width"].eq(table["width"].min())]  # fmt: skip
-    grid = np.log2(np.sort(runs["lr"].unique()))
-    check_lr = {
-        opt: float(2 ** grid[np.argmin(np.abs(grid - np.nanmedian(g["log2_lr_opt"])))])
-        for opt, g in base.groupby("optimizer") if g["log2_lr_opt"].notna().any()
-    }  # fmt: skip
+    check_lr = coordinate_check_lrs(table, runs)
     layers = results.rows(
         "layers", *STUDIES, columns=("cell", "seed", "step", "layer", "act_mean", "act_std")
     )
@@ -153,50 +143,6 @@ def check_mup(claim, results):
     ).groupby(["optimizer", "parametrization", "width", "log2_lr"], as_index=False)["loss"]
     curves = curves.median()
     optimizers = list(dict.fromkeys(runs["optimizer"]))
-
-    def plot(fig, axes):
-        widths = sorted(table["width"].unique())
-        palette = dict(zip(widths, sns.color_palette("viridis", len(widths))))
-        for row, opt in enumerate(optimizers):
-            for col, par in enumerate(["sp", "mup"]):
-                ax = axes[row, col]
-                c = curves[curves["optimizer"].eq(opt) & curves["parametrization"].eq(par)]
-                for w, g in c.groupby("width"):
-                    ax.plot(g["log2_lr"], g["loss"], marker=".", color=palette[w], label=w)
-                    best = summary.loc[(opt, par, w)] if (opt, par, w) in summary.index else None
-                    if best is not None and np.isfinite(best["log2_lr_opt"]):
-                        ax.axvline(best["log2_lr_opt"], color=palette[w], lw=0.8, ls=":")
-                ax.set_yscale("log")
-                ax.set_xlabel("log2 learning rate")
-                ax.set_ylabel("final train loss (median)")
-                ax.set_title(f"{opt}, {par.upper() if par == 'sp' else 'muP'}")
-                ax.legend(title="width", fontsize=7)
-                ax = axes[row, 2 + col]
-                k = coords[coords["optimizer"].eq(opt) & coords["parametrization"].eq(par)]
-                for (layer, step), g in k.groupby(["layer", "step"]):
-                    ax.plot(
-                        g["width"],
-                        g["rms"],
-                        marker="o",
-                        ms=3,
-                        color=sns.color_palette()[int(layer) % 10],
-                        alpha=0.35 + 0.65 * step / (COORDINATE_STEPS - 1),
-                        label=f"layer {int(layer)}" if step == 0 else None,
-                    )
-                grid_axis(ax, widths)
-                ax.set_yscale("log")
-                ax.set_xlabel("width")
-                ax.set_ylabel("coordinate size (RMS)")
-                lr = check_lr.get(opt)
-                ax.set_title(
-                    f"coordinate check, {opt} {'SP' if par == 'sp' else 'muP'}, "
-                    f"lr {gnum(lr, 2) if lr else '?'}",
-                    fontsize=8,
-                )
-                ax.legend(fontsize=6)
-
-    figure = results.draw(claim, plot, ncols=4, nrows=len(optimizers),
-                          size=(15.0, 3.6 * len(optimizers)))  # fmt: skip
     caption = (
         "Left pair: final training loss against log2 learning rate, one line per width (median "
         "over seeds; dotted: each width's optimum), under SP and muP, per optimizer. Right "
@@ -205,4 +151,79 @@ def check_mup(claim, results):
         f"optimum at the base width; flat lines mean the updates keep every layer's "
         f"coordinates the same size at every width."
     )
-    return claim.decided(effects, rule, measured, figure, caption)
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            "Per optimizer, parametrization, width and seed: the final training loss over "
+            "the lr grid (a diverged run counts as infinite); the optimum is the vertex of the "
+            "parabola through the lowest loss and its two neighbours in log2 lr (a minimum on "
+            "the grid's edge drops that seed). Per seed, the shift is the widest net's optimum "
+            "minus the narrowest's, in octaves; muP's best loss is compared as widest over "
+            "narrowest."
+        ),
+        notes=(
+            f"muP's base width is the narrowest width, where muP and SP coincide. Budget: {budget}."
+        ),
+        figure=Figure(
+            partial(plot, table, summary, curves, coords, check_lr, optimizers),
+            caption,
+            ncols=4,
+            nrows=len(optimizers),
+            size=(15.0, 3.6 * len(optimizers)),
+        ),
+    )
+
+
+def coordinate_check_lrs(table, runs):
+    """Per optimizer: the grid's lr nearest muP's median optimum at the base width."""
+    base = table[table["parametrization"].eq("mup") & table["width"].eq(table["width"].min())]
+    grid = np.log2(np.sort(runs["lr"].unique()))
+    return {
+        opt: float(2 ** grid[np.argmin(np.abs(grid - np.nanmedian(g["log2_lr_opt"])))])
+        for opt, g in base.groupby("optimizer")
+        if g["log2_lr_opt"].notna().any()
+    }
+
+
+def plot(table, summary, curves, coords, check_lr, optimizers, fig, axes):
+    """Per optimizer: loss against lr under SP and muP, and muP's coordinate check."""
+    widths = sorted(table["width"].unique())
+    palette = dict(zip(widths, sns.color_palette("viridis", len(widths))))
+    for row, opt in enumerate(optimizers):
+        for col, par in enumerate(["sp", "mup"]):
+            ax = axes[row, col]
+            c = curves[curves["optimizer"].eq(opt) & curves["parametrization"].eq(par)]
+            for w, g in c.groupby("width"):
+                ax.plot(g["log2_lr"], g["loss"], marker=".", color=palette[w], label=w)
+                best = summary.loc[(opt, par, w)] if (opt, par, w) in summary.index else None
+                if best is not None and np.isfinite(best["log2_lr_opt"]):
+                    ax.axvline(best["log2_lr_opt"], color=palette[w], lw=0.8, ls=":")
+            ax.set_yscale("log")
+            ax.set_xlabel("log2 learning rate")
+            ax.set_ylabel("final train loss (median)")
+            ax.set_title(f"{opt}, {par.upper() if par == 'sp' else 'muP'}")
+            ax.legend(title="width", fontsize=7)
+            ax = axes[row, 2 + col]
+            k = coords[coords["optimizer"].eq(opt) & coords["parametrization"].eq(par)]
+            for (layer, step), g in k.groupby(["layer", "step"]):
+                ax.plot(
+                    g["width"],
+                    g["rms"],
+                    marker="o",
+                    ms=3,
+                    color=sns.color_palette()[int(layer) % 10],
+                    alpha=0.35 + 0.65 * step / (COORDINATE_STEPS - 1),
+                    label=f"layer {int(layer)}" if step == 0 else None,
+                )
+            grid_axis(ax, widths)
+            ax.set_yscale("log")
+            ax.set_xlabel("width")
+            ax.set_ylabel("coordinate size (RMS)")
+            lr = check_lr.get(opt)
+            ax.set_title(
+                f"coordinate check, {opt} {'SP' if par == 'sp' else 'muP'}, "
+                f"lr {gnum(lr, 2) if lr else '?'}",
+                fontsize=8,
+            )
+            ax.legend(fontsize=6)

@@ -16,15 +16,17 @@ and at the deepest depth each zero-start arm must make progress and reach a best
 training loss no worse than 1.25 x the pre-LayerNorm net's.
 """
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..effects import FAILS, HOLDS, Effect
+from ..effects import FAILS, UNDECIDED, Effect
 from ..outcomes import STALL_MARGIN, largest_trainable_lr, n_hidden
 from ..plotting import grid_axis
 from ..text import gnum, listed
-from .base import INCONCLUSIVE, NotTestable, published_claim
+from .base import Evidence, Figure, NotTestable, published_claim
 
 FALLS = 1.0  # He: the largest trainable lr at the deepest net at least 2x below the shallowest's
 AS_WELL = 1.25  # a zero-start arm's best train loss at most this x pre-LayerNorm's
@@ -37,13 +39,18 @@ def arm_of(runs):
     """Which arm each residual run belongs to, from its scheme, branch scaling and norm;
     None for other combinations."""
     he = runs["scheme"].eq("he_normal") & runs["branch_scaling"].eq("fixed")
-    return pd.Series(np.select(
-        [runs["scheme"].eq("fixup") & runs["norm"].eq("none"),
-         runs["scheme"].eq("he_normal") & runs["branch_scaling"].eq("gate")
-         & runs["norm"].eq("none"),
-         he & runs["norm"].eq("layernorm"),
-         he & runs["norm"].eq("none")],
-        [FIXUP, GATE, LAYERNORM, HE], default=""), index=runs.index).replace("", None)  # fmt: skip
+    none = runs["norm"].eq("none")
+    arms = np.select(
+        [
+            runs["scheme"].eq("fixup") & none,
+            runs["scheme"].eq("he_normal") & runs["branch_scaling"].eq("gate") & none,
+            he & runs["norm"].eq("layernorm"),
+            he & none,
+        ],
+        [FIXUP, GATE, LAYERNORM, HE],
+        default="",
+    )
+    return pd.Series(arms, index=runs.index).replace("", None)
 
 
 def per_seed(runs):
@@ -58,11 +65,11 @@ def per_seed(runs):
     rows = []
     for (arm, blocks, seed), g in runs.groupby(["arm", "blocks", "seed"]):
         best = g.loc[g["loss"].idxmin()]
-        gap = (best["final_train_accuracy"] - best["majority_rate"]
-               if np.isfinite(best["loss"]) else -1.0)  # fmt: skip
+        finite = np.isfinite(best["loss"])
+        gap = best["final_train_accuracy"] - best["majority_rate"] if finite else -1.0
         rows.append((arm, blocks, seed, best["loss"], best["lr"], gap, largest_trainable_lr(g)))
-    return pd.DataFrame(rows, columns=["arm", "blocks", "seed", "best_loss", "best_lr", "gap",
-                                       "max_lr"])  # fmt: skip
+    columns = ["arm", "blocks", "seed", "best_loss", "best_lr", "gap", "max_lr"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def zero_branch_effects(table, lowest_lr):
@@ -71,28 +78,25 @@ def zero_branch_effects(table, lowest_lr):
     zero-start arm at the deepest depth: progress (best final train accuracy over chance)
     and best loss over pre-LayerNorm's."""
     shallow, deep = table["blocks"].min(), table["blocks"].max()
-    he = table[table["arm"].eq(HE)].pivot_table(index="seed", columns="blocks",
-                                                 values="max_lr", dropna=False)  # fmt: skip
+    he = table[table["arm"].eq(HE)]
+    he = he.pivot_table(index="seed", columns="blocks", values="max_lr", dropna=False)
     effects = []
     if shallow in he and deep in he:
         none_deep = he[deep].isna()
-        deep_lr = he[deep].fillna(lowest_lr / 2)
-        fall = np.log2(he[shallow] / deep_lr)
-        effects.append(Effect(
-            f"He: log2 largest trainable lr at {shallow} blocks over {deep} blocks",
-            tuple(fall), FALLS, True, censored=tuple(none_deep)))  # fmt: skip
-    at_deep = table[table["blocks"].eq(deep)].pivot_table(index="seed", columns="arm",
-                                                           values="best_loss")  # fmt: skip
-    progress = table[table["blocks"].eq(deep)].pivot_table(index="seed", columns="arm",
-                                                            values="gap")  # fmt: skip
+        fall = np.log2(he[shallow] / he[deep].fillna(lowest_lr / 2))
+        label = f"He: log2 largest trainable lr at {shallow} blocks over {deep} blocks"
+        effects.append(Effect(label, tuple(fall), FALLS, True, censored=tuple(none_deep)))
+    deepest = table[table["blocks"].eq(deep)]
+    at_deep = deepest.pivot_table(index="seed", columns="arm", values="best_loss")
+    progress = deepest.pivot_table(index="seed", columns="arm", values="gap")
     for arm in ZERO_START:
         if arm in progress:
-            effects.append(Effect(f"{arm}, {deep} blocks: best final train accuracy minus chance",
-                                  tuple(progress[arm]), STALL_MARGIN, True))  # fmt: skip
+            label = f"{arm}, {deep} blocks: best final train accuracy minus chance"
+            effects.append(Effect(label, tuple(progress[arm]), STALL_MARGIN, True))
         if arm in at_deep and LAYERNORM in at_deep:
-            effects.append(Effect(
-                f"{arm}, {deep} blocks: best train loss over pre-LayerNorm's",
-                tuple(at_deep[arm] / at_deep[LAYERNORM]), AS_WELL, False))  # fmt: skip
+            label = f"{arm}, {deep} blocks: best train loss over pre-LayerNorm's"
+            ratio = at_deep[arm] / at_deep[LAYERNORM]
+            effects.append(Effect(label, tuple(ratio), AS_WELL, False))
     return effects
 
 
@@ -109,7 +113,7 @@ def zero_branch_effects(table, lowest_lr):
     STUDIES,
     partial=True,
 )
-def check_zero_branch(claim, results):
+def check_zero_branch(results):
     runs = results.rows("runs", *STUDIES)
     runs = runs[runs["architecture"].eq("residual")]
     runs = runs.assign(arm=arm_of(runs)).dropna(subset=["arm"])
@@ -124,81 +128,78 @@ def check_zero_branch(claim, results):
         trainable=("max_lr", lambda v: int(v.notna().sum())),
         seeds=("seed", "size"),
     )
-    measured = [
-        (f"{arm}: best final train loss (median) / largest trainable lr (median; seeds with "
-         "one) by blocks",
-         ", ".join(f"{b}: {gnum(r.best_loss, 3)} / "
-                   f"{gnum(r.max_lr, 2) if np.isfinite(r.max_lr) else 'none'} "
-                   f"({r.trainable}/{r.seeds})" for b, r in g.droplevel(0).iterrows()))
+    rows = [
+        (
+            f"{arm}: best final train loss (median) / largest trainable lr (median; seeds with "
+            "one) by blocks",
+            ", ".join(
+                f"{b}: {gnum(r.best_loss, 3)} / "
+                f"{gnum(r.max_lr, 2) if np.isfinite(r.max_lr) else 'none'} "
+                f"({r.trainable}/{r.seeds})"
+                for b, r in g.droplevel(0).iterrows()
+            ),
+        )
         for arm, g in summary.groupby(level=0)
-    ] + [(e.label, e.text()) for e in effects]  # fmt: skip
+    ]
     settings = (
         f"block size {listed(runs['block_size'])}, width {listed(runs['width'])}, optimizer "
         f"{listed(runs['optimizer'])}, momentum {listed(runs['momentum'], '{:g}')}, "
         f"{listed(runs['steps'])} steps, lrs {listed(runs['lr'], '{:g}')}"
     )
-    rule = (
-        f"Each arm at each depth and seed is judged at its best lr on the grid (lowest final "
-        f"train loss; a diverged run counts as infinite). A run is trainable when it completes "
-        f"with a final train accuracy above chance + {STALL_MARGIN}. Effects, each by its 95% "
-        f"interval over seeds: the standard He net's largest trainable lr at the shallowest "
-        f"depth over the deepest's above 2^{FALLS:g} (none trainable at the deepest: at least "
-        f"down to half the lowest lr, a lower bound); at the deepest depth, each zero-start "
-        f"arm ({', '.join(ZERO_START)}) above chance + {STALL_MARGIN} in best final train "
-        f"accuracy and below {AS_WELL:g} x pre-LayerNorm's best final train loss. Reproduced "
-        f"if all hold; if He's lr does not fall there is nothing to cure and the claim is "
-        f"inconclusive; not reproduced if a zero-start effect lies on the wrong side. "
-        f"Setting: {settings}."
-    )
     he_effect = effects[0] if effects and effects[0].label.startswith("He:") else None
-    if he_effect is not None and he_effect.outcome == FAILS:
-        return claim.finding(
-            INCONCLUSIVE,
-            rule + " The standard He net's largest trainable lr did not fall with depth here: "
-            "nothing to cure, so the zero-start arms are not judged.",
-            measured,
-            _figure(claim, results, table),
-            _caption(),
-            effects,
-        )
-    if he_effect is not None and he_effect.outcome != HOLDS:
-        rule += " Whether the He net degrades is undecided, so the claim is too."
-    return claim.decided(effects, rule, measured, _figure(claim, results, table), _caption())
-
-
-def _caption():
-    return (
-        "Left: the largest learning rate at which each arm still trains (solid; a cross at the "
-        "bottom: no lr on the grid trains) and its best lr (dashed), against the number of "
-        "residual blocks (medians over seeds). "
-        "Right: each arm's best final training loss over the grid (median and range over "
-        "seeds)."
+    he_outcome = None if he_effect is None else he_effect.outcome
+    undecided = " Whether the He net degrades is undecided, so the claim is too."
+    return Evidence(
+        effects,
+        rows,
+        method=(
+            f"Each arm at each depth and seed is judged at its best lr on the grid (lowest "
+            f"final train loss; a diverged run counts as infinite). A run is trainable when it "
+            f"completes with a final train accuracy above chance + {STALL_MARGIN}. He's largest "
+            f"trainable lr at the shallowest depth over the deepest's (none trainable at the "
+            f"deepest: at least down to half the lowest lr, a lower bound) is the condition: "
+            f"if it does not fall there is nothing to cure; at the deepest depth, each "
+            f"zero-start arm ({', '.join(ZERO_START)}) is compared with pre-LayerNorm."
+        ),
+        notes=f"Setting: {settings}." + (undecided if he_outcome == UNDECIDED else ""),
+        inconclusive=(
+            "the standard He net's largest trainable lr did not fall with depth here: nothing "
+            "to cure, so the zero-start arms are not judged"
+            if he_outcome == FAILS
+            else ""
+        ),
+        figure=Figure(partial(plot, table), CAPTION, ncols=2, size=(10.0, 3.8)),
     )
 
 
-def _figure(claim, results, table):
-    def plot(fig, axes):
-        palette = dict(zip([HE, LAYERNORM, GATE, FIXUP], sns.color_palette()))
-        floor = table["best_lr"].min() / 2
-        for arm, g in table.groupby("arm"):
-            med = g.groupby("blocks")["max_lr"].median()
-            axes[0].plot(med.index, med.fillna(floor), marker="o", color=palette[arm], label=arm)
-            none = med[med.isna()]
-            axes[0].scatter(none.index, [floor] * len(none), marker="x", s=70, color=palette[arm])
-            best = g[np.isfinite(g["best_loss"])].groupby("blocks")["best_lr"].median()
-            axes[0].plot(best.index, best, ls="--", lw=1, color=palette[arm])
-            loss = g.groupby("blocks")["best_loss"].agg(["median", "min", "max"])
-            loss = loss.replace(np.inf, np.nan)
-            axes[1].plot(loss.index, loss["median"], marker="o", color=palette[arm], label=arm)
-            axes[1].fill_between(loss.index, loss["min"], loss["max"], color=palette[arm],
-                                 alpha=0.15)  # fmt: skip
-        for ax in axes:
-            grid_axis(ax, table["blocks"].unique())
-            ax.set_xlabel("residual blocks")
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel("largest trainable lr")
-        axes[1].set_yscale("log")
-        axes[1].set_ylabel("best final train loss")
-        axes[1].legend(fontsize=8)
+CAPTION = (
+    "Left: the largest learning rate at which each arm still trains (solid; a cross at the "
+    "bottom: no lr on the grid trains) and its best lr (dashed), against the number of "
+    "residual blocks (medians over seeds). Right: each arm's best final training loss over "
+    "the grid (median and range over seeds)."
+)
 
-    return results.draw(claim, plot, ncols=2, size=(10.0, 3.8))
+
+def plot(table, fig, axes):
+    """Left: each arm's largest trainable and best lr against blocks; right: its best loss."""
+    palette = dict(zip([HE, LAYERNORM, GATE, FIXUP], sns.color_palette()))
+    floor = table["best_lr"].min() / 2
+    for arm, g in table.groupby("arm"):
+        med = g.groupby("blocks")["max_lr"].median()
+        axes[0].plot(med.index, med.fillna(floor), marker="o", color=palette[arm], label=arm)
+        none = med[med.isna()]
+        axes[0].scatter(none.index, [floor] * len(none), marker="x", s=70, color=palette[arm])
+        best = g[np.isfinite(g["best_loss"])].groupby("blocks")["best_lr"].median()
+        axes[0].plot(best.index, best, ls="--", lw=1, color=palette[arm])
+        loss = g.groupby("blocks")["best_loss"].agg(["median", "min", "max"])
+        loss = loss.replace(np.inf, np.nan)
+        axes[1].plot(loss.index, loss["median"], marker="o", color=palette[arm], label=arm)
+        axes[1].fill_between(loss.index, loss["min"], loss["max"], color=palette[arm], alpha=0.15)
+    for ax in axes:
+        grid_axis(ax, table["blocks"].unique())
+        ax.set_xlabel("residual blocks")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("largest trainable lr")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("best final train loss")
+    axes[1].legend(fontsize=8)

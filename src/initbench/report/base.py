@@ -34,7 +34,6 @@ PREFERRED_INITS = (
 MAX_LINES = 12  # hue levels in one line plot
 DASHES = ("-", (0, (5, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)))
 FEW_LINES = 5  # inits in the "during training" and convergence plots
-SYMMETRIC_SCHEMES = ("zeros", "constant")  # inits whose hidden units start identical
 
 
 def _value_key(v):

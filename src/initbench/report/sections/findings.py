@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ...effects import FAILS, UNDECIDED
 from ...findings import INCONCLUSIVE, read_findings
+from ...findings.base import spent_text
 from ...layout import Layout
 from ...text import gnum, slug
 
@@ -28,15 +29,16 @@ def build(findings_json, figure_dir):
         rendered.append({
             "key": f.key, "anchor": slug(f.key), "title": f.title, "claim": f.claim,
             "source": f.source, "studies": list(f.studies),
-            "measured": [(str(label), str(value)) for label, value in f.measured],
+            "measured": [(str(label), str(value)) for label, value in f.measured
+                         if label not in {e["label"] for e in f.effects}],  # once: as effects
             "verdict": f.verdict, "verdict_class": slug(f.verdict.replace(" ", "-")),
             "rule": f.rule, "figure": file if exists else None,
             "missing_figure": file if file and not exists else None, "caption": f.caption,
-            "tier": f.tier, "budget_text": budget_text(f.budget),
+            "tier": f.tier, "budget_text": spent_text(f.budget), "quote": f.quote, "seed": f.seed,
             "effects": [effect_row(e) for e in f.effects],
             "key_effect": key_effect_text(f.effects),
             "other_tiers": [
-                {"tier": tier, "verdict": o.verdict, "budget_text": budget_text(o.budget),
+                {"tier": tier, "verdict": o.verdict, "budget_text": spent_text(o.budget),
                  "verdict_class": slug(o.verdict.replace(" ", "-")),
                  "key_effect": key_effect_text(o.effects),
                  "disagrees": INCONCLUSIVE not in (o.verdict, f.verdict) and o.verdict != f.verdict}
@@ -71,15 +73,6 @@ def other_tiers(findings_json, shown):
         if tier not in shown:
             found[tier] = {f.key: f for f in read_findings(path)}
     return found
-
-
-def budget_text(budget):
-    if not budget:
-        return "no runs"
-    return "; ".join(
-        f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
-        for key, value in budget.items()
-    )
 
 
 def effect_row(effect):

@@ -5,22 +5,18 @@ import math
 import pandas as pd
 
 from ... import plotting
-from ...outcomes import finite, n_hidden, quantiles
+from ...outcomes import SYMMETRIC_INITS, finite, n_hidden, quantiles
 from ...text import gnum, join_words, plural
-from ..base import (
-    DASHES,
-    FEW_LINES,
-    SYMMETRIC_SCHEMES,
-)
+from ..base import DASHES, FEW_LINES
 
 
 def symmetry_cells(r):
     cells = r.cells[r.cells["depth"] >= 2]
     if "symmetry" in r.studies:
         study = cells[cells.index.isin(r.studies["symmetry"])]
-        if len(study) and study["scheme"].isin(SYMMETRIC_SCHEMES).any():
+        if len(study) and study["scheme"].isin(SYMMETRIC_INITS).any():
             return study
-    equal = cells[cells["scheme"].isin(SYMMETRIC_SCHEMES)]
+    equal = cells[cells["scheme"].isin(SYMMETRIC_INITS)]
     if not len(equal):
         return equal
     setting = ["dataset", "hidden", "steps", "lr", "batch_size"]
@@ -30,14 +26,14 @@ def symmetry_cells(r):
     best = max(counts.index, key=lambda k: (counts[k], layers[k[1]], -rank.get(k[0], 0)))
     same = (cells[setting] == pd.Series(best, index=setting)).all(axis=1)
     group = cells[same]
-    acts = group.loc[group["scheme"].isin(SYMMETRIC_SCHEMES), "activation"].unique()
+    acts = group.loc[group["scheme"].isin(SYMMETRIC_INITS), "activation"].unique()
     group = group[group["activation"].isin(acts)]
     keep = [
         v
         for a in acts
         for v in r.few_variants(group.loc[group["activation"] == a, "variant"], FEW_LINES + 1)
     ]
-    equal_variants = group.loc[group["scheme"].isin(SYMMETRIC_SCHEMES), "variant"]
+    equal_variants = group.loc[group["scheme"].isin(SYMMETRIC_INITS), "variant"]
     return group[group["variant"].isin(set(keep) | set(equal_variants))]
 
 
