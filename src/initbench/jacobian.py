@@ -47,12 +47,14 @@ def predicted_spectrum(scheme, activation, init_params, factors):
     if scheme not in MEAN_FIELD_SCHEMES:
         raise ValueError(f"at_q_star needs an init of scheme {' or '.join(MEAN_FIELD_SCHEMES)} "
                          f"(its sigma_w2 and sigma_b2 fix q*), got {scheme!r}")  # fmt: skip
-    params = {k: v for k, v in INITS[scheme].params.items() if k != "sigma_w2"}
-    params.update(init_params)
+    params = {**INITS[scheme].params, **init_params}
     sb2 = float(params["sigma_b2"])
-    sw2 = float(params["sigma_w2"]) if scheme == "mean_field" else None
-    if sw2 is None:
+    if scheme == "critical":
         sw2, _ = theory.critical_point(activation, sb2)
+    elif "sigma_w2" in init_params:
+        sw2 = float(init_params["sigma_w2"])
+    else:
+        raise ValueError("init scheme 'mean_field' needs param 'sigma_w2'")
     return theory.jacobian_moments(activation, sw2, sb2, factors, params["weights"])
 
 

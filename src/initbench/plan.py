@@ -251,5 +251,5 @@ def _check_at_q_star(where, probe, scheme, activation, params, hidden):
                           "probe.jacobian: true too")  # fmt: skip
     try:
         predicted_spectrum(scheme, activation, params, len(hidden) - 1)
-    except (ValueError, KeyError) as error:
+    except ValueError as error:
         raise ConfigError(f"{where}: probe.at_q_star with {activation}: {error}") from None

@@ -13,7 +13,10 @@ of J J^T have, at infinite width,
 Free multiplicative convolution multiplies S-transforms, S(z) = (1 - v z + O(z^2)) / m_1 for
 a law of mean m_1 and normalised variance v, so m_1 multiplies and v adds over the 2L free
 factors D^2 (v = mu_2/mu_1^2 - 1) and W W^T (v = -s_1): exact in L at infinite width.
-Finite width N adds O(L/N) (see tests/test_theory.py for Monte Carlo numbers).
+At finite width N (Monte Carlo, one input at q*, var(s^2)/mean(s^2)^2 per net and input):
+tanh orthogonal at q* = 0.020 is within 1-6% of it at N = 64-256 up to L = 254; Gaussian
+and ReLU within 5% while L/N < 0.2, about 0.75-0.9 of it at L/N = 0.5-1 (the spectrum's top
+is then a few outliers). var(s^2) alone is heavy-tailed there (its mean up to 2-7x this).
 
 The size of a He-initialised ReLU net's activations (Hanin & Nica 2019, "Products of many
 large random matrices and gradients in deep neural networks"; Hanin 2018): with weights
