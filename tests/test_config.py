@@ -100,6 +100,13 @@ BAD_CONFIGS = [
                                          {"split": "test", "rows": 4, "jacobian": True}),
      "studies.overview: probe.jacobian needs a plain net of two or more hidden layers of one "
      "width, got hidden [16] (plain)"),
+    ("at_q_star without the Jacobian", _set(("studies", "course", "probe"),
+                                             {"split": "test", "at_q_star": True}),
+     "studies.course: probe.at_q_star scales the Jacobian probe's rows; set probe.jacobian"),
+    ("at_q_star of an init without q*", _set(("studies", "course"), {**QUICK["studies"]["course"],
+     "hidden": [[8, 8, 8]], "probe": {"split": "test", "jacobian": True, "at_q_star": True}}),
+     "studies.course: probe.at_q_star with relu: at_q_star needs an init of scheme mean_field "
+     "or critical (its sigma_w2 and sigma_b2 fix q*), got 'zeros'"),
     ("unknown weights", _set(("inits", "normal_small"),
                              {"scheme": "mean_field", "sigma_w2": 1.0, "weights": "uniform"}),
      "weights must be normal or orthogonal, got 'uniform'"),
@@ -311,6 +318,20 @@ def test_seeds_as_a_count_and_the_jacobian_probe_reach_the_cells():
     keys = {c.key for c in cells}
     del config["studies"]["course"]["probe"]["jacobian"]  # off: the cells' keys change
     assert not keys & {c.key for c in plan(config).cells.values()}
+
+
+def test_at_q_star_reaches_the_cells_and_cells_without_it_keep_their_keys():
+    config = copy.deepcopy(QUICK)
+    study = config["studies"]["course"]
+    study.update(inits=["mean_field"], activations=["tanh"], hidden=[[8, 8, 8]])
+    study["probe"] = {"split": "test", "rows": 2, "jacobian": True}
+    before = plan(config).cells
+    study["probe"]["at_q_star"] = False  # spelled out at its default: the same cells
+    assert plan(config).cells.keys() == before.keys()
+    study["probe"]["at_q_star"] = True
+    after = [plan(config).cells[n] for n in plan(config).studies["course"]]
+    assert all(c.probe_at_q_star for c in after) and not {c.name for c in after} & set(before)
+    assert not any(c.probe_at_q_star for c in before.values())
 
 
 def test_inverse_depth_lr_scaling():

@@ -312,3 +312,130 @@ def test_predictions_tabulate_the_theory_at_cells_and_along_curves():
     assert len(tanh) == theory.CURVE_POINTS
     assert tanh.min() == 0.5 and tanh.max() == 2.5  # half a grid step beyond the cells
     assert theory.predictions(settings.iloc[4:]).empty
+
+
+# ---- spectra: the Jacobian's spectrum (Pennington et al. 2017) and ReLU log-norms (Hanin &
+# Nica 2019), against closed forms and Monte Carlo at small sizes
+
+
+def test_derivative_moments_against_quadrature_and_closed_forms():
+    """mu_k = E[phi'(h)^(2k)], h ~ N(0, q); relu's are 1/2 at any q, tanh's near q = 0 follow
+    the series sech^4 = 1 - 2h^2 + 7/3 h^4, sech^8 = 1 - 4h^2 + 26/3 h^4."""
+    q = 0.3
+    for k in (1, 2):
+        exact = quad(lambda h, k=k: np.cosh(h) ** (-4 * k) * np.exp(-h * h / (2 * q)), -30,
+                     30, epsabs=1e-13)[0] / math.sqrt(2 * math.pi * q)  # fmt: skip
+        assert theory.derivative_moments("tanh", q)[k - 1] == pytest.approx(exact, rel=1e-9)
+    assert theory.derivative_moments("relu", 7.0) == pytest.approx((0.5, 0.5), rel=1e-12)
+    q = 1e-3
+    mu1, mu2 = theory.derivative_moments("tanh", q)
+    assert mu1 == pytest.approx(1 - 2 * q + 7 * q * q, abs=1e-7)
+    assert mu2 / mu1**2 - 1 == pytest.approx(8 * q * q, rel=0.02)  # PSS: spread 8 q*^2 a layer
+    with pytest.raises(ValueError, match="q must be a finite number >= 0, got -1"):
+        theory.derivative_moments("tanh", -1)
+
+
+def test_jacobian_moments_closed_forms():
+    """Linear: orthogonal is an exact isometry, Gaussian spreads by L (Marchenko-Pastur's
+    variance 1 a layer); relu: mu2/mu1^2 - 1 = 1, so L orthogonal and 2L Gaussian, at any
+    q (q* = inf at sb2 > 0 is probed at q = 1); the mean is chi1^L."""
+    L = 9
+    linear = theory.jacobian_moments("linear", 1.0, 0.0, L, "orthogonal")
+    assert (linear["mean"], linear["variance"]) == pytest.approx((1.0, 0.0), abs=1e-12)
+    assert theory.jacobian_moments("linear", 1.0, 0.0, L)["spread"] == pytest.approx(L)
+    relu = theory.jacobian_moments("relu", 2.0, 1e-5, L, "orthogonal")
+    assert relu["q"] == 1.0 and relu["spread"] == pytest.approx(L, rel=1e-12)
+    assert theory.jacobian_moments("relu", 2.0, 0.0, L)["spread"] == pytest.approx(2 * L)
+    off = theory.jacobian_moments("relu", 3.0, 0.0, L, "orthogonal")  # chaotic: m1 = 1.5^L
+    assert off["mean"] == pytest.approx(1.5**L) and off["variance"] == pytest.approx(
+        1.5 ** (2 * L) * L
+    )
+    sw2, q = theory.critical_point("tanh", 1e-5)
+    tanh = theory.jacobian_moments("tanh", sw2, 1e-5, L, "orthogonal")
+    assert tanh["q"] == pytest.approx(q) and tanh["mean"] == pytest.approx(1.0, rel=1e-9)
+    assert 0 < tanh["spread"] < 10 * L * q * q  # ~ 8 L q*^2: concentrated
+    with pytest.raises(ValueError, match="weights must be one of"):
+        theory.jacobian_moments("tanh", sw2, 1e-5, L, "uniform")
+    with pytest.raises(ValueError, match="q\\* = 0: no fixed point"):
+        theory.jacobian_q("tanh", 0.5, 0.0)
+
+
+def _spectrum_monte_carlo(activation, scheme, params, width, factors, draws):
+    """Mean over nets of one input's variance and mean of s^2, and their standard errors,
+    through the Jacobian probe on a row scaled to q* (jacobian.py)."""
+    from threadpoolctl import threadpool_limits
+
+    from initbench.inits import init_params
+    from initbench.jacobian import jacobian_summary, predicted_spectrum
+
+    predicted = predicted_spectrum(scheme, activation, params, factors)
+    x = np.random.default_rng(99).standard_normal((1, width))
+    sizes = [width] * (factors + 2) + [2]
+    with threadpool_limits(1):  # QR and SVD of small matrices: threads only contend
+        runs = [jacobian_summary(*init_params(scheme, sizes, activation=activation, seed=seed,
+                                              **params), activation, x, predicted)
+                for seed in range(draws)]  # fmt: skip
+    var = np.array([r["init_jacobian_row_var_sq"] for r in runs])
+    mean = np.array([r["init_jacobian_row_mean_sq"] for r in runs])
+    return (
+        predicted,
+        *(float(v.mean()) for v in (var, mean)),
+        *(float(v.std(ddof=1) / math.sqrt(draws)) for v in (var, mean)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("activation", "scheme", "params", "factors", "rel"),
+    [
+        ("tanh", "critical", {"sigma_b2": 1e-5, "weights": "orthogonal"}, 12, 0.06),
+        ("tanh", "critical", {"sigma_b2": 0.05, "weights": "orthogonal"}, 6, 0.06),
+        ("tanh", "critical", {"sigma_b2": 1e-5}, 4, 0.1),
+        ("linear", "mean_field", {"sigma_w2": 1.0}, 8, 0.1),
+        ("relu", "critical", {"sigma_b2": 1e-5, "weights": "orthogonal"}, 8, 0.1),
+    ],
+)
+def test_jacobian_spectrum_matches_monte_carlo(activation, scheme, params, factors, rel):
+    """At width 200, one input at q*: the variance of s^2 of one net's J, averaged over
+    nets, is the infinite-width prediction within ``rel`` (the finite-width bias, O(L/N),
+    measured at 1-4% here) plus 3 standard errors; the mean of s^2 is 1 (criticality)."""
+    measured = _spectrum_monte_carlo(activation, scheme, params, 200, factors, 12)
+    predicted, var, mean, var_error, mean_error = measured
+    assert abs(var - predicted["variance"]) < rel * predicted["variance"] + 3 * var_error
+    assert abs(mean - predicted["mean"]) < 0.02 + 3 * mean_error
+
+
+def test_relu_layer_log_variance_closed_forms():
+    """Width 1: one unit, K = 1 given alive: Var log chi^2_1 = psi_1(1/2) = pi^2 / 2. Wide
+    layers: 5/n (Hanin & Nica), approached from above."""
+    from initbench import spectra
+
+    assert spectra.relu_layer_log_variance(1) == pytest.approx(math.pi**2 / 2, rel=1e-12)
+    assert spectra.relu_layer_log_variance(4096) * 4096 == pytest.approx(5.0, rel=2e-3)
+    for n in (16, 32, 64):
+        assert spectra.relu_layer_log_variance(n) > 5 / n
+    assert spectra.relu_log_norm_variance([16, 32]) == pytest.approx(
+        spectra.relu_layer_log_variance(16) + spectra.relu_layer_log_variance(32)
+    )
+    assert spectra.hanin_nica_variance([16, 32]) == pytest.approx(5 * (1 / 16 + 1 / 32))
+    with pytest.raises(ValueError, match="hidden must list one or more widths >= 1"):
+        spectra.relu_log_norm_variance([16, 0])
+
+
+@pytest.mark.parametrize("hidden", [[16, 16, 16, 16], [64, 32, 16]])
+def test_relu_log_norm_variance_matches_monte_carlo(hidden):
+    """He ReLU nets drawn in full (Gaussian W, variance 2/fan_in, zero biases) at one
+    input: Var over nets of log |x^L|^2 (dead nets dropped) is the exact sum of V(n), not
+    5 beta (20-35% below it at these widths)."""
+    from initbench import spectra
+
+    rng, nets = np.random.default_rng(5), 10000
+    x = np.broadcast_to(rng.standard_normal(20), (nets, 20))
+    for n in hidden:
+        W = rng.standard_normal((nets, n, x.shape[1])) * math.sqrt(2 / x.shape[1])
+        x = np.maximum(np.einsum("rij,rj->ri", W, x), 0.0)
+    sq = np.sum(x * x, axis=1)
+    logs = np.log(sq[sq > 0])
+    exact = spectra.relu_log_norm_variance(hidden)
+    error = exact * math.sqrt(2 / len(logs)) * 1.5  # kurtosis of a sum of log chi^2: < 1.5x
+    assert abs(logs.var(ddof=1) - exact) < 3 * error
+    assert abs(spectra.hanin_nica_variance(hidden) - exact) > 6 * error

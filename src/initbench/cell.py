@@ -40,6 +40,8 @@ class Cell:
     probe_rows: int = 0
     # Also the hidden layers' Jacobian spectrum at init on the probe rows (jacobian.py).
     probe_jacobian: bool = False
+    # ... on each probe row scaled to the init's fixed point q* (jacobian.rows_at_q).
+    probe_at_q_star: bool = False
 
     @property
     def depth(self):

@@ -17,6 +17,7 @@ from .datasets import DATASETS, check_parameters
 from .engine.activations import ACTIVATIONS, get_activation
 from .engine.residual import residual_blocks
 from .inits import INITS, init_params
+from .jacobian import predicted_spectrum
 from .settings import (
     CELL_DEFAULTS,
     DEFAULT_VALUES,
@@ -124,12 +125,15 @@ def plan(config, cores=1):
                 raise ConfigError(f"{where}: probe.jacobian needs a plain net of two or more "
                                   f"hidden layers of one width, got hidden {list(hidden)} "
                                   f"({training.architecture})")  # fmt: skip
+            if probe.get("at_q_star"):
+                _check_at_q_star(where, probe, inits[init]["scheme"], activation, params, hidden)
             cell = Cell(
                 dataset=dataset, activation=activation, init=init,
                 scheme=inits[init]["scheme"], hidden=hidden, seeds=seed_list(settings["seeds"]),
                 training=training, dtype=settings["dtype"], init_params=params,
                 probe_split=probe.get("split", "none"), probe_rows=probe.get("rows", 0),
                 probe_jacobian=probe.get("jacobian", False),
+                probe_at_q_star=probe.get("at_q_star", False),
             )  # fmt: skip
             cells.setdefault(cell.name, cell)
             if cell.name not in studies[study]:  # a sweep's unused values give one cell
@@ -228,3 +232,14 @@ def _check_init_params(cells):
                         block_size=t.block_size, **cell.init_params)  # fmt: skip
         except ValueError as error:
             raise ConfigError(f"inits.{cell.init} with {cell.activation}: {error}") from None
+
+
+def _check_at_q_star(where, probe, scheme, activation, params, hidden):
+    """probe.at_q_star needs the Jacobian probe and an init whose q* theory can compute."""
+    if not probe.get("jacobian"):
+        raise ConfigError(f"{where}: probe.at_q_star scales the Jacobian probe's rows; set "
+                          "probe.jacobian: true too")  # fmt: skip
+    try:
+        predicted_spectrum(scheme, activation, params, len(hidden) - 1)
+    except ValueError as error:
+        raise ConfigError(f"{where}: probe.at_q_star with {activation}: {error}") from None

@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq
 
+from . import spectra
 from .engine.activations import Activation, get_activation
 from .tables import PREDICTED, THEORY_KEYS
 
@@ -64,6 +65,16 @@ def _moments(act, alpha, q):
     """(E[phi(sqrt(q) z)^2], E[phi'(sqrt(q) z)^2]) for z ~ N(0, 1)."""
     phi, dphi = act(math.sqrt(q) * _NODES, alpha)
     return float(_WEIGHTS @ phi**2), float(_WEIGHTS @ dphi**2)
+
+
+def derivative_moments(activation, q, *, alpha=None):
+    """(mu_1, mu_2) = (E[phi'(h)^2], E[phi'(h)^4]), h ~ N(0, q): the first two moments of
+    D^2 that Pennington et al. (2017) need for the Jacobian's spectrum (spectra.py)."""
+    act, alpha = _resolve(activation, alpha)
+    if not (math.isfinite(q) and q >= 0):
+        raise ValueError(f"q must be a finite number >= 0, got {q!r}")
+    _, dphi = act(math.sqrt(q) * _NODES, alpha)
+    return float(_WEIGHTS @ dphi**2), float(_WEIGHTS @ dphi**4)
 
 
 def _check(sigma_w2, sigma_b2):
@@ -348,6 +359,30 @@ def variance_after(activation, sigma_w2, sigma_b2, q0, layers, *, alpha=None):
     for _ in range(int(layers)):
         q = sigma_w2 * _moments(act, alpha, min(max(q, Q_MIN), Q_MAX))[0] + sigma_b2
     return q
+
+
+def jacobian_q(activation, sigma_w2, sigma_b2, *, alpha=None):
+    """The q at which the Jacobian's spectrum is predicted and probed: q*, or 1 where q* is 0
+    or inf but E[phi'^2] is the same at every q (relu at sb2 > 0, where q grows by sb2 a
+    layer: its spectrum is that of any q). ValueError for a degenerate q* of another phi."""
+    act, alpha = _resolve(activation, alpha)
+    q = _fixed_point(act, alpha, *_checked(sigma_w2, sigma_b2))
+    if Q_DEGENERATE <= q < Q_MAX:
+        return q
+    if _q_free(act, alpha):
+        return 1.0
+    raise ValueError(f"{act.name!r} at sigma_w2={sigma_w2:g}, sigma_b2={sigma_b2:g} has q* = "
+                     f"{q:.3g}: no fixed point to probe the Jacobian at")  # fmt: skip
+
+
+def jacobian_moments(activation, sigma_w2, sigma_b2, factors, weights="normal", *, alpha=None):
+    """{q, mean, variance, spread} of the eigenvalues of J J^T, J = prod of ``factors`` layers
+    D^l W^l at q = jacobian_q, infinite width (spectra.py: Pennington et al. 2017)."""
+    q = jacobian_q(activation, sigma_w2, sigma_b2, alpha=alpha)
+    mu1, mu2 = derivative_moments(activation, q, alpha=alpha)
+    return {"q": q, "mean": spectra.jacobian_mean(sigma_w2, mu1, factors),
+            "variance": spectra.jacobian_variance(sigma_w2, mu1, mu2, factors, weights),
+            "spread": spectra.jacobian_spread(mu1, mu2, factors, weights)}  # fmt: skip
 
 
 def default_alpha(activation):

@@ -12,7 +12,7 @@ from .datasets import Dataset
 from .engine.activations import get_activation
 from .engine.training import train
 from .inits import init_params
-from .jacobian import jacobian_summary
+from .jacobian import jacobian_summary, predicted_spectrum
 from .settings import PER_NETWORK
 from .tables import SeedRun, cell_tables
 
@@ -37,12 +37,19 @@ def train_cell(cell: Cell, data: Dataset, on_seed_done=None):
 
 def train_seeds(cell: Cell, data: Dataset, on_seed_done=None):
     """A ``tables.SeedRun`` for every seed of ``cell``; with ``probe_jacobian``, each with
-    the hidden Jacobian's spectrum at init on the probe rows (jacobian.jacobian_summary)."""
+    the hidden Jacobian's spectrum at init on the probe rows (jacobian.jacobian_summary),
+    scaled to q* with ``probe_at_q_star``."""
     probe = probe_rows(cell, data)
+    predicted = None  # at_q_star: the spectrum theory predicts at q*, and q* itself
+    if cell.probe_at_q_star:
+        predicted = predicted_spectrum(cell.scheme, cell.activation, cell.init_params,
+                                       len(cell.hidden) - 1)  # fmt: skip
     results = []
     for seed in cell.seeds:
         W, b = initial_network(cell, data, seed)
-        initial = jacobian_summary(W, b, cell.activation, probe) if cell.probe_jacobian else None
+        initial = None
+        if cell.probe_jacobian:
+            initial = jacobian_summary(W, b, cell.activation, probe, predicted)
         start, start_cpu = time.perf_counter(), time.thread_time()
         res = train(
             W, b, data.X_train, data.y_train, activation=cell.activation,
