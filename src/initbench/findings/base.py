@@ -42,6 +42,8 @@ class Finding:
     tier: str = "default"  # the config's tier: default, paper, ...
     budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
     effects: list = field(default_factory=list)  # effects.Effect.as_record() of each effect
+    quote: str = ""  # the seed's own words for the claim (seed claims only)
+    seed: bool = False  # one of the seed text's claims: the report's first screen lists it
 
 
 class NotTestable(Exception):
@@ -59,13 +61,16 @@ class Claim:
     studies: tuple
     check: Callable
     partial: bool = False  # testable on a subset of its studies (the rest: inconclusive)
+    quote: str = ""  # the seed's sentence it tests, verbatim (seed claims only)
+    seed: bool = False  # one of the seed text's claims
 
     def finding(self, verdict, rule, measured=(), figure=None, caption="", effects=()):
         if verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         return Finding(self.key, self.title, self.claim, self.source, list(self.studies),
                        list(measured), verdict, rule, figure, caption,
-                       effects=[e.as_record() for e in effects])  # fmt: skip
+                       effects=[e.as_record() for e in effects], quote=self.quote,
+                       seed=self.seed)  # fmt: skip
 
     def decided(self, effects, rule, measured=(), figure=None, caption=""):
         """The finding whose verdict the effects' intervals decide (effects.decide): every
@@ -97,11 +102,12 @@ class Claim:
 CLAIMS = []
 
 
-def published_claim(key, title, text, source, studies, partial=False):
-    """Register the decorated check for one claim; claims are reported in this order."""
+def published_claim(key, title, text, source, studies, partial=False, quote="", seed=False):
+    """Register the decorated check for one claim; claims are reported in this order.
+    ``seed``: one of the seed text's claims, ``quote`` its words."""
 
     def register(check):
-        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial))
+        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial, quote, seed))
         return check
 
     return register
