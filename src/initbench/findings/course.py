@@ -55,6 +55,8 @@ def course_role(runs):
     "deeplearning.ai, Improving Deep Neural Networks, week 1, 'Initialization' (the seed's "
     "source course).",
     ["course"],
+    quote="",
+    seed=True,
 )
 def check_course(claim, results):
     runs, curves = results.rows("runs", "course"), results.rows("curves", "course")

@@ -135,6 +135,8 @@ def effects_of(table):
     "stalls, its gradients diminishing.",
     "He, Zhang, Ren & Sun 2015, 'Delving deep into rectifiers' (section 2.2, figures 2-3).",
     ["he_xavier"],
+    quote="For ReLU we multiply our randomly generated weights by: sqrt(2 / size^[l-1])",
+    seed=True,
 )
 def check_he_xavier(claim, results):
     runs = families(results.rows("runs", "he_xavier"))

@@ -50,6 +50,9 @@ def dying_per_run(runs, layers):
     "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks; "
     "Maas, Hannun & Ng 2013.",
     ["leaky_relu"],
+    quote="Leaky ReLU overcomes vanishing gradients entirely by supplying a small, non-zero "
+    "gradient",
+    seed=True,
 )
 def check_leaky_relu(claim, results):
     runs = results.rows("runs", "leaky_relu")

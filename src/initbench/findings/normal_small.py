@@ -39,6 +39,9 @@ def gradient_profile(layers):
     f"deep nets (>= {DEEP} layers) stall.",
     "The seed (parameter-initialization.txt): random init times 0.01; vanishing gradients.",
     ["overview"],
+    quote="randomly choose the initial weight values that are between -1 and 1 and multiply "
+    "them by a small scalar such as 0.01",
+    seed=True,
 )
 def check_normal_small(claim, results):
     runs = results.rows("runs", "overview")

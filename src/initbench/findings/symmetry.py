@@ -22,6 +22,9 @@ IDENTICAL_TOL = 1e-12  # symmetry (largest distance between two units) that coun
     "The seed (parameter-initialization.txt): the problem of symmetric weights; the course's "
     "remark that such a network is no more powerful than a one-unit-wide one.",
     ["symmetry"],
+    quote="Their initial values for the weight matrices should not be zero ... This basically "
+    "makes you neural network no better than a linear model.",
+    seed=True,
 )
 def check_symmetry(claim, results):
     runs, layers = results.rows("runs", "symmetry"), results.rows("layers", "symmetry")
