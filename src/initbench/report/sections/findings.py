@@ -6,6 +6,8 @@ from pathlib import Path
 from ...effects import FAILS, UNDECIDED
 from ...findings import INCONCLUSIVE, read_findings
 from ...text import gnum, slug
+from .. import html
+from . import seed_claims
 
 
 def build(findings_json, figure_dir):
@@ -13,7 +15,7 @@ def build(findings_json, figure_dir):
     it, in ``findings/``) are copied into ``figure_dir``."""
     findings_json = Path(findings_json)
     if not findings_json.is_file():
-        return {"available": False, "items": [], "counts": [],
+        return {"available": False, "items": [], "counts": [], "seed": [],
                 "message": f"No findings: {findings_json} does not exist."}  # fmt: skip
     source_dir = findings_json.parent / "findings"
     current = read_findings(findings_json)
@@ -30,10 +32,11 @@ def build(findings_json, figure_dir):
             "measured": [(str(label), str(value)) for label, value in f.measured],
             "verdict": f.verdict, "verdict_class": slug(f.verdict.replace(" ", "-")),
             "rule": f.rule, "figure": file if exists else None,
+            "src": html.data_uri(Path(figure_dir) / file) if exists else None,
             "missing_figure": file if file and not exists else None, "caption": f.caption,
             "tier": f.tier, "budget_text": budget_text(f.budget),
             "effects": [effect_row(e) for e in f.effects],
-            "key_effect": key_effect_text(f.effects),
+            "key_effect": key_effect_text(f.effects) or seed_claims.rule_gist(f.rule),
             "other_tiers": [
                 {"tier": tier, "verdict": o.verdict, "budget_text": budget_text(o.budget),
                  "verdict_class": slug(o.verdict.replace(" ", "-")),
@@ -56,6 +59,7 @@ def build(findings_json, figure_dir):
         "available": True,
         "message": "" if rendered else "No findings were evaluated.",
         "items": rendered,
+        "seed": seed_claims.build(current, others),
         "disagreements": disagreements,
         "tiers": sorted({f.tier for f in current} | set(others)),
         "counts": [(v, n, slug(v.replace(" ", "-"))) for v, n in counts.items()],
