@@ -66,7 +66,7 @@ def build(r):
     variants = r.ordered(cells["variant"], r.variant_order)
     labels = cells.drop_duplicates("variant").set_index("variant")["init_params"]
     depths = sorted(cells["depth"].unique())
-    panel_w = 0.62 * len(depths) + 0.5
+    panel_w = 0.54 * len(depths) + 0.45
     longest = max(len(row_label(v, labels[v])) for v in variants)
     fig, axes = r.figure(len(acts), 1, panel_w * len(acts) + 0.085 * longest + 0.6,
                          0.36 * len(variants) + 1.55, sharey=True)  # fmt: skip
@@ -81,7 +81,7 @@ def build(r):
                       edgecolors="white", linewidth=1.5)  # fmt: skip
         for i, j in zip(*np.nonzero(np.isfinite(grid))):
             text = "✕" if grid[i, j] == 2 else fnum(acc.iat[i, j])
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=10,
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9.5,
                     color="0.1").set_in_layout(False)  # fmt: skip
         ax.set_xlim(0, len(depths))
         ax.set_ylim(len(variants), 0)
