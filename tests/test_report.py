@@ -1,5 +1,6 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
+import base64
 from html.parser import HTMLParser
 
 import numpy as np
@@ -16,6 +17,8 @@ from initbench.report.sections import SECTIONS
 SECTION_IDS = ("findings", *(sid for sid, *_ in SECTIONS))
 
 SCRIPT = "<script>alert('x')</script>"
+PNG_URI = "data:image/png;base64,"
+MAX_PNG_BYTES = 400_000  # one figure; the page embeds them all
 CONFIG = {
     "threads": 1,
     "data_seed": 0,
@@ -186,17 +189,25 @@ def test_every_section_and_contents_entry(report):
     assert anchors and all(a in ids for a in anchors)
 
 
-def test_figures_exist_and_are_relative(report):
+def embedded_png(src):
+    """The PNG bytes of a data: URI (the page carries its figures)."""
+    assert src.startswith(PNG_URI), src[:40]
+    data = base64.b64decode(src[len(PNG_URI) :], validate=True)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    return data
+
+
+def test_figures_embedded(report):
+    """Every figure is in the page itself, so index.html can be mailed alone; the copies
+    beside it are the same images, and no image bloats the page."""
     srcs = report["links"].srcs
     assert len(srcs) >= 8
+    embedded = [embedded_png(src) for src in srcs]
+    assert all(1000 < len(png) < MAX_PNG_BYTES for png in embedded)
     out_dir = report["out"].parent
-    for src in srcs:
-        assert src.startswith(("figures/", "findings/")) and src.endswith(".png")
-        path = out_dir / src
-        assert path.is_file() and path.stat().st_size > 1000, src
-    on_disk = [f"{p.parent.name}/{p.name}" for d in ("figures", "findings")
-               for p in (out_dir / d).glob("*.png")]  # fmt: skip
-    assert sorted(on_disk) == sorted(set(srcs))
+    on_disk = {p.read_bytes() for d in ("figures", "findings") for p in (out_dir / d).glob("*.png")}
+    assert on_disk == set(embedded)
+    assert report["out"].stat().st_size < 1.4 * sum(map(len, embedded)) + 2_000_000
     assert not list(out_dir.glob(".*.tmp*"))
     assert sorted(p.name for p in out_dir.iterdir()) == ["figures", "findings", "index.html"]
 
@@ -218,7 +229,7 @@ def test_findings_rendered(report):
         assert f'class="badge v-{verdict}"' in html
     assert "He et al. 2015" in html and "ratio within [0.5, 2]" in html
     assert "<td>gradient ratio</td>" in html and ">0.93<" in html
-    assert 'src="findings/finding-he.png"' in html
+    assert 'id="finding-he"' in html and 'alt="He init trains deep ReLU nets"' in html
     assert "Fake figure over 10 runs" in html
     assert "No findings:" not in html
 
@@ -310,7 +321,7 @@ def test_missing_findings_and_sparse_results(tmp_path, kinds):
         assert sid in links.ids
     assert links.srcs
     for src in links.srcs:
-        assert (out.parent / src).is_file()
+        embedded_png(src)
 
 
 def test_each_effect_appears_once_in_the_findings_block(tmp_path):

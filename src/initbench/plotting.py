@@ -75,16 +75,19 @@ def _plain_log_labels(fig):
 def save(fig, path):
     """Render once and write the PNG (``savefig`` would render twice: a layout dry run).
 
-    Written by Pillow, as RGB where the figure is opaque (it always is, on its white
-    background): half the time of ``imsave``'s RGBA, and smaller files."""
+    Written by Pillow, where the figure is opaque (it always is, on its white background)
+    as a 256-colour palette image: a third of the bytes of RGB, as the report embeds every
+    figure, and no slower to write. A plot's few flat colours and their anti-aliasing fit
+    in 256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _plain_log_labels(fig)
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())
+    image = Image.fromarray(pixels)
     if (pixels[..., 3] == 255).all():
-        pixels = pixels[..., :3]
-    Image.fromarray(pixels).save(path)
+        image = Image.fromarray(pixels[..., :3]).quantize(256, method=Image.Quantize.FASTOCTREE)
+    image.save(path)
     return path
 
 

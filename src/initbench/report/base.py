@@ -119,10 +119,11 @@ class Report(StudyTables):
         return plotting.figure(ncols, nrows, width, height, **kw)
 
     def save(self, fig, name, caption, alt):
-        """Write the figure as ``<name>.png`` and return the template's figure entry."""
+        """Write the figure as ``<name>.png`` and return the template's figure entry, the
+        image embedded in it (``src``)."""
         file = f"{slug(name)}.png"
-        plotting.save(fig, self.figure_dir / file)
-        return {"file": file, "caption": caption, "alt": alt}
+        path = plotting.save(fig, self.figure_dir / file)
+        return {"file": file, "src": html.data_uri(path), "caption": caption, "alt": alt}
 
     def legend(self, fig, variants, title="init", extra=(), ncols=None, styles=None):
         """One legend entry per variant in its colour (see plotting.line_legend)."""

@@ -23,7 +23,7 @@ from ..layout import Layout
 from ..results import load_results
 from . import html
 from .base import Report
-from .sections import SECTIONS, summary
+from .sections import SECTIONS, glance, summary
 from .sections import findings as findings_section
 
 
@@ -53,7 +53,8 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
             + ", ".join(f"{k} {len(v)} rows" for k, v in tables.items()))  # fmt: skip
         report = Report(tables, config or {}, building, log)
         with mpl.rc_context(plotting.STYLE):
-            context = {"summary": summary.build(report), "sections": sections(report)}
+            context = {"summary": summary.build(report), "glance": glance.build(report),
+                       "sections": sections(report)}  # fmt: skip
         if figure_dir.exists():
             shutil.rmtree(figure_dir)
         os.replace(building, figure_dir)
@@ -66,8 +67,8 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
 
 
 def render_page(sections_json, findings_json, out_html, log=print):
-    """The page from the sections and the findings; the claims' figures are copied into
-    ``findings/`` beside it."""
+    """The page from the sections and the findings, every figure embedded in it; the
+    claims' figures are copied into ``findings/`` beside it too."""
     out_html = Path(out_html)
     claim_figures = Layout(report=out_html.parent).page_claim_figures
     building = out_html.parent / f".findings.tmp{os.getpid()}"
@@ -75,12 +76,17 @@ def render_page(sections_json, findings_json, out_html, log=print):
     building.mkdir(parents=True)
     try:
         context = json.loads(Path(sections_json).read_text())
+        findings = findings_section.build(findings_json, building)
+        top = [("seed", "What became of the seed's claims"), ("verdicts", "Every claim's verdict"),
+               ("findings", "Findings")]  # fmt: skip
+        if not findings["available"]:
+            top.remove(("verdicts", "Every claim's verdict"))
         text = html.render({
             "title": "initbench report",
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "toc": [{"id": "findings", "title": "Findings"}]
+            "toc": [{"id": sid, "title": title} for sid, title in top]
             + [{"id": section["id"], "title": section["title"]} for section in context["sections"]],
-            "findings": findings_section.build(findings_json, building),
+            "findings": findings,
             **context,
         })  # fmt: skip
         if claim_figures.exists():

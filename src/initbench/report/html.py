@@ -1,6 +1,8 @@
 """The page: table and cell entries for the template, and rendering it to HTML."""
 
+import base64
 import math
+from pathlib import Path
 
 import jinja2
 
@@ -35,3 +37,8 @@ def table(table_id, columns, rows, caption="", sortable=True, scroll=False, filt
         "columns": [{"label": label, "num": num} for label, num in columns],
         "rows": rows,
     }
+
+
+def data_uri(png):
+    """The PNG file as a data: URI, so the page carries its figures and can be mailed alone."""
+    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")

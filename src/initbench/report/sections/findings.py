@@ -8,6 +8,8 @@ from ...findings import INCONCLUSIVE, read_findings
 from ...findings.base import spent_text
 from ...layout import Layout
 from ...text import gnum, slug
+from .. import html
+from . import seed_claims
 
 
 def build(findings_json, figure_dir):
@@ -15,7 +17,7 @@ def build(findings_json, figure_dir):
     it, in ``findings/``) are copied into ``figure_dir``."""
     findings_json = Path(findings_json)
     if not findings_json.is_file():
-        return {"available": False, "items": [], "counts": [],
+        return {"available": False, "items": [], "counts": [], "seed": [],
                 "message": f"No findings: {findings_json} does not exist."}  # fmt: skip
     source_dir = Layout(findings_json.parent).claim_figures
     current = read_findings(findings_json)
@@ -33,10 +35,11 @@ def build(findings_json, figure_dir):
                          if label not in {e["label"] for e in f.effects}],  # once: as effects
             "verdict": f.verdict, "verdict_class": slug(f.verdict.replace(" ", "-")),
             "rule": f.rule, "figure": file if exists else None,
+            "src": html.data_uri(Path(figure_dir) / file) if exists else None,
             "missing_figure": file if file and not exists else None, "caption": f.caption,
             "tier": f.tier, "budget_text": spent_text(f.budget), "quote": f.quote, "seed": f.seed,
             "effects": [effect_row(e) for e in f.effects],
-            "key_effect": key_effect_text(f.effects),
+            "key_effect": key_effect_text(f.effects) or seed_claims.rule_gist(f.rule),
             "other_tiers": [
                 {"tier": tier, "verdict": o.verdict, "budget_text": spent_text(o.budget),
                  "verdict_class": slug(o.verdict.replace(" ", "-")),
@@ -59,6 +62,7 @@ def build(findings_json, figure_dir):
         "available": True,
         "message": "" if rendered else "No findings were evaluated.",
         "items": rendered,
+        "seed": seed_claims.build(current, others),
         "disagreements": disagreements,
         "tiers": sorted({f.tier for f in current} | set(others)),
         "counts": [(v, n, slug(v.replace(" ", "-"))) for v, n in counts.items()],

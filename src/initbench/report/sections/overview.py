@@ -1,7 +1,7 @@
 """Overview: which cells train, as heatmaps of init x depth per activation."""
 
 from ...outcomes import STALL_LOSS_FRACTION, STALL_MARGIN, finite
-from ...text import fnum, gnum, plural
+from ...text import fnum, gnum, join_words, plural
 
 
 def build(r, section):
@@ -54,13 +54,8 @@ def overview_caption(r, dataset, sub, value, regression):
         if not len(vals):
             parts.append(f"{act} at depth {s['depth'].max()}: no finite value")
             continue
-        best = vals.idxmin() if regression else vals.idxmax()
-        worst = vals.idxmax() if regression else vals.idxmin()
         show = (lambda v: gnum(v, 2)) if regression else fnum
-        text = f"{act} at depth {s['depth'].max()}: {best} {show(vals[best])}"
-        if worst != best:
-            text += f", {worst} {show(vals[worst])}"
-        parts.append(text)
+        parts.append(f"{act} at depth {s['depth'].max()}: {extremes_text(vals, show, regression)}")
     chance = sub["majority_rate"].dropna()
     n_div = int((sub["n_diverged"] > 0).sum())
     n_stall = int(sub["stalled"].sum())
@@ -76,3 +71,23 @@ def overview_caption(r, dataset, sub, value, regression):
         f"had a diverged seed (✕)."
     )
     return caption
+
+
+def extremes_text(vals, show, regression):
+    """'best he_normal 0.97, worst zeros 0.50' from {init: value}; inits whose values print
+    alike are a tie, and said to be one ('every init 0.50' when all tie)."""
+    shown = vals.map(show)
+    if shown.nunique() == 1:
+        return (
+            f"every init {shown.iloc[0]}" if len(vals) > 1 else f"{vals.index[0]} {shown.iloc[0]}"
+        )
+    best = vals.idxmin() if regression else vals.idxmax()
+    worst = vals.idxmax() if regression else vals.idxmin()
+
+    def group(at):
+        names = list(shown.index[shown == shown[at]])
+        if len(names) == 1:
+            return names[0]
+        return (join_words(names) if len(names) <= 3 else f"{len(names)} inits") + " (tied)"
+
+    return f"best {group(best)} {shown[best]}, worst {group(worst)} {shown[worst]}"

@@ -1,15 +1,16 @@
-"""The top of the page: headline numbers over the whole study."""
+"""The facts under the verdicts: what the study ran and what became of its cells."""
 
-from ...outcomes import STALL_RULE, finite
 from ...text import fnum, gnum, plural, seconds_text
 
 
 def build(r):
-    """Headline numbers for the top of the page."""
+    """The facts grid: the study's extent, its cells' outcomes and each dataset's best cell
+    (what the dataset allows, against which the other numbers read)."""
     cells, runs = r.cells, r.tables["runs"]
     if not len(cells):
-        return {"facts": [], "headline": ["No runs in the results tables."]}
+        return {"facts": [("runs", "none: the results tables are empty")]}
     n_div = int(cells["n_diverged"].sum())
+    div_cells = int((cells["n_diverged"] > 0).sum())
     trained = ~cells["stalled"] & (cells["n_diverged"] < cells["seeds"])
     facts = [
         ("cells", f"{len(cells)}"),
@@ -20,59 +21,29 @@ def build(r):
         ("depths", ", ".join(str(d) for d in sorted(cells["depth"].unique()))),
         ("studies", ", ".join(r.studies) or "none"),
         ("training time", seconds_text(float(cells["train_seconds"].sum()))),
-    ]
-    headline = [
-        f"{len(cells)} cells, {len(runs)} runs: {int(trained.sum())} cells trained, "
-        f"{int(cells['stalled'].sum())} stalled ({STALL_RULE}), "
-        f"{int((cells['n_diverged'] > 0).sum())} had a diverged run "
-        f"({plural(n_div, 'run')} hit inf/NaN)."
-    ]
-    best = []
+        ("cells that trained", f"{int(trained.sum())} of {len(cells)}; the others made no "
+                               "progress in at least half their seeds"),
+        ("runs that hit inf/NaN", f"{n_div}, in {plural(div_cells, 'cell')}"),
+    ]  # fmt: skip
+    return {"facts": facts + best_cells(r)}
+
+
+def best_cells(r):
+    """('best on <dataset>', 'value: activation, init, depth') per dataset, medians over
+    seeds: test accuracy, or test loss for regression."""
+    facts = []
     for dataset in r.dataset_order:
-        sub = cells[cells["dataset"] == dataset]
-        if sub["task"].iloc[0] == "classification":
-            row = sub.loc[sub["test_acc"].idxmax()] if sub["test_acc"].notna().any() else None
-            if row is not None:
-                best.append(
-                    f"{dataset}: {row['test_acc']:.2f} test accuracy "
-                    f"({row['activation']}, {row['variant']}, depth {row['depth']})"
-                )
-        elif sub["test_loss"].notna().any():
-            row = sub.loc[sub["test_loss"].idxmin()]
-            best.append(
-                f"{dataset}: test loss {gnum(row['test_loss'], 3)} "
-                f"({row['activation']}, {row['variant']}, depth {row['depth']})"
-            )
-    if best:
-        headline.append("Best cell per dataset (median over seeds): " + "; ".join(best) + ".")
-    headline += deep_headline(r)
-    return {"facts": facts, "headline": headline}
-
-
-def deep_headline(r):
-    """Per dataset and activation: best and worst init at the overview's largest depth."""
-    cells = r.cells_of("overview")
-    lines = []
-    for dataset in r.ordered(cells["dataset"], r.dataset_order):
-        sub = cells[cells["dataset"] == dataset]
+        sub = r.cells[r.cells["dataset"] == dataset]
         regression = sub["task"].iloc[0] == "regression"
-        value = "test_loss" if regression else "test_acc"
-        depth = int(sub["depth"].max())
-        parts = []
-        for act in r.ordered(sub["activation"], r.activation_order):
-            s = sub[(sub["activation"] == act) & (sub["depth"] == depth)]
-            vals = finite(s.groupby("variant")[value].median()).dropna()
-            if len(vals) < 2:
-                continue
-            best = vals.idxmin() if regression else vals.idxmax()
-            worst = vals.idxmax() if regression else vals.idxmin()
-            show = (lambda v: gnum(v, 2)) if regression else fnum
-            parts.append(f"{act} {best} {show(vals[best])} vs {worst} {show(vals[worst])}")
-        if parts:
-            what = "test loss" if regression else "test accuracy"
-            lines.append(
-                f"{dataset} at depth {depth}, best vs worst init by median {what}: "
-                + "; ".join(parts)
-                + "."
+        value = sub["test_loss"] if regression else sub["test_acc"]
+        if not value.notna().any():
+            continue
+        row = sub.loc[value.idxmin() if regression else value.idxmax()]
+        shown = f"test loss {gnum(row['test_loss'], 3)}" if regression else fnum(row["test_acc"])
+        facts.append(
+            (
+                f"best on {dataset}",
+                f"{shown} ({row['activation']}, {row['variant']}, depth {row['depth']})",
             )
-    return lines
+        )
+    return facts
