@@ -1,5 +1,6 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -279,6 +280,10 @@ def test_content_from_the_tables(report):
     assert 'id="cells-table"' in html and 'data-table="cells-table"' in html  # filter box
     assert "teacher: train loss &lt;=" in html  # regression target for steps to target
     assert "Peak resident memory" in html and "spent on a core" in html
+    # the overview: its training, the plateau check over its cells, best against a tuned MLP
+    assert "Trained 30 steps of sgd" in html
+    assert re.search(r"Plateau check \(.*\): \d+ of \d+ cells \(\d+\.\d%\) changed class", html)
+    assert re.search(r"circles 0\.\d\d \(relu, .*\) against 0\.\d\d \(\d+ points", html)
 
 
 @pytest.mark.parametrize("kinds", [("runs", "curves", "layers"), ("runs", "curves")])

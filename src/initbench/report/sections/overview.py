@@ -1,7 +1,20 @@
-"""Overview: which cells train, as heatmaps of init x depth per activation."""
+"""Overview: which cells train, as heatmaps of init x depth per activation; whether the
+study trained to its plateau, and how close its best cells come to a tuned MLP."""
 
-from ...outcomes import STALL_LOSS_FRACTION, STALL_MARGIN, finite  # fmt: skip
+from ...baselines import MLP_REFERENCES
+from ...outcomes import (
+    CELL_CLASSES,
+    PLATEAU_RULE,
+    PLATEAU_SHARE,
+    STALL_LOSS_FRACTION,
+    STALL_MARGIN,
+    finite,
+    plateau_check,
+)
 from ...text import fnum, gnum, plural
+from .. import html
+
+CURVE_COLUMNS = ("cell", "seed", "step", "train_accuracy", "train_loss")
 
 
 def build(r, section):
@@ -14,6 +27,9 @@ def build(r, section):
         f"loss >= {STALL_LOSS_FRACTION} x its initial value). Red ✕: at least one seed "
         "diverged (inf/NaN); a grey cell with ✕ diverged in every seed."
     )
+    section["intro"].append(training_text(cells))
+    plateau(r, section)
+    best_against_reference(r, section, cells)
     for dataset in r.ordered(cells["dataset"], r.dataset_order):
         sub = cells[cells["dataset"] == dataset]
         regression = sub["task"].iloc[0] == "regression"
@@ -76,3 +92,81 @@ def overview_caption(r, dataset, sub, value, regression):
         f"had a diverged seed (✕)."
     )
     return caption
+
+
+def plateau(r, section):
+    """The plateau check over the overview's cells, in the intro and as a table of the
+    cells whose class changed."""
+    if "overview" in r.studies:
+        runs, curves = r.rows("runs", "overview"), r.rows("curves", "overview")
+    else:
+        runs, curves = r.tables["runs"], r.tables["curves"]
+    if not len(curves):
+        return
+    check = plateau_check(runs, curves[list(CURVE_COLUMNS)])
+    if not len(check):
+        return
+    changed = check[check["changed"]]
+    share = len(changed) / len(check)
+    steps = ", ".join(
+        f"step {int(g['half_step'].iloc[0])} against {steps}" for steps, g in check.groupby("steps")
+    )
+    counts = ", ".join(f"{(check['final'] == c).sum()} {c}" for c in CELL_CLASSES)
+    section["intro"].append(
+        f"Plateau check ({PLATEAU_RULE}): {len(changed)} of {len(check)} cells ({share:.1%}) "
+        f"changed class ({steps}), "
+        + ("within" if share <= PLATEAU_SHARE else "above")
+        + f" the {PLATEAU_SHARE:.0%} the rule allows. At the end: {counts}."
+    )
+    if not len(changed):
+        return
+    rows = [
+        [*r.cell_id_columns(name, r.cells.loc[name]), html.cell(c["half"]), html.cell(c["final"])]
+        for name, c in changed.iterrows()
+    ]
+    section["tables"].append(
+        html.table(
+            "overview-plateau",
+            [("cell", False), ("dataset", False), ("activation", False), ("init", False),
+             ("depth", True), ("class at half the steps", False), ("class at the end", False)],
+            rows,
+            scroll=len(rows) > 25,
+            caption="Overview cells whose class changed between half their steps and the end.",
+        )
+    )  # fmt: skip
+
+
+def best_against_reference(r, section, cells):
+    """Per dataset: the best cell's median test accuracy against what a tuned MLP of the
+    same width reaches there (baselines.MLP_REFERENCES)."""
+    parts = []
+    for dataset in r.ordered(cells["dataset"], r.dataset_order):
+        sub = cells[(cells["dataset"] == dataset) & cells["test_acc"].notna()]
+        if not len(sub) or dataset not in MLP_REFERENCES:
+            continue
+        best = sub.loc[sub["test_acc"].idxmax()]
+        reference = MLP_REFERENCES[dataset]
+        gap = 100 * (best["test_acc"] - reference.accuracy)
+        parts.append(
+            f"{dataset} {fnum(best['test_acc'])} ({best['activation']}, {best['variant']}, "
+            f"depth {best['depth']}) against {fnum(reference.accuracy)} "
+            f"({fnum(abs(gap), 0)} points {'above' if gap > 0 else 'below'}; {reference.source})"
+        )
+    if parts:
+        section["intro"].append(
+            "Best cell per dataset (median test accuracy over seeds) against a tuned MLP of "
+            "the same width: " + "; ".join(parts) + "."
+        )
+
+
+def training_text(cells):
+    """How the cells were trained: steps, optimizer and the learning rate per depth."""
+    lrs = cells.groupby("depth")["lr"].agg(lambda lr: ", ".join(sorted({gnum(v, 3) for v in lr})))
+    momentum = ", ".join(gnum(m, 2) for m in sorted(cells["momentum"].unique()))
+    steps = ", ".join(str(int(n)) for n in sorted(cells["steps"].unique()))
+    optimizer = ", ".join(sorted(cells["optimizer"].unique()))
+    return (
+        f"Trained {steps} steps of {optimizer} (momentum {momentum}, batch "
+        f"{', '.join(str(int(b)) for b in sorted(cells['batch_size'].unique()))}); learning "
+        "rate by depth: " + "; ".join(f"{d}: {lr}" for d, lr in lrs.items()) + "."
+    )
