@@ -123,10 +123,10 @@ STALL_RULE = (
 CELL_CLASSES = ("trained", "stalled", "diverged")
 PLATEAU_SHARE = 0.05  # at most this share of cells may change class when the steps double
 PLATEAU_RULE = (
-    "a study has trained to its plateau when at most "
-    f"{PLATEAU_SHARE:.0%} of its cells change class (trained / stalled / diverged) between "
-    "half its steps and all of them, on the same runs' logged curves: that is what doubling "
-    "the steps from half the budget changes"
+    f"a study has trained to its plateau when doubling its steps changes the class (trained, "
+    f"stalled or diverged) of at most {PLATEAU_SHARE:.0%} of its cells; measured on the same "
+    "runs' logged curves, as each cell's class at half the steps (the last logged step at or "
+    "below it) against its class at the end"
 )
 
 

@@ -1,7 +1,7 @@
 """Overview: which cells train, as heatmaps of init x depth per activation; whether the
 study trained to its plateau, and how close its best cells come to a tuned MLP."""
 
-from ...baselines import MLP_REFERENCES
+from ...baselines import MLP_REFERENCE_SOURCE, MLP_REFERENCES
 from ...outcomes import (
     CELL_CLASSES,
     PLATEAU_RULE,
@@ -109,14 +109,15 @@ def plateau(r, section):
     changed = check[check["changed"]]
     share = len(changed) / len(check)
     steps = ", ".join(
-        f"step {int(g['half_step'].iloc[0])} against {steps}" for steps, g in check.groupby("steps")
+        f"step {int(g['half_step'].iloc[0])} and step {steps}"
+        for steps, g in check.groupby("steps")
     )
     counts = ", ".join(f"{(check['final'] == c).sum()} {c}" for c in CELL_CLASSES)
+    verdict = "within" if share <= PLATEAU_SHARE else "more than"
     section["intro"].append(
-        f"Plateau check ({PLATEAU_RULE}): {len(changed)} of {len(check)} cells ({share:.1%}) "
-        f"changed class ({steps}), "
-        + ("within" if share <= PLATEAU_SHARE else "above")
-        + f" the {PLATEAU_SHARE:.0%} the rule allows. At the end: {counts}."
+        f"Plateau check: {len(changed)} of {len(check)} cells ({share:.1%}) changed class "
+        f"between {steps}, {verdict} the {PLATEAU_SHARE:.0%} the rule allows. At the end: "
+        f"{counts}. The rule: {PLATEAU_RULE}."
     )
     if not len(changed):
         return
@@ -138,8 +139,8 @@ def plateau(r, section):
 
 def best_against_reference(r, section, cells):
     """Per dataset: the best cell's median test accuracy against what a tuned MLP of the
-    same width reaches there (baselines.MLP_REFERENCES)."""
-    parts = []
+    same width reaches there (baselines.MLP_REFERENCES), as a table."""
+    rows = []
     for dataset in r.ordered(cells["dataset"], r.dataset_order):
         sub = cells[(cells["dataset"] == dataset) & cells["test_acc"].notna()]
         if not len(sub) or dataset not in MLP_REFERENCES:
@@ -147,16 +148,29 @@ def best_against_reference(r, section, cells):
         best = sub.loc[sub["test_acc"].idxmax()]
         reference = MLP_REFERENCES[dataset]
         gap = 100 * (best["test_acc"] - reference.accuracy)
-        parts.append(
-            f"{dataset} {fnum(best['test_acc'])} ({best['activation']}, {best['variant']}, "
-            f"depth {best['depth']}) against {fnum(reference.accuracy)} "
-            f"({fnum(abs(gap), 0)} points {'above' if gap > 0 else 'below'}; {reference.source})"
+        rows.append([
+            html.cell(dataset),
+            html.cell(f"{best['activation']}, {best['variant']}, depth {best['depth']}"),
+            html.cell(fnum(best["test_acc"], 3), float(best["test_acc"])),
+            html.cell(fnum(reference.accuracy, 3), reference.accuracy),
+            html.cell(f"{gap:+.1f}", gap),
+            html.cell(reference.published or "-"),
+        ])  # fmt: skip
+    if not rows:
+        return
+    section["intro"].append(
+        f"The best cell on each dataset against what the dataset allows an MLP of that width: "
+        f"{MLP_REFERENCE_SOURCE}."
+    )
+    section["tables"].append(
+        html.table(
+            "overview-reference",
+            [("dataset", False), ("best cell", False), ("its median test accuracy", True),
+             ("tuned MLP", True), ("points above the tuned MLP", True), ("published", False)],
+            rows,
+            caption="The overview's best cell per dataset against a tuned MLP of its width.",
         )
-    if parts:
-        section["intro"].append(
-            "Best cell per dataset (median test accuracy over seeds) against a tuned MLP of "
-            "the same width: " + "; ".join(parts) + "."
-        )
+    )  # fmt: skip
 
 
 def training_text(cells):
@@ -166,7 +180,7 @@ def training_text(cells):
     steps = ", ".join(str(int(n)) for n in sorted(cells["steps"].unique()))
     optimizer = ", ".join(sorted(cells["optimizer"].unique()))
     return (
-        f"Trained {steps} steps of {optimizer} (momentum {momentum}, batch "
+        f"Trained {steps} steps with optimizer {optimizer} (momentum {momentum}, batch "
         f"{', '.join(str(int(b)) for b in sorted(cells['batch_size'].unique()))}); learning "
         "rate by depth: " + "; ".join(f"{d}: {lr}" for d, lr in lrs.items()) + "."
     )
