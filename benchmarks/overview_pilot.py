@@ -42,8 +42,10 @@ def main(config_path, out_dir, study="overview"):
     runs, curves = pd.concat(runs), pd.concat(curves)
     runs.to_parquet(f"{out_dir}/runs.parquet")
     curves.to_parquet(f"{out_dir}/curves.parquet")
-    print(f"{len(planned.studies[study])} cells, {len(runs)} runs: {cpu:.1f} core-s "
-          f"(training {runs['train_cpu_seconds'].sum():.1f})")
+    print(
+        f"{len(planned.studies[study])} cells, {len(runs)} runs: {cpu:.1f} core-s "
+        f"(training {runs['train_cpu_seconds'].sum():.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Overview: which cells train, as heatmaps of init x depth per activation; whether the
 study trained to its plateau, and how close its best cells come to a tuned MLP."""
 
-from ...baselines import MLP_REFERENCE_SOURCE, MLP_REFERENCES
+from ...baselines import MLP_REFERENCE_SOURCE, MLP_REFERENCE_WIDTH, MLP_REFERENCES
 from ...outcomes import (
     CELL_CLASSES,
     PLATEAU_RULE,
@@ -139,10 +139,12 @@ def plateau(r, section):
 
 def best_against_reference(r, section, cells):
     """Per dataset: the best cell's median test accuracy against what a tuned MLP of the
-    same width reaches there (baselines.MLP_REFERENCES), as a table."""
+    same width reaches there (baselines.MLP_REFERENCES), as a table; cells of another
+    width are not held to it."""
+    cells = cells[cells["width"].eq(MLP_REFERENCE_WIDTH) & cells["test_acc"].notna()]
     rows = []
     for dataset in r.ordered(cells["dataset"], r.dataset_order):
-        sub = cells[(cells["dataset"] == dataset) & cells["test_acc"].notna()]
+        sub = cells[cells["dataset"] == dataset]
         if not len(sub) or dataset not in MLP_REFERENCES:
             continue
         best = sub.loc[sub["test_acc"].idxmax()]
