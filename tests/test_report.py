@@ -1,6 +1,7 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
 import base64
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -290,6 +291,12 @@ def test_content_from_the_tables(report):
     assert 'id="cells-table"' in html and 'data-table="cells-table"' in html  # filter box
     assert "teacher: train loss &lt;=" in html  # regression target for steps to target
     assert "Peak resident memory" in html and "spent on a core" in html
+    # the overview: its training, the plateau check over its cells, best against a tuned MLP
+    assert "Trained 30 steps with optimizer sgd" in html
+    assert re.search(
+        r"Plateau check: \d+ of \d+ cells \(\d+\.\d%\) changed class between step \d+ and", html
+    )
+    assert 'id="overview-reference"' not in html  # width 8: not held to a width-32 MLP
 
 
 @pytest.mark.parametrize("kinds", [("runs", "curves", "layers"), ("runs", "curves")])
@@ -350,3 +357,27 @@ def test_each_effect_appears_once_in_the_findings_block(tmp_path):
     assert item["measured"] == [("cells", "4")]
     assert [e["label"] for e in item["effects"]] == [gap.label]
     assert (item["quote"], item["seed"]) == ("A sentence.", True)
+
+
+def test_the_overview_holds_its_best_cell_per_dataset_to_a_tuned_mlp():
+    from types import SimpleNamespace
+
+    from initbench.baselines import MLP_REFERENCE_WIDTH, MLP_REFERENCES
+    from initbench.report.sections.overview import best_against_reference
+
+    cells = pd.DataFrame({
+        "dataset": ["digits", "digits", "mnist1d", "mnist1d"],
+        "activation": ["relu", "tanh", "relu", "relu"],
+        "variant": ["he_normal"] * 4,
+        "depth": [2, 5, 2, 2],
+        "width": [MLP_REFERENCE_WIDTH] * 3 + [2 * MLP_REFERENCE_WIDTH],
+        "test_acc": [0.5, 0.9, 0.55, 0.99],
+    })  # fmt: skip
+    r = SimpleNamespace(dataset_order=["digits", "mnist1d"], ordered=lambda v, order: order)
+    section = {"intro": [], "tables": []}
+    best_against_reference(r, section, cells)
+    rows = {row[0]["text"]: row for row in section["tables"][0]["rows"]}
+    assert rows["digits"][1]["text"] == "tanh, he_normal, depth 5"
+    assert rows["digits"][4]["v"] == pytest.approx(100 * (0.9 - MLP_REFERENCES["digits"].accuracy))
+    assert rows["mnist1d"][2]["v"] == 0.55  # the wider cell is not held to a width-32 MLP
+    assert "Greydanus" in rows["mnist1d"][5]["text"]

@@ -100,6 +100,69 @@ STALL_RULE = (
 )
 
 
+# ---- the plateau check ----------------------------------------------------------------
+
+CELL_CLASSES = ("trained", "stalled", "diverged")
+PLATEAU_SHARE = 0.05  # at most this share of cells may change class when the steps double
+PLATEAU_RULE = (
+    f"a study has trained to its plateau when doubling its steps changes the class (trained, "
+    f"stalled or diverged) of at most {PLATEAU_SHARE:.0%} of its cells; measured on the same "
+    "runs' logged curves, as each cell's class at half the steps (the last logged step at or "
+    "below it) against its class at the end"
+)
+
+
+def cell_class(runs):
+    """Per cell (rows of a runs table, or of ``runs_at``): one of CELL_CLASSES: ``diverged``
+    when at least half its seeds diverged, else ``stalled`` when at least half made no
+    progress (the stall rule), else ``trained``."""
+    diverged = runs["status"].eq("diverged").groupby(runs["cell"]).mean() >= 0.5
+    stalled = stalled_cells(runs)
+    return pd.Series(
+        np.where(diverged, "diverged", np.where(stalled, "stalled", "trained")),
+        index=stalled.index,
+    )
+
+
+def runs_at(runs, curves, step):
+    """The runs as if training had stopped at ``step``: diverged only if they diverged by
+    then, and their final train accuracy and loss those at the last logged step <= ``step``
+    (logged steps are geometric, so that step may lie a little earlier)."""
+    keys = ["cell", "seed"]
+    logged = curves[curves["step"] <= step]
+    last = logged[logged["step"].eq(logged.groupby(keys)["step"].transform("max"))]
+    at = last.set_index(keys)[["step", "train_accuracy", "train_loss"]]
+    out = runs.join(at, on=keys)
+    diverged_by = runs["status"].eq("diverged") & runs["diverged_step"].between(0, step)
+    return out.assign(
+        status=np.where(diverged_by, "diverged", "completed"),
+        final_train_accuracy=out["train_accuracy"],
+        final_train_loss=out["train_loss"],
+    ).drop(columns=["step", "train_accuracy", "train_loss"])
+
+
+def plateau_check(runs, curves):
+    """Per cell: its class at half its steps (``half``: ``runs_at`` the last logged step <=
+    steps // 2, ``half_step``) and at the end (``final``), and whether they differ
+    (``changed``). The share of changed cells is what doubling the steps from half the
+    budget changes; PLATEAU_SHARE bounds it."""
+    checks = []
+    for steps, group in runs.groupby("steps"):
+        logged = curves[curves["cell"].isin(group["cell"])]
+        checks.append(
+            pd.DataFrame({
+                "steps": steps,
+                "half_step": logged.loc[logged["step"] <= steps // 2, "step"].max(),
+                "half": cell_class(runs_at(group, logged, steps // 2)),
+                "final": cell_class(group),
+            })
+        )  # fmt: skip
+    if not checks:
+        return pd.DataFrame(columns=["steps", "half_step", "half", "final", "changed"])
+    table = pd.concat(checks)
+    return table.assign(changed=table["half"].ne(table["final"]))
+
+
 # ---- per-cell summaries ---------------------------------------------------------------
 
 
