@@ -5,6 +5,7 @@ import json
 import math
 
 import pandas as pd
+from PIL import Image
 
 from initbench import findings
 from initbench.findings import INCONCLUSIVE, VERDICTS
@@ -156,5 +157,6 @@ def evaluate(tables, key, figure_dir=None, data_dir=None):
         assert found.figure is None
     elif found.verdict != INCONCLUSIVE:
         assert found.figure == f"finding-{key}.png"
-        assert (figure_dir / found.figure).stat().st_size > 10_000
+        with Image.open(figure_dir / found.figure) as png:  # a drawn figure, not a blank one
+            assert png.size[0] > 300 and len(png.getcolors(256) or ()) > 8
     return found

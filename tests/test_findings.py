@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from findings_tables import LN2, SEEDS, SPREAD, Tables, effect, evaluate
+from seed_tables import exploding_tables, leaky_tables, vanishing_tables
 
 from initbench import findings
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
@@ -287,52 +288,6 @@ def test_he_xavier():
 # 6. Leaky ReLU ----------------------------------------------------------------------------
 
 
-def leaky_tables(leaky_dead=0.05, relu_dead=0.3, probe=True, leaky_diverges=False, noise=0.0):
-    """ReLU leaves ``relu_dead`` of its units newly dead at lr 1.0 and 2% at lr 0.1;
-    ``noise``: Leaky's share at lr 1.0 varies this much with the seed."""
-    t = Tables()
-    for lr in (0.1, 1.0):
-        for activation, dead in (("relu", relu_dead), ("leaky_relu", leaky_dead)):
-            dead = dead if lr == 1.0 else 0.02
-            jitter = noise if activation == "leaky_relu" and lr == 1.0 else 0.0
-            diverged = leaky_diverges and lr == 1.0 and activation == "leaky_relu"
-            t.cell(
-                "leaky_relu",
-                activation=activation,
-                lr=lr,
-                seeds=SEEDS,
-                status="diverged" if diverged else "completed",
-                layer=lambda s, lay, d, seed, x=dead, j=jitter: {
-                    "probe_newly_dead": (x + j * SPREAD[seed] if s else 0.0) if probe else np.nan
-                },
-            )
-    t.cell(
-        "leaky_relu",
-        activation="relu",
-        init="zeros",
-        lr=1.0,  # left out: starts dead
-        layer=lambda s, lay, d, seed: {"probe_newly_dead": 0.0 if probe else np.nan},
-    )
-    return t
-
-
-def test_leaky_relu():
-    found = evaluate(leaky_tables(), "leaky_relu")
-    assert found.verdict == REPRODUCED
-    fewer = effect(found, "d, depth 3, width 8, lr 1: ReLU minus Leaky")
-    assert fewer["estimate"] == pytest.approx(0.25) and fewer["n"] == 3
-    assert evaluate(leaky_tables(leaky_dead=0.28), "leaky_relu").verdict == NOT_REPRODUCED
-    calm = evaluate(leaky_tables(relu_dead=0.05), "leaky_relu")
-    assert calm.verdict == INCONCLUSIVE and "no setting is in the dying regime" in calm.rule
-    assert evaluate(leaky_tables(probe=False), "leaky_relu").verdict == INCONCLUSIVE
-    # Leaky diverging where ReLU units die: fewer dead units among survivors decides nothing
-    diverges = evaluate(leaky_tables(leaky_diverges=True), "leaky_relu")
-    assert diverges.verdict == INCONCLUSIVE and "lr 1: 0% / 100%" in str(diverges.measured)
-    # ReLU - Leaky = 0.08 +- 0.05 over seeds: inside seed noise of the 5-point threshold
-    noisy = evaluate(leaky_tables(leaky_dead=0.22, noise=0.05), "leaky_relu")
-    assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
-
-
 # 7. Mean field ----------------------------------------------------------------------------
 
 
@@ -546,6 +501,8 @@ def test_lsuv():
         (glorot_tables, "glorot"),
         (he_tables, "he_xavier"),
         (leaky_tables, "leaky_relu"),
+        (vanishing_tables, "relu_vanishing"),
+        (exploding_tables, "exploding"),
         (chi1_tables, "chi1"),
         (depth_scale_tables, "depth_scale"),
         (saxe_tables, "saxe"),

@@ -185,6 +185,13 @@ def normal(rng, fan_out, fan_in, *, activation, std=0.01):
     return _number("std", std) * rng.standard_normal((fan_out, fan_in))
 
 
+@layer_init("positive_normal")
+def positive_normal(rng, fan_out, fan_in, *, activation, std=10.0):
+    """|N(0, std^2)|: every weight positive, the seed's "weights ... large and > 0" read
+    literally (its exploding-gradients sentence)."""
+    return np.abs(_number("std", std) * rng.standard_normal((fan_out, fan_in)))
+
+
 @layer_init("xavier_uniform")
 def xavier_uniform(rng, fan_out, fan_in, *, activation, gain=1.0):
     """Glorot & Bengio's normalized init: U[+-gain sqrt(6/(fan_in+fan_out))] (Keras default)."""

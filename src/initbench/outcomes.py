@@ -275,6 +275,21 @@ def largest_trainable_lr(runs):
 # ---- gradients at init ----------------------------------------------------------------
 
 
+VANISHED_DECADES = -1.0  # "the gradient vanished": log10 ||dL/dz_1|| / ||dL/dz_L|| below this
+
+
+def first_layer_decades(layers):
+    """Per run (cell, seed): log10 ||dL/dz_1|| / ||dL/dz_L|| at init, the share of the
+    back-propagated gradient that reaches the first hidden layer from the output layer, in
+    decades (-inf: none of it, a net born dead)."""
+    init = layers[layers["step"].eq(0)]
+    ratio = gradient_ratio_at_init(init, top="output")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decades = np.log10(ratio.to_numpy(dtype=float))
+    first = init.assign(decades=decades)[init["layer"].eq(1)]
+    return first[["cell", "seed", "decades"]].reset_index(drop=True)
+
+
 def gradient_ratio_at_init(init, top="output"):
     """Per row of the layers table at step 0: ||dL/dz_l|| over the same run's ||dL/dz|| at
     the top layer, the output layer (``top="output"``) or the last hidden one ("hidden").

@@ -23,7 +23,9 @@ from .base import (
 )
 
 # isort: off
-from . import symmetry, course, normal_small, glorot, he_xavier, leaky_relu  # noqa: E402, F401
+# the seed's claims in the seed's order, then the papers'
+from . import symmetry, course, normal_small, vanishing, exploding, leaky_relu  # noqa: E402, F401
+from . import he_xavier, glorot  # noqa: E402, F401
 from . import chi1, depth_scale, saxe, lsuv  # noqa: E402, F401
 from . import isometry, hanin_rolnick, zero_branch, mup  # noqa: E402, F401
 

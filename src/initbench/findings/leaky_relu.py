@@ -1,179 +1,117 @@
-"""The seed: Leaky ReLU keeps units from dying, where ReLU units die.
+"""The seed: Leaky ReLU's small non-zero gradient overcomes vanishing gradients entirely.
 
-A unit "dies" when it was active at init (z > 0 on some training row) and training leaves it
-inactive on every training row; the probe statistics count this on the whole training set
-at every logged step (probe_newly_dead), and whether units come back (probe_revived). ReLU
-units die at high learning rates, so the study sweeps the rate; zeros and constant inits,
-whose units start dead or identical, are left out. A Leaky unit with z <= 0 everywhere still
-passes gradient alpha, so it can come back: the claim is that fewer of them stay inactive.
+The setting is Lu, Shin, Su & Karniadakis 2019 ("Dying ReLU and initialization"): deep,
+narrow He-initialised ReLU nets are born dead, some layer inactive on every input, with a
+probability that grows with depth, and then no gradient reaches the layers below it. The
+comparison is at init, where it has no learning-rate edge and no late divergence to flip
+it: the same weights (one draw per seed) with ReLU and with Leaky ReLU (alpha 0.01), on one
+batch of training rows. A pilot at width 4 and 8 (100 nets each, seeds kept apart from the
+deciding ones) fixed the width, 4, and the depth, 20, where half the ReLU nets are born
+dead; the rule was fixed on it before the sized runs.
 
-The claim is conditional on a dying regime, which a setting is in only when ReLU's newly
-dead share clears DYING beyond seed noise; there, Leaky's share must be lower by FEWER
-beyond seed noise, runs paired by seed. Both tiers train the same settings (the paper tier
-with more seeds), so they measure the same quantity.
+The sentence makes two claims, one effect each, one value per seed:
+- a non-zero gradient: the net's first-layer gradient is exactly zero (born dead) with ReLU
+  and not with Leaky ReLU, ReLU's indicator minus Leaky's above NONZERO;
+- "overcomes vanishing gradients entirely": Leaky's log10 ||dL/dz_1|| / ||dL/dz_L|| at
+  init stays above the line below which a gradient has vanished (a tenth,
+  outcomes.VANISHED_DECADES, shared with relu_vanishing).
+Each dead unit on the way down passes alpha = 0.01 of the gradient, so the second can fail
+where the first holds: Leaky then avoids the zero gradient but not the vanishing one.
 """
 
 from functools import partial
 
+import numpy as np
 import seaborn as sns
 
-from ..effects import HOLDS, Effect
-from ..outcomes import SYMMETRIC_INITS, finite
-from ..plotting import legend_outside
+from ..effects import Effect
+from ..outcomes import VANISHED_DECADES, first_layer_decades
+from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
-DYING = 0.1  # the dying regime: a rate at which ReLU leaves >= 10% of its units newly dead
-FEWER = 0.05  # Leaky must leave at least 5 percentage points fewer units dead there
-SETTING = ("dataset", "depth", "width", "lr")  # one comparison per training setting
-
-
-def setting_text(key):
-    dataset, depth, width, lr = key
-    return f"{dataset}, depth {depth}, width {width}, lr {lr:g}"
-
-
-def dying_per_run(runs, layers):
-    """Per completed run: newly dead and revived share of hidden units at the last logged
-    step, and the dead share at init (means over hidden layers)."""
-    hidden = layers[(layers["layer"] < layers["depth"]) & layers["probe_newly_dead"].notna()]
-    last = hidden["step"].eq(hidden.groupby(["cell", "seed"])["step"].transform("max"))
-    end = hidden[last].groupby(["cell", "seed"])[["probe_newly_dead", "probe_revived"]].mean()
-    start = hidden[hidden["step"].eq(0)].groupby(["cell", "seed"])["probe_dead_frac"].mean()
-    per_run = end.join(start.rename("dead_at_init")).reset_index()
-    return runs.merge(per_run, on=["cell", "seed"])
+STUDY = "leaky_relu"
+DEPTH = 20  # weight layers of the deciding nets (width as the study sets it)
+NONZERO = 0.2  # born-dead share, ReLU minus Leaky, above this
+GRADIENT_COLUMNS = ("cell", "seed", "step", "layer", "depth", "grad_z_norm")
 
 
 @published_claim(
     "leaky_relu",
-    "Leaky ReLU leaves fewer dead units than ReLU",
-    "Leaky ReLU, with its small slope for z <= 0, keeps units from dying: where training "
-    "leaves ReLU units inactive on every input, fewer Leaky ReLU units stay inactive.",
-    "The seed (parameter-initialization.txt): use ReLU or Leaky ReLU in deep networks; "
-    "Maas, Hannun & Ng 2013.",
-    ["leaky_relu"],
+    "Leaky ReLU keeps a non-zero gradient where ReLU nets are born dead; does it stop vanishing?",
+    f"In deep, narrow He-initialised nets (depth {DEPTH}) whose ReLU version is born dead (no "
+    f"gradient reaches the first layer), Leaky ReLU's slope alpha = 0.01 keeps the gradient "
+    f"non-zero, and keeps it from vanishing (above a tenth of the output layer's).",
+    "The seed (parameter-initialization.txt); Maas, Hannun & Ng 2013; Lu, Shin, Su & "
+    "Karniadakis 2019, 'Dying ReLU and initialization'.",
+    [STUDY],
     quote="Leaky ReLU overcomes vanishing gradients entirely by supplying a small, non-zero "
     "gradient, α value (usually 0.01) for z values ≤ 0 .",
     seed=True,
 )
 def check_leaky_relu(results):
-    runs = results.rows("runs", "leaky_relu")
-    runs = runs[
-        runs["activation"].isin(["relu", "leaky_relu"]) & ~runs["scheme"].isin(SYMMETRIC_INITS)
+    runs = results.rows("runs", STUDY)[["cell", "seed", "activation", "depth", "width"]]
+    layers = results.rows("layers", STUDY, columns=GRADIENT_COLUMNS)
+    per_run = first_layer_decades(layers).merge(runs, on=["cell", "seed"])
+    deep = per_run[per_run["depth"].eq(DEPTH)]
+    table = deep.pivot_table(index="seed", columns="activation", values="decades")
+    if not {"relu", "leaky_relu"} <= set(table.columns):
+        raise NotTestable(f"the leaky_relu study has no ReLU and Leaky ReLU nets of depth {DEPTH}")
+    table = table[["relu", "leaky_relu"]].dropna(how="all")
+    dead = np.isneginf(table)  # no gradient at all reached the first layer
+    effects = [
+        Effect(
+            f"depth {DEPTH}: born dead (first-layer gradient exactly 0), ReLU minus Leaky",
+            tuple(dead["relu"].astype(float) - dead["leaky_relu"].astype(float)),
+            NONZERO,
+            True,
+        ),
+        Effect(
+            f"depth {DEPTH}: Leaky ReLU's log10 ||dL/dz_1|| / ||dL/dz_L|| at init",
+            tuple(table["leaky_relu"]),
+            VANISHED_DECADES,
+            True,
+        ),
     ]
-    layers = results.rows("layers", "leaky_relu")
-    if "probe_newly_dead" not in layers or layers["probe_newly_dead"].isna().all():
-        raise NotTestable("the leaky_relu study logged no probe statistics (set probe: train)")
-    per_run = dying_per_run(runs[runs["status"].eq("completed")], layers)
-    table = per_run.pivot_table(
-        index=[*SETTING, "seed"], columns="activation", values="probe_newly_dead"
-    )
-    if set(table.columns) != {"relu", "leaky_relu"}:
-        raise NotTestable("the leaky_relu study lacks completed ReLU or Leaky ReLU runs")
-    regime, fewer, diverging = [], [], []
-    for key, g in table.groupby(level=list(SETTING)):
-        both = g.dropna()  # seeds in which both activations completed (did not diverge)
-        dying = Effect(
-            f"{setting_text(key)}: ReLU's newly dead share", tuple(g["relu"]), DYING, True
+    per_run = per_run.assign(born_dead=np.isneginf(per_run["decades"]))
+    shares = per_run.groupby(["activation", "depth"])["born_dead"].mean()
+    medians = per_run.groupby(["activation", "depth"])["decades"].median()
+    rows = [
+        (
+            f"{a}, depth {d}: nets born dead; median log10 ratio",
+            f"{shares[(a, d)]:.0%}; {gnum(medians[(a, d)], 3)}",
         )
-        regime.append(dying)
-        if dying.outcome != HOLDS:
-            continue
-        if 2 * len(both) < len(g):  # most runs of one activation diverged: cannot decide
-            diverging.append(setting_text(key))
-            continue
-        fewer.append(
-            Effect(
-                f"{setting_text(key)}: ReLU minus Leaky newly dead share",
-                tuple(both["relu"] - both["leaky_relu"]),
-                FEWER,
-                True,
-            )
-        )
-    skipped = (
-        f"; in the dying regime but left out, most runs of one activation diverged: "
-        f"{'; '.join(diverging)}"
-        if diverging
-        else ""
-    )
-    largest = max(regime, key=lambda e: e.estimate)
-    if fewer:
-        why = f"{len(fewer)} setting(s) are in the dying regime and decide{skipped}"
-    elif diverging:
-        why = f"no dying setting can decide{skipped}"
-    else:
-        why = (
-            f"no setting is in the dying regime beyond seed noise (largest ReLU share "
-            f"{largest.text()}); higher rates, more seeds or longer training would decide"
-        )
-    # shown without a deciding setting: the dying settings that could not decide, else the
-    # nearest to dying; the other settings' regime effects are rows
-    effects = fewer or [e for e in regime if e.outcome == HOLDS] or [largest]
+        for a, d in shares.index
+    ]
     caption = (
-        f"Share of hidden units that were active at init and are inactive on every training "
-        f"row after training, per learning rate (mean and 95% interval over runs); dotted: the "
-        f"dying regime's {DYING:.0%}. {why[0].upper() + why[1:]}."
+        "Left: share of nets born dead (no gradient at the first layer) by depth. Right: log10 "
+        "of the first layer's gradient over the output layer's at init, nets not born dead "
+        "(dotted: a tenth, below which the gradient has vanished)."
     )
-    shown = per_run.assign(newly_dead=finite(per_run["probe_newly_dead"]))
     return Evidence(
         effects,
-        [(e.label, e.text()) for e in regime if e not in effects] + leaky_rows(runs, per_run),
+        rows,
         method=(
-            "Counted on every training row: the share of hidden units active at init and "
-            "inactive (z <= 0 on every row) at the end of training, mean over hidden layers, "
-            "per run (zeros/constant inits and diverged runs left out; a setting in which "
-            "most runs of either activation diverged cannot decide). A setting (dataset, "
-            "depth, width, learning rate) is in the dying regime when the 95% interval over "
-            f"seeds of ReLU's share lies above {DYING:.0%}; in every such setting the effect "
-            f"is ReLU's minus Leaky's share over paired seeds (claim: above {FEWER:.0%} "
-            "points). Inconclusive when no setting is in the dying regime."
+            f"Per seed, one He-initialised net of depth {DEPTH} with ReLU and with Leaky ReLU, "
+            f"at init on one batch of training rows: whether the first layer's gradient is "
+            f"exactly zero, and Leaky's log10 ||dL/dz_1|| / ||dL/dz_L||."
         ),
-        notes=f"Here: {why}.",
-        inconclusive="" if fewer else "the claim's condition, a dying regime, is not met",
-        figure=Figure(partial(plot, shown), caption, size=(7.0, 3.8)),
+        notes="Both effects are measured at init, so no divergence can drop or flip a run.",
+        figure=Figure(partial(plot, per_run), caption, ncols=2, size=(10.5, 3.8)),
     )
 
 
-def leaky_rows(runs, per_run):
-    """Dead at init, revived, and diverged runs, ReLU against Leaky."""
-    completed = (
-        runs["status"].eq("completed").groupby([runs[k] for k in (*SETTING, "activation")]).mean()
-    )
-    revived = per_run.groupby("activation")["probe_revived"].median()
-    activations = ("relu", "leaky_relu")
-    dead = [per_run.loc[per_run["activation"].eq(a), "dead_at_init"].median() for a in activations]
-    return [
-        (
-            "Dead at init (z <= 0 on every training row), ReLU vs Leaky",
-            " vs ".join(f"{d:.1%}" for d in dead),
-        ),
-        (
-            "Revived (dead at a logged step, active again at the end), ReLU vs Leaky",
-            " vs ".join(f"{revived.get(a, float('nan')):.1%}" for a in activations),
-        ),
-        (
-            "Runs that diverged (left out): ReLU / Leaky",
-            "; ".join(
-                f"{setting_text(key)}: {1 - c.get('relu', 1):.0%} / "
-                f"{1 - c.get('leaky_relu', 1):.0%}"
-                for key, c in completed.unstack().iterrows()
-            ),
-        ),
-    ]
-
-
-def plot(shown, fig, axes):
-    """The newly dead share per learning rate, ReLU against Leaky."""
+def plot(per_run, fig, axes):
     sns.pointplot(
-        shown,
-        x="lr",
-        y="newly_dead",
+        per_run,
+        x="depth",
+        y="born_dead",
         hue="activation",
         ax=axes[0],
-        estimator="mean",
         errorbar=("ci", 95),
         dodge=0.2,
     )
-    axes[0].axhline(DYING, color="grey", ls=":", lw=1)
-    axes[0].set_ylabel("newly dead share of hidden units")
-    axes[0].set_xlabel("learning rate")
-    legend_outside(fig, axes)
+    axes[0].set_ylabel("share of nets born dead")
+    alive = per_run[np.isfinite(per_run["decades"])]
+    sns.stripplot(alive, x="depth", y="decades", hue="activation", dodge=True, ax=axes[1])
+    axes[1].axhline(VANISHED_DECADES, color="grey", ls=":", lw=1)
+    axes[1].set_ylabel("log10 ||dL/dz_1|| / ||dL/dz_L|| at init")
