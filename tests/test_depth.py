@@ -10,8 +10,7 @@ in float64, and one step of each weight-decay convention must equal its formula.
 import naive
 import numpy as np
 import pytest
-from test_kernels import make_problem
-from test_residual import make_residual
+from problems import make_problem, make_residual
 
 from initbench.engine.residual import initial_extras
 from initbench.engine.training import batch_order, train

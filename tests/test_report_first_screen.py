@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from test_report import CONFIG, Links, embedded_png, write_results
+from report_pages import CONFIG, Links, embedded_png, write_results
 
 from initbench.effects import Effect
 from initbench.findings import Finding, write_findings
@@ -132,3 +132,17 @@ def test_glance_classes():
                           "stalled": [False, True, False, True, True]})  # fmt: skip
     assert list(cell_class(cells)) == [0, 1, 0, 2, 2]
     assert np.issubdtype(cell_class(cells).dtype, np.integer)
+
+
+def test_the_number_shown_is_the_one_the_verdict_turned_on():
+    from initbench.report.sections.seed_claims import turning_effect
+
+    holds = Effect("a", (-3.0, -3.1, -2.9), -1.0, False)
+    fails = Effect("b", (-0.6, -0.7, -0.65), -1.0, False)
+    undecided = Effect("c", (-0.5, -1.5, -1.0), -1.0, False)
+    lost = seed_finding("k", "not reproduced", [holds, undecided, fails])
+    assert turning_effect(lost)["label"] == "b"
+    open_ = seed_finding("k", "inconclusive", [holds, undecided])
+    assert turning_effect(open_)["label"] == "c"
+    won = seed_finding("k", "reproduced", [holds, holds])
+    assert turning_effect(won)["label"] == "a"

@@ -8,7 +8,7 @@ differences of the reference's loss, in float64, for every built-in activation a
 import naive
 import numpy as np
 import pytest
-from problems import LOSS_OUTPUTS
+from problems import LOSS_OUTPUTS, make_residual
 
 import initbench as ib
 from initbench.engine.activations import ACTIVATIONS, get_activation
@@ -19,22 +19,6 @@ from initbench.settings import TrainSettings
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 EXTRAS = ("gates", "norm_gains", "norm_biases")
-
-
-def make_residual(loss, blocks=2, block_size=2, width=5, n=9, seed=0):
-    """A residual net's (W, b, X, y) and random extras (gates, norm gains and biases)."""
-    rng = np.random.default_rng(seed)
-    sizes = [4, *[width] * (1 + blocks * block_size), LOSS_OUTPUTS[loss]]
-    W = [rng.normal(0, 0.8 / np.sqrt(a), (o, a)) for a, o in zip(sizes, sizes[1:])]
-    b = [rng.normal(0, 0.1, o) for o in sizes[1:]]
-    X = rng.normal(size=(n, sizes[0]))
-    y = rng.normal(size=(n, sizes[-1])) if loss == "mse" else rng.integers(0, max(sizes[-1], 2), n)
-    extras = {
-        "gates": rng.uniform(0.3, 1.0, blocks),
-        "norm_gains": rng.normal(1, 0.3, (blocks, width)),
-        "norm_biases": rng.normal(0, 0.3, (blocks, width)),
-    }
-    return W, b, X, y, extras
 
 
 def kernel_grads(W, b, X, y, activation, loss, norm, block_size, extras):

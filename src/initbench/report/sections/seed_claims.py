@@ -1,10 +1,13 @@
 """The first screen: what became of the seed's claims, one sentence each.
 
 Each seed claim (``Finding.seed``) gets its verdict in every tier at hand, the seed's words
-(``Finding.quote``), the number it turned on (its headline effect: by convention the first of
-``Finding.effects``) and a link to its section, in the registry's order.
+(``Finding.quote``), the number it turned on (``turning_effect``: the headline, the first of
+``Finding.effects``, when reproduced; else the effect that failed or stayed undecided) and a
+link to its section, in the registry's order.
 """
 
+from ...effects import FAILS, UNDECIDED
+from ...findings.base import INCONCLUSIVE, NOT_REPRODUCED
 from ...text import gnum, slug
 
 
@@ -39,7 +42,7 @@ def headline_text(finding, like=None):
     those of ``like``'s headline effect (another tier's finding, already shown)."""
     if not finding.effects:
         return rule_gist(finding.rule)
-    effect = finding.effects[0]
+    effect = turning_effect(finding)
     lo, hi = effect.get("lo"), effect.get("hi")
     seeds = f"{effect['n']} seed" + ("" if effect["n"] == 1 else "s")
     if lo is None or lo != lo:
@@ -49,11 +52,18 @@ def headline_text(finding, like=None):
     else:
         spread = f"95% interval [{gnum(lo, 3)}, {gnum(hi, 3)}] over {seeds}"
     text = f"{gnum(effect['estimate'], 3)}, {spread}"
-    shown = like.effects[0] if like is not None and like.effects else {}
+    shown = turning_effect(like) if like is not None and like.effects else {}
     if all(shown.get(k) == effect[k] for k in ("label", "threshold", "above")):
         return text
     side = ">" if effect["above"] else "<"
     return f"{effect['label']} = {text} (the claim needs {side} {gnum(effect['threshold'], 3)})"
+
+
+def turning_effect(finding):
+    """The effect the verdict turned on: the headline (the first effect) when reproduced;
+    else the first that fails (not reproduced) or is undecided (inconclusive)."""
+    wanted = {NOT_REPRODUCED: FAILS, INCONCLUSIVE: UNDECIDED}.get(finding.verdict)
+    return next((e for e in finding.effects if e["outcome"] == wanted), finding.effects[0])
 
 
 def rule_gist(rule):
