@@ -64,7 +64,7 @@ def exploding_tables(
     for init in ("normal_large", "xavier_normal"):
         decades = grows if init == "normal_large" else -5.0
         t.cell(
-            "exploding",
+            "exploding_deep",
             activation="sigmoid",
             init=init,
             scheme="normal" if init == "normal_large" else None,
@@ -91,7 +91,7 @@ def exploding_tables(
                     settings={"seed_cell": seed},
                 )
     t.cell(
-        "exploding",
+        "exploding_deep",
         activation="relu",
         init="normal_large",
         hidden=(4,) * 9,

@@ -20,6 +20,8 @@ Three effects, one value per seed (runs paired by seed):
   diverged counts at chance accuracy (its majority-class rate), never dropped;
 - overflows: ReLU randn x 10 at depth 10 and the grid's smallest lr (so the step size is
   not the cause): 1 if the run ended in inf/NaN, else 0.
+The depth-10 nets (study exploding_deep) train 20 steps at the smallest lr only: their
+gradient is read at init, and ReLU's overflow comes at step 2.
 """
 
 from functools import partial
@@ -32,7 +34,7 @@ from ..outcomes import first_layer_decades
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
-STUDY = "exploding"
+STUDIES = ("exploding", "exploding_deep")  # depth 5 trained over an lr grid; depth 10
 LARGE, POSITIVE, STANDARD = "normal_large", "positive_large", "xavier_normal"
 INIT_DEPTH, TRAIN_DEPTH = 10, 5  # the depth the gradient is read at; the depth trained
 EXPLODED = 1.0  # decades: the first layer's gradient at least 10x the output layer's
@@ -56,7 +58,7 @@ def accuracy_counting_divergence(runs):
     f"the run overflows to inf/NaN.",
     "The seed (parameter-initialization.txt); the course's large random init; Glorot & "
     "Bengio 2010; Schoenholz et al. 2017 (chi1 > 1: the chaotic phase).",
-    [STUDY],
+    list(STUDIES),
     quote="When weights are large and >0 and small activation functions like sigmoid are "
     "used, the change in cost $J(\\Theta)$ will be quite large and result in $exploding\\ "
     "gradients$ during back propagation. Exploding gradients may result in oscillating "
@@ -66,8 +68,8 @@ def accuracy_counting_divergence(runs):
     seed=True,
 )
 def check_exploding(results):
-    runs = results.rows("runs", STUDY)
-    layers = results.rows("layers", STUDY, columns=GRADIENT_COLUMNS)
+    runs = results.rows("runs", *STUDIES)
+    layers = results.rows("layers", *STUDIES, columns=GRADIENT_COLUMNS)
     need = {("sigmoid", LARGE), ("sigmoid", STANDARD), ("relu", LARGE)}
     have = set(zip(runs["activation"], runs["init"]))
     if missing := need - have:
