@@ -146,3 +146,13 @@ def test_the_number_shown_is_the_one_the_verdict_turned_on():
     assert turning_effect(open_)["label"] == "c"
     won = seed_finding("k", "reproduced", [holds, holds])
     assert turning_effect(won)["label"] == "a"
+
+
+def test_the_seeds_markdown_and_latex_written_out():
+    from initbench.report.sections.seed_claims import plain_text
+
+    assert plain_text("the **problem of symmetric** weights") == "the problem of symmetric weights"
+    assert plain_text("cost $J(\\Theta)$ and $exploding\\ gradients$") == (
+        "cost J(Θ) and exploding gradients"
+    )
+    assert plain_text("by: $$\\sqrt{rac{2}{size^{[l-1]}}}$$") == "by: √(2/size^[l-1])"

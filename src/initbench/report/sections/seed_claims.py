@@ -6,6 +6,8 @@ Each seed claim (``Finding.seed``) gets its verdict in every tier at hand, the s
 link to its section, in the registry's order.
 """
 
+import re
+
 from ...effects import FAILS, UNDECIDED
 from ...findings.base import INCONCLUSIVE, NOT_REPRODUCED
 from ...text import gnum, slug
@@ -22,7 +24,7 @@ def build(current, others):
         entries.append({
             "anchor": slug(f.key),
             "title": f.title,
-            "quote": f.quote.strip(),
+            "quote": plain_text(f.quote),
             "verdicts": [verdict_entry(tier, g.verdict) for tier, g in [(f.tier, f), *elsewhere]],
             "number": headline_text(f),
             "other_numbers": [(tier, headline_text(g, like=f)) for tier, g in elsewhere
@@ -57,6 +59,26 @@ def headline_text(finding, like=None):
         return text
     side = ">" if effect["above"] else "<"
     return f"{effect['label']} = {text} (the claim needs {side} {gnum(effect['threshold'], 3)})"
+
+
+LATEX = {"\\ ": " ", "\\Theta": "Θ", "\\epsilon": "ε", "\\leq": "≤"}
+
+
+def plain_text(quote):
+    """The seed's words as a reader sees them: its Markdown emphasis and LaTeX written out
+    ('$J(\\Theta)$' -> 'J(Θ)', its sqrt of a fraction -> '√(2/size^[l-1])'); the quote
+    itself is kept verbatim in findings.json."""
+
+    def math(match):
+        text = match.group(1)
+        for latex, plain in LATEX.items():
+            text = text.replace(latex, plain)
+        # \frac lost its "\f" in the seed text (a form feed): "rac{a}{b}" is a fraction
+        text = re.sub(r"\\sqrt\{\\?f?rac\{(.+?)\}\{(.+?)\}\}", r"√(\1/\2)", text)
+        return text.replace("{", "").replace("}", "")
+
+    text = re.sub(r"\$\$?(.+?)\$\$?", math, quote.strip())
+    return re.sub(r"\*+", "", text)
 
 
 def turning_effect(finding):
