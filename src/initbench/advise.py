@@ -11,19 +11,17 @@ Theory is evaluated here (it needs the activations); the evidence is read from t
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from . import theory
 from .inits import INITS
-from .layout import RESULTS, Layout
 from .nearby import NEAR_DEPTH, NEAR_WIDTH, nearby
 from .outcomes import BAND, SYMMETRIC_INITS, XI_FACTOR
 from .parametrizations import multiplier_table
-from .settings import PARAMETRIZATIONS, TrainSettings
+from .settings import TrainSettings
 from .tables import decoded
-from .text import fnum, gnum, shorten
+from .text import fnum, gnum
 from .variances import exact_variances, scheme_variances
 
 TRAINABLE_DEPTHS = XI_FACTOR  # Schoenholz et al. 2017: nets train up to about 6 xi_c layers
@@ -179,9 +177,9 @@ def disagreements(rows):
             continue
         trained = 2 * r.trained > len(r.cells)
         if trained and r.depth_needed > BAND * r.trainable_depth:
-            found.append(f"{r.label} (trained beyond its 6 xi_c = {_depth(r.trainable_depth)})")
+            found.append(f"{r.label} (trained beyond its 6 xi_c = {depth_text(r.trainable_depth)})")
         elif not trained and r.depth_needed < r.trainable_depth / BAND:
-            found.append(f"{r.label} (stalled within its 6 xi_c = {_depth(r.trainable_depth)})")
+            found.append(f"{r.label} (stalled within its 6 xi_c = {depth_text(r.trainable_depth)})")
     return found
 
 
@@ -198,7 +196,7 @@ def recommend(rows, activation, has_results):
     why = (
         f"theory: {best.label} keeps chi1 = {gnum(best.chi1, 3)} (gradient x"
         f"{gnum(best.gradient_growth)}, signal x{gnum(best.signal_growth)} over the net), "
-        f"predicted trainable to depth {_depth(best.trainable_depth)}"
+        f"predicted trainable to depth {depth_text(best.trainable_depth)}"
     )
     if not best.theory_trainable:
         why += f", the deepest of any scheme, but short of {best.depth_needed}"
@@ -238,12 +236,12 @@ def _steps(row):
     return row.steps_to_target if math.isfinite(row.steps_to_target) else math.inf
 
 
-def _q(value):
+def q_text(value):
     """q* as text: the theory's collapsed fixed point (about Q_MIN) as 0."""
     return "0" if value < theory.Q_DEGENERATE * 1e-90 else gnum(value, 3)
 
 
-def _depth(value):
+def depth_text(value):
     return "any" if value == math.inf else fnum(value, 0)
 
 
@@ -285,135 +283,3 @@ def advise(activation, depth, width, results_dir=None, config=None, parametrizat
         "why": why,
         "parametrization": scaling,
     }
-
-
-def render(advice):
-    """The advice as text: a header, the table, the recommendation, the evidence cells."""
-    a = advice
-    lines = [
-        f"initbench advise: {a['activation']}, depth {a['depth']} "
-        f"({a['depth'] - 1} hidden layers of {a['width']})"
-    ]
-    if a["results"] is None:
-        lines.append("evidence: none (theory only: no results read)")
-    else:
-        n = a["nearby"]
-        lines.append(
-            f"evidence: {a['results']}, cells of {a['activation']} with depth within "
-            f"x{n['depth_factor']:g} and width within x{n['width_factor']:g}"
-        )
-    head = [
-        "scheme",
-        "sw2",
-        "sb2",
-        "q*",
-        "chi1",
-        "xi_c",
-        "6xi_c",
-        "signal x",
-        "grad x",
-        "trained",
-        "steps",
-        "claims / note",
-    ]
-    table = [head]
-    for r in a["rows"]:
-        measured = f"{r['trained']}/{len(r['cells'])}" if r["cells"] else "-"
-        table.append(
-            [
-                r["label"],
-                gnum(r["sigma_w2"], 4),
-                gnum(r["sigma_b2"], 3),
-                _q(r["q_star"]),
-                gnum(r["chi1"], 4),
-                gnum(r["xi_c"], 3),
-                _depth(r["trainable_depth"]),
-                gnum(r["signal_growth"]),
-                gnum(r["gradient_growth"]),
-                measured,
-                fnum(r["steps_to_target"], 0),
-                "; ".join([*r["claims"], shorten(r["note"], 60)]),
-            ]
-        )
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(head) - 1)]
-    for row in table:
-        cells = [
-            str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(row, widths))
-        ]
-        lines.append("  ".join([*cells, row[-1].strip("; ")]).rstrip())
-    lines += [f"note, {r['label']}: {r['note']}" for r in a["rows"] if len(r["note"]) > 60]
-    lines += [f"recommendation: {a['recommendation']}; {a['lr']}", f"why: {a['why']}"]
-    if a["parametrization"]:
-        p = a["parametrization"]
-        lines.append(f"{p['parametrization']} at width {a['width']}, base width "
-                     f"{p['base_width']}: multipliers against sp there (init std, lr of "
-                     "weights, lr of biases)")  # fmt: skip
-        lines += [f"  {r['optimizer']:5} {r['layers']:8} init x{gnum(r['init_std'], 3)}  lr W "
-                  f"x{gnum(r['lr_weights'], 3)}  lr b x{gnum(r['lr_biases'], 3)}"
-                  for r in p["rows"]]  # fmt: skip
-    listed = [r for r in a["rows"] if r["cells"]]
-    if listed:
-        lines.append("evidence cells:")
-        lines += [f"  {r['label']}: {', '.join(r['cells'])}" for r in listed]
-    return "\n".join(lines)
-
-
-# The engine trains these (architecture: residual, norm: layernorm), but the theory here
-# is mean-field theory of plain nets, and the evidence reads plain cells.
-UNSUPPORTED = {"residual": "residual nets", "norm": "normalized nets"}
-
-
-def add_parser(sub):
-    """``initbench advise``: the subcommand and its options."""
-    p = sub.add_parser("advise", help="which init for a net: theory, and nearby measured cells")
-    p.add_argument("--activation", required=True)
-    p.add_argument("--depth", type=int, required=True, help="number of weight layers")
-    p.add_argument("--width", type=int, required=True)
-    p.add_argument(
-        "--results",
-        default=None,
-        help="results directory to take evidence from (default: ./results if it "
-        "holds aggregated tables, else theory only)",
-    )
-    p.add_argument(
-        "--configfile", default=None, help="a study config: its plugins' schemes get rows too"
-    )
-    p.add_argument("--json", action="store_true", help="print the advice as JSON")
-    p.add_argument("--parametrization", default=None, choices=PARAMETRIZATIONS,
-                   help="add its per-layer multipliers against sp at --base-width")  # fmt: skip
-    p.add_argument("--base-width", type=int, default=0, help="the width where it equals sp")
-    # Accepted, so that they fail with a message rather than a usage line (UNSUPPORTED)
-    p.add_argument("--residual", action="store_true", help="not advised on yet")
-    p.add_argument("--norm", default=None, help="not advised on yet")
-    p.set_defaults(func=_command)
-
-
-def _command(args):
-    for name, what in UNSUPPORTED.items():
-        if getattr(args, name):
-            why = "its mean-field theory is of plain nets; the engine trains them"
-            raise ValueError(f"--{name}: advise has no theory for {what} yet ({why})")
-    config = None
-    if args.configfile:
-        config = _plugin_config(args.configfile)
-    results = args.results
-    if results is not None and not Path(results).is_dir():
-        raise ValueError(f"--results: no such directory: {results!r}")
-    if results is None and Layout().table("runs").exists():
-        results = str(RESULTS)
-    advice = advise(args.activation, args.depth, args.width, results, config,
-                    args.parametrization, args.base_width)  # fmt: skip
-    print(json.dumps(advice, indent=1, default=str) if args.json else render(advice))
-
-
-def _plugin_config(path):
-    """A study config's init labels, its plugins imported (they register schemes)."""
-    import yaml
-
-    from .config import check_config_files, check_schema, load_plugins
-
-    check_config_files([path])
-    config = yaml.safe_load(Path(path).read_text())
-    check_schema(config)
-    load_plugins(config)
-    return config

@@ -105,7 +105,7 @@ def main(argv=None):
     run.add_argument("--out", default=None, help="runs table path (default: <cell>.parquet)")
     run.set_defaults(func=_run)
 
-    from .advise import add_parser as add_advise_parser
+    from .advise_cli import add_parser as add_advise_parser
     from .bench import add_parser as add_bench_parser
     from .status import add_parser as add_status_parser
 

@@ -49,6 +49,8 @@ def scheme_variances(scheme, width, activation, params):
         )
     if scheme == "constant":
         return math.nan, math.nan, "symmetric: every hidden unit identical, no mean field"
+    if scheme == "positive_normal":
+        return math.nan, math.nan, "every weight positive: not zero-mean, no mean field"
     if scheme == "mean_field":
         if "sigma_w2" not in p:
             return math.nan, math.nan, "needs sigma_w2 (critical is mean_field at chi1 = 1)"
