@@ -1,18 +1,22 @@
 """`initbench status`: cells done out of planned, their cost, and the time left, from disk."""
 
+import copy
 import json
 import shutil
 
+import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
 import yaml
 from conftest import ROOT, copy_workflow, snakemake
 
-from initbench.cell import cell_work
+from initbench.cell import NORM_STEP_FACTOR, OPTIMIZER_STEP_FACTOR, Cell, cell_work
 from initbench.cli import main
 from initbench.layout import Layout
 from initbench.plan import plan
-from initbench.status import SECONDS_PER_WORK, makespan, study_status
+from initbench.settings import NORMS, OPTIMIZERS, TrainSettings
+from initbench.status import SECONDS_PER_WORK, makespan, render, study_status
+from initbench.tables import ABOUT_CELL
 
 
 def config():
@@ -70,9 +74,9 @@ def test_status_of_a_half_finished_study(half_finished):
         row = status["studies"][study]
         assert (row["done"], row["cells"]) == (len(set(names) & trained), len(names))
     spent = sum(sum(feather.read_table(Layout(results).cell_tables(name)[0])
-                    .column("train_seconds").to_pylist()) for name in trained)  # fmt: skip
+                    .column("train_cpu_seconds").to_pylist()) for name in trained)  # fmt: skip
     assert status["all"]["core_s_spent"] == pytest.approx(spent)  # quick.yaml: threads 1
-    assert status["jobs"] == {"planned": len(grid.batches), "finished": len(jobs)}
+    assert status["jobs"] == {"planned": len(grid.batches), "finished": len(jobs), "other_plan": 0}
     assert status["all"]["core_s_left"] > 0 and status["wall_s_left"]["total"] > 0
     assert status["unreadable"] == {"cells": 0, "batch_records": 0}
     assert not status["aggregated"]
@@ -118,3 +122,93 @@ def test_bad_input_is_one_line(capsys, args, message):
         main(["status", *args])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def two_tier_config():
+    """quick.yaml as a two-tier study: its paper tier trains the overview and course
+    longer, so those cells change, and keeps the other studies' cells as they are."""
+    tiered = config()
+    tiered["tier"], tiered["tiers"] = "default", ["default", "paper"]
+    for study in ("overview", "course"):
+        tiered["studies"][study]["tiers"] = {"paper": {"steps": 400}}
+    return tiered
+
+
+def in_tier(tiered, tier):
+    return {**copy.deepcopy(tiered), "tier": tier}
+
+
+def write_cells(results, names, cpu_seconds, wall_factor):
+    """Synthetic measured tables: two seeds a cell, each ``cpu_seconds`` of thread CPU and
+    ``wall_factor`` times that in wall seconds (jobs waiting for a core), one thread."""
+    about = json.dumps({"parameters": {}, "provenance": {"threads": 1}})
+    for name in names:
+        paths = Layout(results).cell_tables(name)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        runs = pa.table({"train_seconds": [cpu_seconds * wall_factor] * 2,
+                         "train_cpu_seconds": [cpu_seconds] * 2})  # fmt: skip
+        feather.write_feather(runs.replace_schema_metadata({ABOUT_CELL: about}), paths[0])
+        for path in paths[1:]:
+            path.write_bytes(b"")
+
+
+def write_records(results, batches):
+    Layout(results).batches.mkdir(parents=True, exist_ok=True)
+    for job, names in batches.items():
+        Layout(results).batch(job).write_text(json.dumps({"job": job, "cell_names": list(names)}))
+
+
+def test_a_paper_tier_run_after_the_default_tier(tmp_path):
+    """The README's sequence, default then paper in one results/: the default tier's job
+    records (same job names, other cells) are not the paper jobs' (Snakemake reruns them),
+    every paper job with cells left counts in the wall time, and the cost spent is CPU
+    time, not the wall time of jobs that waited for a core (--cores 8 on 2 cores)."""
+    results, cores = tmp_path / "results", 2
+    default = plan(in_tier(two_tier_config(), "default"), cores=cores)
+    paper = plan(in_tier(two_tier_config(), "paper"), cores=cores)
+    write_cells(results, default.cells, cpu_seconds=0.5, wall_factor=13)
+    write_records(results, default.batches)
+    shared = set(default.cells) & set(paper.cells)
+    assert 0 < len(shared) < len(paper.cells)  # the paper tier keeps some cells, not all
+    kept = {job for job, names in paper.batches.items() if default.batches.get(job) == names}
+    renamed = {job for job in paper.batches if job in default.batches} - kept
+    assert renamed  # job names both tiers use, with other cells in the paper tier
+
+    status = study_status(in_tier(two_tier_config(), "paper"), results, cores=cores)
+    assert status["jobs"] == {"planned": len(paper.batches), "finished": len(kept),
+                              "other_plan": len(renamed)}  # fmt: skip
+    assert status["all"]["done"] == len(shared)
+    assert status["all"]["core_s_spent"] == pytest.approx(len(shared) * 2 * 0.5)
+    left = status["all"]["core_s_left"]
+    assert left > 0 and status["wall_s_left"]["training"] >= left / cores
+    assert f"{len(renamed)} to rerun" in render(status)
+
+    # half-way: the paper tier's first jobs done, their records now its own
+    first = dict(sorted(paper.batches.items())[: len(paper.batches) // 2])
+    write_cells(results, {name for names in first.values() for name in names}, 0.5, 1)
+    write_records(results, first)
+    later = study_status(in_tier(two_tier_config(), "paper"), results, cores=cores)
+    assert later["jobs"]["finished"] == len(set(first) | kept)
+    assert later["jobs"]["other_plan"] == len(renamed - set(first))
+    assert 0 < later["wall_s_left"]["training"] < status["wall_s_left"]["training"]
+    assert later["wall_s_left"]["training"] >= later["all"]["core_s_left"] / cores
+
+
+def test_adam_and_layernorm_steps_cost_more_in_the_cost_model():
+    """cell_work scales the steps' work (not the evaluations') by the fitted factors, for
+    every optimizer and norm the settings allow."""
+    assert set(OPTIMIZER_STEP_FACTOR) == set(OPTIMIZERS) and set(NORM_STEP_FACTOR) == set(NORMS)
+
+    def work(steps, **training):
+        settings = TrainSettings(steps=steps, log_points=2, **training)
+        return cell_work(Cell("digits", "relu", "he", "he_normal", (32,) * 5, training=settings))
+
+    def per_step(**training):
+        return work(200, **training) - work(100, **training)
+
+    assert per_step(optimizer="adam") == pytest.approx(OPTIMIZER_STEP_FACTOR["adam"] * per_step())
+    residual = {"architecture": "residual", "momentum": 0.9}
+    assert per_step(**residual, norm="layernorm") == pytest.approx(
+        NORM_STEP_FACTOR["layernorm"] * per_step(**residual)
+    )
+    assert OPTIMIZER_STEP_FACTOR["adam"] > 1 and NORM_STEP_FACTOR["layernorm"] > 1

@@ -129,14 +129,28 @@ def majority_rate(data):
 
 
 STEP_WORK = 30_000  # cell_work's fixed cost of one step through one layer
+# A training step's cost over plain SGD's, fitted to the kernels' thread CPU per cell of two
+# default-tier runs, 2,032 cells (benchmarks/fit_step_factors.py), each cell against the
+# SGD cells of its dataset and width: Adam 1.36 (95% interval 1.08-1.72), a residual net's
+# pre-LayerNorm 1.15 (0.85-1.57). A residual net without a norm fitted 0.91 (0.76-1.09):
+# no factor.
+OPTIMIZER_STEP_FACTOR = {"sgd": 1.0, "adam": 1.36, "adamw": 1.36}
+NORM_STEP_FACTOR = {"none": 1.0, "layernorm": 1.15}
+
+
+def step_factor(training):
+    """A training step's cost relative to plain SGD's (OPTIMIZER_STEP_FACTOR, and a
+    residual net's NORM_STEP_FACTOR)."""
+    return OPTIMIZER_STEP_FACTOR[training.optimizer] * NORM_STEP_FACTOR[training.norm]
 
 
 def cell_work(cell, data=None):
     """The work of training a cell: multiply-adds of its training steps (three passes over
     each batch) and logged evaluations (eval_rows, test and probe rows), over every layer,
     input and output included, plus STEP_WORK per step and layer (the loop's fixed cost,
-    which small batches feel). ``data``: the cell's Dataset (None: inputs and outputs as
-    wide as its hidden layers, 500 evaluation rows)."""
+    which small batches feel); its steps times ``step_factor`` (Adam, LayerNorm). ``data``:
+    the cell's Dataset (None: inputs and outputs as wide as its hidden layers, 500
+    evaluation rows)."""
     t = cell.training
     if data is None:
         sizes, rows = [cell.width, *cell.hidden, cell.width], 500
@@ -146,6 +160,6 @@ def cell_work(cell, data=None):
         rows = min(t.eval_rows, len(data.X_train)) + len(data.X_test)
         rows += 0 if probe is None else len(probe)
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    per_seed = (3 * t.steps * t.batch_size + t.log_points * rows) * weights
-    per_seed += STEP_WORK * t.steps * (len(sizes) - 1)
+    step = 3 * t.batch_size * weights + STEP_WORK * (len(sizes) - 1)
+    per_seed = t.steps * step * step_factor(t) + t.log_points * rows * weights
     return len(cell.seeds) * float(per_seed)

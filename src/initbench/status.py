@@ -7,13 +7,18 @@ so a cell is done when its three files are there) and the training jobs' cost re
 cluster's shared filesystem: a file it cannot read (half-copied, being replaced) is
 skipped and counted, and its cell counted as not done.
 
-Cost: a done cell's core-seconds are its seeds' training seconds times its job's threads.
-An undone cell's are its ``cell_work`` (its layers, batch, steps, logged evaluations and
+Cost: a done cell's core-seconds are its seeds' thread CPU seconds in the kernels (a
+one-thread job; with more threads, their training seconds times the threads). Wall seconds
+would count the time a job waits for a core: ``--cores 8`` on 2 cores made them 13x the
+CPU. An undone cell's are its ``cell_work`` (its layers, batch, steps, logged evaluations and
 seeds) times the measured seconds per unit of work of the done cells most like it (same
 study and activation, else same study, else same dataset ...); before any cell has run,
 a rate measured on a 2-core machine (SECONDS_PER_WORK). The wall time left packs the
 remaining training jobs, longest first as the pipeline starts them, onto ``cores``, and
 adds the aggregate, findings and report steps (TAIL_SECONDS, scaled by the study's runs).
+
+A training job is finished when its record names the cells the plan gives it: another
+tier's run of the same job (same name, other cells) left a record that Snakemake reruns.
 """
 
 import json
@@ -26,7 +31,9 @@ from .tables import ABOUT_CELL, read_arrow
 from .text import seconds_text
 
 DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
-SECONDS_PER_WORK = 8.7e-11  # training core-seconds per unit of cell_work (default study, 2 cores)
+# Kernel core-seconds per unit of cell_work: the default tier's 1,791 over its work, run
+# with --cores 8 on 2 cores beside other work (2026-12-06; 8.7e-11 before: 40% high)
+SECONDS_PER_WORK = 6.2e-11
 MIN_CELLS = 2  # done cells a group needs before its own rate is used
 TAIL_SECONDS = 28.0  # aggregate + findings + report of the default study, on 2 cores
 TAIL_RUNS = 4479  # runs (cells x seeds) of the default study, which TAIL_SECONDS is for
@@ -40,26 +47,35 @@ def read_cell(layout, name):
         return "todo", 0.0
     try:
         runs = read_arrow(paths[0])
-        threads = json.loads(runs.schema.metadata[ABOUT_CELL])["provenance"]["threads"]
-        seconds = sum(runs.column("train_seconds").to_pylist())
+        about = json.loads(runs.schema.metadata[ABOUT_CELL])
+        threads = max(int(about["provenance"]["threads"] or 1), 1)
+        column = "train_cpu_seconds" if threads == 1 else "train_seconds"
+        seconds = sum(runs.column(column).to_pylist())
     except (OSError, ValueError, KeyError, TypeError):  # half-written (Arrow's errors are
         return "unreadable", 0.0  # OSError or ValueError), or without its metadata
-    return "done", float(seconds) * max(int(threads or 1), 1)
+    return "done", float(seconds) * threads
 
 
-def read_batches(layout, jobs):
-    """{job: its cost record} of the finished training jobs, and how many records could
-    not be read (half-written)."""
-    records, unreadable = {}, 0
-    for job in jobs:
+def read_batches(layout, batches):
+    """({job: its cost record} of the finished training jobs, records that could not be
+    read (half-written), records of another plan). ``batches``: {job: its cells' names}. A
+    record whose cells are not the job's (another tier's run of a job of the same name) is
+    another plan's: Snakemake reruns that job, as its cell names are a parameter."""
+    records, unreadable, other_plan = {}, 0, 0
+    for job, names in batches.items():
         path = layout.batch(job)
         if not path.exists():
             continue
         try:
-            records[job] = json.loads(path.read_text())
+            record = json.loads(path.read_text())
         except (OSError, ValueError):
             unreadable += 1
-    return records, unreadable
+            continue
+        if isinstance(record, dict) and record.get("cell_names") == list(names):
+            records[job] = record
+        else:
+            other_plan += 1
+    return records, unreadable, other_plan
 
 
 def like_cells(cell, study):
@@ -128,7 +144,7 @@ def study_status(config, results_dir=RESULTS, cores=1):
         for name in grid.cells
         if name not in done
     }
-    records, bad_records = read_batches(layout, grid.batches)
+    records, bad_records, other_plan = read_batches(layout, grid.batches)
     threads = int(config["threads"])
     job_left = [
         sum(left.get(name, 0.0) for name in names) / threads
@@ -164,7 +180,7 @@ def study_status(config, results_dir=RESULTS, cores=1):
             "cells": sum(kind == "unreadable" for kind, _ in state.values()),
             "batch_records": bad_records,
         },
-        "jobs": {"planned": len(grid.batches), "finished": len(records)},
+        "jobs": {"planned": len(grid.batches), "finished": len(records), "other_plan": other_plan},
         "runs_left": runs_left,
         "cost_from": ("measured cells" if rate_of else "the cost model (no cell measured yet)"),
         "wall_s_left": {"training": training_wall, "tail": tail, "total": training_wall + tail},
@@ -198,9 +214,10 @@ def render(status):
             )
         )
     j, u, wall = s["jobs"], s["unreadable"], s["wall_s_left"]
+    rerun = f" ({j['other_plan']} to rerun: their records are another plan's)"
     lines.append(
-        f"training jobs: {j['finished']} of {j['planned']} finished; remaining cost "
-        f"from {s['cost_from']}"
+        f"training jobs: {j['finished']} of {j['planned']} finished"
+        f"{rerun if j['other_plan'] else ''}; remaining cost from {s['cost_from']}"
     )
     if u["cells"] or u["batch_records"]:
         lines.append(
