@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 import seaborn as sns
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..effects import Effect
 from ..outcomes import median_curve
@@ -184,10 +184,12 @@ def plot(curves, table, floor, fig, axes):
             axes[1].scatter(at["depth"], at["time"], facecolors=face, edgecolors=palette[init])
     axes[1].set_ylabel("learning time (steps, median over seeds)")
     axes[1].set_title("learning time against depth")
-    for ax in axes[:2]:
+    for ax in axes[:2]:  # powers of 2 on both axes, written as plain numbers
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_yscale("log", base=2)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("depth (weight layers)")
     sns.lineplot(
         line, x="step", y="progress", hue="init", style="depth", palette=palette, ax=axes[2]
