@@ -51,12 +51,14 @@ class Tables:
         layer=None,
         run=None,
         settings=None,
+        log_steps=LOG_STEPS,
     ):
         """Add one cell to ``study``. ``curve(step, seed)``, ``layer(step, layer, depth,
         seed)`` and ``run(seed)`` return metric overrides for the curves, layers and runs
-        rows; ``settings``: more cell columns (optimizer, norm, ...)."""
-        steps = LOG_STEPS[-1] if steps is None else steps
-        logged = sorted({s for s in LOG_STEPS if s < steps} | {steps})
+        rows; ``settings``: more cell columns (optimizer, norm, ...); ``log_steps``: the
+        logged steps below ``steps``."""
+        steps = log_steps[-1] if steps is None else steps
+        logged = sorted({s for s in log_steps if s < steps} | {steps})
         params = dict(init_params or {})
         name = (
             f"{study}-{dataset}-{activation}-{init}-{list(hidden)}-{json.dumps(params)}-{lr}"
