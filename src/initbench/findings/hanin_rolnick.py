@@ -224,7 +224,7 @@ def check_hanin_rolnick(results):
         )
     caption = (
         "Left: the variance over seeds of the log mean squared activation of the last hidden "
-        "layer at init, per width profile, against beta (crosses: the exact prediction for the "
+        "layer at init, per width profile, against beta (black bars: the exact prediction for the "
         "profile; dotted: Hanin & Nica's 5 beta). Right: steps until the net first reaches "
         f"{START:.0%} test accuracy (median over seeds), against beta; colour and marker give "
         "the depth."
@@ -300,7 +300,7 @@ def plot(sizes, starts, fig, axes):
     if sizes is not None:
         var = profile_variances(sizes)
         scatter_by_depth(axes[0], var, "log_m")
-        axes[0].scatter(var["beta"], var["exact"], marker="x", color="black", s=30,
+        axes[0].scatter(var["beta"], var["exact"], marker="_", s=150, lw=2, color="black",
                         label="exact")  # fmt: skip
         grid = np.linspace(0, var["beta"].max() * 1.05, 50)
         axes[0].plot(grid, 5 * grid, color="grey", ls=":", lw=1, label="5 beta")
