@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from findings_tables import SEEDS, Tables, effect, evaluate
 
+from initbench import spectra
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from initbench.outcomes import lr_optimum
 
@@ -199,52 +200,119 @@ def test_isometry():
     ]
 
 
-def hanin_rolnick_tables(slope=5.0, seeds=40, faster_with_beta=False):
-    """log M at init: sqrt(slope beta) z over seeds (z fixed: mean 0, variance 1). Steps to
-    20% accuracy at beta 1/16, 1/4 (depths 5 and 17) and 1: 2, 10 and 50 logged steps
-    (reversed when ``faster_with_beta``)."""
+HR_PROFILES = [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]  # (beta, depth): (1/16, 5),
+# (1/4, 5), (1/4, 17), (1, 17): beta and depth apart
+HR_BY_BETA = {0.0625: 2, 0.25: 5, 1.0: 20}  # first logged step at 20%: governed by beta
+HR_BY_DEPTH = {5: 2, 17: 50}  # ... by depth
+NEXT_LOGGED = {2: 5, 5: 10, 20: 50}
+
+
+def default_reach(beta, depth, seed):
+    """Governed by beta; seed 2's nets one logged step later (a spread over seeds)."""
+    return NEXT_LOGGED[HR_BY_BETA[beta]] if seed == 2 else HR_BY_BETA[beta]
+
+
+def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=()):
+    """log M at init: sqrt(slope x exact Var[log M]) z over seeds (z per profile, mean 0,
+    variance 1). Steps to 20% test accuracy per profile: ``reach(beta, depth, seed)`` (a
+    logged step; default: by beta, seed 2 one logged step later); the (hidden,
+    seed) pairs in ``never`` never get there (budget 100 steps)."""
+    reach = reach or default_reach
     t = Tables()
-    z = np.random.default_rng(0).standard_normal(seeds)
-    z = (z - z.mean()) / z.std(ddof=1)
-    reach = {0.0625: 2, 0.25: 10, 1.0: 50}
-    for hidden in [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]:
-        beta = sum(1 / n for n in hidden)
-        log_m = math.sqrt(slope * beta) * z
-        steps = reach[beta] if not faster_with_beta else 60 // reach[beta]
+    rng = np.random.default_rng(0)
+    for hidden in HR_PROFILES:
+        beta, depth = sum(1 / n for n in hidden), len(hidden) + 1
+        z = rng.standard_normal(seeds)
+        log_m = (
+            math.sqrt(slope * spectra.relu_log_norm_variance(hidden))
+            * (z - z.mean())
+            / z.std(ddof=1)
+        )
 
         def layer(s, lay, depth, seed, log_m=log_m):
             return {"probe_act_mean": math.exp(log_m[seed] / 2), "probe_act_std": 0.0}
 
+        def curve(s, seed, hidden=hidden, beta=beta, depth=depth):
+            started = (hidden, seed) not in never and s >= reach(beta, depth, seed)
+            return {"test_accuracy": 0.3 if started else 0.1}
+
         t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)), layer=layer)
-        t.cell(
-            "hanin_rolnick",
-            hidden=hidden,
-            seeds=SEEDS,
-            curve=lambda s, seed, r=steps: {"train_accuracy": 0.3 if s >= r else 0.1},
-        )
+        t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve)
     return t
 
 
-def test_hanin_rolnick():
+def fitted_effects(log2_steps):
+    """Independent check: per seed, the least-squares b x beta range and c x log2 depth
+    range of log2 steps = a + b beta + c log2 depth over HR_PROFILES."""
+    x = [[1, sum(1 / n for n in h), math.log2(len(h) + 1)] for h in HR_PROFILES]
+    a, b, c = np.linalg.lstsq(np.array(x, float), np.asarray(log2_steps, float), rcond=None)[0]
+    return b * (1 - 1 / 16), c * math.log2(17 / 5)
+
+
+BETA_EFFECT = "log2 steps to 20% test accuracy per seed fit: beta's"
+DEPTH_BELOW = (
+    "log2 steps to 20% test accuracy per seed fit: depth's effect, 5 to 17 at equal beta "
+    "(claim: < 1)"
+)
+DEPTH_ABOVE = DEPTH_BELOW.replace("(claim: < 1)", "(claim: > -1)")
+SLOPE_ABOVE = "slope of Var[log M] over seeds against its exact prediction (claim: > 0.67)"
+
+
+def test_hanin_rolnick_reproduced():
     found = evaluate(hanin_rolnick_tables(), "hanin_rolnick")
     assert found.verdict == REPRODUCED
-    assert effect(found, "slope of Var[log M] over seeds against beta (claim: > 2.5)")[
-        "estimate"
-    ] == pytest.approx(5.0)
-    assert (
-        effect(found, "beta 0.25: log2 steps to 20%, depth 17 over depth 5 (claim: < 1)")[
-            "estimate"
-        ]
-        == 0
+    # each profile's variance is exactly its exact prediction: the slope is 1
+    assert found.effects[0]["label"] == SLOPE_ABOVE
+    assert found.effects[0]["estimate"] == pytest.approx(1.0)
+    expected = [
+        fitted_effects(
+            [math.log2(default_reach(sum(1 / n for n in h), len(h) + 1, s)) for h in HR_PROFILES]
+        )
+        for s in SEEDS
+    ]
+    beta = effect(found, BETA_EFFECT)
+    assert beta["values"] == pytest.approx([b for b, _ in expected])
+    assert effect(found, DEPTH_BELOW)["values"] == pytest.approx([c for _, c in expected])
+    assert beta["n"] == len(SEEDS) and not any(beta["censored"])
+
+
+def test_hanin_rolnick_not_reproduced():
+    assert evaluate(hanin_rolnick_tables(slope=0.3), "hanin_rolnick").verdict == NOT_REPRODUCED
+    by_depth = evaluate(
+        hanin_rolnick_tables(reach=lambda beta, depth, seed: HR_BY_DEPTH[depth]), "hanin_rolnick"
     )
-    assert effect(found, "depth 5: log2 steps to 20%, beta 0.25 over beta 0.0625")[
-        "estimate"
-    ] == pytest.approx(math.log2(10 / 2))
-    assert evaluate(hanin_rolnick_tables(slope=0.5), "hanin_rolnick").verdict == NOT_REPRODUCED
-    reversed_ = evaluate(hanin_rolnick_tables(faster_with_beta=True), "hanin_rolnick")
-    assert reversed_.verdict == NOT_REPRODUCED
-    few = evaluate(hanin_rolnick_tables(slope=3.0, seeds=6), "hanin_rolnick")
+    assert by_depth.verdict == NOT_REPRODUCED
+    assert effect(by_depth, DEPTH_BELOW)["outcome"] == "fails"
+    assert effect(by_depth, BETA_EFFECT)["outcome"] == "fails"
+
+
+def test_hanin_rolnick_inconclusive_names_the_seeds():
+    few = evaluate(hanin_rolnick_tables(seeds=4), "hanin_rolnick")
     assert few.verdict == INCONCLUSIVE and "what would decide" in few.rule
+    assert effect(few, SLOPE_ABOVE)["outcome"] == "undecided"
+
+
+def test_hanin_rolnick_counts_a_run_that_never_starts():
+    """A run that never reaches 20% counts at its budget, its seed kept: at beta 1 it weighs
+    positively on beta's effect (a lower bound, still deciding) and negatively on depth's
+    (an upper bound: that effect cannot decide, and says so); at beta 1/16 it bounds
+    beta's effect from above only: undecided."""
+    never = {((16,) * 16, seed) for seed in SEEDS}
+    slow = evaluate(hanin_rolnick_tables(never=never), "hanin_rolnick")
+    beta = effect(slow, BETA_EFFECT)
+    assert beta["n"] == len(SEEDS) and all(beta["censored"])
+    budget = fitted_effects([math.log2(s) for s in (2, 5, 5, 100)])[0]
+    assert beta["values"][0] == pytest.approx(budget)
+    assert beta["outcome"] == "holds"
+    depth = effect(slow, DEPTH_ABOVE)
+    assert depth["n"] == len(SEEDS) and depth["values"][0] == -math.inf
+    assert depth["outcome"] == "undecided" and slow.verdict == INCONCLUSIVE
+    assert "3 of 12, each counted at its budget" in slow.rule
+    assert "a longer budget" in slow.rule
+    fast = evaluate(hanin_rolnick_tables(never={((64,) * 4, 1)}), "hanin_rolnick")
+    beta = effect(fast, BETA_EFFECT)
+    assert beta["n"] == len(SEEDS) and beta["values"][1] == -math.inf
+    assert beta["outcome"] == "undecided" and fast.verdict == INCONCLUSIVE
 
 
 @pytest.mark.parametrize(
