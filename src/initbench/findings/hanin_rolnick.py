@@ -76,23 +76,26 @@ def hr_effects(sizes, starts):
     # equal beta: the level whose nets span the widest range of depths
     if (found := widest(starts, "beta", "depth")) is not None:
         beta, level, shallow, deep = found
-        ratio, censored = _log2_ratio(level, level["depth"].eq(deep), level["depth"].eq(shallow))
+        ratio, censored, lost = _log2_ratio(
+            level, level["depth"].eq(deep), level["depth"].eq(shallow)
+        )
         label = (
             f"beta {gnum(beta, 3)}: log2 steps to {START:.0%}, depth {deep} over depth {shallow}"
         )
+        counted = {"censored": censored, "missing": lost}
         effects += [
-            Effect(label + f" (claim: > -{ALIKE:g})", ratio, -ALIKE, True, censored=censored),
-            Effect(label + f" (claim: < {ALIKE:g})", ratio, ALIKE, False, censored=censored),
+            Effect(label + f" (claim: > -{ALIKE:g})", ratio, -ALIKE, True, **counted),
+            Effect(label + f" (claim: < {ALIKE:g})", ratio, ALIKE, False, **counted),
         ]
     # one depth: the largest beta against the smallest
     if (found := widest(starts, "depth", "beta")) is not None:
         depth, same, small, big = found
-        ratio, censored = _log2_ratio(same, same["beta"].eq(big), same["beta"].eq(small))
+        ratio, censored, lost = _log2_ratio(same, same["beta"].eq(big), same["beta"].eq(small))
         label = (
             f"depth {depth}: log2 steps to {START:.0%}, beta {gnum(big, 3)} over beta "
             f"{gnum(small, 3)}"
         )
-        effects.append(Effect(label, ratio, SLOWER, True, censored=censored))
+        effects.append(Effect(label, ratio, SLOWER, True, censored=censored, missing=lost))
     return effects
 
 
@@ -109,8 +112,8 @@ def widest(starts, within, across):
 def _log2_ratio(frame, first, second):
     """Per seed: log2 of the steps of the ``first`` rows over the ``second`` (several nets
     in one arm: their mean log), and whether it is only a lower bound (a ``first`` net
-    never got there). Seeds whose ``second`` nets never got there are dropped: their ratio
-    is bounded from neither side."""
+    never got there), and how many seeds are left out: those whose ``second`` nets never got
+    there (their ratio is bounded from neither side) or that lack an arm."""
     arms = [
         frame[rows]
         .groupby("seed")
@@ -119,7 +122,8 @@ def _log2_ratio(frame, first, second):
     ]
     both = arms[0].merge(arms[1], left_index=True, right_index=True, suffixes=("_a", "_b"))
     both = both[~both["censored_b"]]
-    return tuple(both["log2_steps_a"] - both["log2_steps_b"]), tuple(both["censored_a"])
+    lost = len(arms[0].index.union(arms[1].index)) - len(both)
+    return tuple(both["log2_steps_a"] - both["log2_steps_b"]), tuple(both["censored_a"]), lost
 
 
 @published_claim(
@@ -180,6 +184,12 @@ def check_hanin_rolnick(results):
             f"seed: at the beta level with the widest range of depths, deepest over shallowest "
             f"within +-{ALIKE:g}; at the depth with the widest range of beta, the largest beta "
             f"over the smallest above {SLOWER:g}."
+        ),
+        notes=(
+            f"{dead} runs at init whose last hidden layer was all zero (log M undefined) are "
+            f"left out of Var[log M]."
+            if dead
+            else ""
         ),
         figure=Figure(partial(plot, sizes, starts), caption, ncols=2, size=(10.0, 3.8)),
     )

@@ -176,6 +176,7 @@ def saxe_effects(cells, times, budget):
         shallow, deep = g["depth"].min(), g["depth"].max()
         at = {d: g[g["depth"].eq(d)].set_index("seed") for d in (shallow, deep)}
         ratio = np.log2(at[deep]["time"] / at[shallow]["time"])
+        seeds = len(ratio)  # a shallow time never reached bounds the ratio from neither side
         ratio = ratio[~at[shallow]["censored"].reindex(ratio.index, fill_value=True)].dropna()
         censored = at[deep]["censored"].reindex(ratio.index, fill_value=False)  # lower bounds
         effects.append(
@@ -185,6 +186,7 @@ def saxe_effects(cells, times, budget):
                 float(np.log2(GROWTH)),
                 True,
                 censored=tuple(censored),
+                missing=seeds - len(ratio),
             )
         )
     return effects
