@@ -84,8 +84,8 @@ def effects_of(runs):
                 continue
             accuracy.append(pair[0])
             failure.append(pair[1])
-            left = pairs.loc[~trained, "seed"].nunique()
-            failed_pairs.append(f"{net}: {left} of {pairs['seed'].nunique()}")
+            if left := pairs.loc[~trained, "seed"].nunique():
+                failed_pairs.append(f"{net}: {left} of {pairs['seed'].nunique()} seeds")
     return accuracy + failure, sub, failed_pairs
 
 
@@ -141,7 +141,7 @@ def check_lsuv(results):
         ),
         notes=(
             f"A seed where either run failed counts in (a) and is left out of (b): "
-            f"{'; '.join(failed_pairs)} seeds. "
+            f"{'; '.join(failed_pairs) or 'no run failed'}. "
             f"{', '.join(SUB_CLAIM)} is a sub-claim shown beside the verdict: theory puts "
             f"LSUV's tanh net in the chaotic phase (chi1 ~ 1.2) and the paper's tanh column "
             f"shows no LSUV gain. The paper's setting: SGD with momentum 0.9 and a step-decayed "
