@@ -89,6 +89,10 @@ def test_seeds_needed_would_decide_at_the_measured_spread():
     assert on_threshold.seeds_needed() > 100
     assert "more than 100 seeds" in what_would_decide([on_threshold])
     assert "one seed gives no interval" in what_would_decide([Effect("one", (0.3,), 0.1, True)])
+    on_mean = Effect("failures", (0.0, 1.0, 0.0, 0.0, 0.0), 0.2, False)  # mean 0.2 exactly
+    assert "the mean sits on the threshold" in what_would_decide([on_mean])
+    censored = Effect("slower", (0.1, 0.3, 0.2), 0.2, True, censored=(True, False, False))
+    assert "a longer budget" in what_would_decide([censored])
 
 
 def test_decide_combines_effects():

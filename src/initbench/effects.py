@@ -182,6 +182,15 @@ def missing_text(effects):
     )
 
 
+def why_no_number(effect):
+    """Why ``seeds_needed`` names no number for an undecided effect."""
+    if effect.n < 2:
+        return "one seed gives no interval: 3 or more seeds"
+    if any(effect.censored) or not np.isfinite(effect.values).all():
+        return "censored or unbounded values: a longer budget"
+    return "the mean sits on the threshold: no number of seeds at this mean"
+
+
 def what_would_decide(effects):
     """What would decide the undecided effects: 'label: about N seeds' for each, or why not."""
     parts = []
@@ -190,12 +199,7 @@ def what_would_decide(effects):
             continue
         needed = effect.seeds_needed()
         if needed is None:
-            why = (
-                "one seed gives no interval: 3 or more seeds"
-                if effect.n < 2
-                else "censored or unbounded values: a longer budget"
-            )
-            parts.append(f"{effect.label}: {why}")
+            parts.append(f"{effect.label}: {why_no_number(effect)}")
         elif needed > MAX_SEEDS_NAMED:
             parts.append(
                 f"{effect.label}: more than {MAX_SEEDS_NAMED} seeds at this spread "
