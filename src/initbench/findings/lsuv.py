@@ -63,7 +63,9 @@ def effects_of(runs):
     and the accuracy effect over the seeds where both arms trained; the count of seeds
     where a run failed, which the accuracy effect leaves to the failure one."""
     accuracy, failure, sub, failed_pairs = [], [], [], []
-    for (dataset, activation, depth), g in runs.groupby(["dataset", "activation", "depth"]):
+    nets = runs.groupby(["dataset", "activation", "depth"])
+    # ReLU first: the paper's activation, so the headline is its accuracy gap
+    for (dataset, activation, depth), g in sorted(nets, key=lambda k: (k[0][1] != "relu", k[0])):
         for rival in RIVALS:
             if not g["arm"].eq(rival).any():
                 continue
