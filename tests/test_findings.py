@@ -488,28 +488,49 @@ def test_learning_time_is_inf_when_the_loss_never_gets_there():
 # 9. LSUV ----------------------------------------------------------------------------------
 
 
-def lsuv_tables(lsuv_accuracy=0.8, rivals_accuracy=0.8, depth=20, noise=0.0, tanh_lsuv=None):
+def lsuv_tables(
+    lsuv_accuracy=0.8,
+    rivals_accuracy=0.8,
+    depth=20,
+    noise=0.0,
+    tanh_lsuv=None,
+    seeds=SEEDS,
+    lsuv_diverges=(),
+    rival_stalls=(),
+):
     """Final test accuracies per init; ``noise``: LSUV's varies this much with the seed;
-    ``tanh_lsuv``: LSUV's accuracy on tanh, the sub-claim (default: as on relu)."""
+    ``tanh_lsuv``: LSUV's accuracy on tanh, the sub-claim (default: as on relu);
+    ``lsuv_diverges``: seeds whose LSUV runs end in NaN; ``rival_stalls``: seeds whose
+    OrthoNorm-MSRA runs never leave chance (0.1)."""
     t = Tables()
+    nan = {k: math.nan for k in ("final_train_loss", "final_train_accuracy")}
     for activation in ("relu", "tanh"):
-        for init, accuracy in (
-            ("lsuv", lsuv_accuracy),
-            ("orthogonal", rivals_accuracy),
-            ("he_normal", rivals_accuracy),
+        for init, scheme, params, accuracy in (
+            ("lsuv", "lsuv", None, lsuv_accuracy),
+            ("orthonormal_msra", "orthogonal", {"gain": "he"}, rivals_accuracy),
+            ("he_normal", "he_normal", None, rivals_accuracy),
         ):
             if init == "lsuv" and activation == "tanh" and tanh_lsuv is not None:
                 accuracy = tanh_lsuv
             jitter = noise if init == "lsuv" else 0.0
+            stalls = rival_stalls if init == "orthonormal_msra" else ()
+            diverges = lsuv_diverges if init == "lsuv" else ()
             t.cell(
                 "lsuv",
                 activation=activation,
                 init=init,
+                scheme=scheme,
+                init_params=params,
                 hidden=(8,) * (depth - 1),
-                seeds=SEEDS,
-                curve=lambda s, seed, a=accuracy, j=jitter: {
-                    "train_accuracy": a + j * SPREAD[seed]
+                seeds=seeds,
+                curve=lambda s, seed, a=accuracy, j=jitter, st=stalls: {
+                    "train_accuracy": 0.1 if seed in st else a + j * SPREAD.get(seed, 0.0)
                 },
+                run=lambda seed, d=diverges: (
+                    {"status": "diverged", **nan, "final_test_accuracy": math.nan}
+                    if seed in d
+                    else {}
+                ),
             )
     return t
 
@@ -519,21 +540,52 @@ def test_lsuv():
     assert evaluate(lsuv_tables(lsuv_accuracy=0.79), "lsuv").verdict == REPRODUCED  # "equal"
     worse = evaluate(lsuv_tables(lsuv_accuracy=0.7), "lsuv")
     assert worse.verdict == NOT_REPRODUCED
-    assert effect(worse, "d, relu, depth 20: LSUV minus orthogonal")["estimate"] == pytest.approx(
-        -0.1
-    )
+    label = "d, relu, depth 20: LSUV minus OrthoNorm-MSRA, final test accuracy where both trained"
+    assert effect(worse, label)["estimate"] == pytest.approx(-0.1)
+    assert worse.effects[0]["label"] == label  # the headline: the paper's quantity
+    # the orthogonal rival at gain 1 is not the paper's: it takes no part
+    assert not any("orthogonal" in e["label"] for e in worse.effects)
     # tanh is the sub-claim: reported beside the verdict, not deciding it
     tanh = evaluate(lsuv_tables(tanh_lsuv=0.5), "lsuv")
     assert tanh.verdict == REPRODUCED
     sub = dict(tanh.measured)[
-        "Sub-claim (not in the verdict): d, tanh, depth 20: LSUV minus orthogonal, final test "
-        "accuracy"
+        "Sub-claim (not in the verdict): d, tanh, depth 20: LSUV minus OrthoNorm-MSRA, final "
+        "test accuracy where both trained"
     ]
     assert sub.endswith("fails")
     # LSUV - rival = -0.01 +- 0.03 over seeds against -0.02: inside seed noise
     noisy = evaluate(lsuv_tables(lsuv_accuracy=0.79, noise=0.03), "lsuv")
     assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
     assert evaluate(lsuv_tables(depth=10), "lsuv").verdict == INCONCLUSIVE  # not deep
+
+
+def test_lsuv_counts_a_diverged_run_as_a_failure_not_dropped():
+    # one LSUV run of three diverges: its seed is a failure (LSUV 1, rival 0), not gone
+    one = evaluate(lsuv_tables(lsuv_diverges=(1,)), "lsuv")
+    fails = effect(one, "d, relu, depth 20: LSUV minus OrthoNorm-MSRA, failure rate")
+    assert fails["n"] == 3 and fails["estimate"] == pytest.approx(1 / 3)
+    accuracy = effect(one, "d, relu, depth 20: LSUV minus He, final test accuracy where")
+    assert accuracy["n"] == 2 and accuracy["outcome"] == "holds"
+    assert "LSUV minus He: 1 of 3 seeds" in one.rule
+    assert one.verdict == INCONCLUSIVE  # 1 failure in 3 seeds: no interval clears 0.2
+    # every LSUV run diverges: not reproduced on failures, with no accuracy left to compare
+    every = evaluate(lsuv_tables(lsuv_diverges=SEEDS), "lsuv")
+    assert every.verdict == NOT_REPRODUCED
+    assert effect(every, "d, relu, depth 20: LSUV minus He, failure rate")["outcome"] == "fails"
+
+
+def test_lsuv_a_rival_that_never_trained_is_a_failure_not_an_accuracy_gap():
+    seeds = tuple(range(10))
+    found = evaluate(lsuv_tables(seeds=seeds, rival_stalls=(4,)), "lsuv")
+    assert found.verdict == REPRODUCED
+    net = "d, relu, depth 20: LSUV minus OrthoNorm-MSRA"
+    assert effect(found, f"{net}, failure rate")["estimate"] == pytest.approx(-0.1)
+    accuracy = effect(found, f"{net}, final test accuracy where both trained")
+    assert accuracy["n"] == 9 and accuracy["estimate"] == pytest.approx(0.0)  # not +0.7
+    runs_failed = dict(found.measured)[
+        "d, relu, depth 20, OrthoNorm-MSRA: median final test accuracy; runs failed"
+    ]
+    assert runs_failed.endswith("1 of 10")
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,14 @@ def test_orthogonal(sizes, gain):
     assert not b.any()
 
 
+@pytest.mark.parametrize("activation, gain2", [("relu", 2.0), ("tanh", 2.0), (LEAKY_05, 1.6)])
+def test_orthogonal_he_gain_is_hes_per_activation(activation, gain2):
+    W, _ = draw("orthogonal", activation, sizes=(50, 50), gain="he")
+    np.testing.assert_allclose(W @ W.T, gain2 * np.eye(50), atol=1e-12)
+    with pytest.raises(ValueError, match="gain must be .* or 'he', got 'msra'"):
+        draw("orthogonal", sizes=(50, 50), gain="msra")
+
+
 def test_orthogonal_sign_fix_makes_r_positive():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((6, 4))

@@ -12,6 +12,11 @@ A value may be censored: known only to be at least as large as recorded (steps t
 target that a run never reached within its budget). Censored values make the interval's
 lower end a lower bound still, but not its upper end, so they can decide only "above".
 Exact quantities (a symmetry that algebra preserves) decide on one seed.
+
+No value leaves an effect silently: a seed with nothing to measure (NaN: a diverged run,
+an arm that never ran) is counted in ``missing``, and the effect's text and the rule say
+how many of the seeds it lost. A rule that can give a failed run a value (a failure, a
+censored bound, chance accuracy) should: ``paired(fill=...)``.
 """
 
 import math
@@ -32,7 +37,8 @@ class Effect:
     """One measured effect of a claim and what its interval decides.
 
     ``above``: the claim predicts values above ``threshold`` (else below). ``values``: one
-    per seed; NaN values (a run with nothing to measure) are dropped. ``censored``: per
+    per seed; NaN values (a run with nothing to measure) are left out of the interval and
+    counted in ``missing``, with any seeds the caller left out before. ``censored``: per
     value, True when the true value is at least the recorded one."""
 
     label: str
@@ -42,6 +48,7 @@ class Effect:
     unit: str = ""
     exact: bool = False
     censored: tuple = ()
+    missing: int = 0
 
     def __post_init__(self):
         values = np.asarray(self.values, dtype=float)
@@ -49,6 +56,10 @@ class Effect:
         if censored.shape != values.shape:
             raise ValueError(f"effect {self.label!r}: one censored flag per value")
         keep = ~np.isnan(values)
+        count = isinstance(self.missing, int | np.integer) and not isinstance(self.missing, bool)
+        if not (count and self.missing >= 0):
+            raise ValueError(f"effect {self.label!r}: missing must be a count >= 0")
+        object.__setattr__(self, "missing", int(self.missing + (~keep).sum()))
         object.__setattr__(self, "values", tuple(values[keep].tolist()))
         object.__setattr__(self, "censored", tuple(censored[keep].tolist()))
 
@@ -121,13 +132,15 @@ class Effect:
         lo, hi = self.interval
         unit = f" {self.unit}" if self.unit else ""
         if self.n == 0:
-            return f"not measured (claim: {self.side_text()})"
+            lost = f"; {self.missing} seeds with nothing to measure" if self.missing else ""
+            return f"not measured (claim: {self.side_text()}{lost})"
         span = "" if math.isnan(lo) else f" [{gnum(lo, 3)}, {gnum(hi, 3)}]"
         kind = "exact, " if self.exact else ""
         censored = f", {sum(self.censored)} censored" if any(self.censored) else ""
         seeds = f"{self.n} seed" + ("s" if self.n != 1 else "")
+        missing = f", {self.missing} not measured" if self.missing else ""
         return (
-            f"{gnum(self.estimate, 3)}{span}{unit} ({kind}{seeds}{censored}; "
+            f"{gnum(self.estimate, 3)}{span}{unit} ({kind}{seeds}{censored}{missing}; "
             f"claim: {self.side_text()}) - {self.outcome}"
         )
 
@@ -160,6 +173,24 @@ def decide(effects):
     return HOLDS if all(o == HOLDS for o in outcomes) else UNDECIDED
 
 
+def missing_text(effects):
+    """The seeds each effect lost, for the rule: 'label: 1 of 10 seeds not measured'."""
+    return "; ".join(
+        f"{e.label}: {e.missing} of {e.n + e.missing} seeds not measured"
+        for e in effects
+        if e.missing
+    )
+
+
+def why_no_number(effect):
+    """Why ``seeds_needed`` names no number for an undecided effect."""
+    if effect.n < 2:
+        return "one seed gives no interval: 3 or more seeds"
+    if any(effect.censored) or not np.isfinite(effect.values).all():
+        return "censored or unbounded values: a longer budget"
+    return "the mean sits on the threshold: no number of seeds at this mean"
+
+
 def what_would_decide(effects):
     """What would decide the undecided effects: 'label: about N seeds' for each, or why not."""
     parts = []
@@ -168,12 +199,7 @@ def what_would_decide(effects):
             continue
         needed = effect.seeds_needed()
         if needed is None:
-            why = (
-                "one seed gives no interval: 3 or more seeds"
-                if effect.n < 2
-                else "censored or unbounded values: a longer budget"
-            )
-            parts.append(f"{effect.label}: {why}")
+            parts.append(f"{effect.label}: {why_no_number(effect)}")
         elif needed > MAX_SEEDS_NAMED:
             parts.append(
                 f"{effect.label}: more than {MAX_SEEDS_NAMED} seeds at this spread "
@@ -184,10 +210,19 @@ def what_would_decide(effects):
     return "; ".join(parts)
 
 
-def paired(frame, arm, value, first, second, on="seed"):
+def paired(frame, arm, value, first, second, on="seed", fill=None):
     """Per seed: ``value`` of arm ``first`` minus that of arm ``second``, pairing rows of
-    ``frame`` by ``on`` (seeds present in both arms only)."""
-    table = frame.pivot_table(index=on, columns=arm, values=value, aggfunc="mean")
-    if first not in table or second not in table:
+    ``frame`` by ``on``; one entry per seed that either arm ran (sorted by seed).
+
+    A seed without a value in one arm (its run failed, or never ran) is NaN, which an
+    Effect counts as not measured, never drops silently; ``fill`` gives such a value
+    instead (a failed run at chance accuracy, say). Empty when an arm has no rows."""
+    rows = frame[frame[arm].isin([first, second])]
+    if not (rows[arm].eq(first).any() and rows[arm].eq(second).any()):
         return np.array([])
-    return (table[first] - table[second]).dropna().to_numpy()
+    values = rows[value] if fill is None else rows[value].fillna(fill)
+    table = values.groupby([rows[on], rows[arm]]).mean().unstack(arm)
+    table = table.reindex(columns=[first, second])
+    if fill is not None:
+        table = table.fillna(fill)
+    return (table[first] - table[second]).to_numpy(dtype=float)

@@ -238,8 +238,12 @@ def orthogonal(rng, fan_out, fan_in, *, activation, gain=1.0):
     """torch orthogonal_: QR of a normal matrix, signs fixed by diag(R), times gain.
 
     Rows are orthonormal when fan_out <= fan_in, columns otherwise (Saxe et al. 2013).
+    ``gain="he"``: He's sqrt(2/(1+a^2)), so that a ReLU net keeps its second moment:
+    Mishkin & Matas's (2016) "OrthoNorm-MSRA scaled" rival of LSUV.
     """
-    gain = _number("gain", gain)
+    if isinstance(gain, str) and gain != "he":
+        raise ValueError(f"gain must be a finite number >= 0 or 'he', got {gain!r}")
+    gain = _relu_gain(activation, None) if gain == "he" else _number("gain", gain)
     A = rng.standard_normal((fan_out, fan_in))
     if fan_out < fan_in:
         A = A.T

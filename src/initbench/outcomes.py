@@ -88,6 +88,13 @@ def made_no_progress(runs):
     return pd.Series(flat, index=runs.index) | runs["status"].eq("diverged")
 
 
+def accuracy_counting_divergence(runs, column="final_train_accuracy"):
+    """Final accuracy per run, a diverged run at chance (its majority-class rate): an
+    outcome of the effect, never a run dropped."""
+    diverged = runs["status"].eq("diverged")
+    return runs[column].where(~diverged, runs["majority_rate"])
+
+
 def stalled_cells(runs):
     """Per cell: made no progress in at least half its seeds."""
     return made_no_progress(runs).groupby(runs["cell"]).mean() >= 0.5

@@ -52,7 +52,7 @@ import matplotlib as mpl
 import numpy as np
 
 from .. import plotting
-from ..effects import FAILS, HOLDS, UNDECIDED, decide, what_would_decide
+from ..effects import FAILS, HOLDS, UNDECIDED, decide, missing_text, what_would_decide
 from ..layout import dataset_file
 from ..outcomes import StudyTables
 from ..results import read_verdicts
@@ -171,6 +171,8 @@ class Claim:
         evidence says why it cannot; an undecided rule says what would decide it."""
         verdict = VERDICT_OF[decide(evidence.effects)]
         parts = [evidence.method, decision_text(evidence.effects), evidence.notes]
+        if lost := missing_text(evidence.effects):
+            parts.append(f"Seeds with nothing to measure, left out of the interval: {lost}.")
         if evidence.inconclusive:
             verdict = INCONCLUSIVE
             parts.append(f"Inconclusive here: {evidence.inconclusive}.")

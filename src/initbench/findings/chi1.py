@@ -20,14 +20,16 @@ def gradient_ratios(layers):
     """log(||dL/dz_l||^2 / ||dL/dz_{l+1}||^2) at init for the middle hidden layers.
 
     Skips the first SKIP_LAYERS layers (q^l still settling) and ratios that involve the
-    output layer (a handful of outputs: its gradient norm is noisy).
+    output layer (a handful of outputs: its gradient norm is noisy). Returns the finite
+    ratios and how many were not (a gradient norm of 0 or inf), which the rule names.
     """
     init = layers[layers["step"].eq(0)].sort_values(["cell", "seed", "layer"])
     sq = np.log(init["grad_z_norm"] ** 2)
     above = sq.groupby([init["cell"], init["seed"]]).shift(-1)
     keep = (init["layer"] > SKIP_LAYERS) & (init["layer"] + 1 < init["depth"])
     ratios = with_mean_field_params(init).assign(log_ratio=sq - above)[keep]
-    return ratios[np.isfinite(ratios["log_ratio"])]
+    finite = np.isfinite(ratios["log_ratio"])
+    return ratios[finite], int((~finite).sum())
 
 
 @published_claim(
@@ -41,7 +43,7 @@ def gradient_ratios(layers):
     partial=True,
 )
 def check_chi1(results):
-    ratios = gradient_ratios(results.rows("layers", *STUDIES))
+    ratios, not_finite = gradient_ratios(results.rows("layers", *STUDIES))
     if ratios.empty:
         raise NotTestable(
             f"no mean-field cell is deep enough: the ratio needs depth >= "
@@ -96,6 +98,12 @@ def check_chi1(results):
         notes=(
             "The mean-field prediction is exact only at infinite width, so seeds are needed "
             "here too."
+            + (
+                f" {not_finite} of {len(ratios) + not_finite} layer ratios were not finite (a "
+                f"gradient norm of 0 or inf) and are left out."
+                if not_finite
+                else ""
+            )
         ),
         inconclusive=(results.not_run(missing) if missing and decide(effects) != FAILS else ""),
         figure=Figure(partial(plot, table, theory), caption, size=(7.2, 4.2)),

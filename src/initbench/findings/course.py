@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..effects import HOLDS, Effect, decide, paired
-from ..outcomes import median_curve, param
+from ..outcomes import accuracy_counting_divergence, median_curve, param
 from ..plotting import legend_outside
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
@@ -80,7 +80,8 @@ def check_course(results):
         course_rows(results, runs, curves, final, steps),
         method=(
             "The zeros effects are exact: zeros and full-batch descent leave nothing random, "
-            "so one seed decides them. He minus normal std 10 pairs the runs by seed."
+            "so one seed decides them. He minus normal std 10 pairs the runs by seed; a diverged "
+            "run counts at chance (its majority-class rate)."
         ),
         notes=(
             f"A run shorter than the course's {COURSE_STEPS} iterations that fails this is "
@@ -183,7 +184,8 @@ def plot(curves, steps, fig, axes):
 
 def course_effects(runs, curves):
     """Zeros' largest |cost - ln 2| and |train accuracy - 0.5| (exact), He's final train
-    accuracy, and He's minus normal std 10's, per seed."""
+    accuracy, and He's minus normal std 10's, per seed; a diverged run at chance."""
+    runs = runs.assign(final_train_accuracy=accuracy_counting_divergence(runs))
     zeros = curves[curves["role"].eq("zeros")]
     off_ln2 = (zeros["train_loss"] - math.log(2)).abs().groupby(zeros["seed"]).max()
     zero_runs = runs[runs["role"].eq("zeros")]

@@ -30,7 +30,7 @@ import numpy as np
 import seaborn as sns
 
 from ..effects import Effect
-from ..outcomes import first_layer_decades
+from ..outcomes import accuracy_counting_divergence, first_layer_decades
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -41,12 +41,6 @@ EXPLODED = 1.0  # decades: the first layer's gradient at least 10x the output la
 LEARNS_LESS = -0.2  # best final train accuracy, randn x 10 minus Xavier, below this
 OVERFLOWS = 0.5  # share of ReLU randn x 10 runs ending in inf/NaN, above this
 GRADIENT_COLUMNS = ("cell", "seed", "step", "layer", "depth", "grad_z_norm")
-
-
-def accuracy_counting_divergence(runs):
-    """Final train accuracy per run, a diverged run at chance (its majority-class rate)."""
-    diverged = runs["status"].eq("diverged")
-    return runs["final_train_accuracy"].where(~diverged, runs["majority_rate"])
 
 
 @published_claim(

@@ -86,7 +86,8 @@ def speed_effect(best, depth):
     if "normal" not in table or "orthogonal" not in table:
         return None
     ratio = np.log2(table["normal"] / table["orthogonal"]).dropna()
-    # the orthogonal time must be known; a Gaussian run that never got there is a bound
+    # the orthogonal time must be known; a Gaussian run that never got there is a bound.
+    # A seed without both times, or whose orthogonal run never got there, is counted missing
     keep = censored["orthogonal"].reindex(ratio.index).eq(0)
     return Effect(
         f"tanh, depth {depth}: log2 steps to target, Gaussian over orthogonal",
@@ -94,6 +95,7 @@ def speed_effect(best, depth):
         FASTER,
         True,
         censored=tuple(censored["normal"].reindex(ratio[keep].index).astype(bool)),
+        missing=len(table) - int(keep.sum()),
     )
 
 

@@ -57,11 +57,11 @@ def check_leaky_relu(results):
     if not {"relu", "leaky_relu"} <= set(table.columns):
         raise NotTestable(f"the leaky_relu study has no ReLU and Leaky ReLU nets of depth {DEPTH}")
     table = table[["relu", "leaky_relu"]].dropna(how="all")
-    dead = np.isneginf(table)  # no gradient at all reached the first layer
+    dead = np.isneginf(table).astype(float).where(table.notna())  # no gradient reached z_1
     effects = [
         Effect(
             f"depth {DEPTH}: born dead (first-layer gradient exactly 0), ReLU minus Leaky",
-            tuple(dead["relu"].astype(float) - dead["leaky_relu"].astype(float)),
+            tuple(dead["relu"] - dead["leaky_relu"]),  # a seed without both: not measured
             NONZERO,
             True,
         ),

@@ -57,7 +57,7 @@ def mup_effects(table):
     for optimizer, g in table.groupby("optimizer", sort=False):
         narrow, wide = g["width"].min(), g["width"].max()
         for par, p in g.groupby("parametrization"):
-            at = p.pivot_table(index="seed", columns="width", values="log2_lr_opt")
+            at = p.pivot_table(index="seed", columns="width", values="log2_lr_opt", dropna=False)
             if narrow not in at or wide not in at:
                 continue
             shift = (at[wide] - at[narrow]).to_numpy()
@@ -67,7 +67,9 @@ def mup_effects(table):
                     Effect(label + " (claim: > -1)", tuple(shift), -STAYS, True),
                     Effect(label + " (claim: < 1)", tuple(shift), STAYS, False),
                 ]
-                loss = p.pivot_table(index="seed", columns="width", values="best_loss")
+                loss = p.pivot_table(
+                    index="seed", columns="width", values="best_loss", dropna=False
+                )
                 effects.append(
                     Effect(
                         f"{optimizer} mup: best train loss at width {wide} over width {narrow}",

@@ -87,8 +87,8 @@ def zero_branch_effects(table, lowest_lr):
         label = f"He: log2 largest trainable lr at {shallow} blocks over {deep} blocks"
         effects.append(Effect(label, tuple(fall), FALLS, True, censored=tuple(none_deep)))
     deepest = table[table["blocks"].eq(deep)]
-    at_deep = deepest.pivot_table(index="seed", columns="arm", values="best_loss")
-    progress = deepest.pivot_table(index="seed", columns="arm", values="gap")
+    at_deep = deepest.pivot_table(index="seed", columns="arm", values="best_loss", dropna=False)
+    progress = deepest.pivot_table(index="seed", columns="arm", values="gap", dropna=False)
     for arm in ZERO_START:
         if arm in progress:
             label = f"{arm}, {deep} blocks: best final train accuracy minus chance"
