@@ -234,6 +234,12 @@ def check_mup(results):
             f"holds for the horizons measured, batch {batch}: {'; '.join(horizons)} (100 steps "
             "of mnist1d's 4000 rows: 1.6 epochs, early-training transfer; the paper trains 20 "
             "epochs)."
+            + (
+                " An optimum on the grid's edge bounds its effects on one side only: a wider "
+                "lr grid would decide them."
+                if table["side"].ne(0).any()
+                else ""
+            )
         ),
         figure=Figure(
             partial(plot, table, summary, curves, coords, check_lr, horizons),
