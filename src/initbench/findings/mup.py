@@ -64,7 +64,9 @@ def optima(runs):
         (*key, *lr_optimum(g["log2_lr"].to_numpy(), g["loss"].to_numpy()))
         for key, g in runs.groupby(KEYS, sort=False)
     ]
-    return pd.DataFrame(rows, columns=[*KEYS, "log2_lr_opt", "best_loss", "side"])
+    table = pd.DataFrame(rows, columns=[*KEYS, "log2_lr_opt", "best_loss", "side"])
+    rank = table["horizon"].map({h: i for i, h in enumerate(dict.fromkeys(table["horizon"]))})
+    return table.iloc[np.lexsort([table["seed"], table["width"], table["parametrization"], rank])]
 
 
 def with_horizon(runs):
