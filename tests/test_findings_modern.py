@@ -26,13 +26,16 @@ def test_lr_optimum_is_the_parabola_vertex_inside_the_grid_and_a_bound_on_its_ed
     assert lr_optimum(x, loss)[0] == pytest.approx(-2.0)
 
 
-def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6, long_mup_shift=None):
+def mup_tables(
+    mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6, long_mup_shift=None, adam=True
+):
     """Final loss 0.1 (log2 lr - optimum)^2 + floor: the optimum at width 512 moves by
     the shift from width 64's (-4), by seed +- noise; the floor is 1 at width 64. The lr
     grid is 2^-8 .. 2^0, so a shift below -4 or above 4 puts width 512's optimum beyond
-    it. ``long_mup_shift``: also an SGD study of 1250 steps, muP's shift that."""
+    it. ``long_mup_shift``: also an SGD study of 1250 steps, muP's shift that; ``adam``:
+    the Adam study too."""
     t = Tables()
-    horizons = [("sgd", "mup_sgd", 50, mup_shift), ("adam", "mup_adam", 50, mup_shift)]
+    horizons = [("sgd", "mup_sgd", 50, mup_shift), ("adam", "mup_adam", 50, mup_shift)][: 1 + adam]
     if long_mup_shift is not None:
         horizons.append(("sgd", "mup_sgd_long", 1250, long_mup_shift))
     for optimizer, study, steps, shift_mup in horizons:
@@ -302,3 +305,10 @@ def test_figure_is_written(tables, key, tmp_path):
     found = evaluate(tables(), key, tmp_path)
     assert found.verdict == REPRODUCED
     assert found.figure in [p.name for p in tmp_path.iterdir()]
+
+
+def test_mup_figure_with_one_horizon(tmp_path):
+    """One optimizer and horizon (a tier or run with one study): one row of axes."""
+    found = evaluate(mup_tables(adam=False), "mup", tmp_path)
+    assert found.verdict == REPRODUCED
+    assert {e["label"].split(" mup")[0].split(" sp")[0] for e in found.effects} == {"sgd, 50 steps"}

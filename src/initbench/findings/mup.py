@@ -266,6 +266,7 @@ def coordinate_check_lrs(table, runs):
 
 def plot(table, summary, curves, coords, check_lr, horizons, fig, axes):
     """Per horizon: loss against lr under SP and muP, and muP's coordinate check."""
+    axes = np.atleast_2d(axes)  # one horizon: one row of axes
     widths = sorted(table["width"].unique())
     palette = dict(zip(widths, sns.color_palette("viridis", len(widths))))
     for row, opt in enumerate(horizons):
