@@ -15,21 +15,32 @@ from initbench.outcomes import lr_optimum
 LOG2_LRS = range(-8, 1)
 
 
-def test_lr_optimum_is_the_parabola_vertex_inside_the_grid():
+def test_lr_optimum_is_the_parabola_vertex_inside_the_grid_and_a_bound_on_its_edge():
     x = np.arange(-6.0, 1.0)
-    assert lr_optimum(x, (x + 2.3) ** 2 + 1) == (pytest.approx(-2.3), pytest.approx(1.09))
-    assert math.isnan(lr_optimum(x, x)[0])  # the lowest loss on the edge: beyond the grid
+    inside = lr_optimum(x, (x + 2.3) ** 2 + 1)
+    assert inside == (pytest.approx(-2.3), pytest.approx(1.09), 0)
+    assert lr_optimum(x, x) == (-6.0, -6.0, -1)  # the lowest loss on the low edge: at most it
+    assert lr_optimum(x, -x) == (0.0, 0.0, 1)  # on the top edge: at least it
+    assert lr_optimum(x, np.full(x.size, np.inf))[::2] == (-6.0, -1)  # all diverged: below
     loss = np.where(x > -1, np.inf, (x + 2) ** 2)  # a diverged neighbour: the grid point
     assert lr_optimum(x, np.where(x > -2, np.inf, (x + 2.4) ** 2))[0] == -2.0
     assert lr_optimum(x, loss)[0] == pytest.approx(-2.0)
 
 
-def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6):
+def mup_tables(
+    mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6, long_mup_shift=None, adam=True
+):
     """Final loss 0.1 (log2 lr - optimum)^2 + floor: the optimum at width 512 moves by
-    the shift from width 64's (-4), by seed +- noise; the floor is 1 at width 64."""
+    the shift from width 64's (-4), by seed +- noise; the floor is 1 at width 64. The lr
+    grid is 2^-8 .. 2^0, so a shift below -4 or above 4 puts width 512's optimum beyond
+    it. ``long_mup_shift``: also an SGD study of 1250 steps, muP's shift that; ``adam``:
+    the Adam study too."""
     t = Tables()
-    for optimizer in ("sgd", "adam"):
-        for par, shift in (("sp", sp_shift), ("mup", mup_shift)):
+    horizons = [("sgd", "mup_sgd", 50, mup_shift), ("adam", "mup_adam", 50, mup_shift)][: 1 + adam]
+    if long_mup_shift is not None:
+        horizons.append(("sgd", "mup_sgd_long", 1250, long_mup_shift))
+    for optimizer, study, steps, shift_mup in horizons:
+        for par, shift in (("sp", sp_shift), ("mup", shift_mup)):
             for width in (64, 512):
                 for k in LOG2_LRS:
 
@@ -39,9 +50,10 @@ def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6):
                         return {"final_train_loss": floor + 0.1 * (k - opt) ** 2}
 
                     t.cell(
-                        f"mup_{optimizer}",
+                        study,
                         hidden=(width,) * 3,
                         lr=2.0**k,
+                        steps=steps,
                         seeds=SEEDS,
                         run=run,
                         settings={"optimizer": optimizer, "parametrization": par},
@@ -53,13 +65,46 @@ def mup_tables(mup_shift=0.0, sp_shift=-3.0, noise=0.0, wide_loss=0.6):
 def test_mup():
     found = evaluate(mup_tables(), "mup")
     assert found.verdict == REPRODUCED
-    assert effect(found, "sgd sp: optimal log2 lr")["estimate"] == pytest.approx(-3)
-    assert effect(found, "adam mup: best train loss")["estimate"] == pytest.approx(0.6)
+    assert effect(found, "sgd, 50 steps sp: fall")["estimate"] == pytest.approx(3)
+    assert effect(found, "sgd, 50 steps mup: rise")["estimate"] == pytest.approx(0)
+    assert effect(found, "adam, 50 steps mup: best train loss")["estimate"] == pytest.approx(0.6)
+    assert "horizons measured, batch 64: sgd, 50 steps; adam, 50 steps (" in found.rule
     assert evaluate(mup_tables(mup_shift=-3.0), "mup").verdict == NOT_REPRODUCED
     assert evaluate(mup_tables(sp_shift=0.0), "mup").verdict == NOT_REPRODUCED
     assert evaluate(mup_tables(wide_loss=1.5), "mup").verdict == NOT_REPRODUCED
     noisy = evaluate(mup_tables(mup_shift=0.9, noise=0.5), "mup")  # 0.9 +- 0.5 against < 1
     assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
+
+
+def test_mup_optimum_beyond_the_grid_is_a_censored_bound_never_dropped():
+    # muP's wide optimum at 2^-10, below the grid: the fall is at least 4 octaves, a failure
+    beyond = evaluate(mup_tables(mup_shift=-6.0), "mup")
+    fall = effect(beyond, "sgd, 50 steps mup: fall")
+    assert fall["n"] == len(SEEDS) and all(fall["censored"])
+    assert fall["estimate"] == pytest.approx(4) and fall["outcome"] == "fails"
+    assert beyond.verdict == NOT_REPRODUCED
+    assert any("grid's edge" in label for label, _ in beyond.measured)
+    # above the grid: the rise is at least 4 (fails); the fall has no lower bound (-inf)
+    above = evaluate(mup_tables(mup_shift=5.0), "mup")
+    assert effect(above, "sgd, 50 steps mup: rise")["outcome"] == "fails"
+    assert effect(above, "sgd, 50 steps mup: fall")["estimate"] == -math.inf
+    assert above.verdict == NOT_REPRODUCED
+    # SP's optimum below the grid: a fall of at least 4 holds SP's claim
+    sp = evaluate(mup_tables(sp_shift=-6.0), "mup")
+    sp_fall = effect(sp, "sgd, 50 steps sp: fall")
+    assert all(sp_fall["censored"]) and sp_fall["outcome"] == "holds"
+    assert sp.verdict == REPRODUCED
+
+
+def test_mup_each_horizon_is_judged_on_its_own():
+    both = evaluate(mup_tables(long_mup_shift=0.0), "mup")
+    assert both.verdict == REPRODUCED
+    assert effect(both, "sgd, 1250 steps mup: fall")["n"] == len(SEEDS)
+    assert "sgd, 50 steps; adam, 50 steps; sgd, 1250 steps" in both.rule
+    late = evaluate(mup_tables(long_mup_shift=-3.0), "mup")  # transfer lost late in training
+    assert effect(late, "sgd, 1250 steps mup: fall")["outcome"] == "fails"
+    assert effect(late, "sgd, 50 steps mup: fall")["outcome"] == "holds"
+    assert late.verdict == NOT_REPRODUCED
 
 
 RESIDUAL_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
@@ -328,3 +373,10 @@ def test_figure_is_written(tables, key, tmp_path):
     found = evaluate(tables(), key, tmp_path)
     assert found.verdict == REPRODUCED
     assert found.figure in [p.name for p in tmp_path.iterdir()]
+
+
+def test_mup_figure_with_one_horizon(tmp_path):
+    """One optimizer and horizon (a tier or run with one study): one row of axes."""
+    found = evaluate(mup_tables(adam=False), "mup", tmp_path)
+    assert found.verdict == REPRODUCED
+    assert {e["label"].split(" mup")[0].split(" sp")[0] for e in found.effects} == {"sgd, 50 steps"}

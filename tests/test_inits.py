@@ -343,3 +343,17 @@ def test_fixup_zeroes_each_branch_end_and_rescales_the_rest():
         init_params("fixup", [5, 8, 8, 3], architecture="residual", block_size=1)
     with pytest.raises(ValueError, match="'lsuv': it draws plain nets only"):
         init_params("lsuv", sizes, X=np.ones((4, 5)), architecture="residual")
+
+
+@pytest.mark.parametrize("parametrization", ["sp", "mup"])
+def test_zero_readout_zeroes_the_output_layer_alone(parametrization):
+    """The mup package's MLP example: the readout starts at zero in SP and muP alike; the
+    other layers are drawn as without it, from the same seed."""
+    sizes, kw = [5, 128, 128, 3], dict(seed=4, parametrization=parametrization, base_width=64)
+    Ws, bs = init_params("he_normal", sizes, **kw)
+    Wz, bz = init_params("he_normal", sizes, readout="zero", **kw)
+    assert not Wz[-1].any() and not bz[-1].any() and Ws[-1].any()
+    for a, b in zip(Ws[:-1] + bs[:-1], Wz[:-1] + bz[:-1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="readout must be one of drawn, zero, got 'none'"):
+        init_params("he_normal", sizes, readout="none")

@@ -27,6 +27,7 @@ from .text import unknown_name_message
 
 INITS = {}
 
+READOUTS = ("drawn", "zero")  # init_params' readout: as the scheme draws it, or all zero
 LSUV_MAX_ROWS = 512  # LSUV estimates variances on at most this many rows of X
 _NOT_PARAMS = {"rng", "fan_out", "fan_in", "sizes", "activation", "X", "branches"}
 _TRUNC_STD = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2] (Keras/Flax)
@@ -67,7 +68,7 @@ def network_init(name):
 
 def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=None,
                 parametrization="sp", base_width=0, architecture="plain", block_size=2,
-                **params):  # fmt: skip
+                readout="drawn", **params):  # fmt: skip
     """Weights ``Ws[l]`` (fan_out, fan_in) and biases ``bs[l]`` (fan_out,) for every layer.
 
     ``sizes`` = [n_in, h1, ..., n_out]; the output layer uses the scheme too. Draws are made in
@@ -78,9 +79,16 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
     draw by its init multiplier: mup shrinks the output layer's as the width grows past
     ``base_width``. ``architecture`` and ``block_size`` (as in settings.TrainSettings) tell
     the schemes that see the architecture (``fixup``) where the residual branches are.
+    ``readout="zero"`` sets the output layer's weights and bias to 0 whatever the scheme
+    draws, as the mup package's MLP example does in SP and muP alike (``MuReadout``'s
+    ``readout_zero_init``, which its README recommends): every width then starts from the
+    same function, so no width has a head start. A study sets it as an init parameter
+    (``init_params: {readout: [zero]}``); left at ``drawn`` it is no parameter of the cell.
     """
     if scheme not in INITS:
         raise ValueError(unknown_name_message("init scheme", scheme, INITS))
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
     s = INITS[scheme]
     for k in params:
         if k not in s.params:
@@ -121,6 +129,8 @@ def init_params(scheme, sizes, *, activation="relu", seed=0, dtype="float64", X=
         check_setting("base_width", base_width)
         scale = init_multipliers(parametrization, sizes, base_width)  # needs a base_width > 0
         Ws = [W * s for W, s in zip(Ws, scale, strict=True)]
+    if readout == "zero":
+        Ws[-1], bs[-1] = np.zeros_like(Ws[-1]), np.zeros_like(bs[-1])
     Ws = [np.ascontiguousarray(W, dtype=dtype) for W in Ws]
     return Ws, [np.ascontiguousarray(b, dtype=dtype) for b in bs]
 

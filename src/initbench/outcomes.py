@@ -256,20 +256,24 @@ def value_at(curves, step, column="train_accuracy"):
 
 
 def lr_optimum(log_lrs, losses):
-    """(log lr of the optimum, lowest loss) over one sweep: the vertex of the parabola
-    through the lowest loss and its two neighbours on the grid, kept within them. NaN when
-    the lowest loss lies on the grid's edge (the optimum may lie beyond it) or is not
-    finite; a non-finite neighbour (a diverged run) leaves the grid point itself."""
+    """(log lr of the optimum, lowest loss, side) over one sweep: the vertex of the
+    parabola through the lowest loss and its two neighbours on the grid, kept within them
+    (side 0). On the grid's edge the optimum may lie beyond it: the edge's log lr, side -1
+    on the lowest (the optimum is at most it; so too when no loss is finite: every rate
+    diverged), +1 on the highest (at least it). A non-finite neighbour (a diverged run)
+    leaves the grid point itself."""
     order = np.argsort(log_lrs)
     x, y = np.asarray(log_lrs, float)[order], np.asarray(losses, float)[order]
     i = int(np.argmin(y))
-    if not np.isfinite(y[i]) or i == 0 or i == len(y) - 1:
-        return np.nan, float(y[i])
+    if not np.isfinite(y[i]) or i == 0:
+        return float(x[0]), float(y[i]), -1
+    if i == len(y) - 1:
+        return float(x[i]), float(y[i]), 1
     if not np.isfinite(y[[i - 1, i + 1]]).all():
-        return float(x[i]), float(y[i])
+        return float(x[i]), float(y[i]), 0
     a, b, _ = np.polyfit(x[i - 1 : i + 2], y[i - 1 : i + 2], 2)
     vertex = -b / (2 * a) if a > 0 else x[i]
-    return float(np.clip(vertex, x[i - 1], x[i + 1])), float(y[i])
+    return float(np.clip(vertex, x[i - 1], x[i + 1])), float(y[i]), 0
 
 
 def largest_trainable_lr(runs):
