@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from findings_tables import SEEDS, Tables, effect, evaluate
+from findings_tables import SEEDS, SPREAD, Tables, effect, evaluate
 
 from initbench import spectra
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
@@ -167,27 +167,51 @@ def test_zero_branch():
     assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
 
 
-def isometry_tables(orthogonal_spread=0.3, noise=0.0, gaussian_reaches=50):
-    """Spreads var/mean^2 at depth 64 (a quarter of that at depth 4): tanh orthogonal
-    ``orthogonal_spread`` (+- noise by seed), Gaussian ones 60, ReLU orthogonal 40. The
-    trained tanh nets reach 0.9 at step 5 (orthogonal) and ``gaussian_reaches``."""
-    t = Tables()
-    spreads = {
-        ("tanh", "orthogonal"): orthogonal_spread,
-        ("tanh", "normal"): 60.0,
-        ("relu", "orthogonal"): 40.0,
-        ("relu", "normal"): 80.0,
-    }
-    for (activation, weights), spread in spreads.items():
-        for depth in (4, 64):
+PREDICTED_PER_LAYER = {
+    ("tanh", "orthogonal"): 0.0028,
+    ("tanh", "normal"): 1.0028,
+    ("relu", "orthogonal"): 1.0,
+    ("relu", "normal"): 2.0,
+}
 
-            def run(seed, spread=spread, depth=depth, w=weights):
-                v = (spread + (noise * (seed - 1) if w == "orthogonal" else 0)) * depth / 64
+ISOMETRY_DEPTHS = (4, 16, 64)
+
+TANH_ORTHOGONAL = ("tanh", "orthogonal")
+
+AGREEMENT = "tanh orthogonal at q*, depths 4, 16, 64: largest |log(spread / predicted)|"
+
+
+def isometry_tables(
+    orthogonal_ratio=1.05, noise=0.0, relu_per_layer=0.8, gaussian_reaches=50, at_q_star=True
+):
+    """Per-row spreads at q*, L = depth - 2 factors: tanh orthogonal's ``orthogonal_ratio``
+    x its prediction (x e^(+-noise) by seed), tanh Gaussian's 0.85 x, ReLU orthogonal's
+    ``relu_per_layer`` x L. The trained tanh nets reach 0.9 at step 5 (orthogonal) and
+    ``gaussian_reaches``. ``at_q_star`` False: no prediction recorded (rows not at q*)."""
+    t = Tables()
+    measured_over_predicted = {
+        ("tanh", "orthogonal"): orthogonal_ratio,
+        ("tanh", "normal"): 0.85,
+        ("relu", "orthogonal"): relu_per_layer,
+        ("relu", "normal"): 0.8,
+    }
+    for arm, per_layer in PREDICTED_PER_LAYER.items():
+        activation, weights = arm
+        for depth in ISOMETRY_DEPTHS:
+
+            def run(seed, arm=arm, layers=depth - 2.0, predicted=per_layer * (depth - 2.0)):
+                jitter = math.exp(noise * SPREAD[seed]) if arm == TANH_ORTHOGONAL else 1.0
+                ratio = measured_over_predicted[arm] * jitter
+                if arm[0] == "relu":
+                    ratio /= PREDICTED_PER_LAYER[arm]  # relu's parameter is per layer
                 quantiles = {f"init_jacobian_sv_q{q:02d}": 1.0 for q in (0, 5, 25, 50, 75, 95, 100)}
                 return {
-                    "init_jacobian_factors": depth - 2.0,
+                    "init_jacobian_factors": layers,
                     "init_jacobian_mean_sq": 1.0,
-                    "init_jacobian_var_sq": v,
+                    "init_jacobian_var_sq": 3.0 * predicted,  # pooled over rows: not read
+                    "init_jacobian_row_spread": ratio * predicted,
+                    "init_jacobian_predicted_mean_sq": 1.0 if at_q_star else math.nan,
+                    "init_jacobian_predicted_var_sq": predicted if at_q_star else math.nan,
                     **quantiles,
                 }
 
@@ -216,33 +240,6 @@ def isometry_tables(orthogonal_spread=0.3, noise=0.0, gaussian_reaches=50):
                 curve=lambda s, seed, r=reach: {"train_accuracy": 0.9 if s >= r else 0.1},
             )
     return t
-
-
-def test_isometry():
-    found = evaluate(isometry_tables(), "isometry")
-    assert found.verdict == REPRODUCED
-    assert effect(found, "tanh, depth 64: log10 spread")["estimate"] == pytest.approx(
-        math.log10(60 / 0.3)
-    )
-    speed = effect(found, "tanh, depth 32: log2 steps to target")
-    assert speed["estimate"] == pytest.approx(math.log2(50 / 5))
-    assert evaluate(isometry_tables(orthogonal_spread=3.0), "isometry").verdict == NOT_REPRODUCED
-    slow = evaluate(isometry_tables(gaussian_reaches=5), "isometry")  # no faster: fails
-    assert slow.verdict == NOT_REPRODUCED
-    noisy = evaluate(isometry_tables(orthogonal_spread=1.0, noise=0.5), "isometry")
-    assert noisy.verdict == INCONCLUSIVE
-    no_probe = isometry_tables()
-    for run in no_probe.runs:  # the spectra study ran without probe: {jacobian: true}
-        for key in [k for k in run if k.startswith("init_jacobian")]:
-            del run[key]
-    found = evaluate(no_probe, "isometry")
-    assert found.verdict == INCONCLUSIVE and "probe: jacobian" in found.rule
-    training_only = isometry_tables()
-    training_only.studies = [s for s in training_only.studies if s["study"] != "isometry_spectra"]
-    found = evaluate(training_only, "isometry")  # partial: the speed effect alone decides
-    assert found.verdict == REPRODUCED and [e["label"] for e in found.effects] == [
-        "tanh, depth 32: log2 steps to target, Gaussian over orthogonal"
-    ]
 
 
 HR_PROFILES = [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]  # (beta, depth): (1/16, 5),
@@ -380,3 +377,75 @@ def test_mup_figure_with_one_horizon(tmp_path):
     found = evaluate(mup_tables(adam=False), "mup", tmp_path)
     assert found.verdict == REPRODUCED
     assert {e["label"].split(" mup")[0].split(" sp")[0] for e in found.effects} == {"sgd, 50 steps"}
+
+
+def test_isometry_reproduced_when_the_per_row_spread_matches_the_prediction():
+    found = evaluate(isometry_tables(), "isometry")
+    assert found.verdict == REPRODUCED
+    assert found.effects[0]["label"] == AGREEMENT  # the headline
+    assert effect(found, AGREEMENT)["estimate"] == pytest.approx(math.log(1.05))
+    gaussian = effect(found, "tanh, depth 64: log10 spread")
+    assert gaussian["estimate"] == pytest.approx(math.log10(0.85 * 1.0028 / (1.05 * 0.0028)))
+    assert effect(found, "relu orthogonal, depth 64: spread per layer")["estimate"] == (
+        pytest.approx(0.8)
+    )
+    speed = effect(found, "tanh, depth 32: log2 steps to target")
+    assert speed["estimate"] == pytest.approx(math.log2(50 / 5))
+    # the measured and predicted spreads by depth are shown beside the effects
+    (shown,) = [v for label, v in found.measured if label.startswith("tanh orthogonal")]
+    assert f"64: {1.05 * 0.0028 * 62:.3g} ({0.0028 * 62:.3g})" in shown
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"orthogonal_ratio": 3.0},  # three times the prediction (the pooled statistic's bias)
+        {"orthogonal_ratio": 0.5},  # far below it: as wrong as above
+        {"relu_per_layer": 0.1},  # ReLU near isometry at depth 64: against the paper
+        {"gaussian_reaches": 5},  # isometry no faster
+    ],
+)
+def test_isometry_not_reproduced(setting):
+    assert evaluate(isometry_tables(**setting), "isometry").verdict == NOT_REPRODUCED
+
+
+def test_isometry_inconclusive_when_the_spread_straddles_the_tolerance():
+    # log ratios 0.26 -+ 0.3 by seed: the worst depth's |log| mean 0.29, its interval past log 1.5
+    noisy = evaluate(isometry_tables(orthogonal_ratio=1.3, noise=0.3), "isometry")
+    assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
+    assert effect(noisy, AGREEMENT)["outcome"] == "undecided"
+
+
+def test_isometry_needs_rows_at_q_star_and_the_jacobian_probe():
+    found = evaluate(isometry_tables(at_q_star=False), "isometry")
+    assert found.verdict == INCONCLUSIVE and "at_q_star" in found.rule
+    no_probe = isometry_tables()
+    for run in no_probe.runs:  # the spectra study ran without probe: {jacobian: true}
+        for key in [k for k in run if k.startswith("init_jacobian")]:
+            del run[key]
+    found = evaluate(no_probe, "isometry")
+    assert found.verdict == INCONCLUSIVE and "probe: jacobian" in found.rule
+    training_only = isometry_tables()
+    training_only.studies = [s for s in training_only.studies if s["study"] != "isometry_spectra"]
+    found = evaluate(training_only, "isometry")  # partial: the speed effect alone decides
+    assert found.verdict == REPRODUCED and [e["label"] for e in found.effects] == [
+        "tanh, depth 32: log2 steps to target, Gaussian over orthogonal"
+    ]
+
+
+def test_isometry_counts_an_overflowed_spectrum_instead_of_dropping_it():
+    tables = isometry_tables()
+    (overflowed,) = [
+        r
+        for r in tables.runs
+        if r["cell"].startswith("isometry_spectra")
+        and r["init"] == "critical_orthogonal"
+        and r["activation"] == "tanh"
+        and r["depth"] == 16
+        and r["seed"] == 1
+    ]
+    overflowed["init_jacobian_row_spread"] = math.nan
+    found = evaluate(tables, "isometry")
+    agreement = effect(found, AGREEMENT)
+    assert agreement["n"] == len(SEEDS) and agreement["estimate"] == math.inf
+    assert found.verdict != REPRODUCED
