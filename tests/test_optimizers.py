@@ -19,7 +19,14 @@ from initbench.engine.many import train_many
 from initbench.engine.optimizers import scheduled_lr
 from initbench.engine.training import batch_order, train
 from initbench.parametrizations import init_multipliers, lr_scales, multipliers
-from initbench.settings import KERNEL_ROW, OPTIMIZERS, PARAMETRIZATIONS, SCHEDULES, TrainSettings
+from initbench.settings import (
+    DEPTH_ALPHA,
+    KERNEL_ROW,
+    OPTIMIZERS,
+    PARAMETRIZATIONS,
+    SCHEDULES,
+    TrainSettings,
+)
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 
@@ -101,8 +108,12 @@ def test_every_optimizer_matches_reference(optimizer):
         assert not np.allclose(got[0], run(other)[0][0], rtol=1e-6, atol=0), other
 
 
+# of plain nets: depth_mup and completep scale residual blocks (tests/test_depth.py)
+WIDTH_PARAMETRIZATIONS = [p for p in PARAMETRIZATIONS if p not in DEPTH_ALPHA]
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("parametrization", PARAMETRIZATIONS)
+@pytest.mark.parametrize("parametrization", WIDTH_PARAMETRIZATIONS)
 def test_every_schedule_matches_reference(schedule, parametrization):
     """Each value of SCHEDULES (after a warm-up) gives the reference's lr at every step,
     and a sequence no other schedule gives; training with it matches the reference."""

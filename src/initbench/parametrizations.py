@@ -91,9 +91,12 @@ from .settings import DEPTH_ALPHA, OPTIMIZERS, PARAMETRIZATIONS
 # the last axis of ``optimizer_scales``' arrays. Its groups: a layer's weights and biases,
 # a residual net's gates and LayerNorms (gains and biases).
 RULES = ("lr", "weight_decay", "eps")
-LR_SCALE, DECAY_SCALE, EPS_SCALE = range(len(RULES))
-WEIGHTS, BIASES = 0, 1
-GATES, NORMS = 0, 1
+LAYER_PARAMS = ("weights", "biases")
+EXTRA_PARAMS = ("gates", "norms")
+SCALE_LAYOUT = (RULES, LAYER_PARAMS, EXTRA_PARAMS)  # the kernels bake it in (hyper.BAKED)
+LR_SCALE, DECAY_SCALE, EPS_SCALE = map(RULES.index, RULES)
+WEIGHTS, BIASES = map(LAYER_PARAMS.index, LAYER_PARAMS)
+GATES, NORMS = map(EXTRA_PARAMS.index, EXTRA_PARAMS)
 
 # Which of Table 3's lr rows each optimizer follows: AdamW's are Adam's.
 LR_RULES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}

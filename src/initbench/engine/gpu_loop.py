@@ -20,7 +20,6 @@ from functools import cache
 import numpy as np
 from numba import cuda, from_dtype
 
-from ..parametrizations import BIASES, DECAY_SCALE, EPS_SCALE, GATES, LR_SCALE, NORMS, WEIGHTS
 from .gpu_blocks import (
     block_gather,
     block_matmul,
@@ -33,15 +32,22 @@ from .gpu_residual import block_statistics, forward_kernel
 from .hyper import (
     ADAMW,
     ARCHITECTURE,
+    BIASES,
     BLOCK_SIZE,
     BRANCH_SCALING,
+    DECAY_SCALE,
     EPS,
+    EPS_SCALE,
     GATE,
+    GATES,
     LAYERNORM,
+    LR_SCALE,
     NORM,
+    NORM_PARAMS,
     OPTIMIZER,
     RESIDUAL,
     WEIGHT_DECAY,
+    WEIGHTS,
 )
 from .loop import COMPLETED, DIVERGED
 from .losses import loss_sum
@@ -324,7 +330,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                 _add_weight_decay(gek, extrak, first_extra, blocks,
                                   decay * extra_rule[GATES, DECAY_SCALE])  # fmt: skip
                 _add_weight_decay(gek, extrak, blocks, last_extra,
-                                  decay * extra_rule[NORMS, DECAY_SCALE])  # fmt: skip
+                                  decay * extra_rule[NORM_PARAMS, DECAY_SCALE])  # fmt: skip
                 cuda.syncthreads()
             red[tid, 0] = _update_state(gwk, swk, sw2k, hyperk)
             red[tid, 0] += _update_state(gbk, sbk, sb2k, hyperk)
@@ -382,8 +388,8 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                     _apply_rule(extrak, gek, sek, se2k, 0, blocks, lr, extra_rule[GATES], hyperk,
                                 bc1, bc2)  # fmt: skip
                 if use_norm:
-                    _apply_rule(extrak, gek, sek, se2k, blocks, extrak.size, lr, extra_rule[NORMS],
-                                hyperk, bc1, bc2)  # fmt: skip
+                    _apply_rule(extrak, gek, sek, se2k, blocks, extrak.size, lr,
+                                extra_rule[NORM_PARAMS], hyperk, bc1, bc2)  # fmt: skip
                 cuda.syncthreads()
         if tid == 0:
             status[k], diverged[k], n_logged[k] = COMPLETED, -1, logged

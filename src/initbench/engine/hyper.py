@@ -8,6 +8,7 @@ Everything read here from outside engine/ is baked into the compiled kernels, so
 part of their cache key (``BAKED``, read by jit.py).
 """
 
+from ..parametrizations import SCALE_LAYOUT
 from ..settings import ARCHITECTURES, BRANCH_SCALINGS, KERNEL_ROW, NORMS, OPTIMIZERS, SCHEDULES
 
 (LR, MOMENTUM, WEIGHT_DECAY, OPTIMIZER, NESTEROV, BETA1, BETA2, EPS, SCHEDULE, WARMUP_STEPS,
@@ -26,4 +27,11 @@ LAYERNORM = NORMS.index("layernorm")
 GATE = BRANCH_SCALINGS.index("gate")
 
 # The values above come from these; a compiled kernel is only valid for the same ones.
-BAKED = (KERNEL_ROW, OPTIMIZERS, SCHEDULES, ARCHITECTURES, NORMS, BRANCH_SCALINGS)
+# The per-parameter multipliers' axes (parametrizations.optimizer_scales): which rule
+# (lr, weight decay, eps), which of a layer's parameters, which extra
+_RULES, _LAYER_PARAMS, _EXTRA_PARAMS = SCALE_LAYOUT
+LR_SCALE, DECAY_SCALE, EPS_SCALE = map(_RULES.index, ("lr", "weight_decay", "eps"))
+WEIGHTS, BIASES = map(_LAYER_PARAMS.index, ("weights", "biases"))
+GATES, NORM_PARAMS = map(_EXTRA_PARAMS.index, ("gates", "norms"))
+
+BAKED = (KERNEL_ROW, OPTIMIZERS, SCHEDULES, ARCHITECTURES, NORMS, BRANCH_SCALINGS, SCALE_LAYOUT)

@@ -17,15 +17,21 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..parametrizations import BIASES, DECAY_SCALE, EPS_SCALE, GATES, LR_SCALE, NORMS, WEIGHTS
 from .hyper import (
+    BIASES,
     BLOCK_SIZE,
     BRANCH_SCALING,
+    DECAY_SCALE,
     EPS,
+    EPS_SCALE,
     GATE,
+    GATES,
     LAYERNORM,
+    LR_SCALE,
     NORM,
+    NORM_PARAMS,
     WEIGHT_DECAY,
+    WEIGHTS,
 )
 from .jit import FASTMATH, kernel
 from .losses import loss_and_delta
@@ -126,7 +132,7 @@ def train_loop(
     multipliers of layer l's lr, weight decay and Adam eps (parametrizations.
     optimizer_scales); ``extra`` a residual net's branch scales and LayerNorm parameters
     (residual.extra_layout; None for a plain net), trained where trainable with the
-    multipliers ``extra_scale[GATES or NORMS]``; (X_eval,
+    multipliers ``extra_scale[GATES or NORM_PARAMS]``; (X_eval,
     T_eval) are the training rows on which train loss and accuracy are logged. At every
     step s in 0..steps the batch is forwarded and back-propagated; logged steps record
     metrics before the update, so step 0 is the network at initialisation and step
@@ -203,7 +209,7 @@ def train_loop(
                 add_weight_decay(ge[first_extra:blocks], extra[first_extra:blocks],
                                  weight_decay * extra_scale[GATES, DECAY_SCALE])  # fmt: skip
                 add_weight_decay(ge[blocks:last_extra], extra[blocks:last_extra],
-                                 weight_decay * extra_scale[NORMS, DECAY_SCALE])  # fmt: skip
+                                 weight_decay * extra_scale[NORM_PARAMS, DECAY_SCALE])  # fmt: skip
         lr = scheduled_lr(hyper, step, steps)
         bc1, bc2 = bias_corrections(hyper, step)
         grad_sq = 0.0
@@ -294,7 +300,7 @@ def train_loop(
                                  lr * rule[LR_SCALE], weight_decay * rule[DECAY_SCALE],
                                  eps * rule[EPS_SCALE], hyper, bc1, bc2)  # fmt: skip
                 if use_norm:
-                    rule = extra_scale[NORMS]
+                    rule = extra_scale[NORM_PARAMS]
                     apply_update(extra[blocks:], ge[blocks:], se[blocks:], se2[blocks:],
                                  lr * rule[LR_SCALE], weight_decay * rule[DECAY_SCALE],
                                  eps * rule[EPS_SCALE], hyper, bc1, bc2)  # fmt: skip
