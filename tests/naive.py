@@ -113,7 +113,8 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
 
     ``residual``: a residual net's {block_size, gates, norm_gains, norm_biases (None
     without a norm), train_gates, extra_scale (gates, norms), and optionally
-    extra_decay_scale and extra_eps_scale (gates, norms)}; returns (W, b, extras)."""
+    extra_decay_scale and extra_eps_scale (gates, norms), final_gain and final_bias (a
+    final norm's, trained as the norms)}; returns (W, b, extras)."""
     W, b = [w.copy() for w in W], [v.copy() for v in b]
     params = [p for pair in zip(W, b) for p in pair]  # W0, b0, W1, b1, ...
 
@@ -123,10 +124,12 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
     scales, decays, epss = per_param(lr_scale), per_param(decay_scale), per_param(eps_scale)
     extras, trained = {}, []
     if residual is not None:
-        extras = {k: None if residual[k] is None else np.array(residual[k], dtype=float)
-                  for k in ("gates", "norm_gains", "norm_biases")}  # fmt: skip
+        names = ("gates", "norm_gains", "norm_biases", "final_gain", "final_bias")
+        extras = {k: None if residual.get(k) is None else np.array(residual[k], dtype=float)
+                  for k in names}  # fmt: skip
         trained = ["gates"] * residual["train_gates"]
         trained += ["norm_gains", "norm_biases"] * (extras["norm_gains"] is not None)
+        trained += ["final_gain", "final_bias"] * (extras["final_gain"] is not None)
         params += [extras[k] for k in trained]
         for into, key in ((scales, "extra_scale"), (decays, "extra_decay_scale"),
                           (epss, "extra_eps_scale")):  # fmt: skip
@@ -143,7 +146,9 @@ def train(W, b, X, y, act, loss_name, alpha, lr, momentum, order, batch_size, st
         else:
             _, dW, db, d_extras = residual_loss_and_grads(
                 W, b, X[rows], y[rows], act, loss_name, alpha, residual["block_size"],
-                extras["gates"], extras["norm_gains"], extras["norm_biases"])  # fmt: skip
+                extras["gates"], extras["norm_gains"], extras["norm_biases"],
+                final=None if extras["final_gain"] is None else
+                (extras["final_gain"], extras["final_bias"]))  # fmt: skip
         grads = [g for pair in zip(dW, db) for g in pair] + [d_extras[k] for k in trained]
         rate = scheduled_lr(lr, step, steps, **schedule)
         t = step + 1
@@ -198,38 +203,54 @@ def probe_metrics(snapshots, X, act, alpha, bounds):
     return out
 
 
+def layernorm(h, gain, bias, eps=1e-5):
+    """gain (h - mean) / sqrt(var + eps) + bias over each row (torch.nn.LayerNorm)."""
+    mean = h.mean(axis=1, keepdims=True)
+    var = h.var(axis=1, keepdims=True)
+    return gain * (h - mean) / np.sqrt(var + eps) + bias
+
+
 def residual_forward(W, b, X, act, alpha, block_size, gates, gains=None, norm_biases=None,
-                     eps=1e-5):  # fmt: skip
+                     eps=1e-5, final=None):  # fmt: skip
     """Output of a pre-activation residual net (engine/residual.py's docstring), written
     from its definition: H_0 = W_0 X + b_0; per block j, P_j = LayerNorm_j(H_j) (or H_j),
     the branch a <- W phi(a) + b over its layers, H_{j+1} = H_j + gates[j] a; out = W_out
-    phi(H_L) + b_out."""
+    phi(P_L) + b_out with P_L = LayerNorm_f(H_L) when ``final`` (its gain, bias), else H_L."""
     h = X @ W[0].T + b[0]
     blocks = (len(W) - 2) // block_size
     for j in range(blocks):
-        p = h
-        if gains is not None:
-            mean = h.mean(axis=1, keepdims=True)
-            var = h.var(axis=1, keepdims=True)
-            p = gains[j] * (h - mean) / np.sqrt(var + eps) + norm_biases[j]
-        a = p
+        a = h if gains is None else layernorm(h, gains[j], norm_biases[j], eps)
         for i in range(block_size):
             layer = 1 + j * block_size + i
             a = activation(act, a, alpha)[0] @ W[layer].T + b[layer]
         h = h + gates[j] * a
+    if final is not None:
+        h = layernorm(h, *final, eps)
     return activation(act, h, alpha)[0] @ W[-1].T + b[-1]
 
 
 def residual_loss(W, b, X, y, act, loss_name, alpha, block_size, gates, gains=None,
-                  norm_biases=None):  # fmt: skip
-    out = residual_forward(W, b, X, act, alpha, block_size, gates, gains, norm_biases)
+                  norm_biases=None, final=None):  # fmt: skip
+    out = residual_forward(W, b, X, act, alpha, block_size, gates, gains, norm_biases,
+                           final=final)  # fmt: skip
     return loss(loss_name, out, y)[0]
 
 
+def _layernorm_backward(d, h, gain, eps):
+    """(dL/dh, dL/dgain, dL/dbias) of layernorm(h, gain, .) from d = its output's gradient."""
+    rstd = 1 / np.sqrt(h.var(axis=1, keepdims=True) + eps)
+    xhat = (h - h.mean(axis=1, keepdims=True)) * rstd
+    dx = d * gain
+    dh = rstd * (dx - dx.mean(axis=1, keepdims=True)
+                 - xhat * (dx * xhat).mean(axis=1, keepdims=True))  # fmt: skip
+    return dh, (d * xhat).sum(axis=0), d.sum(axis=0)
+
+
 def residual_loss_and_grads(W, b, X, y, act, loss_name, alpha, block_size, gates, gains=None,
-                            norm_biases=None, eps=1e-5):  # fmt: skip
+                            norm_biases=None, eps=1e-5, final=None):  # fmt: skip
     """(loss, dW, db, {gates, norm_gains, norm_biases} gradients) of residual_forward's net
-    (norm gradients None without a norm), by the chain rule written out block by block."""
+    (norm gradients None without a norm; final_gain and final_bias too with ``final``), by
+    the chain rule written out block by block."""
     blocks = (len(W) - 2) // block_size
     hs = [X @ W[0].T + b[0]]
     cache = []
@@ -248,11 +269,17 @@ def residual_loss_and_grads(W, b, X, y, act, loss_name, alpha, block_size, gates
             layers.append((phi, dphi))
         cache.append((xhat, rstd, layers, a))
         hs.append(h + gates[j] * a)
-    phi, dphi = activation(act, hs[-1], alpha)
+    top = hs[-1] if final is None else layernorm(hs[-1], *final, eps)
+    phi, dphi = activation(act, top, alpha)
     value, delta = loss(loss_name, phi @ W[-1].T + b[-1], y)
     dW, db = [None] * len(W), [None] * len(W)
     dW[-1], db[-1] = delta.T @ phi, delta.sum(axis=0)
-    gh = (delta @ W[-1]) * dphi  # dL/dH_L
+    gh = (delta @ W[-1]) * dphi  # dL/dP_L
+    d_final = {}
+    if final is not None:  # dL/dH_L through the final norm
+        gh, d_final["final_gain"], d_final["final_bias"] = _layernorm_backward(
+            gh, hs[-1], final[0], eps
+        )
     d_gates = np.zeros(blocks)
     d_gains = None if gains is None else np.zeros_like(gains)
     d_norm_biases = None if gains is None else np.zeros_like(norm_biases)
@@ -272,7 +299,7 @@ def residual_loss_and_grads(W, b, X, y, act, loss_name, alpha, block_size, gates
                         - xhat * (dx * xhat).mean(axis=1, keepdims=True))  # fmt: skip
         gh = gh + d
     dW[0], db[0] = gh.T @ X, gh.sum(axis=0)
-    extras = {"gates": d_gates, "norm_gains": d_gains, "norm_biases": d_norm_biases}
+    extras = {"gates": d_gates, "norm_gains": d_gains, "norm_biases": d_norm_biases, **d_final}
     return value, dW, db, extras
 
 

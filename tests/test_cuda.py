@@ -212,6 +212,26 @@ def test_sim_residual_nets_match_cpu(loss):
 
 
 @in_simulator
+def test_sim_final_norm_matches_cpu():
+    """A pre-LN net with a final LayerNorm beside one without, in one launch (the extras
+    padded to the longer): weights, logs and every extra, the final gain and bias
+    included, equal the CPU's to 1e-10."""
+    nets, X, y = make_residual_nets("softmax_ce")
+    kw = dict(activation="relu", loss="softmax_ce", seeds=[0, 1], batch_size=4, steps=5,
+              log_points=4, architecture="residual", norm="layernorm",
+              final_norm=["layernorm", "none"], optimizer="adam", lr=0.01,
+              weight_decay=0.01)  # fmt: skip
+    gpu, cpu = on_both(nets, X, y, **kw)
+    assert_agree(gpu, cpu, **TIGHT)
+    assert set(cpu[0].extras) - set(cpu[1].extras) == {"final_gain", "final_bias"}
+    for g, c in zip(gpu, cpu):
+        assert set(g.extras) == set(c.extras)
+        for name in c.extras:
+            np.testing.assert_allclose(g.extras[name], c.extras[name], **TIGHT)
+    assert (cpu[0].extras["final_gain"] != 1).all()
+
+
+@in_simulator
 def test_sim_depth_parametrizations_and_weight_decay_scaling_match_cpu():
     """The per-parameter lr, weight decay and eps multipliers (parametrizations.
     optimizer_scales) reach each block: Depth-muP under Adam, CompleteP under AdamW with its

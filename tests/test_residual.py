@@ -13,6 +13,7 @@ from problems import LOSS_OUTPUTS, make_residual
 import initbench as ib
 from initbench.engine.activations import ACTIVATIONS, get_activation
 from initbench.engine.many import train_many
+from initbench.engine.residual import extras_by_name, initial_extras
 from initbench.engine.training import batch_order, loss_and_grads, train
 from initbench.parametrizations import extra_lr_scales, lr_scales
 from initbench.settings import TrainSettings
@@ -125,6 +126,9 @@ CASES = {
         optimizer="adamw", lr=0.01, branch_scaling="gate", block_size=1, weight_decay=0.1
     ),
     "sgd-mup-layernorm": dict(lr=0.05, norm="layernorm", parametrization="mup", base_width=2),
+    "adam-layernorm-final": dict(
+        optimizer="adam", lr=0.01, norm="layernorm", final_norm="layernorm", weight_decay=0.01
+    ),
 }
 
 
@@ -139,6 +143,7 @@ def test_training_matches_reference(case):
     sizes = [X.shape[1], *(w.shape[0] for w in W)]
     start = {"gate": 0.0, "fixed": 1.0, "inv_sqrt_blocks": 1 / np.sqrt(2)}[settings.branch_scaling]
     norm = settings.norm == "layernorm"
+    final = settings.final_norm == "layernorm"
     ref_W, ref_b, ref_extras = naive.train(
         W,
         b,
@@ -162,6 +167,8 @@ def test_training_matches_reference(case):
             "gates": np.full(2, start),
             "norm_gains": np.ones((2, 5)) if norm else None,
             "norm_biases": np.zeros((2, 5)) if norm else None,
+            "final_gain": np.ones(5) if final else None,
+            "final_bias": np.zeros(5) if final else None,
             "train_gates": settings.branch_scaling == "gate",
             "extra_scale": extra_lr_scales(
                 settings.parametrization, settings.optimizer, sizes, settings.base_width
@@ -173,9 +180,10 @@ def test_training_matches_reference(case):
     for got, ref in zip(res.weights + res.biases, ref_W + ref_b):
         np.testing.assert_allclose(got, ref, **TIGHT)
     np.testing.assert_allclose(res.extras["gates"], ref_extras["gates"], **TIGHT)
-    if norm:
-        for name in ("norm_gains", "norm_biases"):
-            np.testing.assert_allclose(res.extras[name], ref_extras[name], **TIGHT)
+    for name in ("norm_gains", "norm_biases") * norm + ("final_gain", "final_bias") * final:
+        np.testing.assert_allclose(res.extras[name], ref_extras[name], **TIGHT)
+    if final:  # the final norm trained away from its gain 1 and bias 0
+        assert (res.extras["final_gain"] != 1).all() and (res.extras["final_bias"] != 0).all()
     if settings.branch_scaling == "gate":
         assert (res.extras["gates"] != 0).all()  # the gates trained from 0
 
@@ -281,3 +289,99 @@ def test_extras_can_be_given_and_are_checked():
             loss="softmax_ce",
             extras={"gates": np.ones(2)},
         )
+
+
+FINAL = ("final_gain", "final_bias")
+
+
+def with_final_norm(loss, seed=0):
+    """make_residual's net with a random final norm (gain and bias) in its extras."""
+    W, b, X, y, extras = make_residual(loss, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    width = extras["norm_gains"].shape[1]
+    extras.update(final_gain=rng.normal(1, 0.3, width), final_bias=rng.normal(0, 0.3, width))
+    return W, b, X, y, extras
+
+
+@pytest.mark.parametrize("loss", sorted(LOSS_OUTPUTS))
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_final_norm_gradients_match_reference_and_finite_differences(activation, loss):
+    """A pre-LN net with a final LayerNorm (final_norm): its loss and every gradient, the
+    final gain's and bias' included, against the reference's chain rule and central
+    differences in float64."""
+    W, b, X, y, extras = with_final_norm(loss)
+    value, dW, db, d_extras = loss_and_grads(
+        W, b, X, y, activation=activation, loss=loss, architecture="residual", norm="layernorm",
+        final_norm="layernorm", branch_scaling="gate", extras=extras,
+    )  # fmt: skip
+    alpha = get_activation(activation).alpha
+    norms = (extras["norm_gains"], extras["norm_biases"])
+    final = (extras["final_gain"], extras["final_bias"])
+    ref_value, ref_dW, ref_db, ref_extras = naive.residual_loss_and_grads(
+        W, b, X, y, activation, loss, alpha, 2, extras["gates"], *norms, final=final
+    )
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    names = EXTRAS + FINAL
+    for got, ref in zip(dW + db + [d_extras[k] for k in names],
+                        ref_dW + ref_db + [ref_extras[k] for k in names]):  # fmt: skip
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    assert np.abs(d_extras["final_gain"]).max() > 1e-6  # the final norm is on the path
+
+    def reference():
+        return naive.residual_loss(
+            W, b, X, y, activation, loss, alpha, 2, extras["gates"], *norms, final=final
+        )
+
+    params = W + b + [extras[k] for k in names]
+    grads = dW + db + [d_extras[k] for k in names]
+    assert naive.finite_difference_mismatch(params, grads, reference) < 1e-6
+
+
+def test_final_norm_matches_torch_layer_norm():
+    """The same net in torch autograd (float64, torch.nn.functional.layer_norm before the
+    readout): loss and every gradient."""
+    torch = pytest.importorskip("torch", reason="optional reference: pip install torch (CPU)")
+    W, b, X, y, extras = with_final_norm("softmax_ce")
+    value, dW, db, d_extras = loss_and_grads(
+        W, b, X, y, activation="tanh", loss="softmax_ce", architecture="residual",
+        norm="layernorm", final_norm="layernorm", branch_scaling="gate", extras=extras,
+    )  # fmt: skip
+    t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=True)  # noqa: E731
+    Wt, bt = [t(w) for w in W], [t(v) for v in b]
+    ext = {k: t(v) for k, v in extras.items()}
+    width = W[0].shape[0]
+    h = torch.tensor(X) @ Wt[0].T + bt[0]
+    for j in range(2):
+        p = torch.nn.functional.layer_norm(
+            h, (width,), ext["norm_gains"][j], ext["norm_biases"][j], 1e-5
+        )
+        a = torch.tanh(torch.tanh(p) @ Wt[1 + 2 * j].T + bt[1 + 2 * j]) @ Wt[2 + 2 * j].T
+        h = h + ext["gates"][j] * (a + bt[2 + 2 * j])
+    top = torch.nn.functional.layer_norm(h, (width,), ext["final_gain"], ext["final_bias"], 1e-5)
+    out = torch.tanh(top) @ Wt[-1].T + bt[-1]
+    loss = torch.nn.functional.cross_entropy(out, torch.tensor(y))
+    loss.backward()
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    for got, ref in zip(dW + db + [d_extras[k] for k in EXTRAS + FINAL],
+                        Wt + bt + [ext[k] for k in EXTRAS + FINAL]):  # fmt: skip
+        np.testing.assert_allclose(got, ref.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_without_a_final_norm_the_extras_are_as_before():
+    """final_norm none (the default) adds no extras, so every earlier run keeps its
+    numbers; layernorm appends a gain 1 and a bias 0 of the width; it needs the blocks' norm."""
+    W, b, X, y, _ = make_residual("softmax_ce")
+    kw = dict(activation="tanh", loss="softmax_ce", architecture="residual", norm="layernorm")
+    before = loss_and_grads(W, b, X, y, **kw)
+    same = loss_and_grads(W, b, X, y, final_norm="none", **kw)
+    assert set(before[3]) == set(EXTRAS) and before[0] == same[0]
+    settings = TrainSettings(architecture="residual", norm="layernorm", final_norm="layernorm")
+    sizes = [X.shape[1], *(w.shape[0] for w in W)]
+    final = extras_by_name(initial_extras(settings, sizes, np.float64), 2, 5)
+    assert set(final) == set(EXTRAS + FINAL)
+    np.testing.assert_array_equal(final["final_gain"], np.ones(5))
+    np.testing.assert_array_equal(final["final_bias"], np.zeros(5))
+    with pytest.raises(ValueError, match="^final_norm: a final norm ends a pre-norm net"):
+        TrainSettings(architecture="residual", final_norm="layernorm")
+    with pytest.raises(ValueError, match="^final_norm: applies to architecture residual only"):
+        TrainSettings(final_norm="layernorm")

@@ -108,7 +108,8 @@ def plan(config, cores=1):
             if training["architecture"] == "plain":
                 training.update({k: DEFAULT_VALUES[k] for k in RESIDUAL_ONLY if k in varied})
             unused = {"branch_exponent": training["branch_scaling"] != "depth_power",
-                      "weight_decay_scaling": training["weight_decay"] == 0}  # fmt: skip
+                      "weight_decay_scaling": training["weight_decay"] == 0,
+                      "final_norm": training["norm"] == "none"}  # fmt: skip
             training.update({k: DEFAULT_VALUES[k] for k in varied if unused.get(k)})
             try:
                 training = TrainSettings(**training)

@@ -33,7 +33,9 @@ PARAMETRIZATIONS = ("sp", "ntk", "mup", "depth_mup", "completep")  # see paramet
 # The depth parametrizations: their residual branch exponent alpha (branches times blocks^-alpha)
 DEPTH_ALPHA = {"depth_mup": 0.5, "completep": 1.0}
 ARCHITECTURES = ("plain", "residual")
-RESIDUAL_ONLY = ("block_size", "norm", "branch_scaling", "branch_scale", "branch_exponent")
+RESIDUAL_ONLY = (
+    "block_size", "norm", "branch_scaling", "branch_scale", "branch_exponent", "final_norm",
+)  # fmt: skip
 NORMS = ("none", "layernorm")
 BRANCH_SCALINGS = ("fixed", "inv_sqrt_blocks", "gate", "depth_power")
 WEIGHT_DECAY_SCALINGS = ("layer_lr", "width_invariant")  # see parametrizations.py
@@ -43,7 +45,7 @@ WEIGHT_DECAY_SCALINGS = ("layer_lr", "width_invariant")  # see parametrizations.
 KERNEL_ROW = (
     "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
     "schedule", "warmup_steps", "decay_every", "decay_factor", "architecture", "block_size",
-    "norm", "branch_scaling",
+    "norm", "branch_scaling", "final_norm",
 )  # fmt: skip
 # The settings one CUDA block (one network) may set on its own inside one ``train_many``
 # call; the others must be equal across the call's networks (one schedule, one launch).
@@ -147,7 +149,9 @@ class TrainSettings:
     - ``architecture``: ``plain`` (the MLP) or ``residual``: an input layer, blocks of
       ``h <- h + alpha_j * branch(h)`` with ``block_size`` dense layers a branch (each after
       the activation: pre-activation), ``norm`` (``layernorm``: pre-norm on the branch, a
-      trainable gain and bias), then the readout of phi(h) (engine/residual.py). The
+      trainable gain and bias), then the readout of phi(h), or of phi(LayerNorm(h)) with
+      ``final_norm: layernorm`` (the final norm of pre-LN nets as they are built: it needs
+      ``norm: layernorm``; engine/residual.py). The
       branch scale ``alpha_j`` is ``branch_scale`` (``branch_scaling: fixed``), that over
       sqrt(blocks) (``inv_sqrt_blocks``), that times blocks^-``branch_exponent``
       (``depth_power``), or a trainable scalar per block starting at 0 (``gate``: ReZero /
@@ -179,6 +183,7 @@ class TrainSettings:
     branch_scale: float = setting(1.0, positive)
     branch_exponent: float = setting(1.0, non_negative)  # alpha of depth_power
     weight_decay_scaling: str = setting("layer_lr", one_of(WEIGHT_DECAY_SCALINGS))
+    final_norm: str = setting("none", one_of(NORMS))  # a LayerNorm before the readout
 
     def __post_init__(self):
         for f in fields(self):
@@ -217,6 +222,8 @@ class TrainSettings:
         if self.parametrization != "sp" and self.base_width == 0:
             why = f"parametrization {self.parametrization} needs a base_width > 0 (where it is sp)"
             yield "base_width", why
+        if self.final_norm != "none" and self.norm == "none":
+            yield "final_norm", "a final norm ends a pre-norm net: it needs norm layernorm"
         default_exponent = DEFAULT_VALUES["branch_exponent"]
         if self.branch_scaling != "depth_power" and self.branch_exponent != default_exponent:
             yield "branch_exponent", "applies to branch_scaling depth_power only"
@@ -261,7 +268,7 @@ class TrainSettings:
 FIELDS = tuple(f.name for f in fields(TrainSettings))
 DEFAULT_VALUES = {f.name: f.default for f in fields(TrainSettings)}
 _CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "architecture": ARCHITECTURES,
-            "norm": NORMS, "branch_scaling": BRANCH_SCALINGS}  # fmt: skip
+            "norm": NORMS, "branch_scaling": BRANCH_SCALINGS, "final_norm": NORMS}  # fmt: skip
 _CHECKS = {f.name: f.metadata["check"] for f in fields(TrainSettings)}
 
 

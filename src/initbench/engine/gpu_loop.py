@@ -38,6 +38,7 @@ from .hyper import (
     DECAY_SCALE,
     EPS,
     EPS_SCALE,
+    FINAL_NORM,
     GATE,
     GATES,
     LAYERNORM,
@@ -253,8 +254,8 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         """The forward pass of a plain or a residual net (hyper's architecture)."""
         if hyper[ARCHITECTURE] == RESIDUAL:
             return forward_residual(w, b, extra, sizes, w_off, b_off, A, Z, D, Hs, Ps, Xh, Rs, n,
-                                    alpha, int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM, sA,
-                                    sB)  # fmt: skip
+                                    alpha, int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM,
+                                    hyper[FINAL_NORM] == LAYERNORM, sA, sB)  # fmt: skip
         return forward(w, b, sizes, w_off, b_off, A, Z, D, n, alpha, sA, sB)
 
     @cuda.jit(device=True)
@@ -297,6 +298,7 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
         residual = hyperk[ARCHITECTURE] == RESIDUAL
         block_size = int(hyperk[BLOCK_SIZE])
         use_norm = residual and hyperk[NORM] == LAYERNORM
+        final_norm = residual and hyperk[FINAL_NORM] == LAYERNORM
         blocks = (n_layers - 2) // block_size if residual else 0
         gated = residual and hyperk[BRANCH_SCALING] == GATE
         first_extra = 0 if gated else blocks  # the trained extras: as the CPU loop's
@@ -314,8 +316,8 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
             batch_loss = total / rows
             if residual:
                 residual_backward(wk, extrak, sizes, w_off, b_off, Ak, Dk, Gk, Zk, Xhk, Rsk, rows,
-                                  block_size, use_norm, gwk, gbk, gek, GHk, Twk, red, res, zero,
-                                  sA, sB)  # fmt: skip
+                                  block_size, use_norm, final_norm, gwk, gbk, gek, GHk, Twk, red,
+                                  res, zero, sA, sB)  # fmt: skip
             else:
                 _backward(wk, sizes, w_off, b_off, Ak, Dk, Gk, gwk, gbk, rows, zero, sA, sB)
             lr = _scheduled_lr(hyperk, step, steps)

@@ -112,8 +112,8 @@ def _launch(act, loss, w, b, extra, sizes, X, T, n_eval, X_test, T_test, batches
     n_logged = np.empty(n_nets, np.int32)
     scratch = 3 * rows * units + rows * (sizes[0] + units) + rows * sizes[-1]
     plane = rows * sizes[1] if blocks else 0  # a residual stream's rows x width
-    stream = {"Hs": (blocks + 1) * plane, "Ps": (blocks + 1) * plane, "Xh": blocks * plane,
-              "Rs": blocks * rows, "GH": plane, "Tw": plane}  # fmt: skip
+    stream = {"Hs": (blocks + 1) * plane, "Ps": (blocks + 1) * plane, "Xh": (blocks + 1) * plane,
+              "Rs": (blocks + 1) * rows, "GH": plane, "Tw": plane}  # fmt: skip
     stream = {name: max(1, size) for name, size in stream.items()}  # no zero-size arrays
     scratch += sum(stream.values())
     per_net = (w.itemsize * (scratch + 4 * (w.shape[1] + b.shape[1] + extra.shape[1]))

@@ -3,8 +3,9 @@
 The net and its buffers are residual.py's, in gpu_loop's layout: n rows per unit in Z, D
 and G, A starting with the input X, all hidden layers ``width`` wide, so dense layer l's
 units start at l * width. Per network the stream adds Hs and Ps ((blocks + 1) x n x
-width: H_j and P_j), LayerNorm's x_hat (Xh) and 1/std (Rs, n per block), and two n x
-width work buffers; the extras (gates, norm gains, norm biases) are residual.extra_layout's.
+width: H_j and P_j), LayerNorm's x_hat (Xh) and 1/std (Rs, n per block; block ``blocks``'
+slot is the final norm's), and two n x width work buffers; the extras (gates, norm gains,
+norm biases, a final norm's gain and bias) are residual.extra_layout's.
 LayerNorm runs one row a thread (the sums over a row's units in order, as on the CPU);
 its parameter gradients one unit a thread.
 """
@@ -82,7 +83,7 @@ def forward_kernel(phi, zero):
 
     @cuda.jit(device=True)
     def forward(w, b, extra, sizes, w_off, b_off, A, Z, D, Hs, Ps, Xh, Rs, n, alpha, block_size,
-                use_norm, sA, sB):  # fmt: skip
+                use_norm, final_norm, sA, sB):  # fmt: skip
         """Z, A, D and the stream for n rows (the input already in A); returns the output's
         offset in Z, as gpu_loop's plain forward does."""
         tid, nt = cuda.threadIdx.x, cuda.blockDim.x
@@ -117,9 +118,14 @@ def forward_kernel(phi, zero):
             for e in range(tid, size, nt):
                 Hs[(j + 1) * size + e] = Hs[j * size + e] + gate * Z[last + e]
             cuda.syncthreads()
-        for e in range(tid, size, nt):
-            Ps[blocks * size + e] = Hs[blocks * size + e]
-        cuda.syncthreads()
+        if final_norm:
+            final = blocks + 2 * blocks * width  # residual.extra_layout's end
+            layernorm_rows(Hs, blocks * size, Ps, Xh, Rs, blocks * n, extra, final,
+                           final + width, n, width)  # fmt: skip
+        else:
+            for e in range(tid, size, nt):
+                Ps[blocks * size + e] = Hs[blocks * size + e]
+            cuda.syncthreads()
         readout = n_layers - 1
         below = (readout - 1) * size
         activate(Ps, blocks * size, A, n * n_in + below, D, below, size, alpha)
@@ -131,8 +137,8 @@ def forward_kernel(phi, zero):
 
 
 @cuda.jit(device=True)
-def backward(w, extra, sizes, w_off, b_off, A, D, G, Z, Xh, Rs, n, block_size, use_norm, gw, gb,
-             ge, GH, T, red, res, zero, sA, sB):  # fmt: skip
+def backward(w, extra, sizes, w_off, b_off, A, D, G, Z, Xh, Rs, n, block_size, use_norm,
+             final_norm, gw, gb, ge, GH, T, red, res, zero, sA, sB):  # fmt: skip
     """gw, gb, ge and every dense layer's dL/dz in G, given the readout's in G (its slot):
     residual.residual_backward's steps."""
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
@@ -144,6 +150,10 @@ def backward(w, extra, sizes, w_off, b_off, A, D, G, Z, Xh, Rs, n, block_size, u
     readout = n_layers - 1
     dense_backward(readout, readout * width, sizes, w_off, b_off, w, A, D, G, gw, gb, n, GH, 0,
                    True, zero, sA, sB)  # fmt: skip
+    if final_norm:
+        final = blocks + 2 * blocks * width  # residual.extra_layout's end
+        layernorm_backward(GH, Xh, blocks * size, Rs, blocks * n, extra, final, ge,
+                           final + width, n, width)  # fmt: skip
     for j in range(blocks - 1, -1, -1):
         last = j * block_size + block_size
         partial = 0.0

@@ -24,6 +24,7 @@ from .hyper import (
     DECAY_SCALE,
     EPS,
     EPS_SCALE,
+    FINAL_NORM,
     GATE,
     GATES,
     LAYERNORM,
@@ -75,13 +76,15 @@ def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, a
         return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
     Hs, Ps, Xh, Rs = stream
     block_size, use_norm = int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM
+    final_norm = hyper[FINAL_NORM] == LAYERNORM
     return residual_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, Hs, Ps, Xh, Rs,
-                            alpha, block_size, use_norm, keep_layers)  # fmt: skip
+                            alpha, block_size, use_norm, final_norm, keep_layers)  # fmt: skip
 
 
 def stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
     """A residual net's stream buffers (Hs, Ps, Xh, Rs) for ``rows`` rows: one per block
-    with ``keep_layers``, else one (evaluation); () for a plain net (``extra`` None).
+    and one for the readout's input with ``keep_layers``, else one (evaluation); () for a
+    plain net (``extra`` None).
 
     Chosen by the type of ``extra`` when Numba compiles (an overload), so that a plain
     net's loop types no residual buffers: Numba prunes ``extra is None`` branches only
@@ -97,7 +100,8 @@ def _stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
         blocks = (sizes.size - 3) // int(hyper[BLOCK_SIZE]) if keep_layers else 1
         size = rows * sizes[1]
         return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
-                np.empty(blocks * size, dtype), np.empty(blocks * rows, dtype))  # fmt: skip
+                np.empty((blocks + 1) * size, dtype),
+                np.empty((blocks + 1) * rows, dtype))  # fmt: skip
 
     return impl
 
@@ -166,6 +170,7 @@ def train_loop(
     if extra is not None:  # a residual net: the extras' gradient and state
         block_size = int(hyper[BLOCK_SIZE])
         use_norm = hyper[NORM] == LAYERNORM
+        final_norm = hyper[FINAL_NORM] == LAYERNORM
         blocks = (n_layers - 2) // block_size
         gated = hyper[BRANCH_SCALING] == GATE
         width = sizes[1]
@@ -196,8 +201,8 @@ def train_loop(
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
         if extra is not None:
             residual_backward(w, extra, sizes, w_off, b_off, Xb, Z, A, D, G, stream[2],
-                              stream[3], block_size, use_norm, gw, gb, ge, stream_grad,
-                              scratch)  # fmt: skip
+                              stream[3], block_size, use_norm, final_norm, gw, gb, ge,
+                              stream_grad, scratch)  # fmt: skip
         else:
             backward(w, sizes, w_off, b_off, Xb, A, D, G, gw, gb)
         if decay_in_gradient:

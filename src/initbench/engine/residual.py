@@ -7,7 +7,8 @@ phi the activation and P_j the branch's input::
     P_j = LayerNorm_j(H_j) (or H_j)                   pre-norm, gain and bias per block
     a = P_j;  a = W_l phi(a) + b_l  for its m layers   the branch (pre-activation)
     H_{j+1} = H_j + alpha_j a                          the skip, scaled branch
-    out = W_out phi(H_L) + b_out                       the readout
+    P_L = LayerNorm_f(H_L) (or H_L)                    the final norm (final_norm)
+    out = W_out phi(P_L) + b_out                       the readout
 
 so with no skips it is the plain MLP. The dense layers keep the plain layout (flat ``w``
 and ``b``, ``network.layout``) and its per-sample buffers: Z holds each dense layer's
@@ -15,7 +16,8 @@ output, A and D the activation (and its derivative) that the next dense layer re
 the slot of the layer before it, and G dL/dZ. The stream adds ``Hs`` (H_j per block),
 ``Ps`` (P_j, and P_L = H_L), and LayerNorm's x_hat and 1/std (``Xh``, ``Rs``). The
 trainable extras live in one flat vector (``extra_layout``): the branch scales alpha_j,
-then the LayerNorm gains, then their biases.
+then the LayerNorm gains, then their biases, then (with a final norm, from ``end``) the
+final norm's gain and bias; its x_hat and 1/std take block ``blocks``' slot of Xh and Rs.
 """
 
 import math
@@ -28,6 +30,7 @@ from .network import unit_view, weight_view
 
 LN_EPS = 1e-5  # LayerNorm's variance floor, as torch.nn.LayerNorm's default
 EXTRAS = ("gates", "norm_gains", "norm_biases")  # the flat extras' order (extra_layout)
+FINAL_EXTRAS = ("final_gain", "final_bias")  # after them, with a final norm
 
 
 @kernel
@@ -135,6 +138,7 @@ def residual_forward(
     alpha,
     block_size,
     use_norm,
+    final_norm,
     keep_layers,
 ):
     """Z, A, D of every dense layer and the stream for the rows of X; returns the output view.
@@ -147,7 +151,7 @@ def residual_forward(
     width = sizes[1]
     blocks = (n_layers - 2) // block_size
     max_width = sizes[1:].max()
-    g0, gains, biases, _ = extra_layout(blocks, width)
+    g0, gains, biases, final = extra_layout(blocks, width)
     z = unit_view(Z, n, slot(keep_layers, width, max_width, 0), width)
     dense(X, w, b, sizes, w_off, b_off, 0, z)
     block_view(Hs, n, width, 0)[:] = z
@@ -176,8 +180,19 @@ def residual_forward(
         for r in range(n):
             for c in range(width):
                 after[r, c] = H[r, c] + gate * prev[r, c]
-    last = block_view(Ps, n, width, kept(keep_layers, blocks))
-    last[:] = block_view(Hs, n, width, kept(keep_layers, blocks))
+    top = kept(keep_layers, blocks)
+    last = block_view(Ps, n, width, top)
+    if final_norm:
+        layernorm_forward(
+            block_view(Hs, n, width, top),
+            extra[final : final + width],
+            extra[final + width : final + 2 * width],
+            last,
+            block_view(Xh, n, width, top),
+            Rs[top * n : top * n + n],
+        )
+    else:
+        last[:] = block_view(Hs, n, width, top)
     readout = n_layers - 1
     a = activate(act, last, A, D, n, slot(keep_layers, width, max_width, readout - 1), alpha)
     out = unit_view(Z, n, slot(keep_layers, width, max_width, readout), sizes[-1])
@@ -217,6 +232,7 @@ def residual_backward(
     Rs,
     block_size,
     use_norm,
+    final_norm,
     gw,
     gb,
     gextra,
@@ -229,7 +245,7 @@ def residual_backward(
     n_layers = sizes.size - 1
     width = sizes[1]
     blocks = (n_layers - 2) // block_size
-    g0, gains, biases, _ = extra_layout(blocks, width)
+    g0, gains, biases, final = extra_layout(blocks, width)
     gextra[:] = 0.0
     gh = stream[: n * width].reshape((n, width))  # dL/dH_j, block by block
     t = scratch[: n * width].reshape((n, width))
@@ -247,6 +263,15 @@ def residual_backward(
         gh,
     )
     gh *= unit_view(D, n, (readout - 1) * width, width)
+    if final_norm:
+        layernorm_backward(
+            gh,
+            block_view(Xh, n, width, blocks),
+            Rs[blocks * n : (blocks + 1) * n],
+            extra[final : final + width],
+            gextra[final : final + width],
+            gextra[final + width : final + 2 * width],
+        )
     for j in range(blocks - 1, -1, -1):
         last = j * block_size + block_size
         z_last = unit_view(Z, n, last * width, width)
@@ -308,7 +333,7 @@ def residual_blocks(settings, sizes):
 def initial_extras(settings, sizes, dtype, given=None):
     """A residual net's flat extras at initialisation: each branch scale (branch_scale,
     over sqrt(blocks) for inv_sqrt_blocks, times blocks^-branch_exponent for depth_power, 0
-    for a gate), LayerNorm gains 1 and biases 0;
+    for a gate), LayerNorm gains 1 and biases 0 (the final norm's too, with final_norm);
     ``given`` (a dict as ``extras_by_name`` returns) replaces any of them. Empty for a
     plain net."""
     if settings.architecture != "residual":
@@ -327,6 +352,10 @@ def initial_extras(settings, sizes, dtype, given=None):
         "norm_gains": np.ones((blocks, width)),
         "norm_biases": np.zeros((blocks, width)),
     }
+    names = EXTRAS
+    if settings.final_norm == "layernorm":
+        values.update(final_gain=np.ones(width), final_bias=np.zeros(width))
+        names = EXTRAS + FINAL_EXTRAS
     for name, value in (given or {}).items():
         if name not in values:
             raise ValueError(f"unknown extra {name!r}; known: {', '.join(values)}")
@@ -335,16 +364,21 @@ def initial_extras(settings, sizes, dtype, given=None):
                 f"extras[{name!r}] has shape {np.shape(value)}; expected {values[name].shape}"
             )
         values[name] = np.asarray(value, dtype=np.float64)
-    return np.concatenate([values[name].reshape(-1) for name in EXTRAS]).astype(dtype)
+    return np.concatenate([values[name].reshape(-1) for name in names]).astype(dtype)
 
 
 def extras_by_name(flat, blocks, width):
-    """The flat extras as {gates: (blocks,), norm_gains, norm_biases: (blocks, width)}."""
+    """The flat extras as {gates: (blocks,), norm_gains, norm_biases: (blocks, width)}, and
+    final_gain, final_bias: (width,) when ``flat`` holds a final norm's."""
     if flat.size == 0:
         return {}
     g0, gains, biases, end = extra_layout(blocks, width)
-    return {
+    named = {
         "gates": flat[g0:gains].copy(),
         "norm_gains": flat[gains:biases].reshape(blocks, width).copy(),
         "norm_biases": flat[biases:end].reshape(blocks, width).copy(),
     }
+    if flat.size > end:
+        named.update(final_gain=flat[end : end + width].copy(),
+                     final_bias=flat[end + width : end + 2 * width].copy())  # fmt: skip
+    return named

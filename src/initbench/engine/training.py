@@ -101,7 +101,7 @@ def batch_order(seed, n_samples, batch_size, steps):
 
 @kernel
 def _loss_and_grads(act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, alpha, block_size,
-                    use_norm, gw, gb, ge):  # fmt: skip
+                    use_norm, final_norm, gw, gb, ge):  # fmt: skip
     rows, total_units = X.shape[0], sizes[1:].sum()
     Z = np.empty(rows * total_units, w.dtype)
     A, D, G = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
@@ -117,13 +117,13 @@ def _loss_and_grads(act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, alph
         np.empty((blocks + 1) * rows * width, w.dtype),
         np.empty((blocks + 1) * rows * width, w.dtype),
     )
-    Xh, Rs = np.empty(blocks * rows * width, w.dtype), np.empty(blocks * rows, w.dtype)
+    Xh, Rs = np.empty((blocks + 1) * rows * width, w.dtype), np.empty((blocks + 1) * rows, w.dtype)
     out = residual_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, Hs, Ps, Xh, Rs,
-                           alpha, block_size, use_norm, True)  # fmt: skip
+                           alpha, block_size, use_norm, final_norm, True)  # fmt: skip
     loss, _ = loss_and_delta(loss_code, out, T, delta, True)
     stream, scratch = np.empty(rows * width, w.dtype), np.empty(rows * width, w.dtype)
     residual_backward(w, extra, sizes, w_off, b_off, X, Z, A, D, G, Xh, Rs, block_size, use_norm,
-                      gw, gb, ge, stream, scratch)  # fmt: skip
+                      final_norm, gw, gb, ge, stream, scratch)  # fmt: skip
     return loss
 
 
@@ -132,8 +132,8 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None, extras=None, set
     """Mean loss over (X, y) and its gradients with respect to every W[l] and b[l].
 
     For a residual net (``architecture="residual"``, with ``block_size``, ``norm``,
-    ``branch_scaling``, ``branch_scale``, as keywords or in ``settings``) it returns a
-    fourth item, the gradients of its extras (gates, norm_gains, norm_biases; see
+    ``branch_scaling``, ``branch_scale``, ``final_norm``, as keywords or in ``settings``) it
+    returns a fourth item, the gradients of its extras (gates, norm_gains, norm_biases; see
     residual.initial_extras, whose values ``extras`` may replace).
     """
     settings = check_settings(settings, architecture)
@@ -148,7 +148,8 @@ def loss_and_grads(W, b, X, y, *, activation, loss, alpha=None, extras=None, set
     value = call_specialised(
         _loss_and_grads, act.selector, LOSSES[loss], w, bias, extra if extra.size else None,
         sizes, w_off, b_off, X, T,
-        alpha, settings.block_size, settings.norm == "layernorm", gw, gb, ge,
+        alpha, settings.block_size, settings.norm == "layernorm",
+        settings.final_norm == "layernorm", gw, gb, ge,
     )  # fmt: skip
     shapes = list(zip(sizes[1:], sizes[:-1]))
     grads = (value, unpack(gw, w_off, shapes), unpack(gb, b_off, [(s,) for s in sizes[1:]]))
