@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..effects import Effect
 from ..outcomes import lr_optimum
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
@@ -115,24 +116,27 @@ def size_effect(table, block_size, alpha):
     return bound_effect(label, size, lowest == highest, SHIFTS, True)
 
 
+def optimum_interval(values):
+    """(mean, lo, hi): the seeds' optimal log2 lr and its 95% interval (effects.Effect's
+    Student t; an edge value enters as the edge, so the interval is a bound there)."""
+    e = Effect("optimum", tuple(values), 0.0, True)
+    lo, hi = e.interval
+    return e.estimate, lo, hi
+
+
 def optimum_rows(table):
-    """Per arm: each depth's optimum, median over seeds with its range, edges counted."""
+    """Per arm: each depth's optimum, mean over seeds with its 95% interval, edges counted."""
     rows = []
     for (bs, alpha), g in table.groupby(["block_size", "alpha"]):
         parts = []
         for blocks, d in g.groupby("blocks"):
-            v = d["log2_lr_opt"]
-            edge = f", {int(d['side'].ne(0).sum())} on the edge" if d["side"].ne(0).any() else ""
-            parts.append(
-                f"{blocks}: 2^{gnum(v.median(), 3)} [{gnum(v.min(), 3)}, {gnum(v.max(), 3)}]{edge}"
-            )
+            mean, lo, hi = optimum_interval(d["log2_lr_opt"])
+            edges = int(d["side"].ne(0).sum())
+            edge = f", {edges} on the grid's edge (bounds)" if edges else ""
+            parts.append(f"{blocks}: 2^{gnum(mean, 3)} [{gnum(lo, 3)}, {gnum(hi, 3)}]{edge}")
         name = ALPHA_NAMES.get(alpha, f"alpha {gnum(alpha, 2)}")
-        rows.append(
-            (
-                f"{name}, blocks of {bs}: optimal log2 lr by blocks (median [range over seeds])",
-                "; ".join(parts),
-            )
-        )
+        label = f"{name}, blocks of {bs}: optimal log2 lr by blocks (mean [95% interval])"
+        rows.append((label, "; ".join(parts)))
     return rows
 
 
@@ -154,8 +158,9 @@ def depth_figure(runs, table):
         "Final training loss (median over seeds) against log2 learning rate, one line per "
         "depth (blocks), one panel per branch exponent alpha (branches times L^-alpha: 0 the "
         "standard residual net, 1/2 Depth-muP, 1 CompleteP), one row per block size. The "
-        "marker above each curve is that depth's optimum (median over seeds), its bar the "
-        "range of the seeds' optima; a hollow marker: some seeds' optima on the grid's edge."
+        "marker above each curve is that depth's optimal log2 lr (mean over seeds), its bar "
+        "the 95% interval over seeds; a hollow marker: some seeds' optima on the grid's edge "
+        "(kept as bounds)."
     )
     return Figure(
         partial(plot, curves, table, sizes, alphas),
@@ -191,12 +196,12 @@ def plot(curves, table, sizes, alphas, fig, axes):
                     & table["alpha"].eq(alpha)
                     & table["blocks"].eq(blocks)
                 ]
-                v = o["log2_lr_opt"]
+                mean, lo, hi = optimum_interval(o["log2_lr_opt"])
                 y = top * (1.05 + 0.07 * depths.index(blocks))
                 ax.errorbar(
-                    v.median(),
+                    mean,
                     y,
-                    xerr=[[v.median() - v.min()], [v.max() - v.median()]],
+                    xerr=[[mean - lo], [hi - mean]],
                     fmt="v",
                     color=palette[blocks],
                     capsize=2,

@@ -41,6 +41,7 @@ import seaborn as sns
 from ..outcomes import lr_optimum
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
+from .depth_transfer import optimum_interval
 from .mup import bound_effect
 
 NEAR = 0.25  # the slope within 1/4 of the prediction: half-way to Fan et al.'s sqrt(width)
@@ -127,13 +128,13 @@ def check_weight_decay(results):
         effects += slope_effects(g, convention)
     rows = []
     for (convention, width), g in table.groupby(["weight_decay_scaling", "width"]):
-        v = g["log2_wd_opt"]
+        mean, lo, hi = optimum_interval(g["log2_wd_opt"])
         edges = int(g["side"].ne(0).sum())
+        edge = f", {edges} on the grid's edge (kept as bounds)" if edges else ""
         rows.append(
             (
-                f"{convention}, width {width}: log2 lambda* (median [range over seeds])",
-                f"{gnum(v.median(), 3)} [{gnum(v.min(), 3)}, {gnum(v.max(), 3)}]"
-                + (f", {edges} on the grid's edge (kept as bounds)" if edges else ""),
+                f"{convention}, width {width}: log2 lambda* (mean [95% interval])",
+                f"{gnum(mean, 3)} [{gnum(lo, 3)}, {gnum(hi, 3)}]{edge}",
             )
         )
     diverged = int((~runs["status"].eq("completed")).sum())
@@ -167,9 +168,9 @@ def check_weight_decay(results):
     ].median()
     caption = (
         "Left: final test loss (median over seeds) against log2 weight decay, one line per "
-        "width. Right: log2 lambda* per width (median and range over seeds; hollow: some on "
-        "the grid's edge) against Wang & Aitchison's slope (dashed) and Fan et al.'s "
-        "(dotted), both through the narrowest width's median."
+        "width. Right: log2 lambda* per width (mean and 95% interval over seeds) against "
+        "Wang & Aitchison's slope (dashed) and Fan et al.'s (dotted), both through the "
+        "narrowest width's mean."
     )
     figure = Figure(partial(plot, curves, table), caption, ncols=2, size=(10.0, 4.0))
     return Evidence(effects, rows, method=method, notes=notes, figure=figure)
@@ -191,16 +192,20 @@ def plot(curves, table, fig, axes):
     axes[0].legend(fontsize=7)
     x = np.log2(widths)
     for convention, g in table.groupby("weight_decay_scaling"):
-        agg = g.groupby("width")["log2_wd_opt"].agg(["median", "min", "max"])
+        agg = pd.DataFrame(
+            [optimum_interval(v) for _, v in g.groupby("width")["log2_wd_opt"]],
+            index=sorted(g["width"].unique()),
+            columns=["mean", "lo", "hi"],
+        )
         axes[1].errorbar(
             np.log2(agg.index),
-            agg["median"],
-            yerr=[agg["median"] - agg["min"], agg["max"] - agg["median"]],
+            agg["mean"],
+            yerr=[agg["mean"] - agg["lo"], agg["hi"] - agg["mean"]],
             marker="o",
             capsize=2,
             label=convention,
         )
-        start = agg["median"].iloc[0]
+        start = agg["mean"].iloc[0]
         slope = PREDICTED[convention]
         axes[1].plot(x, start + slope * (x - x[0]), ls="--", color="k", lw=0.8)
         axes[1].plot(x, start + (slope - 0.5) * (x - x[0]), ls=":", color="k", lw=0.8)
