@@ -4,7 +4,8 @@
 
 For each study, a few of its default-tier cells (the costliest by ``cell.cell_work`` and
 others spread over its cost range), seed 0 and their full steps, each trained in float64
-and in float32 back to back, in alternating order, after both loops are compiled. Prints
+and in float32 back to back, in alternating order, each after a two-step run that compiles
+(or loads) the loop's specialisations for the cell; one thread, as a pipeline job. Prints
 the thread CPU of each and the ratio float64 / float32 of the sums per study: the speed-up
 that switching the study's dtype buys, measured in one process, so that other work on the
 machine weighs on both sides alike (a pipeline run's own core-s carry that load too).
@@ -19,6 +20,7 @@ import yaml
 
 from initbench.cell import cell_work
 from initbench.datasets import load_dataset
+from initbench.jobs import set_threads
 from initbench.plan import plan
 from initbench.trainer import train_seeds
 
@@ -44,6 +46,7 @@ def main():
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--cells", type=int, default=3)
     args = parser.parse_args()
+    set_threads(1)  # one thread, Numba's and BLAS's, as a training job of the pipeline
     with open(args.config) as f:
         config = yaml.safe_load(f)
     config["tier"] = "default"
@@ -54,16 +57,15 @@ def main():
             the_plan.cells[c].dataset == label for s in args.studies for c in the_plan.studies[s]
         ):
             data[label] = load_dataset(generator, seed=config.get("data_seed", 0), **params)
-    for dtype in DTYPES:  # compile (or load) both loops before timing
-        cell = the_plan.cells[the_plan.studies[args.studies[0]][0]]
-        thread_cpu(replace(cell, dtype=dtype, training=replace(cell.training, steps=2)),
-                   data[cell.dataset])  # fmt: skip
     print("| study | cell | float64 core-s | float32 core-s | ratio |")
     print("|---|---|---|---|---|")
     for study in args.studies:
         cells = [the_plan.cells[name] for name in the_plan.studies[study]]
         totals = dict.fromkeys(DTYPES, 0.0)
         for i, cell in enumerate(sample(cells, data, args.cells)):
+            for dtype in DTYPES:  # compile (or load) the cell's specialisations first
+                short = replace(cell, dtype=dtype, training=replace(cell.training, steps=2))
+                thread_cpu(short, data[cell.dataset])
             seconds = {}
             for dtype in DTYPES if i % 2 == 0 else DTYPES[::-1]:
                 seconds[dtype] = thread_cpu(replace(cell, dtype=dtype), data[cell.dataset])
