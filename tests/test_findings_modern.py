@@ -9,6 +9,7 @@ import pytest
 from findings_tables import SEEDS, SPREAD, Tables, effect, evaluate
 
 from initbench import spectra
+from initbench.effects import Effect
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from initbench.outcomes import lr_optimum
 
@@ -247,6 +248,7 @@ HR_PROFILES = [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]  # (beta, depth): (
 HR_BY_BETA = {0.0625: 2, 0.25: 5, 1.0: 20}  # first logged step at 20%: governed by beta
 HR_BY_DEPTH = {5: 2, 17: 50}  # ... by depth
 NEXT_LOGGED = {2: 5, 5: 10, 20: 50}
+HR_RUN_CORE_S = 0.25  # a training run's measured cost: 1 core-s a seed over HR_PROFILES
 
 
 def default_reach(beta, depth, seed):
@@ -279,7 +281,9 @@ def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=()):
             return {"test_accuracy": 0.3 if started else 0.1}
 
         t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)), layer=layer)
-        t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve)
+        cost = {"train_cpu_seconds": HR_RUN_CORE_S}
+        t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve,
+               run=lambda seed, cost=cost: cost)  # fmt: skip
     return t
 
 
@@ -351,6 +355,12 @@ def test_hanin_rolnick_counts_a_run_that_never_starts():
     assert depth["outcome"] == "undecided" and slow.verdict == INCONCLUSIVE
     assert "3 of 12, each counted at its budget" in slow.rule
     assert "a longer budget" in slow.rule
+    # sized all the same: the seeds its mean and spread need, at the measured cost a seed
+    values = [fitted_effects([math.log2(s) for s in (2, 5, 5, 100)])[1]] * 2
+    values.append(fitted_effects([math.log2(s) for s in (5, 10, 10, 100)])[1])
+    seeds = Effect("c", tuple(values), 1.0, False).seeds_needed()
+    assert f"about {seeds} seeds would decide it, at the 1 core-s a seed measured" in slow.rule
+    assert f"about {seeds} core-s" in slow.rule
     fast = evaluate(hanin_rolnick_tables(never={((64,) * 4, 1)}), "hanin_rolnick")
     beta = effect(fast, BETA_EFFECT)
     assert beta["n"] == len(SEEDS) and beta["values"][1] == -math.inf

@@ -28,7 +28,7 @@ import numpy as np
 import seaborn as sns
 
 from .. import spectra
-from ..effects import Effect
+from ..effects import MAX_SEEDS_NAMED, UNDECIDED, Effect
 from ..outcomes import first_step_reaching
 from ..tables import decoded
 from ..text import gnum
@@ -40,6 +40,7 @@ SLOWER = 1.0  # beta's effect over the study's beta range, log2 steps: above thi
 START = 0.2  # "training has started": 20% test accuracy, the paper's criterion
 ACCURACY = "test_accuracy"  # the paper's figures time test accuracy
 INIT, TRAINING = "hanin_rolnick_init", "hanin_rolnick"
+DEPTH = f"log2 steps to {START:.0%} test accuracy per seed fit: depth's effect"
 
 
 def with_profile(frame):
@@ -148,10 +149,7 @@ def hr_effects(sizes, starts):
         f"log2 steps to {START:.0%} test accuracy per seed fit: beta's effect, {gnum(lo_beta, 3)} "
         f"to {gnum(hi_beta, 3)} at equal depth"
     )
-    depth_label = (
-        f"log2 steps to {START:.0%} test accuracy per seed fit: depth's effect, {shallow} to "
-        f"{deep} at equal beta"
-    )
+    depth_label = f"{DEPTH}, {shallow} to {deep} at equal beta"
     return [
         *effects,
         fit_effect(beta_label, beta_fit, SLOWER, True),
@@ -222,6 +220,8 @@ def check_hanin_rolnick(results):
             f"its seed's fitted effect is then a bound: kept as censored where it bounds the "
             f"effect from below, else infinite (the seed counts, and the effect stays undecided)."
         )
+        if budget := depth_budget(effects, starts, results.rows("runs", TRAINING)):
+            notes.append(budget)
     caption = (
         "Left: the variance over seeds of the log mean squared activation of the last hidden "
         "layer at init, per width profile, against beta (black bars: the exact prediction for the "
@@ -246,6 +246,31 @@ def check_hanin_rolnick(results):
         ),
         notes=" ".join(notes),
         figure=Figure(partial(plot, sizes, starts), caption, ncols=2, size=(10.0, 3.8)),
+    )
+
+
+def depth_budget(effects, starts, runs):
+    """What would decide depth's effect where it is undecided: the seeds its measured mean
+    and spread need (runs that never got there at their budget, as values), and their cost
+    at this study's measured core-s per seed; "" when it is decided or cannot be sized."""
+    undecided = [e for e in effects if e.label.startswith(DEPTH) and e.outcome == UNDECIDED]
+    if not undecided:
+        return ""
+    values = [c for _, (c, _) in fit_values(starts).values()]
+    sized = [Effect(e.label, tuple(values), e.threshold, e.above) for e in undecided]
+    needed = [e.seeds_needed() for e in sized]
+    if None in needed or not values:
+        return ""
+    seeds = max(needed)
+    per_seed = runs["train_cpu_seconds"].sum() / runs["seed"].nunique()
+    beyond = "more than " if seeds > MAX_SEEDS_NAMED else "about "
+    return (
+        f"Depth's effect, runs that never got there counted at their budget: "
+        f"{gnum(np.mean(values), 3)} (sd {gnum(np.std(values, ddof=1), 3)} over "
+        f"{len(values)} seeds); at this mean and spread {beyond}"
+        f"{min(seeds, MAX_SEEDS_NAMED)} seeds would decide it, at the "
+        f"{gnum(per_seed, 3)} core-s a seed measured at this budget: {beyond}"
+        f"{gnum(min(seeds, MAX_SEEDS_NAMED) * per_seed, 3)} core-s."
     )
 
 
