@@ -5,13 +5,15 @@ inconclusive when its effect lies inside seed noise."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from findings_tables import SEEDS, SPREAD, Tables, effect, evaluate
 
-from initbench import spectra
-from initbench.effects import Effect
+from initbench import findings, spectra
+from initbench.effects import MAX_SEEDS_NAMED, Effect
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from initbench.outcomes import lr_optimum
+from initbench.text import gnum
 
 LOG2_LRS = range(-8, 1)
 
@@ -459,3 +461,33 @@ def test_isometry_counts_an_overflowed_spectrum_instead_of_dropping_it():
     agreement = effect(found, AGREEMENT)
     assert agreement["n"] == len(SEEDS) and agreement["estimate"] == math.inf
     assert found.verdict != REPRODUCED
+
+
+def test_hanin_rolnick_budget_on_the_threshold_is_sized_beyond_the_t_table():
+    """Depth's effect near its threshold: the seeds named are the normal approximation's
+    (1.96 sd / gap)^2, past MAX_SEEDS_NAMED, and cost that many seeds at the measured
+    core-s a seed."""
+    hr = findings.hanin_rolnick
+    effects = [0.9, 1.1, 0.95, 1.05, 0.92, 1.0]  # per seed: c x log2(17 / 5)
+    rows = [
+        {
+            "seed": seed,
+            "beta": beta,
+            "depth": depth,
+            "censored": False,
+            "log2_steps": 3 + beta + c / math.log2(17 / 5) * math.log2(depth),
+        }
+        for seed, c in enumerate(effects)
+        for beta, depth in ((1 / 16, 5), (1 / 4, 5), (1 / 4, 17), (1, 17))
+    ]
+    starts = pd.DataFrame(rows)
+    runs = pd.DataFrame({"seed": starts["seed"], "train_cpu_seconds": 0.5})  # 2 a seed
+    depth = Effect(f"{hr.DEPTH}, 5 to 17 (claim: < 1)", tuple(effects), 1.0, False)
+    assert depth.outcome == "undecided" and depth.seeds_needed() > MAX_SEEDS_NAMED
+    gap, sd = 1 - np.mean(effects), np.std(effects, ddof=1)
+    seeds = math.ceil((1.959964 * sd / gap) ** 2)
+    text = hr.depth_budget([depth], starts, runs)
+    assert f"about {seeds} seeds would decide it, at the 2 core-s a seed" in text
+    assert f"about {gnum(2 * seeds, 3)} core-s" in text
+    decided = Effect(depth.label, (0.1, 0.2, 0.15), 1.0, False)
+    assert decided.outcome == "holds" and hr.depth_budget([decided], starts, runs) == ""
