@@ -19,7 +19,7 @@ The setting follows the paper's where it matters: SGD with momentum 0.9 and a st
 lr (x0.1 at steps 1000 and 2000 of 3000; the authors' FitNet4 solver decays x0.1 at 44%,
 67% and 89%). Under a constant lr, ReLU nets of every arm collapsed late (1-3 runs in 10),
 an artifact of the schedule that no paired difference could average away in a feasible
-number of seeds.
+number of seeds; with the decay no run fell after its first decay.
 
 Theory predicts a tanh gap: LSUV sets every pre-activation's variance to 1 with zero biases,
 which for tanh is sigma_w^2 ~ 2.5 and chi1 ~ 1.2, the chaotic phase. tanh is therefore its
