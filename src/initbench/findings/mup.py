@@ -26,7 +26,7 @@ lies. Each horizon (optimizer and steps) is judged on its own: 100 steps (1.6 ep
 mnist1d) tests early-training transfer; the paper tier adds SGD for 1250 steps (20 epochs,
 the paper's budget) at fewer widths and rates. There the widest nets memorise mnist1d's
 4000 rows (best final train loss ~0.001-0.002 at width 512, shown per horizon beside the
-effects), far below the losses of figure 3 (CIFAR-10 MLPs, 20 epochs); SP's fall at that
+effects): the optimum there is the lr that memorises best. SP's fall at that
 horizon (0.37 octaves, sd 0.63 on seeds 0-2) sizes its 7 seeds.
 """
 
