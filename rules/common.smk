@@ -64,15 +64,10 @@ def priority_above(waits):
 
 
 def batch_kernels(batch):
-    """The warm-up markers of the kernels a batch's cells run on (one activation, dtype):
-    the plain nets' loop, and the residual nets' (a specialization of its own) when the
-    batch has one."""
+    """The warm-up marker of the kernels a batch's cells run on (one activation, dtype): one
+    compiled loop trains plain and residual nets alike."""
     cells = batch_cells(batch)
-    family, dtype = kernel_family(cells[0].activation), cells[0].dtype
-    markers = [LAYOUT.warmup(family, dtype)]
-    if any(cell.training.architecture == "residual" for cell in cells):
-        markers.append(LAYOUT.warmup(f"{family}+residual", dtype))
-    return markers
+    return [LAYOUT.warmup(kernel_family(cells[0].activation), cells[0].dtype)]
 
 
 def batch_datasets(batch):

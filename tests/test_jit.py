@@ -134,6 +134,39 @@ def test_editing_any_engine_module_recompiles_every_kernel(tmp_path):
     assert edited == pytest.approx(1 / (1 + 2 * np.exp(-0.5)), rel=1e-15)
 
 
+@jit.kernel
+def _signed_pick(x, negate, i):
+    return -x[i] if negate else x[i]
+
+
+@jit.kernel
+def _picks_with_constants(x):
+    return _signed_pick(x, True, 0) + _signed_pick(x, False, 1) + _signed_pick(x, False, 2)
+
+
+def test_constant_int_and_bool_arguments_compile_one_specialisation():
+    """Numba would type each constant as a literal and compile the callee once per value
+    (the training loop's forward pass twice, for training and for evaluation)."""
+    assert _picks_with_constants(np.array([1.0, 2.0, 4.0])) == 5.0
+    assert len(_signed_pick.signatures) == 1
+    assert "Literal" not in str(_signed_pick.signatures[0])
+
+
+def test_one_training_loop_serves_plain_and_residual_nets():
+    """A residual study compiles (or loads) one loop per dtype, not a second one."""
+    from initbench.engine.loop import train_loop
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 2)), np.arange(8) % 2
+    W, b = initbench.init_params("he_normal", [2, 3, 3, 2], activation="tanh", seed=0)
+    kw = dict(activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4, steps=2)
+    initbench.train(W, b, X, y, **kw)
+    plain = set(train_loop.overloads)
+    result = initbench.train(W, b, X, y, architecture="residual", block_size=1, **kw)
+    assert set(train_loop.overloads) == plain
+    assert set(result.extras) == {"gates", "norm_gains", "norm_biases"}
+
+
 def test_entry_point_lookup_tells_dtypes_and_layouts_apart():
     """call_specialised remembers compiled entry points by the arguments' dtype, ndim and
     memory flags: a float32, a read-only or a strided argument must not reuse another's."""

@@ -61,8 +61,9 @@ def dataset_job(generator, params, seed, output, log_path):
 
 def warmup_job(kernels, dtype, output, log_path):
     """Compile (or load from Numba's cache) the training loop for one dtype and kernel
-    family: "builtin" (every built-in activation at once) or a plugin activation's name;
-    "<family>+residual" compiles the residual nets' loop (a specialization of its own).
+    family: "builtin" (every built-in activation at once) or a plugin activation's name.
+    The one loop trains plain and residual nets; the warm-up trains a residual net, whose
+    run takes every branch the plain one does.
 
     Runs once per pair before the training fan-out, so parallel jobs never compile (and
     write Numba's cache) at the same time.
@@ -70,9 +71,7 @@ def warmup_job(kernels, dtype, output, log_path):
     from .engine.training import train
     from .inits import init_params
 
-    family, _, variant = kernels.partition("+")
-    activation = "tanh" if family == "builtin" else family
-    residual = {"architecture": "residual", "block_size": 1} if variant == "residual" else {}
+    activation = "tanh" if kernels == "builtin" else kernels
     with job_log(log_path) as log:
         start = time.perf_counter()
         X = np.random.default_rng(0).normal(size=(8, 2))
@@ -80,7 +79,7 @@ def warmup_job(kernels, dtype, output, log_path):
             W, b = init_params("he_normal", [2, 3, 3, 2 if loss == "softmax_ce" else 1],
                                activation=activation, dtype=dtype)  # fmt: skip
             train(W, b, X, y, activation=activation, loss=loss, lr=0.1, batch_size=4, steps=3,
-                  **residual)  # fmt: skip
+                  architecture="residual", block_size=1)  # fmt: skip
         log(f"{kernels} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
         with atomic_path(output) as tmp:
             tmp.write_text(f"{kernels} {dtype}\n")

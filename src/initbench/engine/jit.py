@@ -9,8 +9,9 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from numba import njit, typeof, types
+from numba import typeof, types
 from numba.core.caching import FunctionCache
+from numba.core.registry import CPUDispatcher
 
 from .hyper import BAKED
 
@@ -52,16 +53,42 @@ class KernelCache(FunctionCache):
         return (*super()._index_key(sig, codegen), KERNEL_CACHE_KEY)
 
 
+class KernelDispatcher(CPUDispatcher):
+    """A dispatcher that compiles one specialisation for all values of an int or bool
+    argument passed as a constant from other compiled code.
+
+    Numba types such a constant (``unit_view(G, n, 0, width)``, ``forward(..., True)``) as
+    a literal and compiles the callee once per value: the training loop compiled its
+    forward pass twice (training and evaluation), and each copy again in every caller,
+    which cost a quarter of a residual loop's compile. Branching on such a flag at run
+    time costs nothing measurable next to the loops it guards. String literals (a plugin
+    activation's selector) stay literal.
+    """
+
+    def get_call_template(self, args, kws):
+        args = [_unliteral_number(a) for a in args]
+        kws = {name: _unliteral_number(a) for name, a in kws.items()}
+        return super().get_call_template(args, kws)
+
+
+def _unliteral_number(numba_type):
+    if isinstance(numba_type, (types.IntegerLiteral, types.BooleanLiteral)):
+        return types.unliteral(numba_type)
+    return numba_type
+
+
 def kernel(fn=None, **options):
-    """``njit`` with the project's settings: cached, fastmath (inf/NaN kept), GIL released.
+    """``njit`` with the project's settings: cached, fastmath (inf/NaN kept), GIL released,
+    and no specialisation on constant int or bool arguments (KernelDispatcher).
 
     NumPy's error model: x/0 gives inf or NaN like any other overflow (a result the
     training loop records) instead of raising, and division no longer blocks vectorisation.
     """
-    options = {"fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy", **options}
+    options = {"fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy",
+               "nopython": True, "boundscheck": None, **options}  # fmt: skip
 
     def compile_lazily(f):
-        dispatcher = njit(**options)(f)
+        dispatcher = KernelDispatcher(py_func=f, locals={}, targetoptions=options)  # as njit
         dispatcher._cache = KernelCache(f)  # what njit(cache=True) sets, with our key
         return dispatcher
 

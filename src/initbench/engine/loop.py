@@ -14,10 +14,9 @@ with a status, never an exception.
 import math
 
 import numpy as np
-from numba import types
-from numba.extending import overload
 
 from .hyper import (
+    ARCHITECTURE,
     BIASES,
     BLOCK_SIZE,
     BRANCH_SCALING,
@@ -31,10 +30,11 @@ from .hyper import (
     LR_SCALE,
     NORM,
     NORM_PARAMS,
+    RESIDUAL,
     WEIGHT_DECAY,
     WEIGHTS,
 )
-from .jit import FASTMATH, kernel
+from .jit import kernel
 from .losses import loss_and_delta
 from .metrics import (
     BATCH_LOSS,
@@ -67,12 +67,12 @@ STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
 @kernel
 def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, alpha, hyper,
                     keep_layers):  # fmt: skip
-    """The forward pass of a plain net (``extra`` None) or a residual one; ``stream`` holds
-    a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py).
+    """The forward pass of a plain net or a residual one (``hyper``'s architecture);
+    ``stream`` holds a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py).
 
-    A plain net's None is a type, not a value: Numba prunes every ``extra is None`` branch
-    when it compiles, so plain nets compile (and run) no residual code."""
-    if extra is None:
+    One compiled loop serves both architectures: a run-time branch per pass, where a
+    loop specialised on the type of ``extra`` compiled the whole loop twice."""
+    if hyper[ARCHITECTURE] != RESIDUAL:
         return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
     Hs, Ps, Xh, Rs = stream
     block_size, use_norm = int(hyper[BLOCK_SIZE]), hyper[NORM] == LAYERNORM
@@ -81,29 +81,20 @@ def network_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, a
                             alpha, block_size, use_norm, final_norm, keep_layers)  # fmt: skip
 
 
-def stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
-    """A residual net's stream buffers (Hs, Ps, Xh, Rs) for ``rows`` rows: one per block
-    and one for the readout's input with ``keep_layers``, else one (evaluation); () for a
-    plain net (``extra`` None).
-
-    Chosen by the type of ``extra`` when Numba compiles (an overload), so that a plain
-    net's loop types no residual buffers: Numba prunes ``extra is None`` branches only
-    where ``extra`` is None."""
-
-
-@overload(stream_buffers, jit_options={"fastmath": set(FASTMATH), "error_model": "numpy"})
-def _stream_buffers(extra, hyper, sizes, rows, keep_layers, dtype):
-    if isinstance(extra, types.NoneType):
-        return lambda extra, hyper, sizes, rows, keep_layers, dtype: ()
-
-    def impl(extra, hyper, sizes, rows, keep_layers, dtype):
+@kernel
+def stream_buffers(like, hyper, sizes, rows, keep_layers):
+    """A residual net's stream buffers (Hs, Ps, Xh, Rs) for ``rows`` rows, of ``like``'s
+    dtype: one per block and one for the readout's input with ``keep_layers``, else one
+    (evaluation); empty for a plain net."""
+    blocks, kept_rows = 0, 0
+    if hyper[ARCHITECTURE] == RESIDUAL:
         blocks = (sizes.size - 3) // int(hyper[BLOCK_SIZE]) if keep_layers else 1
-        size = rows * sizes[1]
-        return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
-                np.empty((blocks + 1) * size, dtype),
-                np.empty((blocks + 1) * rows, dtype))  # fmt: skip
-
-    return impl
+        kept_rows = rows
+    size = kept_rows * sizes[1]
+    dtype = like.dtype
+    return (np.empty((blocks + 1) * size, dtype), np.empty((blocks + 1) * size, dtype),
+            np.empty((blocks + 1) * size, dtype),
+            np.empty((blocks + 1) * kept_rows, dtype))  # fmt: skip
 
 
 @kernel
@@ -135,7 +126,7 @@ def train_loop(
     values (optimizer, schedule, architecture); ``scale[l, WEIGHTS or BIASES]`` the
     multipliers of layer l's lr, weight decay and Adam eps (parametrizations.
     optimizer_scales); ``extra`` a residual net's branch scales and LayerNorm parameters
-    (residual.extra_layout; None for a plain net), trained where trainable with the
+    (residual.extra_layout; empty for a plain net), trained where trainable with the
     multipliers ``extra_scale[GATES or NORM_PARAMS]``; (X_eval,
     T_eval) are the training rows on which train loss and accuracy are logged. At every
     step s in 0..steps the batch is forwarded and back-propagated; logged steps record
@@ -164,21 +155,22 @@ def train_loop(
     Ze = np.empty(eval_rows, dtype)
     Ae = np.empty_like(Ze)
     De = np.empty_like(Ze)
-    stream = stream_buffers(extra, hyper, sizes, max(rows, n_probe), True, dtype)
-    eval_stream = stream_buffers(extra, hyper, sizes, max(X_eval.shape[0], X_test.shape[0]),
-                                 False, dtype)  # fmt: skip
-    if extra is not None:  # a residual net: the extras' gradient and state
-        block_size = int(hyper[BLOCK_SIZE])
-        use_norm = hyper[NORM] == LAYERNORM
-        final_norm = hyper[FINAL_NORM] == LAYERNORM
-        blocks = (n_layers - 2) // block_size
-        gated = hyper[BRANCH_SCALING] == GATE
-        width = sizes[1]
-        stream_grad, scratch = np.empty(rows * width, dtype), np.empty(rows * width, dtype)
-        ge, se, se2 = np.zeros_like(extra), np.zeros_like(extra), np.zeros_like(extra)
-        # the trained extras: the gates (when gated), then the norms' gains and biases
-        first_extra = 0 if gated else blocks
-        last_extra = extra.size if use_norm else blocks
+    stream = stream_buffers(w, hyper, sizes, max(rows, n_probe), True)
+    eval_stream = stream_buffers(w, hyper, sizes, max(X_eval.shape[0], X_test.shape[0]), False)
+    # a residual net's settings, and its extras' gradient and state (empty for a plain net)
+    residual = hyper[ARCHITECTURE] == RESIDUAL
+    block_size = int(hyper[BLOCK_SIZE])
+    use_norm = hyper[NORM] == LAYERNORM
+    final_norm = hyper[FINAL_NORM] == LAYERNORM
+    blocks = (n_layers - 2) // block_size if residual else 0
+    gated = hyper[BRANCH_SCALING] == GATE
+    width = sizes[1]
+    stream_grad = np.empty(rows * width if residual else 0, dtype)
+    scratch = np.empty_like(stream_grad)
+    ge, se, se2 = np.zeros_like(extra), np.zeros_like(extra), np.zeros_like(extra)
+    # the trained extras: the gates (when gated), then the norms' gains and biases
+    first_extra = 0 if gated else blocks
+    last_extra = extra.size if use_norm else blocks
     gw = np.empty_like(w)
     gb = np.empty_like(b)
     sw, sb = np.zeros_like(w), np.zeros_like(b)  # optimizer state: velocity or first moment
@@ -192,14 +184,16 @@ def train_loop(
             Xb, Tb = X, T
         else:
             rows_now = batches[step]
-            for i in range(rows):
-                Xb[i] = X[rows_now[i]]
-                Tb[i] = T[rows_now[i]]
+            for i in range(rows):  # element by element: a row copy compiles an error message
+                for j in range(n_in):
+                    Xb[i, j] = X[rows_now[i], j]
+                for j in range(Tb.shape[1]):
+                    Tb[i, j] = T[rows_now[i], j]
         out = network_forward(act, w, b, extra, sizes, w_off, b_off, Xb, Z, A, D, stream, alpha,
                               hyper, True)  # fmt: skip
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
-        if extra is not None:
+        if residual:
             residual_backward(w, extra, sizes, w_off, b_off, Xb, Z, A, D, G, stream[2],
                               stream[3], block_size, use_norm, final_norm, gw, gb, ge,
                               stream_grad, scratch)  # fmt: skip
@@ -210,7 +204,7 @@ def train_loop(
                 wl, bl = layer_slices(w_off, b_off, layer)
                 add_weight_decay(gw[wl], w[wl], weight_decay * scale[layer, WEIGHTS, DECAY_SCALE])
                 add_weight_decay(gb[bl], b[bl], weight_decay * scale[layer, BIASES, DECAY_SCALE])
-            if extra is not None:
+            if residual:
                 add_weight_decay(ge[first_extra:blocks], extra[first_extra:blocks],
                                  weight_decay * extra_scale[GATES, DECAY_SCALE])  # fmt: skip
                 add_weight_decay(ge[blocks:last_extra], extra[blocks:last_extra],
@@ -226,7 +220,7 @@ def train_loop(
                                       eps * scale[layer, WEIGHTS, EPS_SCALE])  # fmt: skip
             grad_sq += g_sq
             direction_norms[layer] = math.sqrt(d_sq)
-        if extra is not None:  # one pass: the extras' direction (and so their eps) is not logged
+        if residual:  # one pass: the extras' direction (and so their eps) is not logged
             grad_sq += update_state(ge[first_extra:last_extra], se[first_extra:last_extra],
                                     se2[first_extra:last_extra], hyper, bc1, bc2,
                                     eps)[0]  # fmt: skip
@@ -252,7 +246,7 @@ def train_loop(
                 units = sizes[layer + 1]
                 hidden = layer < n_layers - 1
                 z = phi_in = unit_view(Z, rows, start, units)
-                if extra is not None:
+                if residual:
                     phi_in = phi_input(stream[1], z, rows, hidden, block_size, layer)
                 layer_statistics(
                     unit_view(A, rows, start, units) if hidden else z, z, phi_in,
@@ -262,11 +256,10 @@ def train_loop(
                     bounds[1],
                     layer_log[logged, layer],
                 )  # fmt: skip
-                if extra is not None:  # noqa: SIM102 (alone, so that Numba prunes it)
-                    if 0 < layer < n_layers - 1 and layer % block_size == 0:
-                        block_statistics(extra, Z, stream[0], rows, width, blocks,
-                                         layer // block_size - 1, layer, use_norm,
-                                         layer_log[logged, layer])  # fmt: skip
+                if residual and 0 < layer < n_layers - 1 and layer % block_size == 0:
+                    block_statistics(extra, Z, stream[0], rows, width, blocks,
+                                     layer // block_size - 1, layer, use_norm,
+                                     layer_log[logged, layer])  # fmt: skip
                 start += units
             if finite and n_probe > 0:
                 network_forward(act, w, b, extra, sizes, w_off, b_off, X_probe, Ze, Ae, De,
@@ -276,7 +269,7 @@ def train_loop(
                     units = sizes[layer + 1]
                     hidden = layer < n_layers - 1
                     z = phi_in = unit_view(Ze, n_probe, start, units)
-                    if extra is not None:
+                    if residual:
                         phi_in = phi_input(stream[1], z, n_probe, hidden, block_size, layer)
                     probe_statistics(
                         unit_view(Ae, n_probe, start, units) if hidden else z, phi_in, hidden,
@@ -298,7 +291,7 @@ def train_loop(
                 apply_update(b[bl], gb[bl], sb[bl], sb2[bl], lr * rule[LR_SCALE],
                              weight_decay * rule[DECAY_SCALE], eps * rule[EPS_SCALE], hyper, bc1,
                              bc2)  # fmt: skip
-            if extra is not None:
+            if residual:
                 if gated:
                     rule = extra_scale[GATES]
                     apply_update(extra[:blocks], ge[:blocks], se[:blocks], se2[:blocks],

@@ -47,6 +47,15 @@ def block_view(buffer, rows, width, block):
 
 
 @kernel
+def copy_into(dst, src):
+    """dst[:] = src for two (rows, width) arrays, element by element: Numba's array-to-slice
+    assignment compiles its shape-mismatch message (string formatting), 1.4 s a signature."""
+    for i in range(dst.shape[0]):
+        for j in range(dst.shape[1]):
+            dst[i, j] = src[i, j]
+
+
+@kernel
 def layernorm_forward(H, gain, bias, P, xhat, rstd):
     """P = gain * (H - mean) / sqrt(var + LN_EPS) + bias over each row; keeps x_hat, 1/std."""
     n, width = H.shape
@@ -154,7 +163,7 @@ def residual_forward(
     g0, gains, biases, final = extra_layout(blocks, width)
     z = unit_view(Z, n, slot(keep_layers, width, max_width, 0), width)
     dense(X, w, b, sizes, w_off, b_off, 0, z)
-    block_view(Hs, n, width, 0)[:] = z
+    copy_into(block_view(Hs, n, width, 0), z)
     for j in range(blocks):
         H = block_view(Hs, n, width, kept(keep_layers, j))
         P = block_view(Ps, n, width, kept(keep_layers, j))
@@ -168,7 +177,7 @@ def residual_forward(
                 Rs[kept(keep_layers, j) * n : kept(keep_layers, j) * n + n],
             )
         else:
-            P[:] = H
+            copy_into(P, H)
         prev = P
         for i in range(block_size):
             layer = 1 + j * block_size + i
@@ -192,7 +201,7 @@ def residual_forward(
             Rs[top * n : top * n + n],
         )
     else:
-        last[:] = block_view(Hs, n, width, top)
+        copy_into(last, block_view(Hs, n, width, top))
     readout = n_layers - 1
     a = activate(act, last, A, D, n, slot(keep_layers, width, max_width, readout - 1), alpha)
     out = unit_view(Z, n, slot(keep_layers, width, max_width, readout), sizes[-1])
@@ -312,7 +321,7 @@ def residual_backward(
             )
         gh += t
     g_first = unit_view(G, n, 0, width)
-    g_first[:] = gh
+    copy_into(g_first, gh)
     dense_backward(g_first, X, w, sizes, w_off, b_off, 0, gw, gb, t[:0])
 
 

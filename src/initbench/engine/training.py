@@ -106,7 +106,7 @@ def _loss_and_grads(act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, alph
     Z = np.empty(rows * total_units, w.dtype)
     A, D, G = np.empty_like(Z), np.empty_like(Z), np.empty_like(Z)
     delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
-    if extra is None:  # a type: plain nets compile no residual code (loop.network_forward)
+    if extra is None:  # a type: a plain net's gradients compile no residual code
         out = forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, True)
         loss, _ = loss_and_delta(loss_code, out, T, delta, True)
         backward(w, sizes, w_off, b_off, X, A, D, G, gw, gb)
@@ -206,8 +206,7 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
     eval_rows = settings.eval_rows
     extra = extra.copy()
     status, diverged_at, n_logged = call_specialised(
-        train_loop, act.selector, LOSSES[loss], w, bias, extra if extra.size else None, sizes,
-        w_off, b_off, X, T,
+        train_loop, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
         X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
         np.array(settings.kernel_row()), *optimizer_scales(settings, sizes), alpha, bounds, logged,
         run_log, layer_log,
