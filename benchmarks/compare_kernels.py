@@ -170,13 +170,14 @@ def torch_build(X, y, nets, steps, batch, act, threads):
     return run
 
 
-def rate(build, k, steps, warm_steps, *shape_args):
-    """Network-steps per second of a run of ``steps`` after a warm-up run of ``warm_steps``."""
-    run = build(steps, *shape_args)
-    (run if warm_steps == steps else build(warm_steps, *shape_args))()
-    start = time.perf_counter()
+def rate(build, k, steps, warm_steps):
+    """Network-steps per second of a run of ``steps`` after a warm-up run of ``warm_steps``:
+    per wall second and per second of this process's CPU time (all its threads)."""
+    run = build(steps)
+    (run if warm_steps == steps else build(warm_steps))()
+    wall, cpu = time.perf_counter(), time.process_time()
     run()
-    return k * steps / (time.perf_counter() - start)
+    return k * steps / (time.perf_counter() - wall), k * steps / (time.process_time() - cpu)
 
 
 def initbench_rates(args):
@@ -286,16 +287,22 @@ def compare_peers(args):
             shape = (nets, batch, act, args.threads)
             rates[name][key] = rate(lambda s, build=build, shape=shape: build(X, y, shape[0], s,
                                     *shape[1:]), k, steps, warm)  # fmt: skip
-    print(f"network-steps/s; {args.nets} nets x {args.steps} steps (torch: {args.eager_nets} x "
-          f"{args.eager_steps}), {args.threads} threads; ratios are initbench / peer")  # fmt: skip
+    print(f"network-steps per wall second (per CPU second); {args.nets} nets x {args.steps} "
+          f"steps (torch: {args.eager_nets} x {args.eager_steps}), {args.threads} threads; ratios "
+          "are initbench / peer, by wall (by CPU)")  # fmt: skip
     for key in rates["jax"]:
         line = f"{key:26}"
         for name, got in runs.items():
-            line += (f" | {name} {got[key]:8.0f}: {got[key] / rates['jax'][key]:5.2f}x jax, "
-                     f"{got[key] / rates['torch'][key]:5.2f}x torch")  # fmt: skip
+            wall, cpu = got[key]
+            ratios = ", ".join(f"{wall / peer_wall:5.2f}x ({cpu / peer_cpu:4.2f}x) {peer}"
+                               for peer, (peer_wall, peer_cpu) in
+                               ((p, rates[p][key]) for p in rates))  # fmt: skip
+            line += f" | {name} {wall:6.0f} ({cpu:6.0f}): {ratios}"
             if key + " gemm share" in got:
                 line += f", gemm share {got[key + ' gemm share']:.2f}"
-        print(line + f" | jax {rates['jax'][key]:8.0f}, torch {rates['torch'][key]:8.0f}")
+        for peer, got in rates.items():
+            line += f" | {peer} {got[key][0]:6.0f} ({got[key][1]:6.0f})"
+        print(line, flush=True)
 
 
 def main():
