@@ -191,13 +191,18 @@ def _exp32(x):
 
 
 @njit(forceinline=True)
+def _expm1_in_range32(x):
+    """e**x - 1 for x in [_EXP_MIN_32, _EXP_MAX_32] as 2**k expm1(r) + (2**k - 1): one path
+    for every x, with no cancellation near 0 and none of exp(x) - 1's loss of ~2 bits
+    just above ln(2)/2."""
+    k = min(np.floor(x * _LOG2E_32 + _HALF_32), _MAX_POWER_32)
+    small = _expm1_reduced32(_reduce(x, k))
+    return _times_pow2(small, k) + (_times_pow2(_ONE_32, k) - _ONE_32)
+
+
+@njit(forceinline=True)
 def _expm1_32(x):
-    """2**k expm1(r) + (2**k - 1), one path for every x: no cancellation near 0, and no
-    exp(x) - 1 just above ln(2)/2, where that loses ~2 of float32's bits."""
-    clipped = min(max(x, _EXP_MIN_32), _EXP_MAX_32)
-    k = min(np.floor(clipped * _LOG2E_32 + _HALF_32), _MAX_POWER_32)
-    small = _expm1_reduced32(_reduce(clipped, k))
-    y = _times_pow2(small, k) + (_times_pow2(_ONE_32, k) - _ONE_32)
+    y = _expm1_in_range32(min(max(x, _EXP_MIN_32), _EXP_MAX_32))
     y = -_ONE_32 if x < _EXP_MIN_32 else y
     y = _INF_32 if x > _EXP_MAX_32 else y
     return x if x != x else y
@@ -205,7 +210,8 @@ def _expm1_32(x):
 
 @njit(forceinline=True, fastmath=set(ELEMENTWISE_FASTMATH), error_model="numpy")
 def _tanh32(z):
-    a = abs(z)
-    e = _expm1_32(_TWO_32 * min(a, _TANH_CLIP_32))
+    """2|z| clipped to [0, 40] is in expm1's range: no range checks but NaN's."""
+    e = _expm1_in_range32(_TWO_32 * min(abs(z), _TANH_CLIP_32))
     t = e / (e + _TWO_32)
-    return t if z >= 0 else -t
+    t = t if z >= 0 else -t
+    return z if z != z else t
