@@ -5,9 +5,11 @@ import math
 import re
 
 import numpy as np
+import pytest
 from numba import njit, types
 
-from initbench.engine.jit import ELEMENTWISE_FASTMATH
+from initbench.engine.activations import ACTIVATIONS, _evaluate, get_activation
+from initbench.engine.jit import ELEMENTWISE_FASTMATH, call_specialised
 from initbench.engine.vecmath import exp, expm1, tanh
 
 
@@ -89,3 +91,18 @@ def test_float32_arguments_are_computed_in_float32():
     (signature,) = [s for s in _apply.signatures if s[1].dtype == types.float32]
     llvm = _apply.inspect_llvm(signature)
     assert "fpext" not in llvm and not re.search(r"= f(add|sub|mul|div)[a-z ]* double ", llvm)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_float32_activations_track_float64(name):
+    """The kernels' float32 activations (float32 exp, expm1, tanh) agree with float64 to
+    float32's precision: a few ulps, absolutely where a derivative such as 1 - tanh^2
+    cancels."""
+    act = get_activation(name)
+    z = np.concatenate([np.linspace(-30, 30, 6001), [-1e4, -80.0, 80.0, 1e4]])
+    got = [np.empty(z.size, np.float32) for _ in range(2)]
+    call_specialised(_evaluate, act.selector, z.astype(np.float32), *got, np.float64(act.alpha))
+    z32 = z.astype(np.float32).astype(np.float64)  # the same inputs, rounded as the kernel's
+    for value, reference in zip(got, act(z32)):
+        assert np.all(np.isfinite(value))
+        np.testing.assert_allclose(value, reference, rtol=4 * 2.0**-24, atol=4 * 2.0**-24)
