@@ -277,31 +277,29 @@ def compare_peers(args):
     X, y = make_data()
     peers = {"jax": (jax_build, args.steps, args.nets), "torch": (torch_build, args.eager_steps,
              args.eager_nets)}  # fmt: skip
-    rates = {name: {} for name in peers}
+    print(f"network-steps per wall second (per CPU second); {args.nets} nets x {args.steps} "
+          f"steps (torch: {args.eager_nets} x {args.eager_steps}), {args.threads} threads; ratios "
+          "are initbench / peer, by wall (by CPU)", flush=True)  # fmt: skip
     for dtype, (width, layers, batch), act in cases(args):
         key = case_key(dtype, width, layers, batch, act)
         sizes = [N_FEATURES, *[width] * (layers - 1), N_CLASSES]
+        rates = {}
         for name, (build, steps, k) in peers.items():
             nets = make_nets(k, sizes, act, np.dtype(dtype))
             warm = steps if name == "jax" else 2  # JAX: the scan's length is static
             shape = (nets, batch, act, args.threads)
-            rates[name][key] = rate(lambda s, build=build, shape=shape: build(X, y, shape[0], s,
-                                    *shape[1:]), k, steps, warm)  # fmt: skip
-    print(f"network-steps per wall second (per CPU second); {args.nets} nets x {args.steps} "
-          f"steps (torch: {args.eager_nets} x {args.eager_steps}), {args.threads} threads; ratios "
-          "are initbench / peer, by wall (by CPU)")  # fmt: skip
-    for key in rates["jax"]:
+            rates[name] = rate(lambda s, build=build, shape=shape: build(X, y, shape[0], s,
+                               *shape[1:]), k, steps, warm)  # fmt: skip
         line = f"{key:26}"
         for name, got in runs.items():
             wall, cpu = got[key]
             ratios = ", ".join(f"{wall / peer_wall:5.2f}x ({cpu / peer_cpu:4.2f}x) {peer}"
-                               for peer, (peer_wall, peer_cpu) in
-                               ((p, rates[p][key]) for p in rates))  # fmt: skip
+                               for peer, (peer_wall, peer_cpu) in rates.items())  # fmt: skip
             line += f" | {name} {wall:6.0f} ({cpu:6.0f}): {ratios}"
             if key + " gemm share" in got:
                 line += f", gemm share {got[key + ' gemm share']:.2f}"
-        for peer, got in rates.items():
-            line += f" | {peer} {got[key][0]:6.0f} ({got[key][1]:6.0f})"
+        for peer, (peer_wall, peer_cpu) in rates.items():
+            line += f" | {peer} {peer_wall:6.0f} ({peer_cpu:6.0f})"
         print(line, flush=True)
 
 
