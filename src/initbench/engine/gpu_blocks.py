@@ -24,9 +24,17 @@ def _cuda_expm1(x):
     return math.expm1(x)
 
 
-# vecmath's exp/expm1 are CPU intrinsics; on the GPU libdevice's are as accurate.
+@cuda.jit(device=True)
+def _cuda_tanh(x):
+    """vecmath.tanh's formula on libdevice's expm1."""
+    e = math.expm1(2.0 * min(abs(x), 20.0))
+    t = e / (e + 2.0)
+    return t if x >= 0 else -t
+
+
+# vecmath's exp/expm1/tanh are CPU intrinsics; on the GPU libdevice's are as accurate.
 _CUDA_VECMATH = types.ModuleType("initbench_cuda_vecmath")
-_CUDA_VECMATH.exp, _CUDA_VECMATH.expm1 = _cuda_exp, _cuda_expm1
+_CUDA_VECMATH.exp, _CUDA_VECMATH.expm1, _CUDA_VECMATH.tanh = _cuda_exp, _cuda_expm1, _cuda_tanh
 
 
 @cache
