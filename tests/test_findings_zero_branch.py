@@ -74,6 +74,24 @@ def test_zero_branch_reproduced_with_he_fall_measured():
     assert ratio["estimate"] == pytest.approx(1.3 / 1.4) and "final LayerNorm" in found.rule
 
 
+def test_he_fall_pools_the_fall_studys_seeds():
+    """residual_he_fall's He nets at 1 and 4 blocks join residual_standard's: the fall is
+    measured on the seeds of both, the 64-block effects on residual_standard's alone."""
+    t = zero_branch_tables()
+    study, scheme, settings = ARMS["he"]
+    for blocks in (1, 4):
+        for lr in RESIDUAL_LRS:
+            trains = lr <= largest_trainable("he", blocks, True)
+            t.cell("residual_he_fall", init=scheme, scheme=scheme,
+                   hidden=(16,) * (2 * blocks + 1), lr=lr, seeds=(3, 4, 5),
+                   accuracy=0.6 if trains else 0.1,
+                   settings={"architecture": "residual", "block_size": 2, "optimizer": "sgd",
+                             **settings})  # fmt: skip
+    found = evaluate(t, "zero_branch")
+    assert effect(found, "He: log2 largest trainable lr")["n"] == 6
+    assert effect(found, "Fixup, 64 blocks: best train loss")["n"] == len(SEEDS)
+
+
 def test_zero_branch_not_reproduced_and_inconclusive():
     assert evaluate(zero_branch_tables(gate_loss=3.0), "zero_branch").verdict == NOT_REPRODUCED
     cured = evaluate(zero_branch_tables(he_degrades=False), "zero_branch")

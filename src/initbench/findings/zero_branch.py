@@ -18,8 +18,10 @@ all), the comparator being He with a pre-LayerNorm on every branch and a final
 LayerNorm before the readout (``final_norm``). The standard He net's largest trainable
 lr must fall with depth, measured from 1 block to FALL_BLOCKS blocks, where the pilot's He
 nets still trained at some lr (the He net explodes at init by construction, so deeper it
-trains at none: a fall known only as a bound); if it does not fall there is nothing to
-cure and the claim is inconclusive. At the deepest depth each zero-start arm must make
+trains at none: a fall known only as a bound), on residual_standard's seeds and
+residual_he_fall's (the grid's half-decade steps make the fall 0, 1.6 or 3.3 octaves by
+seed: it needs more seeds than the rest); if it does not fall there is nothing to cure
+and the claim is inconclusive. At the deepest depth each zero-start arm must make
 progress and reach a best final training loss no worse than AS_WELL x the comparator's;
 a comparator whose best lr sits on the grid's edge gives a ratio known only as a lower
 bound (censored), since beyond the grid it might do better.
@@ -40,7 +42,7 @@ from .base import Evidence, Figure, NotTestable, published_claim
 FALLS = 1.0  # He: the largest trainable lr at FALL_BLOCKS at least 2x below 1 block's
 FALL_BLOCKS = 4  # the deepest He net that trained at some lr in every pilot seed
 AS_WELL = 1.25  # a zero-start arm's best train loss at most this x the comparator's
-STUDIES = ("residual_standard", "residual_gate", "residual_fixup")
+STUDIES = ("residual_standard", "residual_gate", "residual_fixup", "residual_he_fall")
 HE, NORMALIZED, GATE, FIXUP = "He", "He + pre-LN + final LN", "He + zero gate", "Fixup"
 ZERO_START = (GATE, FIXUP)
 
