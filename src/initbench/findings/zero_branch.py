@@ -145,7 +145,7 @@ def summary_rows(table):
         max_lr = gnum(r.max_lr, 2) if np.isfinite(r.max_lr) else "none"
         parts = (
             gnum(r.best_loss, 3),
-            f"{max_lr} ({r.trainable}/{r.seeds})",
+            f"{max_lr} ({int(r.trainable)}/{int(r.seeds)})",
             f"{gnum(r.best_lr, 2)} ({int(r.edge)} on an edge)",
             gnum(r.initial, 3),
         )
