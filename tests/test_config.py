@@ -245,6 +245,16 @@ def test_every_tier_plans_each_claims_studies(claim):
         assert planned == list(claim.studies) or (claim.partial and planned), (tier, claim.key)
 
 
+def test_a_float32_study_says_why():
+    """A study runs in float32 only where its statistics need no more digits (its float64
+    comparison is in docs/performance.md): its description says so, in every tier."""
+    for tier in TIERS:
+        grid, config = _planned(tier)
+        for study, names in grid.studies.items():
+            if any(grid.cells[name].dtype == "float32" for name in names):
+                assert "float32" in config["studies"][study]["description"], (tier, study)
+
+
 def test_the_paper_tier_is_the_same_config_with_its_overrides():
     """tier: paper replaces a study's keys by its paper override and the defaults' by
     theirs; the default tier plans the study's own; only: keeps a study to its tiers."""

@@ -488,6 +488,9 @@ def test_learning_time_is_inf_when_the_loss_never_gets_there():
 # 9. LSUV ----------------------------------------------------------------------------------
 
 
+LSUV_SCHEDULE = {"schedule": "step", "decay_every": 20, "decay_factor": 0.1}  # the study's
+
+
 def lsuv_tables(
     lsuv_accuracy=0.8,
     rivals_accuracy=0.8,
@@ -523,6 +526,7 @@ def lsuv_tables(
                 init_params=params,
                 hidden=(8,) * (depth - 1),
                 seeds=seeds,
+                settings=LSUV_SCHEDULE,
                 curve=lambda s, seed, a=accuracy, j=jitter, st=stalls: {
                     "train_accuracy": 0.1 if seed in st else a + j * SPREAD.get(seed, 0.0)
                 },
@@ -543,6 +547,7 @@ def test_lsuv():
     label = "d, relu, depth 20: LSUV minus OrthoNorm-MSRA, final test accuracy where both trained"
     assert effect(worse, label)["estimate"] == pytest.approx(-0.1)
     assert worse.effects[0]["label"] == label  # the headline: the paper's quantity
+    assert "lr 0.1, x0.1 every 20 steps" in worse.rule  # the schedule it was trained with
     # the orthogonal rival at gain 1 is not the paper's: it takes no part
     assert not any("orthogonal" in e["label"] for e in worse.effects)
     # tanh is the sub-claim: reported beside the verdict, not deciding it

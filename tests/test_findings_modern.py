@@ -5,12 +5,15 @@ fail, and each is inconclusive when its effect lies inside seed noise."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from findings_tables import SEEDS, SPREAD, Tables, effect, evaluate
 
-from initbench import spectra
+from initbench import findings, spectra
+from initbench.effects import MAX_SEEDS_NAMED, Effect
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from initbench.outcomes import lr_optimum
+from initbench.text import gnum
 
 LOG2_LRS = range(-8, 1)
 
@@ -187,6 +190,7 @@ HR_PROFILES = [(64,) * 4, (16,) * 4, (64,) * 16, (16,) * 16]  # (beta, depth): (
 HR_BY_BETA = {0.0625: 2, 0.25: 5, 1.0: 20}  # first logged step at 20%: governed by beta
 HR_BY_DEPTH = {5: 2, 17: 50}  # ... by depth
 NEXT_LOGGED = {2: 5, 5: 10, 20: 50}
+HR_RUN_CORE_S = 0.25  # a training run's measured cost: 1 core-s a seed over HR_PROFILES
 
 
 def default_reach(beta, depth, seed):
@@ -219,7 +223,9 @@ def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=()):
             return {"test_accuracy": 0.3 if started else 0.1}
 
         t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)), layer=layer)
-        t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve)
+        cost = {"train_cpu_seconds": HR_RUN_CORE_S}
+        t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve,
+               run=lambda seed, cost=cost: cost)  # fmt: skip
     return t
 
 
@@ -291,6 +297,12 @@ def test_hanin_rolnick_counts_a_run_that_never_starts():
     assert depth["outcome"] == "undecided" and slow.verdict == INCONCLUSIVE
     assert "3 of 12, each counted at its budget" in slow.rule
     assert "a longer budget" in slow.rule
+    # sized all the same: the seeds its mean and spread need, at the measured cost a seed
+    values = [fitted_effects([math.log2(s) for s in (2, 5, 5, 100)])[1]] * 2
+    values.append(fitted_effects([math.log2(s) for s in (5, 10, 10, 100)])[1])
+    seeds = Effect("c", tuple(values), 1.0, False).seeds_needed()
+    assert f"about {seeds} seeds would decide it, at the 1 core-s a seed measured" in slow.rule
+    assert f"about {seeds} core-s" in slow.rule
     fast = evaluate(hanin_rolnick_tables(never={((64,) * 4, 1)}), "hanin_rolnick")
     beta = effect(fast, BETA_EFFECT)
     assert beta["n"] == len(SEEDS) and beta["values"][1] == -math.inf
@@ -388,3 +400,33 @@ def test_isometry_counts_an_overflowed_spectrum_instead_of_dropping_it():
     agreement = effect(found, AGREEMENT)
     assert agreement["n"] == len(SEEDS) and agreement["estimate"] == math.inf
     assert found.verdict != REPRODUCED
+
+
+def test_hanin_rolnick_budget_on_the_threshold_is_sized_beyond_the_t_table():
+    """Depth's effect near its threshold: the seeds named are the normal approximation's
+    (1.96 sd / gap)^2, past MAX_SEEDS_NAMED, and cost that many seeds at the measured
+    core-s a seed."""
+    hr = findings.hanin_rolnick
+    effects = [0.9, 1.1, 0.95, 1.05, 0.92, 1.0]  # per seed: c x log2(17 / 5)
+    rows = [
+        {
+            "seed": seed,
+            "beta": beta,
+            "depth": depth,
+            "censored": False,
+            "log2_steps": 3 + beta + c / math.log2(17 / 5) * math.log2(depth),
+        }
+        for seed, c in enumerate(effects)
+        for beta, depth in ((1 / 16, 5), (1 / 4, 5), (1 / 4, 17), (1, 17))
+    ]
+    starts = pd.DataFrame(rows)
+    runs = pd.DataFrame({"seed": starts["seed"], "train_cpu_seconds": 0.5})  # 2 a seed
+    depth = Effect(f"{hr.DEPTH}, 5 to 17 (claim: < 1)", tuple(effects), 1.0, False)
+    assert depth.outcome == "undecided" and depth.seeds_needed() > MAX_SEEDS_NAMED
+    gap, sd = 1 - np.mean(effects), np.std(effects, ddof=1)
+    seeds = math.ceil((1.959964 * sd / gap) ** 2)
+    text = hr.depth_budget([depth], starts, runs)
+    assert f"about {seeds} seeds would decide it, at the 2 core-s a seed" in text
+    assert f"about {gnum(2 * seeds, 3)} core-s" in text
+    decided = Effect(depth.label, (0.1, 0.2, 0.15), 1.0, False)
+    assert decided.outcome == "holds" and hr.depth_budget([decided], starts, runs) == ""

@@ -28,6 +28,7 @@ from . import symmetry, course, normal_small, vanishing, exploding, leaky_relu  
 from . import he_xavier, glorot  # noqa: E402, F401
 from . import chi1, depth_scale, saxe, lsuv  # noqa: E402, F401
 from . import isometry, hanin_rolnick, zero_branch, mup  # noqa: E402, F401
+from . import depth_transfer, completep, weight_decay  # noqa: E402, F401
 
 # isort: on
 

@@ -19,16 +19,20 @@ New rule, fixed before the sized runs: weighted (1/prediction^2) least-squares s
 Var[log M] on its exact prediction within 2/3-3/2; per seed, log2 steps to 20% test
 accuracy = a + b beta + c log2 depth over all profiles, b x (beta range) above 1 and
 c x (log2 depth range) within +-1; a run that never gets there counts at its budget, as a
-bound, never dropped.
+bound, never dropped. Where depth's effect stays undecided, the rule names the seeds its
+measured mean and spread would need and their measured cost: on a pilot (600 steps, seeds
+100-114, depths 5-33) it sat on its threshold, 0.955 (sd 0.886), about 1,500 seeds away.
 """
 
+import math
 from functools import partial
 
 import numpy as np
 import seaborn as sns
+from scipy import stats
 
 from .. import spectra
-from ..effects import Effect
+from ..effects import LEVEL, MAX_SEEDS_NAMED, UNDECIDED, Effect
 from ..outcomes import first_step_reaching
 from ..tables import decoded
 from ..text import gnum
@@ -40,6 +44,7 @@ SLOWER = 1.0  # beta's effect over the study's beta range, log2 steps: above thi
 START = 0.2  # "training has started": 20% test accuracy, the paper's criterion
 ACCURACY = "test_accuracy"  # the paper's figures time test accuracy
 INIT, TRAINING = "hanin_rolnick_init", "hanin_rolnick"
+DEPTH = f"log2 steps to {START:.0%} test accuracy per seed fit: depth's effect"
 
 
 def with_profile(frame):
@@ -148,10 +153,7 @@ def hr_effects(sizes, starts):
         f"log2 steps to {START:.0%} test accuracy per seed fit: beta's effect, {gnum(lo_beta, 3)} "
         f"to {gnum(hi_beta, 3)} at equal depth"
     )
-    depth_label = (
-        f"log2 steps to {START:.0%} test accuracy per seed fit: depth's effect, {shallow} to "
-        f"{deep} at equal beta"
-    )
+    depth_label = f"{DEPTH}, {shallow} to {deep} at equal beta"
     return [
         *effects,
         fit_effect(beta_label, beta_fit, SLOWER, True),
@@ -222,6 +224,8 @@ def check_hanin_rolnick(results):
             f"its seed's fitted effect is then a bound: kept as censored where it bounds the "
             f"effect from below, else infinite (the seed counts, and the effect stays undecided)."
         )
+        if budget := depth_budget(effects, starts, results.rows("runs", TRAINING)):
+            notes.append(budget)
     caption = (
         "Left: the variance over seeds of the log mean squared activation of the last hidden "
         "layer at init, per width profile, against beta (black bars: the exact prediction for the "
@@ -246,6 +250,32 @@ def check_hanin_rolnick(results):
         ),
         notes=" ".join(notes),
         figure=Figure(partial(plot, sizes, starts), caption, ncols=2, size=(10.0, 3.8)),
+    )
+
+
+def depth_budget(effects, starts, runs):
+    """What would decide depth's effect where it is undecided: the seeds its measured mean
+    and spread need (runs that never got there at their budget, as values), and their cost
+    at this study's measured core-s per seed; "" when it is decided or cannot be sized."""
+    undecided = [e for e in effects if e.label.startswith(DEPTH) and e.outcome == UNDECIDED]
+    values = np.array([c for _, (c, _) in fit_values(starts).values()])
+    if not undecided or len(values) < 2 or not np.isfinite(values).all():
+        return ""
+    sd = values.std(ddof=1)
+    gap = min(abs(values.mean() - e.threshold) for e in undecided)
+    if gap == 0 or sd == 0:
+        return ""
+    seeds = max(
+        Effect(e.label, tuple(values), e.threshold, e.above).seeds_needed() for e in undecided
+    )
+    if seeds > MAX_SEEDS_NAMED:  # beyond the t table: the normal approximation
+        seeds = math.ceil((stats.norm.ppf(0.5 + LEVEL / 2) * sd / gap) ** 2)
+    per_seed = runs["train_cpu_seconds"].sum() / runs["seed"].nunique()
+    return (
+        f"Depth's effect, runs that never got there counted at their budget: "
+        f"{gnum(values.mean(), 3)} (sd {gnum(sd, 3)} over {len(values)} seeds); at this mean "
+        f"and spread about {seeds} seeds would decide it, at the {gnum(per_seed, 3)} core-s a "
+        f"seed measured at this budget: about {gnum(seeds * per_seed, 3)} core-s."
     )
 
 
