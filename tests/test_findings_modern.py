@@ -1,6 +1,6 @@
-"""The rules of the last decade's claims (muP, zero-start residual branches, dynamical
-isometry, Hanin & Rolnick) on synthetic tables: each can pass, each can fail, and each is
-inconclusive when its effect lies inside seed noise."""
+"""The rules of the last decade's claims (muP, dynamical isometry, Hanin & Rolnick; zero-start
+residual branches: test_findings_zero_branch.py) on synthetic tables: each can pass, each can
+fail, and each is inconclusive when its effect lies inside seed noise."""
 
 import math
 
@@ -108,66 +108,6 @@ def test_mup_each_horizon_is_judged_on_its_own():
     assert effect(late, "sgd, 1250 steps mup: fall")["outcome"] == "fails"
     assert effect(late, "sgd, 50 steps mup: fall")["outcome"] == "holds"
     assert late.verdict == NOT_REPRODUCED
-
-
-RESIDUAL_LRS = (0.003, 0.01, 0.03, 0.1, 0.3)
-ARMS = {  # arm -> (study, scheme, settings)
-    "he": ("residual_standard", "he_normal", {"branch_scaling": "fixed", "norm": "none"}),
-    "ln": ("residual_standard", "he_normal", {"branch_scaling": "fixed", "norm": "layernorm"}),
-    "gate": ("residual_gate", "he_normal", {"branch_scaling": "gate", "norm": "none"}),
-    "fixup": ("residual_fixup", "fixup", {"branch_scaling": "fixed", "norm": "none"}),
-}
-
-
-def zero_branch_tables(he_degrades=True, gate_loss=1.3, noise=0.0):
-    """4 and 64 blocks of 2 layers: He trains up to lr 0.1 at 4 blocks and at none at 64
-    (unless it does not degrade); the zero-start arms reach ``gate_loss`` (+- noise by
-    seed) at 64 blocks, pre-LayerNorm 1.4."""
-    t = Tables()
-    for arm, (study, scheme, settings) in ARMS.items():
-        for blocks in (4, 64):
-            for lr in RESIDUAL_LRS:
-
-                def run(seed, arm=arm, blocks=blocks, lr=lr):
-                    trains = lr <= 0.1 and not (arm == "he" and blocks == 64 and he_degrades)
-                    loss = {"he": 1.5, "ln": 1.4}.get(arm, gate_loss + noise * (seed - 1))
-                    loss = loss * (1 + abs(math.log10(lr / 0.03)))  # best at lr 0.03
-                    return {
-                        "final_train_loss": loss if trains else 2.3,
-                        "final_train_accuracy": 0.6 if trains else 0.1,
-                    }
-
-                t.cell(
-                    study,
-                    init=scheme,
-                    scheme=scheme,
-                    hidden=(16,) * (2 * blocks + 1),
-                    lr=lr,
-                    seeds=SEEDS,
-                    run=run,
-                    settings={
-                        "architecture": "residual",
-                        "block_size": 2,
-                        "optimizer": "sgd",
-                        **settings,
-                    },
-                )
-    return t
-
-
-def test_zero_branch():
-    found = evaluate(zero_branch_tables(), "zero_branch")
-    assert found.verdict == REPRODUCED
-    he = effect(found, "He: log2 largest trainable lr")
-    assert list(he["censored"]) == [True] * 3  # no lr trains at 64 blocks: a lower bound
-    assert effect(found, "Fixup, 64 blocks: best train loss")["estimate"] == pytest.approx(
-        1.3 / 1.4
-    )
-    assert evaluate(zero_branch_tables(gate_loss=3.0), "zero_branch").verdict == NOT_REPRODUCED
-    cured = evaluate(zero_branch_tables(he_degrades=False), "zero_branch")
-    assert cured.verdict == INCONCLUSIVE and "nothing to cure" in cured.rule
-    noisy = evaluate(zero_branch_tables(gate_loss=1.75, noise=0.3), "zero_branch")  # ~1.25 x
-    assert noisy.verdict == INCONCLUSIVE and "what would decide" in noisy.rule
 
 
 PREDICTED_PER_LAYER = {
@@ -373,7 +313,6 @@ def test_hanin_rolnick_counts_a_run_that_never_starts():
     "tables, key",
     [
         (mup_tables, "mup"),
-        (zero_branch_tables, "zero_branch"),
         (isometry_tables, "isometry"),
         (hanin_rolnick_tables, "hanin_rolnick"),
     ],
