@@ -220,9 +220,8 @@ def test_builtin_activations_share_one_compiled_training_loop():
         train(W, b, X, y, activation=name, loss="softmax_ce", lr=0.1, batch_size=4, steps=2)
     float64_builtin = [sig for sig in train_loop.overloads
                        if sig[0] == types.int64 and sig[2].dtype == types.float64]  # fmt: skip
-    # one loop for plain nets (extra None), and at most one for residual nets
-    plain = [sig for sig in float64_builtin if sig[4] == types.none]
-    assert len(plain) == 1 and len(float64_builtin) - len(plain) <= 1
+    # one loop serves every built-in activation, plain and residual nets alike
+    assert len(float64_builtin) == 1
 
 
 @pytest.fixture
