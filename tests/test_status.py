@@ -2,7 +2,9 @@
 
 import copy
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.feather as feather
@@ -10,7 +12,14 @@ import pytest
 import yaml
 from conftest import ROOT, copy_workflow, snakemake
 
-from initbench.cell import NORM_STEP_FACTOR, OPTIMIZER_STEP_FACTOR, Cell, cell_work
+import initbench
+from initbench.cell import (
+    DTYPE_FACTOR,
+    NORM_STEP_FACTOR,
+    OPTIMIZER_STEP_FACTOR,
+    Cell,
+    cell_work,
+)
 from initbench.cli import main
 from initbench.layout import Layout
 from initbench.plan import plan
@@ -212,3 +221,17 @@ def test_adam_and_layernorm_steps_cost_more_in_the_cost_model():
         NORM_STEP_FACTOR["layernorm"] * per_step(**residual)
     )
     assert OPTIMIZER_STEP_FACTOR["adam"] > 1 and NORM_STEP_FACTOR["layernorm"] > 1
+
+
+def test_a_float32_cell_costs_its_fitted_share_of_a_float64_one():
+    """The whole run's work (steps and evaluations) scales by DTYPE_FACTOR, for every dtype
+    the config schema allows."""
+    schema = json.loads((Path(initbench.__file__).parent / "config.schema.json").read_text())
+    dtypes = set(re.findall(r'"(float\d+)"', json.dumps(schema)))
+    assert dtypes and set(DTYPE_FACTOR) == dtypes
+
+    def work(dtype):
+        return cell_work(Cell("digits", "relu", "he", "he_normal", (32,) * 5, dtype=dtype))
+
+    assert work("float32") == pytest.approx(DTYPE_FACTOR["float32"] * work("float64"))
+    assert 0 < DTYPE_FACTOR["float32"] < 1
