@@ -146,7 +146,12 @@ def _picks_with_constants(x):
 
 def test_constant_int_and_bool_arguments_compile_one_specialisation():
     """Numba would type each constant as a literal and compile the callee once per value
-    (the training loop's forward pass twice, for training and for evaluation)."""
+    (the training loop's forward pass twice, for training and for evaluation). Compiled, not
+    loaded: a caller loaded from the disk cache would never compile its callee."""
+    from numba.core.caching import NullCache
+
+    for dispatcher in (_signed_pick, _picks_with_constants):
+        dispatcher._cache = NullCache()
     assert _picks_with_constants(np.array([1.0, 2.0, 4.0])) == 5.0
     assert len(_signed_pick.signatures) == 1
     assert "Literal" not in str(_signed_pick.signatures[0])
