@@ -8,6 +8,7 @@ import math
 import pytest
 from findings_tables import SEEDS, Tables, effect, evaluate
 
+from initbench import findings
 from initbench.findings import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
 LOG2_LRS = range(-8, 1)
@@ -77,6 +78,19 @@ def test_depth_mup_transfers_with_one_layer_blocks_and_the_standard_net_shifts()
     assert evaluate(depth_tables({(1, 0.0): 0.0}), "depth_mup").verdict == NOT_REPRODUCED
     noisy = evaluate(depth_tables({(1, 0.5): -0.9}, noise=0.5), "depth_mup")
     assert noisy.verdict == INCONCLUSIVE
+
+
+def test_an_undecided_depth_claim_names_the_tier_sized_to_decide_it():
+    """Inconclusive in the default tier: the rule says the paper tier decides it; the paper
+    tier's own inconclusive verdict does not send the reader to itself."""
+    noisy = depth_tables({(1, 0.5): -0.9}, noise=0.5)
+    default = evaluate(noisy, "depth_mup")
+    assert default.verdict == INCONCLUSIVE and "config tier=paper" in default.rule
+    (paper,) = [f for f in findings.evaluate_findings(noisy.tables(), {"tier": "paper"}, None)
+                if f.key == "depth_mup"]  # fmt: skip
+    assert paper.verdict == INCONCLUSIVE and "config tier=paper" not in paper.rule
+    decided = evaluate(depth_tables(), "depth_mup")
+    assert decided.verdict == REPRODUCED and "config tier=paper" not in decided.rule
 
 
 def test_depth_optimum_beyond_the_grid_is_a_censored_bound_never_dropped():

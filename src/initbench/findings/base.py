@@ -146,6 +146,8 @@ class Claim:
     partial: bool = False  # testable on a subset of its studies (the rest: inconclusive)
     quote: str = ""  # the sentence of the seed text or paper the claim tests, verbatim
     seed: bool = False  # one of the seed text's claims
+    # the tier sized to decide the claim, named when a smaller tier leaves it undecided
+    decided_by: str = ""
 
     def finding(self, verdict, rule, measured=(), figure=None, caption="", effects=()):
         if verdict not in VERDICTS:
@@ -178,6 +180,11 @@ class Claim:
             parts.append(f"Inconclusive here: {evidence.inconclusive}.")
         elif verdict == INCONCLUSIVE and (needed := what_would_decide(evidence.effects)):
             parts.append(f"Undecided; what would decide: {needed}.")
+        if verdict == INCONCLUSIVE and self.decided_by and results.tier != self.decided_by:
+            parts.append(
+                f"Inconclusive at the {results.tier} tier's budget: the {self.decided_by} tier "
+                f"is sized to decide it (snakemake --cores 2 --config tier={self.decided_by})."
+            )
         figure = evidence.figure
         drawn = None if figure is None else results.draw(self, figure)
         rule = " ".join(p for p in parts if p)
@@ -205,11 +212,15 @@ class Claim:
 CLAIMS = []
 
 
-def published_claim(key, title, text, source, studies, partial=False, quote="", seed=False):
+def published_claim(
+    key, title, text, source, studies, partial=False, quote="", seed=False, decided_by=""
+):
     """Register the decorated check for one claim; claims are reported in this order."""
 
     def register(check):
-        CLAIMS.append(Claim(key, title, text, source, tuple(studies), check, partial, quote, seed))
+        claim = Claim(key, title, text, source, tuple(studies), check, partial, quote, seed,
+                      decided_by)  # fmt: skip
+        CLAIMS.append(claim)
         return check
 
     return register

@@ -113,6 +113,7 @@ def laziness_effects(slope, seeds):
     "figure 1).",
     BLOCK2,
     partial=True,
+    decided_by="paper",
     quote="Finally, we identify and adopt the parameterization we call CompleteP that "
     "achieves both depth-wise HP transfer and non-lazy learning in all layers.",
 )

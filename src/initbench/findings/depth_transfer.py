@@ -266,6 +266,7 @@ SETTING = (
     "transfer in residual networks'.",
     STUDIES,
     partial=True,
+    decided_by="paper",
     quote="In resnets where each block has only one layer, we identify a unique optimal "
     "parametrization, called Depth-muP that extends muP and show empirically it admits "
     "depthwise hyperparameter transfer.",
@@ -294,6 +295,7 @@ def check_depth_mup(results):
     "two and more).",
     BLOCK2,
     partial=True,
+    decided_by="paper",
     quote="However, if each block is deeper (such as modern transformers), then we find "
     "fundamental limitations in all possible infinite-depth limits of such "
     "parametrizations, which we illustrate both theoretically and empirically.",

@@ -113,6 +113,7 @@ def slope_effects(table, convention):
     "Wang & Aitchison 2024, 'How to set AdamW's weight decay as you scale model and dataset "
     "size' (section 4); counter-claims: Fan et al. 2025, Kosson et al. 2025.",
     STUDIES,
+    decided_by="paper",
     quote="Thus, if the optimal EMA timescale is constant, that implies that as the dataset "
     "size increases, the optimal weight decay should fall and as the model size increases, "
     "the optimal weight decay should increase (if we follow the muP recommendation for "
