@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from initbench import baselines
 from initbench.baselines import best_linear_accuracy
 
 
@@ -80,6 +81,20 @@ def test_matches_a_dense_sweep_of_directions_on_random_sets(seed):
     right = ((P[None, :, :] > cuts[:, None, :]) == y[None, :, None].astype(bool)).sum(axis=1)
     swept = np.maximum(right, 12 - right).max() / 12
     assert best_linear_accuracy(X, y) == pytest.approx(swept)
+
+
+def test_many_chunks_of_directions_with_ties_match_a_threshold_per_direction(monkeypatch):
+    """Each chunk of directions sorts the rows along its first direction first; ties then
+    come out in another order, which must change no count."""
+    rng = np.random.default_rng(4)
+    X, y = rng.integers(-2, 3, (15, 2)).astype(float), rng.integers(0, 2, 15)  # ties, lines
+    monkeypatch.setattr(baselines, "_CHUNK", 5)
+    angles = sorted({math.atan2(b[0] - a[0], a[1] - b[1]) % math.pi
+                     for a in X for b in X if (a != b).any()})  # fmt: skip
+    mids = [(a + b) / 2 for a, b in zip(angles, [*angles[1:], angles[0] + math.pi], strict=True)]
+    assert len(mids) > 4 * baselines._CHUNK
+    expected = max(brute_threshold(X @ [math.cos(m), math.sin(m)], y) for m in mids)
+    assert best_linear_accuracy(X, y) == expected
 
 
 def test_invariances():
