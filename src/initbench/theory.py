@@ -30,10 +30,16 @@ def _legendre(edges, n=16):
 
     ``edges`` is 1-d, or 2-d with one row of edges per interval.
     """
-    x, w = leggauss(n)
+    x, w = _gauss_legendre(n)
     edges = np.atleast_2d(edges)
     a, b = edges[:, :-1].reshape(-1, 1), edges[:, 1:].reshape(-1, 1)
     return (a + (b - a) * (x + 1) / 2).ravel(), ((b - a) / 2 * w).ravel()
+
+
+@functools.cache
+def _gauss_legendre(n):
+    """leggauss(n), computed once: each pair expectation asked for it anew (6% of its cost)."""
+    return leggauss(n)
 
 
 def _rule(edges):
