@@ -232,6 +232,23 @@ def test_sim_final_norm_matches_cpu():
 
 
 @in_simulator
+def test_sim_stop_at_test_accuracy_matches_cpu():
+    """A net that stops at a test accuracy beside one that trains every step, in one
+    launch: status, the logged rows up to the stop and the weights there equal the CPU's."""
+    nets, X, y = make_nets("softmax_ce", hidden=(6, 6), n=24)
+    kw = dict(activation="tanh", loss="softmax_ce", seeds=[0, 0], batch_size=6, steps=30,
+              log_points=12, lr=0.3, X_test=X[::2], y_test=y[::2])  # fmt: skip
+    full = train_many(nets[:1], X, y, **kw | {"seeds": [0]})[0]
+    acc = full.history["test_accuracy"].to_numpy()
+    assert (acc[1:] > acc[0]).any(), "the problem must train"
+    target = acc[1:][acc[1:] > acc[0]][0]
+    gpu, cpu = on_both([nets[0]] * 2, X, y, stop_at_test_accuracy=[target, 0.0], **kw)
+    assert [r.status for r in cpu] == ["stopped", "completed"]
+    assert len(cpu[0].history) < len(cpu[1].history)
+    assert_agree(gpu, cpu, **TIGHT)
+
+
+@in_simulator
 def test_sim_depth_parametrizations_and_weight_decay_scaling_match_cpu():
     """The per-parameter lr, weight decay and eps multipliers (parametrizations.
     optimizer_scales) reach each block: Depth-muP under Adam, CompleteP under AdamW with its

@@ -45,7 +45,7 @@ WEIGHT_DECAY_SCALINGS = ("layer_lr", "width_invariant")  # see parametrizations.
 KERNEL_ROW = (
     "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
     "schedule", "warmup_steps", "decay_every", "decay_factor", "architecture", "block_size",
-    "norm", "branch_scaling", "final_norm",
+    "norm", "branch_scaling", "final_norm", "stop_at_test_accuracy",
 )  # fmt: skip
 # The settings one CUDA block (one network) may set on its own inside one ``train_many``
 # call; the others must be equal across the call's networks (one schedule, one launch).
@@ -156,6 +156,10 @@ class TrainSettings:
       sqrt(blocks) (``inv_sqrt_blocks``), that times blocks^-``branch_exponent``
       (``depth_power``), or a trainable scalar per block starting at 0 (``gate``: ReZero /
       SkipInit).
+    - ``stop_at_test_accuracy``: above 0, training ends (status ``stopped``) at the first
+      logged step whose test accuracy reaches it: for studies whose claim reads only when
+      a run first gets there (Hanin & Rolnick's steps to 20%), so a long budget costs only
+      the slow runs. Every row up to that step is the one a full run logs.
     """
 
     steps: int = setting(500, _positive_int)
@@ -184,6 +188,7 @@ class TrainSettings:
     branch_exponent: float = setting(1.0, non_negative)  # alpha of depth_power
     weight_decay_scaling: str = setting("layer_lr", one_of(WEIGHT_DECAY_SCALINGS))
     final_norm: str = setting("none", one_of(NORMS))  # a LayerNorm before the readout
+    stop_at_test_accuracy: float = setting(0.0, fraction)  # 0: train every step
 
     def __post_init__(self):
         for f in fields(self):

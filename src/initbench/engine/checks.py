@@ -70,10 +70,13 @@ def check_probe(X_probe, sizes, dtype):
     return np.ascontiguousarray(X_probe, dtype=dtype)
 
 
-def check_test(X_test, y_test, sizes, dtype, loss, n_targets):
-    """The test rows and their targets; (0, ...) arrays when neither is given."""
+def check_test(X_test, y_test, sizes, dtype, loss, n_targets, stops=False):
+    """The test rows and their targets; (0, ...) arrays when neither is given, unless a
+    run ``stops`` at a test accuracy (stop_at_test_accuracy), which needs them."""
     if (X_test is None) != (y_test is None):
         raise ValueError("give both X_test and y_test, or neither")
+    if X_test is None and stops:
+        raise ValueError("stop_at_test_accuracy needs test rows: give X_test and y_test")
     if X_test is None:
         return np.empty((0, sizes[0]), dtype), np.empty((0, n_targets), dtype)
     return check_data(X_test, y_test, sizes, dtype, loss, ("X_test", "y_test"))

@@ -47,10 +47,11 @@ from .hyper import (
     NORM_PARAMS,
     OPTIMIZER,
     RESIDUAL,
+    STOP_AT_TEST_ACCURACY,
     WEIGHT_DECAY,
     WEIGHTS,
 )
-from .loop import COMPLETED, DIVERGED
+from .loop import COMPLETED, DIVERGED, STOPPED
 from .losses import loss_sum
 from .metrics import (
     BATCH_LOSS,
@@ -376,6 +377,11 @@ def train_kernel(scalar, dtype, tile, max_registers=None):
                     row[TRAIN_LOSS], row[TRAIN_ACCURACY] = train_loss, train_acc
                     row[TEST_LOSS], row[TEST_ACCURACY] = test_loss, test_acc
                 logged += 1
+                stop_at = hyperk[STOP_AT_TEST_ACCURACY]
+                if finite and stop_at > 0 and test_acc >= stop_at:  # as the CPU loop
+                    if tid == 0:
+                        status[k], diverged[k], n_logged[k] = STOPPED, -1, logged
+                    return
             if not finite:
                 if tid == 0:
                     status[k], diverged[k], n_logged[k] = DIVERGED, step, logged

@@ -12,11 +12,12 @@ from ..parametrizations import SCALE_LAYOUT
 from ..settings import ARCHITECTURES, BRANCH_SCALINGS, KERNEL_ROW, NORMS, OPTIMIZERS, SCHEDULES
 
 (LR, MOMENTUM, WEIGHT_DECAY, OPTIMIZER, NESTEROV, BETA1, BETA2, EPS, SCHEDULE, WARMUP_STEPS,
- DECAY_EVERY, DECAY_FACTOR, ARCHITECTURE, BLOCK_SIZE, NORM, BRANCH_SCALING, FINAL_NORM) = map(
+ DECAY_EVERY, DECAY_FACTOR, ARCHITECTURE, BLOCK_SIZE, NORM, BRANCH_SCALING, FINAL_NORM,
+ STOP_AT_TEST_ACCURACY) = map(
     KERNEL_ROW.index, (
         "lr", "momentum", "weight_decay", "optimizer", "nesterov", "beta1", "beta2", "eps",
         "schedule", "warmup_steps", "decay_every", "decay_factor", "architecture",
-        "block_size", "norm", "branch_scaling", "final_norm",
+        "block_size", "norm", "branch_scaling", "final_norm", "stop_at_test_accuracy",
     ))  # fmt: skip
 KERNEL_OPTIMIZERS = ("sgd", "adam", "adamw")
 KERNEL_SCHEDULES = ("constant", "step", "cosine")

@@ -8,7 +8,8 @@ saturation test, the optimizers' formulas and the order of the training rows
 
 One call trains one network for all its steps; Python only prepares buffers before and
 reads the metric arrays after. Divergence (non-finite loss or gradient) ends the loop
-with a status, never an exception.
+with a status, never an exception; so does reaching ``stop_at_test_accuracy`` at a logged
+step (``stopped``).
 """
 
 import math
@@ -31,6 +32,7 @@ from .hyper import (
     NORM,
     NORM_PARAMS,
     RESIDUAL,
+    STOP_AT_TEST_ACCURACY,
     WEIGHT_DECAY,
     WEIGHTS,
 )
@@ -60,8 +62,8 @@ from .optimizers import (
 )
 from .residual import residual_backward, residual_forward
 
-COMPLETED, DIVERGED = 0, 1
-STATUS = {COMPLETED: "completed", DIVERGED: "diverged"}
+COMPLETED, DIVERGED, STOPPED = 0, 1, 2
+STATUS = {COMPLETED: "completed", DIVERGED: "diverged", STOPPED: "stopped"}
 
 
 @kernel
@@ -119,7 +121,9 @@ def train_loop(
     X_probe, batches, steps, hyper, scale, extra_scale, alpha, bounds, log_steps, run_log,
     layer_log,
 ):  # fmt: skip
-    """Train in place; return (status, step where it diverged or -1, rows logged).
+    """Train in place; return (status, step where it diverged or -1, rows logged). A run
+    whose test accuracy at a logged step reaches hyper's stop_at_test_accuracy (> 0) ends
+    there, stopped, with that step's row logged.
 
     ``batches[s]`` holds the training rows of step s (one row of all rows for full-batch
     training; see training.batch_order); ``hyper`` the network's settings.KERNEL_ROW
@@ -178,6 +182,7 @@ def train_loop(
     direction_norms = np.zeros(n_layers)
     alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
     died = np.zeros(total_units, np.bool_)
+    stop_at = hyper[STOP_AT_TEST_ACCURACY]
     logged = 0
     for step in range(steps + 1):
         if full_batch:
@@ -278,6 +283,8 @@ def train_loop(
                     )  # fmt: skip
                     start += units
             logged += 1
+            if finite and stop_at > 0 and row[TEST_ACCURACY] >= stop_at:
+                return STOPPED, -1, logged
         if not finite:
             return DIVERGED, step, logged
         if step < steps:

@@ -114,7 +114,8 @@ def train_many(
         positive("max_registers", max_registers, int)
     alpha = check_alpha(act, alpha)
     X, T = check_data(X, y, sizes, dtype, loss)
-    X_test, T_test = check_test(X_test, y_test, sizes, dtype, loss, T.shape[1])
+    stops = any(s.stop_at_test_accuracy > 0 for s in per_net)
+    X_test, T_test = check_test(X_test, y_test, sizes, dtype, loss, T.shape[1], stops)
     shared = per_net[0]
     rows = min(shared.batch_size, X.shape[0])
     batches = [batch_order(seed, X.shape[0], rows, shared.steps) for seed in seed_list]

@@ -38,7 +38,7 @@ class TrainResult:
 
     weights: list
     biases: list
-    status: str  # "completed" or "diverged"
+    status: str  # "completed", "diverged" or "stopped" (at stop_at_test_accuracy)
     diverged_step: int | None
     history_columns: dict = field(repr=False)  # one row per logged step
     layer_columns: dict = field(repr=False)  # one row per logged step and layer
@@ -184,7 +184,9 @@ def train(
     sizes, dtype, act = check_network(W, b, activation, loss)
     check_architecture(settings, sizes)
     X, T = check_data(X, y, sizes, dtype, loss)
-    X_test, T_test = check_test(X_test, y_test, sizes, dtype, loss, T.shape[1])
+    X_test, T_test = check_test(
+        X_test, y_test, sizes, dtype, loss, T.shape[1], settings.stop_at_test_accuracy > 0
+    )
     X_probe = check_probe(X_probe, sizes, dtype)
     alpha = check_alpha(act, alpha)
     extra = initial_extras(settings, sizes, dtype, extras)

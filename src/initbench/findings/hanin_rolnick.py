@@ -28,6 +28,7 @@ import math
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import seaborn as sns
 from scipy import stats
 
@@ -310,12 +311,20 @@ def init_sizes(results):
 
 def training_starts(results):
     """Per run of the training study: log2 steps to START test accuracy (never, a diverged
-    run included: the budget, censored), with its depth and beta; None without the study."""
+    run included: the budget, censored), with its depth and beta; None without the study.
+    A run may stop once it gets there (stop_at_test_accuracy START), not before."""
     curves = results.rows("curves", TRAINING)
     if not len(curves):
         return None
-    first = first_step_reaching(curves, START, ACCURACY).rename("steps").reset_index()
     runs = results.rows("runs", TRAINING).set_index(["cell", "seed"])
+    stop = runs.get("stop_at_test_accuracy", pd.Series(0.0, index=runs.index))
+    if stop.between(0, START, inclusive="neither").any():
+        raise NotTestable(
+            f"the {TRAINING} study stops its runs at a test accuracy below {START:.0%} "
+            f"(stop_at_test_accuracy {stop[stop > 0].min():g}): they end before the claim's "
+            f"criterion"
+        )
+    first = first_step_reaching(curves, START, ACCURACY).rename("steps").reset_index()
     first = first.join(
         runs[["depth", "hidden", "steps"]].rename(columns={"steps": "budget"}),
         on=["cell", "seed"],
