@@ -283,3 +283,26 @@ def test_feature_rms_rescales_both_splits_by_the_train_split():
     np.testing.assert_array_equal(scaled.y_train, plain.y_train)
     with pytest.raises(ValueError, match="feature_rms must be a finite float > 0, got 0"):
         load_dataset("digits", feature_rms=0)
+
+
+def test_mnist1d_num_samples_reaches_the_generator(monkeypatch):
+    """A larger MNIST-1D comes from the same generator (its num_samples argument); a bad
+    value names the key before anything is generated."""
+    import mnist1d.data
+
+    asked = []
+
+    def make(args):
+        asked.append(args.num_samples)
+        n = args.num_samples
+        x, y = np.random.default_rng(0).standard_normal((n, 40)), np.arange(n) % 10
+        cut = int(0.8 * n)
+        return {"x": x[:cut], "y": y[:cut], "x_test": x[cut:], "y_test": y[cut:]}
+
+    monkeypatch.setattr(mnist1d.data, "make_dataset", make)
+    ds = load_dataset("mnist1d", seed=1, num_samples=500, n_test=20)
+    assert asked == [500]
+    assert ds.X_train.shape == (400, 40) and ds.X_test.shape == (20, 40)
+    with pytest.raises(ValueError, match="num_samples"):
+        load_dataset("mnist1d", seed=1, num_samples=5)
+    assert asked == [500]
