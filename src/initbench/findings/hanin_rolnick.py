@@ -21,7 +21,9 @@ accuracy = a + b beta + c log2 depth over all profiles, b x (beta range) above 1
 c x (log2 depth range) within +-1; a run that never gets there counts at its budget, as a
 bound, never dropped. Where depth's effect stays undecided, the rule names the seeds its
 measured mean and spread would need and their measured cost: on a pilot (600 steps, seeds
-100-114, depths 5-33) it sat on its threshold, 0.955 (sd 0.886), about 1,500 seeds away.
+100-114, depths 5-33) it sat on its threshold, 0.955 (sd 0.886), about 1,500 seeds away;
+on seeds 0-19, 0.834 (sd 0.954), about 127. The paper tier is sized on those (300 seeds,
+4000 steps; runs stop at 20%, ``stop_at_test_accuracy``, the rule unchanged).
 """
 
 import math
