@@ -447,13 +447,15 @@ def test_job_priorities_rank_training_jobs_by_estimated_work():
 
 
 def test_a_dataset_no_study_trains_on_is_planned_without_error(workflow_dir):
-    """The findings read every configured dataset; one no study uses still gets a job."""
+    """A dataset no study uses is checked with the config, then never made: the findings
+    read only the datasets their studies trained on."""
     config = copy.deepcopy(QUICK)
     config["datasets"]["unused"] = {"generator": "moons"}
     (workflow_dir / "extra.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workflow_dir, "-n", "--cores", "1", "--configfile", "extra.yaml")
     assert proc.returncode == 0, proc.output
-    assert "results/data/unused.npz" in proc.output
+    assert "results/data/unused.npz" not in proc.output
+    assert "results/data/circles.npz" in proc.output
 
 
 def test_snakemake_config_tier_plans_the_paper_tier(workflow_dir):
@@ -466,3 +468,12 @@ def test_snakemake_config_tier_plans_the_paper_tier(workflow_dir):
     assert proc.returncode != 0
     errors = [line for line in proc.output.splitlines() if "initbench config error" in line]
     assert len(errors) == 1 and "tier: unknown tier 'papr' (did you mean 'paper'?)" in errors[0]
+
+
+def test_a_tier_makes_only_the_datasets_its_cells_train_on():
+    """A dataset label no cell of the tier uses is checked but never made (the paper
+    tier's 40,000-row MNIST-1D costs the default tier nothing)."""
+    (default, _), (paper, _) = _planned("default"), _planned("paper")
+    for grid in (default, paper):
+        assert set(grid.datasets) == {cell.dataset for cell in grid.cells.values()}
+    assert "mnist1d_40k" in paper.datasets and "mnist1d_40k" not in default.datasets

@@ -306,3 +306,30 @@ def test_mnist1d_num_samples_reaches_the_generator(monkeypatch):
     with pytest.raises(ValueError, match="num_samples"):
         load_dataset("mnist1d", seed=1, num_samples=5)
     assert asked == [500]
+
+
+def _mnist1d_draws_at_once(sizes):
+    """MNIST-1D sets of these num_samples, drawn in threads started together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(sizes)) as pool:
+        sets = list(pool.map(lambda n: load_dataset("mnist1d", seed=0, num_samples=n), sizes))
+    return [s.X_train for s in sets]
+
+
+def test_mnist1d_draws_in_threads_equal_draws_alone(monkeypatch):
+    """Snakemake runs dataset jobs as threads of one process: two MNIST-1D draws at once
+    equal each drawn alone (the generator reseeds numpy's and Python's global state, so
+    without datasets._GLOBAL_RANDOM they interleave; checked below with it disabled)."""
+    import contextlib
+
+    import initbench.datasets
+
+    sizes = [1200, 1600]
+    alone = [load_dataset("mnist1d", seed=0, num_samples=n).X_train for n in sizes]
+    together = _mnist1d_draws_at_once(sizes)
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together))
+    monkeypatch.setattr(initbench.datasets, "_GLOBAL_RANDOM", contextlib.nullcontext())
+    unlocked = _mnist1d_draws_at_once(sizes)
+    if all(np.array_equal(a, b) for a, b in zip(alone, unlocked)):
+        pytest.skip("the unlocked draws did not overlap this time: the lock went untested")

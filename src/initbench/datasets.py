@@ -12,6 +12,7 @@ Generators must not touch NumPy's or Python's global random state (use ``default
 
 import inspect
 import random
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -251,6 +252,12 @@ def mnist(seed, test_size=1000, standardize=True):
     return _make("mnist", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
 
 
+# Held while a generator draws from numpy's and Python's global random state: Snakemake
+# runs the dataset jobs as threads of one process, and two MNIST-1D draws at once
+# interleaved their draws (the 4000-row set came out different beside a larger one).
+_GLOBAL_RANDOM = threading.Lock()
+
+
 @dataset("mnist1d")
 def mnist1d(seed, n_train=None, n_test=None, num_samples=None, standardize=True):
     """MNIST-1D generated locally (never downloaded): its 5,000 examples, 4,000 / 1,000, or
@@ -265,12 +272,13 @@ def mnist1d(seed, n_train=None, n_test=None, num_samples=None, standardize=True)
     args.seed = seed
     if num_samples is not None:
         args.num_samples = _count("mnist1d", "num_samples", num_samples, minimum=10)
-    np_state, py_state = np.random.get_state(), random.getstate()
-    try:  # make_dataset reseeds both global generators
-        data = make_dataset(args)
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+    with _GLOBAL_RANDOM:  # make_dataset reseeds and draws from both global generators
+        np_state, py_state = np.random.get_state(), random.getstate()
+        try:
+            data = make_dataset(args)
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
     tr, te = slice(n_train), slice(n_test)
     return _make(
         "mnist1d",

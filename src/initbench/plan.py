@@ -37,7 +37,7 @@ class Plan:
 
     cells: dict  # cell name -> Cell
     studies: dict  # study -> list of cell names
-    datasets: dict  # dataset label -> (generator, params)
+    datasets: dict  # dataset label -> (generator, params), of the labels the cells train on
     batches: dict  # training job -> tuple of cell names (see assign_batches)
     device: str = "cpu"  # where the training jobs run: cpu or cuda
 
@@ -140,6 +140,8 @@ def plan(config, cores=1):
             if cell.name not in studies[study]:  # a sweep's unused values give one cell
                 studies[study].append(cell.name)
     _check_init_params(cells.values())
+    used = {cell.dataset for cell in cells.values()}  # every label was checked above
+    datasets = {label: spec for label, spec in datasets.items() if label in used}
     batches = assign_batches(cells, config.get("batches_per_activation", default_batches(cores)))
     return Plan(cells=cells, studies=studies, datasets=datasets, batches=batches,
                 device=config["device"])  # fmt: skip
