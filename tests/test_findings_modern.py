@@ -198,7 +198,7 @@ def default_reach(beta, depth, seed):
     return NEXT_LOGGED[HR_BY_BETA[beta]] if seed == 2 else HR_BY_BETA[beta]
 
 
-def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=()):
+def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=(), settings=None):
     """log M at init: sqrt(slope x exact Var[log M]) z over seeds (z per profile, mean 0,
     variance 1). Steps to 20% test accuracy per profile: ``reach(beta, depth, seed)`` (a
     logged step; default: by beta, seed 2 one logged step later); the (hidden,
@@ -225,7 +225,7 @@ def hanin_rolnick_tables(slope=1.0, seeds=100, reach=None, never=()):
         t.cell("hanin_rolnick_init", hidden=hidden, steps=1, seeds=tuple(range(seeds)), layer=layer)
         cost = {"train_cpu_seconds": HR_RUN_CORE_S}
         t.cell("hanin_rolnick", hidden=hidden, steps=100, seeds=SEEDS, curve=curve,
-               run=lambda seed, cost=cost: cost)  # fmt: skip
+               run=lambda seed, cost=cost: cost, settings=settings)  # fmt: skip
     return t
 
 
@@ -262,6 +262,17 @@ def test_hanin_rolnick_reproduced():
     assert beta["values"] == pytest.approx([b for b, _ in expected])
     assert effect(found, DEPTH_BELOW)["values"] == pytest.approx([c for _, c in expected])
     assert beta["n"] == len(SEEDS) and not any(beta["censored"])
+
+
+def test_hanin_rolnick_refuses_runs_stopped_before_its_criterion():
+    """Runs that stop at 20% test accuracy (the claim's criterion) are read as usual; runs
+    stopped below it end before the claim can see them: not testable, said so."""
+    stopped_at = evaluate(hanin_rolnick_tables(settings={"stop_at_test_accuracy": 0.2}),
+                          "hanin_rolnick")  # fmt: skip
+    assert stopped_at.verdict == evaluate(hanin_rolnick_tables(), "hanin_rolnick").verdict
+    early = evaluate(hanin_rolnick_tables(settings={"stop_at_test_accuracy": 0.15}),
+                     "hanin_rolnick")  # fmt: skip
+    assert early.rule.startswith("Not evaluated") and "stop_at_test_accuracy 0.15" in early.rule
 
 
 def test_hanin_rolnick_not_reproduced():

@@ -7,7 +7,8 @@ standardize: false}}``.
 To add a dataset, write ``@dataset("name")`` over a function ``(seed, **params) -> Dataset``
 in this module; build the result with ``_make`` so every dataset is standardized the same way.
 Generators must not touch NumPy's or Python's global random state (use ``default_rng``, an int
-``random_state``, or save and restore it as ``mnist1d`` does).
+``random_state``, or, as ``mnist1d`` does, save and restore it while holding
+``_GLOBAL_RANDOM``: dataset jobs run as threads of one process).
 """
 
 import inspect

@@ -319,6 +319,7 @@ def training_starts(results):
     if not len(curves):
         return None
     runs = results.rows("runs", TRAINING).set_index(["cell", "seed"])
+    # results written before the setting existed have no such column: nothing stopped
     stop = runs.get("stop_at_test_accuracy", pd.Series(0.0, index=runs.index))
     if stop.between(0, START, inclusive="neither").any():
         raise NotTestable(
