@@ -4,6 +4,7 @@ from snakemake.exceptions import WorkflowError
 from initbench import jobs
 from initbench.config import ConfigError, check_config_files
 from initbench.engine.activations import kernel_family
+from initbench.engine.compile_parts import PARTS as COMPILE_PARTS
 from initbench.layout import Layout
 from initbench.plan import job_priorities, plan
 
@@ -34,6 +35,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
     kernels=r"[A-Za-z0-9][A-Za-z0-9_+=.]*",
     dtype=r"float32|float64",
+    part=r"[a-z]+",
 
 
 def batch_cells(batch):
@@ -55,6 +57,20 @@ def warmup_priority(wildcards):
     """Just above the most urgent training job that waits for these kernels."""
     kernels = LAYOUT.warmup(wildcards.kernels, wildcards.dtype)
     return priority_above(lambda batch: kernels in batch_kernels(batch))
+
+
+def part_priority(wildcards):
+    """The priority of the warm-up that waits for this compile part."""
+    kernels = LAYOUT.warmup("builtin", wildcards.dtype)
+    return priority_above(lambda batch: kernels in batch_kernels(batch))
+
+
+def warmup_parts(wildcards):
+    """The compile parts a warm-up loads: the built-in kernels' loop compiles in parts
+    side by side first (engine/compile_parts.py); a plugin activation's in one piece."""
+    if wildcards.kernels != "builtin":
+        return []
+    return [LAYOUT.compile_part(wildcards.dtype, part) for part in COMPILE_PARTS]
 
 
 def priority_above(waits):

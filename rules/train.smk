@@ -1,6 +1,26 @@
 # Compile once per dtype (and plugin activation), then train the cells in batches: one job per
 # batch (a fixed share of one activation's cells), which trains only its untrained cells.
+rule compile_part:
+    # no jit resource: the parts compile side by side, each in a process of its own, and
+    # write Numba's cache under a lock (engine/jit.py, KernelCache)
+    output:
+        LAYOUT.compile_part("{dtype}", "{part}"),
+    log:
+        "logs/warmup/builtin-{dtype}-{part}.log",
+    priority: part_priority
+    run:
+        jobs.in_own_process(
+            jobs.compile_part_job,
+            wildcards.part,
+            wildcards.dtype,
+            output[0],
+            log[0],
+        )
+
+
 rule warmup:
+    input:
+        warmup_parts,
     output:
         LAYOUT.warmup("{kernels}", "{dtype}"),
     log:

@@ -240,3 +240,38 @@ def test_the_blas_is_limited_after_a_cold_first_call(first_call):
     assert len(report["seen"]) == (1 if first_call == "train" else 2)
     if first_call == "train_many" and max(report["default"].values()) == 1:
         pytest.skip("this machine's BLAS runs one thread anyway: the limit is not exercised")
+
+
+@pytest.mark.parametrize("dtype", ["float32"])
+def test_the_compile_parts_are_what_the_loop_calls(dtype):
+    """A compile part (engine/compile_parts.py) is only of use if it compiles its kernels
+    for the very signatures the training loop calls them with: typing the loop afresh
+    after the parts must add no signature to any of their kernels. float32, where the
+    network's buffers and the float64 settings and metric rows differ."""
+    from numba.core.caching import NullCache
+
+    from initbench.engine import compile_parts, loop
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(8, 2)), np.arange(8) % 2
+    W, b = initbench.init_params("he_normal", [2, 3, 3, 2], activation="tanh", dtype=dtype)
+    initbench.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4,
+                    steps=2, architecture="residual", block_size=1)  # fmt: skip
+    (signature,) = [s for s in loop.train_loop.signatures if s[2].dtype.name == dtype]
+    kernels = []
+    for part in compile_parts.PARTS:
+        compile_parts.compile_part(part, dtype)
+        kernels += [dispatcher for dispatcher, _ in compile_parts.part_signatures(part, dtype)]
+    before = {dispatcher: set(dispatcher.overloads) for dispatcher in kernels}
+    fresh = jit.kernel(loop.train_loop.py_func)  # types the loop's body again, uncached
+    fresh._cache = NullCache()
+    fresh.compile(signature)
+    assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
+    assert len(kernels) == 8 and compile_parts.PARTS == ("forward", "backward")
+
+
+def test_a_compile_part_must_be_known():
+    from initbench.engine.compile_parts import part_signatures
+
+    with pytest.raises(ValueError, match="'sideways'"):
+        part_signatures("sideways", np.dtype("float64"))

@@ -59,14 +59,29 @@ def dataset_job(generator, params, seed, output, log_path):
             f"{data.n_features} features, task {data.task}")  # fmt: skip
 
 
+def compile_part_job(part, dtype, output, log_path):
+    """Compile (or load from Numba's cache) one part of the built-in kernels' loop for
+    ``dtype`` (engine/compile_parts.py); run in a process of its own (in_own_process), so
+    the parts compile side by side."""
+    from .engine.compile_parts import compile_part
+
+    with job_log(log_path) as log:
+        start = time.perf_counter()
+        compile_part(part, dtype)
+        log(f"builtin {dtype} {part}: compiled or loaded in {time.perf_counter() - start:.1f} s")
+        with atomic_path(output) as tmp:
+            tmp.write_text(f"builtin {dtype} {part}\n")
+
+
 def warmup_job(kernels, dtype, output, log_path):
     """Compile (or load from Numba's cache) the training loop for one dtype and kernel
     family: "builtin" (every built-in activation at once) or a plugin activation's name.
     The one loop trains plain and residual nets; the warm-up trains a residual net, whose
     run takes every branch the plain one does.
 
-    Runs once per pair before the training fan-out, so parallel jobs never compile (and
-    write Numba's cache) at the same time.
+    Runs once per pair before the training fan-out, so training jobs never compile. For
+    the built-in kernels, the loop's largest parts were compiled before, side by side
+    (compile_part_job), and load from the cache here.
     """
     from .engine.training import train
     from .inits import init_params

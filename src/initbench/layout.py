@@ -6,7 +6,9 @@ reader (the jobs, ``initbench status`` and ``advise``, the findings, the report,
 Under ``results``, in the pipeline's order:
 
 - ``data/<label>.npz``: each dataset's split (rule dataset);
-- ``jit/<kernels>-<dtype>.done``: a compiled kernel family's marker (rule warmup);
+- ``jit/builtin-<dtype>-<part>.done``: a part of the built-in kernels' loop compiled ahead
+  of it, in a process of its own (rule compile_part), and ``jit/<kernels>-<dtype>.done``: a
+  compiled kernel family's marker (rule warmup);
 - ``measured/<cell>/{runs,curves,layers}.arrow``: each cell's tables, and
   ``batches/<job>.json``: each training job's cells and cost (rule train);
 - ``<table>.parquet`` for each of ``tables.TABLE_NAMES`` (rule aggregate);
@@ -50,6 +52,9 @@ class Layout:
 
     def warmup(self, kernels, dtype):
         return self.results / "jit" / f"{kernels}-{dtype}.done"
+
+    def compile_part(self, dtype, part):
+        return self.results / "jit" / f"builtin-{dtype}-{part}.done"
 
     # ---- what training writes -----------------------------------------------------------
 

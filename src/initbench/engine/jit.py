@@ -5,6 +5,7 @@ built-ins, so one compile per dtype serves them all (see activations.apply_activ
 or a string literal key for a plugin activation, which gets its own compile.
 """
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -51,6 +52,32 @@ class KernelCache(FunctionCache):
 
     def _index_key(self, sig, codegen):
         return (*super()._index_key(sig, codegen), KERNEL_CACHE_KEY)
+
+    def _save_overload(self, sig, data):
+        """Save under a lock in the cache folder: Numba reads a function's index, adds the
+        entry and writes the index and the data file, unlocked, so two processes saving
+        two signatures of one function at once could file one signature's entry with the
+        other's code. Processes that compile in parallel (compile_parts) take turns here."""
+        self._impl.locator.ensure_cache_path()
+        with _file_lock(Path(self._cache_path) / "initbench-save.lock"):
+            super()._save_overload(sig, data)
+
+
+@contextlib.contextmanager
+def _file_lock(path):
+    """An exclusive lock between processes on ``path`` (POSIX ``flock``; elsewhere none,
+    and parallel compiles are not used: compile_parts)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class KernelDispatcher(CPUDispatcher):
