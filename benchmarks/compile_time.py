@@ -9,7 +9,11 @@ of float32, and prints the seconds (wall and process CPU) per dtype: the cold co
 second process on the same cache trains the other architecture ("then"): what a study of
 both compiles on top (nothing, when one loop serves both). A third shows the warm start
 (every kernel loaded from disk). Process CPU is the honest figure on a shared machine.
-Not called from the tests.
+
+``--parts`` times the pipeline's way instead (rule compile_part, then rule warmup), per
+dtype in a fresh cache: the loop's compile parts (engine/compile_parts.py) in two processes
+side by side, then the loop in a third, which loads them: the wall until the loop is
+ready, and the CPU of each process. Not called from the tests.
 """
 
 import argparse
@@ -18,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 LOOPS = {"plain": {}, "residual": {"architecture": "residual", "block_size": 1}}
 
@@ -49,12 +54,56 @@ def run(loop, dtypes, cache_dir):
     return json.loads(out.strip().splitlines()[-1])
 
 
+PART = """
+import json, sys, time
+from initbench.engine.compile_parts import compile_part
+wall, cpu = time.perf_counter(), time.process_time()
+compile_part(sys.argv[1], sys.argv[2])
+print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]))
+"""
+
+
+def run_parts(dtype, cache_dir):
+    """(wall until the loop is ready, [(name, process CPU s)]) with the parts side by side."""
+    from initbench.engine.compile_parts import PARTS
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    start = time.perf_counter()
+    children = {
+        part: subprocess.Popen(
+            [sys.executable, "-c", PART, part, dtype], env=env, stdout=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for part in PARTS
+    }
+    cpus = [(part, json.loads(child.communicate()[0].strip().splitlines()[-1])[1])
+            for part, child in children.items()]  # fmt: skip
+    loop = subprocess.run([sys.executable, "-c", CHILD, json.dumps(LOOPS["residual"]), dtype],
+                          env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
+    cpus.append(("loop", json.loads(loop.strip().splitlines()[-1])[dtype][1]))
+    return time.perf_counter() - start, cpus
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=list(LOOPS))
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="compile as the pipeline does: parts side by side, then the loop",
+    )
     args = parser.parse_args()
+    if args.parts:
+        print(f"{'dtype':>8} {'wall s':>8} {'cpu s':>8}  cpu s per process")
+        for _ in range(args.repeats):
+            for dtype in args.dtypes:
+                with tempfile.TemporaryDirectory(prefix="initbench-numba-cache-") as cache_dir:
+                    wall, cpus = run_parts(dtype, cache_dir)
+                total = sum(cpu for _, cpu in cpus)
+                each = ", ".join(f"{name} {cpu:.1f}" for name, cpu in cpus)
+                print(f"{dtype:>8} {wall:>8.1f} {total:>8.1f}  {each}", flush=True)
+        return
     print(f"{'run':>5} {'loop':>8} {'dtype':>8} {'activations':>11} {'wall s':>8} {'cpu s':>8}")
     for _ in range(args.repeats):
         for loop in args.loops:
