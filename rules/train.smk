@@ -1,13 +1,15 @@
 # Compile once per dtype (and plugin activation), then train the cells in batches: one job per
 # batch (a fixed share of one activation's cells), which trains only its untrained cells.
 rule compile_part:
-    # no jit resource: the parts compile side by side, each in a process of its own, and
-    # write Numba's cache under a lock (engine/jit.py, KernelCache)
+    # each part in a process of its own, side by side, writing Numba's cache under a lock
+    # (engine/jit.py, KernelCache); a compile slot each (the profiles allow two at a time)
     output:
         LAYOUT.compile_part("{dtype}", "{part}"),
     log:
         "logs/warmup/builtin-{dtype}-{part}.log",
     priority: part_priority
+    resources:
+        jit=1,
     run:
         jobs.in_own_process(
             jobs.compile_part_job,
