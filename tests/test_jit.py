@@ -275,3 +275,37 @@ def test_a_compile_part_must_be_known():
 
     with pytest.raises(ValueError, match="'sideways'"):
         part_signatures("sideways", np.dtype("float64"))
+
+
+def _doubled(x):
+    return 2 * x
+
+
+def test_a_cache_save_holds_the_lock_between_processes(tmp_path, monkeypatch):
+    """Numba's index-then-data save is not safe under concurrent writers (compile parts run
+    side by side): KernelCache must hold its file lock while Numba writes. Checked from a
+    second open file description, on which flock conflicts as another process's would."""
+    fcntl = pytest.importorskip("fcntl", reason="flock is POSIX; elsewhere no parallel parts")
+    import numba
+    from numba.core.caching import IndexDataCacheFile
+
+    held = []
+    original = IndexDataCacheFile.save
+
+    def checking_save(self, key, data):
+        with open(Path(self._cache_path) / "initbench-save.lock", "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.append(True)
+            else:
+                held.append(False)
+                fcntl.flock(other, fcntl.LOCK_UN)
+        return original(self, key, data)
+
+    monkeypatch.setattr(IndexDataCacheFile, "save", checking_save)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # a fresh cache: it saves
+    doubled = jit.kernel(_doubled)
+    assert doubled(3) == 6 and doubled(1.5) == 3.0
+    assert held == [True, True]
+    assert len(list(tmp_path.rglob("*.nbc"))) == 2

@@ -121,8 +121,9 @@ def runs(tmp_path_factory):
 
     The local run starts first and the cluster run once the local one has compiled (two
     runs compiling the same kernels at once would do the work twice on CI's two cores);
-    then they overlap, since the cluster run mostly waits. On the cluster the quick study trains in fewer, larger batches
-    (BATCHES): the same cells and tables, fewer Python start-ups on CI's two cores.
+    then they overlap, since the cluster run mostly waits. On the cluster the quick study
+    trains in fewer, larger batches (BATCHES): the same cells and tables, fewer Python
+    start-ups on CI's two cores.
     """
     if cluster_problem():
         pytest.skip(cluster_problem())

@@ -4,9 +4,9 @@ Numba compiles a function's callees before the function, one at a time in a proc
 each into its own library in the on-disk cache. The loop's two largest subtrees (the
 forward pass with its evaluation, and the backward pass with the per-layer metrics and
 the optimizer steps) do not call each other, so two processes can compile them at once
-into the shared cache; the loop's own compile then loads them from there (measured cold,
-float64: forward 10 s, backward 9 s, the loop after them 11 s, where the loop alone took
-28 s of one core). ``KernelCache`` makes the concurrent writes safe.
+into the shared cache; the loop's own compile then loads them from there (float64, cold,
+quiet: forward 7.4 s and backward 6.8 s side by side, then the loop 8.0 s, where one
+process took 23 s; docs/performance.md). ``KernelCache`` makes the concurrent writes safe.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
