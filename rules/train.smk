@@ -1,8 +1,8 @@
 # Compile once per dtype (and plugin activation), then train the cells in batches: one job per
 # batch (a fixed share of one activation's cells), which trains only its untrained cells.
 rule compile_part:
-    # each part in a process of its own, side by side, writing Numba's cache under a lock
-    # (engine/jit.py, KernelCache); a compile slot each (the profiles allow two at a time)
+    # each part in a process of its own (none when it is cached), side by side, writing
+    # Numba's cache under a lock (engine/jit.py); a compile slot each (profiles allow two)
     output:
         LAYOUT.compile_part("{dtype}", "{part}"),
     log:
@@ -11,13 +11,7 @@ rule compile_part:
     resources:
         jit=1,
     run:
-        jobs.in_own_process(
-            jobs.compile_part_job,
-            wildcards.part,
-            wildcards.dtype,
-            output[0],
-            log[0],
-        )
+        jobs.compile_part_job(wildcards.part, wildcards.dtype, output[0], log[0])
 
 
 rule warmup:

@@ -268,6 +268,10 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
     assert len(kernels) == 8 and compile_parts.PARTS == ("forward", "backward")
+    # compiled, a part is found in the cache (its job then starts no process); one never
+    # compiled (float16) is not
+    assert all(compile_parts.is_cached(part, dtype) for part in compile_parts.PARTS)
+    assert not compile_parts.is_cached("backward", "float16")
 
 
 def test_a_compile_part_must_be_known():

@@ -49,6 +49,17 @@ def part_signatures(part, dtype):
     raise ValueError(f"unknown compile part {part!r}: expected forward or backward")
 
 
+def is_cached(part, dtype):
+    """Whether Numba's cache holds every kernel of ``part`` for ``dtype`` (an index entry
+    under the key it would load), so that compiling the part would only load it."""
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
+        cache = dispatcher._cache
+        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+        if key not in cache._cache_file._load_index():
+            return False
+    return True
+
+
 def compile_part(part, dtype):
     """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``."""
     for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
