@@ -2,6 +2,7 @@
 from snakemake.exceptions import WorkflowError
 
 from initbench import jobs
+from initbench.jobs import theory_key
 from initbench.config import ConfigError, check_config_files
 from initbench.engine.activations import kernel_family
 from initbench.engine.compile_parts import PARTS as COMPILE_PARTS

@@ -4,6 +4,7 @@
 rule findings:
     input:
         rules.aggregate.output,
+        rules.theory.output,
         [LAYOUT.dataset(label) for label in PLAN.datasets],
     output:
         json=LAYOUT.findings,

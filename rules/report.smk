@@ -3,6 +3,7 @@
 rule report_sections:
     input:
         rules.aggregate.output,
+        rules.theory.output,
     output:
         figures=report(
             directory(LAYOUT.page_figures),

@@ -1,5 +1,17 @@
-# The cells' tables concatenated into the study tables under results/, and the mean-field
-# theory at the studies' settings (results/theory.parquet), which the findings compare with.
+# The mean-field theory at the studies' settings (results/theory.parquet), which the findings
+# compare with: from the plan, so it runs beside the training, in a process of its own; then
+# the cells' tables concatenated into the study tables under results/.
+rule theory:
+    output:
+        LAYOUT.table("theory"),
+    log:
+        "logs/theory.log",
+    params:
+        settings=theory_key(PLAN),  # rerun when the mean-field settings change
+    run:
+        jobs.in_own_process(jobs.theory_job, config, output[0], log[0])
+
+
 rule aggregate:
     input:
         [LAYOUT.batch(batch) for batch in PLAN.batches],
@@ -9,7 +21,6 @@ rule aggregate:
         layers=LAYOUT.table("layers"),
         cost=LAYOUT.table("cost"),
         studies=LAYOUT.table("studies"),
-        theory=LAYOUT.table("theory"),
     log:
         "logs/aggregate.log",
     threads: 8  # Arrow reads; Snakemake caps it at --cores

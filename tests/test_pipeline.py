@@ -113,6 +113,18 @@ def test_load_results_reads_what_the_pipeline_wrote(finished):
     assert len(results.effects) and set(results.effects["key"]) <= set(latest["key"])
 
 
+def test_the_theory_from_the_plan_is_the_theory_at_the_measured_runs(finished):
+    """Rule theory computes the mean-field table from the plan, before any run exists; it
+    must be the table at the measured runs' settings."""
+    from initbench.theory import predictions
+
+    theory = pd.read_parquet(finished / "results" / "theory.parquet")
+    runs = pd.read_parquet(finished / "results" / "runs.parquet")
+    expected = predictions(with_mean_field_params(runs[["activation", "init_params"]]))
+    assert len(expected) > 100 and set(expected["kind"]) == {"cell", "curve"}
+    pd.testing.assert_frame_equal(theory.drop(columns="config_hash"), expected)
+
+
 def test_diverged_runs_are_recorded_without_warnings(finished):
     runs = pd.read_parquet(finished / "results" / "runs.parquet")
     diverged = runs[runs["status"] == "diverged"]

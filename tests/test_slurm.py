@@ -172,7 +172,7 @@ def test_cells_are_packed_into_few_submissions(runs):
     batches = len(plan({**config, "batches_per_activation": BATCHES_PER_ACTIVATION}).batches)
     retried = 1  # the cancelled group job, submitted again
     assert kinds.count("group_cells_train") == math.ceil(batches / per_group) + retried
-    assert kinds.count("group_prep_compile_part_dataset_warmup") == 1
+    assert kinds.count("group_prep_compile_part_dataset_theory_warmup") == 1
     assert kinds.count("group_summary_aggregate_findings_report_report_sections") == 1
     assert len(kinds) == 2 + math.ceil(batches / per_group) + retried, kinds
 

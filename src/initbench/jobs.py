@@ -19,8 +19,9 @@ from .datasets import load_dataset, read_dataset, write_dataset
 from .files import atomic_path
 from .layout import Layout
 from .outcomes import with_mean_field_params
+from .plan import plan
 from .provenance import config_hash
-from .tables import TABLE_KINDS, read_cells, with_constants, write_cell, write_parquet
+from .tables import TABLE_KINDS, THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
 from .trainer import train_cells_together, train_seeds
 
@@ -195,10 +196,6 @@ def aggregate_job(plan, config, results_dir, outputs, log_path, threads=1):
         )
         write_parquet(studies.assign(**stamp), outputs.studies)
         log(f"cost: {cost['s'].sum():.1f} s of training jobs; studies: {len(plan.studies)}")
-        runs = pd.read_parquet(outputs.runs, columns=["activation", "init_params"])
-        predicted = predictions(with_mean_field_params(runs))
-        write_parquet(predicted.assign(**stamp), outputs.theory)
-        log(f"theory: {len(predicted)} rows")
 
 
 def check_device(config):
@@ -232,6 +229,30 @@ def in_own_process(job, *args):
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         raise RuntimeError(f"{job.__name__} failed in its own process:\n{done.stderr[-4000:]}")
+
+
+def mean_field_settings(plan):
+    """The plan's cells' activation and init parameters (as the runs table holds them),
+    with their mean-field sigma_w2 and sigma_b2: what the theory table is computed at."""
+    cells = pd.DataFrame([cell.columns() for cell in plan.cells.values()])
+    return with_mean_field_params(cells[["activation", "init_params"]])
+
+
+def theory_key(plan):
+    """The distinct settings the theory table depends on, as text: the rule reruns when
+    they change (a new cell of another init leaves it as it is)."""
+    keys = mean_field_settings(plan)[list(THEORY_KEYS)].dropna(subset=["sigma_w2"])
+    return sorted(map(str, set(keys.itertuples(index=False, name=None))))
+
+
+def theory_job(config, output, log_path):
+    """The mean-field predictions at the study's settings (results/theory.parquet). From
+    the plan, not the measured tables, so it runs beside the training (about 5 s of
+    quadrature and root finding for the quick study's curves)."""
+    with job_log(log_path) as log:
+        predicted = predictions(mean_field_settings(plan(config)))
+        write_parquet(predicted.assign(config_hash=config_hash(config)), output)
+        log(f"theory: {len(predicted)} rows")
 
 
 def findings_job(config, results_dir, out_jsons, figure_dir, log_path):

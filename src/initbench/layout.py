@@ -11,7 +11,8 @@ Under ``results``, in the pipeline's order:
   compiled kernel family's marker (rule warmup);
 - ``measured/<cell>/{runs,curves,layers}.arrow``: each cell's tables, and
   ``batches/<job>.json``: each training job's cells and cost (rule train);
-- ``<table>.parquet`` for each of ``tables.TABLE_NAMES`` (rule aggregate);
+- ``<table>.parquet`` for each of ``tables.TABLE_NAMES`` (rule aggregate; ``theory``: rule
+  theory, from the plan);
 - ``findings.json``, its copy ``findings-<tier>.json`` and the claims' figures in
   ``findings/`` (rule findings);
 - ``report/sections.json``: the report's drawn sections (rule report_sections).
