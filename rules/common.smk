@@ -56,14 +56,17 @@ def dataset_priority(wildcards):
 
 def warmup_priority(wildcards):
     """Just above the most urgent training job that waits for these kernels."""
-    kernels = LAYOUT.warmup(wildcards.kernels, wildcards.dtype)
-    return priority_above(lambda batch: kernels in batch_kernels(batch))
+    return kernels_priority(wildcards.kernels, wildcards.dtype)
 
 
 def part_priority(wildcards):
     """The priority of the warm-up that waits for this compile part."""
-    kernels = LAYOUT.warmup("builtin", wildcards.dtype)
-    return priority_above(lambda batch: kernels in batch_kernels(batch))
+    return kernels_priority("builtin", wildcards.dtype)
+
+
+def kernels_priority(kernels, dtype):
+    marker = LAYOUT.warmup(kernels, dtype)
+    return priority_above(lambda batch: marker in batch_kernels(batch))
 
 
 def warmup_parts(wildcards):

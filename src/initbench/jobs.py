@@ -77,6 +77,7 @@ def compile_part_job(part, dtype, output, log_path):
 
 
 def compile_part_in_process(part, dtype, log_path):
+    """compile_part_job's work, in the process in_own_process starts."""
     from .engine.compile_parts import compile_part
 
     with job_log(log_path) as log:
