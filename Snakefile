@@ -22,3 +22,12 @@ rule all:
     default_target: True
     input:
         LAYOUT.page,
+
+
+# The run is over: Python need not wait for Snakemake's rate-limit timers before exiting.
+onsuccess:
+    jobs.cancel_pending_timers()
+
+
+onerror:
+    jobs.cancel_pending_timers()

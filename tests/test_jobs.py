@@ -15,3 +15,18 @@ def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_pat
     with pytest.raises(RuntimeError, match="read_dataset failed") as error:
         jobs.in_own_process(read_dataset, str(tmp_path / "missing.npz"))
     assert "FileNotFoundError" in str(error.value)
+
+
+def test_pending_timers_are_cancelled_so_the_process_can_exit():
+    """Snakemake leaves non-daemon 1 s timers behind (its job rate limit); the Snakefile's
+    onsuccess/onerror cancel them: a timer's action must then never run."""
+    import threading
+
+    from initbench import jobs
+
+    fired = threading.Event()
+    timer = threading.Timer(30.0, fired.set)
+    timer.start()
+    jobs.cancel_pending_timers()
+    timer.join(timeout=5.0)
+    assert not timer.is_alive() and not fired.is_set()
