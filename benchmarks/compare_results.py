@@ -12,7 +12,8 @@ import sys
 import pandas as pd
 
 from initbench.outcomes import comparable
-from initbench.results import load_results, read_verdicts
+from initbench.results import load_results
+from initbench.verdicts import read_verdicts
 
 TABLES = ("runs", "curves", "layers", "studies")
 

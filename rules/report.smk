@@ -1,5 +1,6 @@
 # The HTML report: its sections drawn from results/ while the findings are judged (each in
-# a process of its own), then the page, with the verdicts from findings.json.
+# a process of its own), then the page, with the verdicts from findings.json (light: a
+# thread of Snakemake's process, report/page.py).
 rule report_sections:
     input:
         rules.aggregate.output,
@@ -36,10 +37,4 @@ rule report:
     log:
         "logs/report.log",
     run:
-        jobs.in_own_process(
-            jobs.report_job,
-            input.sections,
-            input.findings,
-            output.html,
-            log[0],
-        )
+        jobs.report_job(input.sections, input.findings, output.html, log[0])

@@ -11,7 +11,7 @@ import initbench as ib
 from initbench.cell import Cell
 from initbench.findings import Finding, write_findings
 from initbench.provenance import config_hash, provenance
-from initbench.report.sections import SECTIONS
+from initbench.report.build import SECTIONS
 
 SECTION_IDS = ("findings", *(sid for sid, *_ in SECTIONS))
 

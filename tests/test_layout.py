@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from initbench.layout import Layout
-from initbench.tables import TABLE_NAMES
+from initbench.layout import TABLE_NAMES, Layout
 
 
 def test_the_paths_are_those_existing_results_hold():

@@ -16,9 +16,10 @@ from conftest import copy_workflow, snakemake
 
 import initbench as ib
 from initbench.findings import CLAIMS, VERDICTS
+from initbench.layout import TABLE_NAMES
 from initbench.outcomes import comparable, with_mean_field_params
 from initbench.plan import plan
-from initbench.tables import TABLE_NAMES, THEORY_KEYS
+from initbench.tables import THEORY_KEYS
 
 pytestmark = pytest.mark.pipeline
 

@@ -19,17 +19,26 @@ how many of the seeds it lost. A rule that can give a failed run a value (a fail
 censored bound, chance accuracy) should: ``paired(fill=...)``.
 """
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from .text import gnum
 
 LEVEL = 0.95  # two-sided confidence level of every effect's interval
 MAX_SEEDS_NAMED = 100  # beyond this many seeds the budget is "more than" this
 HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
+
+
+@functools.cache
+def t_quantile(df):
+    """Student's t quantile at (1 + LEVEL) / 2 with ``df`` degrees of freedom. SciPy is
+    imported here, on first use: readers of verdicts (the report's page) never need it."""
+    from scipy import stats
+
+    return stats.t.ppf(0.5 + LEVEL / 2, df)
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ class Effect:
             lo = -math.inf if np.isneginf(v).any() else math.nan
             hi = math.inf if np.isposinf(v).any() else math.nan
             return lo, hi
-        half = stats.t.ppf(0.5 + LEVEL / 2, self.n - 1) * v.std(ddof=1) / math.sqrt(self.n)
+        half = t_quantile(self.n - 1) * v.std(ddof=1) / math.sqrt(self.n)
         return float(v.mean() - half), float(v.mean() + half)
 
     @property
@@ -123,7 +132,7 @@ class Effect:
         if sd == 0:
             return 2
         for n in range(2, MAX_SEEDS_NAMED + 1):
-            if stats.t.ppf(0.5 + LEVEL / 2, n - 1) * sd / math.sqrt(n) < gap:
+            if t_quantile(n - 1) * sd / math.sqrt(n) < gap:
                 return n
         return MAX_SEEDS_NAMED + 1
 

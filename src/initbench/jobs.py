@@ -18,11 +18,11 @@ import pandas as pd
 
 from .datasets import load_dataset, read_dataset, write_dataset
 from .files import atomic_path
-from .layout import Layout
+from .layout import TABLE_KINDS, Layout
 from .outcomes import with_mean_field_params
 from .plan import plan
 from .provenance import config_hash
-from .tables import TABLE_KINDS, THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
+from .tables import THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
 from .trainer import train_cells_together, train_seeds
 
@@ -293,8 +293,9 @@ def report_sections_job(config, results_dir, figure_dir, sections_json, log_path
 
 
 def report_job(sections_json, findings_json, out_html, log_path):
-    """Write report/index.html from the drawn sections and the findings."""
-    from .report.build import render_page
+    """Write report/index.html from the drawn sections and the findings. Light: it runs as
+    a thread of Snakemake's process, where a process of its own would spend 2 s importing."""
+    from .report.page import render_page
 
     with job_log(log_path) as log:
         render_page(sections_json, findings_json, out_html, log=log)

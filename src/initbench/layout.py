@@ -11,7 +11,7 @@ Under ``results``, in the pipeline's order:
   compiled kernel family's marker (rule warmup);
 - ``measured/<cell>/{runs,curves,layers}.arrow``: each cell's tables, and
   ``batches/<job>.json``: each training job's cells and cost (rule train);
-- ``<table>.parquet`` for each of ``tables.TABLE_NAMES`` (rule aggregate; ``theory``: rule
+- ``<table>.parquet`` for each of ``TABLE_NAMES`` (rule aggregate; ``theory``: rule
   theory, from the plan);
 - ``findings.json``, its copy ``findings-<tier>.json`` and the claims' figures in
   ``findings/`` (rule findings);
@@ -23,10 +23,11 @@ Under ``report``: ``index.html``, its ``figures/`` and the claims' figures, ``fi
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tables import TABLE_KINDS, TABLE_NAMES
-
 RESULTS, REPORT = Path("results"), Path("report")  # the pipeline's, below its working directory
 TIER_PREFIX = "findings-"  # findings-<tier>.json: the last verdicts of each tier
+# The study tables (tables.py builds them), each results/<name>.parquet.
+TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies", "theory")
+TABLE_KINDS = TABLE_NAMES[:3]  # the tables each cell measures (results/measured/<cell>/)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Layout:
 
     def cell_tables(self, name):
         """The cell's runs, curves and layers tables (Arrow IPC: a study has thousands, and
-        the aggregate reads them all), in the order of ``tables.TABLE_KINDS``."""
+        the aggregate reads them all), in the order of ``TABLE_KINDS``."""
         return [self.measured / name / f"{kind}.arrow" for kind in TABLE_KINDS]
 
     @property

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .cell import CELL_PARAMETERS
-from .tables import PREDICTED, PROVENANCE_COLUMNS, TABLE_NAMES, THEORY_KEYS, decoded
+from .layout import TABLE_NAMES
+from .tables import PREDICTED, PROVENANCE_COLUMNS, THEORY_KEYS, decoded
 
 TIMING_COLUMNS = ("train_seconds", "train_cpu_seconds")
 # Row keys of each table, in sort order.

@@ -12,15 +12,15 @@ notebook reads the same frames::
 Each frame is read on first use, so that a look at the runs does not read the layers.
 """
 
-import json
 from functools import cached_property
 
 import pandas as pd
 import pyarrow.parquet as pq
 
 from .cell import CELL_PARAMETERS
-from .layout import RESULTS, Layout
-from .tables import PROVENANCE_COLUMNS, TABLE_NAMES
+from .layout import RESULTS, TABLE_NAMES, Layout
+from .tables import PROVENANCE_COLUMNS
+from .verdicts import read_verdicts
 
 # The findings frame: the claim's key and the tier first, then every field of a Finding
 # but its effects (the effects frame), and whether the row is of the last findings job.
@@ -37,11 +37,6 @@ def load_results(path=RESULTS, lean_layers=False):
     and provenance its rows repeat (join them from the runs on ``cell``): they are most of
     the cost of reading it."""
     return StudyResults(path, lean_layers)
-
-
-def read_verdicts(path):
-    """A findings file as written (one dict per claim, see ``findings.write_findings``)."""
-    return json.loads(path.read_text())
 
 
 class _Table:

@@ -1,6 +1,6 @@
 """The result tables: their schema, how a cell's are built, and their Arrow/parquet files.
 
-A study's results are six tables (``TABLE_NAMES``): runs (one row per seed), curves (per
+A study's results are six tables (``layout.TABLE_NAMES``): runs (one row per seed), curves (per
 logged step), layers (per logged step and layer), cost (per training job), studies
 (which cells each study holds) and theory (the mean-field predictions at the study's
 mean-field settings, ``theory.predictions``). Every row of the first three carries its cell's
@@ -27,8 +27,6 @@ from .cell import majority_rate
 from .files import atomic_path
 from .provenance import provenance
 
-TABLE_NAMES = ("runs", "curves", "layers", "cost", "studies", "theory")  # aggregated tables
-TABLE_KINDS = TABLE_NAMES[:3]  # the tables each cell measures
 # The theory table: per setting (and ``kind`` "cell" or "curve"), the predicted quantities.
 THEORY_KEYS = ("activation", "sigma_w2", "sigma_b2")
 PREDICTED = ("q_star", "chi1", "depth_scale")
@@ -184,7 +182,7 @@ def write_cell(cell, data, results, paths, threads):
     """A cell's measured tables, each with the cell's parameters and provenance in its
     metadata rather than on every row: the aggregate adds those columns for all cells at
     once. Uncompressed, so that the aggregate maps them into memory without decoding.
-    ``paths``: one per table of TABLE_KINDS (``layout.Layout.cell_tables``)."""
+    ``paths``: one per table of layout.TABLE_KINDS (``layout.Layout.cell_tables``)."""
     about = json.dumps({"parameters": cell_parameters(cell, data),
                         "provenance": {**provenance(), "threads": threads}})  # fmt: skip
     tables = measured_tables(data, results)

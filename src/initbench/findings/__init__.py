@@ -5,21 +5,23 @@ see ``base``). To add a claim, write such a module and import it below; the impo
 is the order of the report.
 """
 
-from .base import (
-    CLAIMS,
+from ..verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,
     VERDICTS,
+    Finding,
+    read_findings,
+    write_findings,
+)
+from .base import (
+    CLAIMS,
     Claim,
     Evidence,
     Figure,
-    Finding,
     NotTestable,
     evaluate_findings,
     published_claim,
-    read_findings,
-    write_findings,
 )
 
 # isort: off

@@ -43,9 +43,8 @@ Conventions:
   is "inconclusive"; a check that raises anything else is a bug and fails the job.
 """
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib as mpl
@@ -55,32 +54,15 @@ from .. import plotting
 from ..effects import FAILS, HOLDS, UNDECIDED, decide, missing_text, what_would_decide
 from ..layout import dataset_file
 from ..outcomes import StudyTables
-from ..results import read_verdicts
+from ..verdicts import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    VERDICTS,
+    Finding,
+)
 
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 VERDICT_OF = {HOLDS: REPRODUCED, FAILS: NOT_REPRODUCED, UNDECIDED: INCONCLUSIVE}
-
-
-@dataclass
-class Finding:
-    """One claim with what the study measured and the verdict of its rule."""
-
-    key: str
-    title: str
-    claim: str
-    source: str
-    studies: list
-    measured: list  # (label, value text) pairs: measurements other than the effects
-    verdict: str  # one of VERDICTS
-    rule: str
-    figure: str | None = None  # PNG file name inside the figure directory
-    caption: str = ""
-    tier: str = "default"  # the config's tier: default, paper, ...
-    budget: dict = field(default_factory=dict)  # what the claim's cells spent deciding it
-    effects: list = field(default_factory=list)  # effects.Effect.as_record(); first: headline
-    quote: str = ""  # the sentence of the seed text or paper the claim tests, verbatim
-    seed: bool = False  # one of the seed text's claims
 
 
 class NotTestable(Exception):
@@ -277,16 +259,6 @@ class Results(StudyTables):
         return claim.figure_name
 
 
-def spent_text(budget):
-    """What a finding's cells spent (Finding.budget), as one line: 'cells 4; runs 12; ...'."""
-    if not budget:
-        return "no runs"
-    return "; ".join(
-        f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}"
-        for key, value in budget.items()
-    )
-
-
 def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):
     """One Finding per claim, in the registry's order, each figure written into figure_dir.
 
@@ -307,12 +279,3 @@ def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):
             log(f"{claim.key}: {finding.verdict}")
         findings.append(finding)
     return findings
-
-
-def write_findings(findings, path):
-    """results/findings.json: one object per claim, in report order."""
-    Path(path).write_text(json.dumps([asdict(f) for f in findings], indent=1, default=str))
-
-
-def read_findings(path):
-    return [Finding(**item) for item in read_verdicts(Path(path))]

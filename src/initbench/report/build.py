@@ -2,9 +2,12 @@
 
 Two stages, so that the pipeline draws the report's figures while the findings job runs:
 ``build_sections`` draws every section's figures from the tables and saves the sections
-as JSON; ``render_page`` adds the findings and writes the page. Figures are drawn into a
-temporary folder that replaces ``figures/`` when complete, and every file is written
-atomically, so an interrupted build leaves the previous report intact.
+as JSON; ``page.render_page`` adds the findings and writes the page. Figures are drawn
+into a temporary folder that replaces ``figures/`` when complete, and every file is
+written atomically, so an interrupted build leaves the previous report intact.
+
+To add a section: write a module in ``sections/`` with a ``build(report, section)`` and
+list it in ``SECTIONS``.
 """
 
 import json
@@ -12,7 +15,6 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib as mpl
@@ -21,10 +23,34 @@ from .. import plotting
 from ..files import atomic_path
 from ..layout import Layout
 from ..results import load_results
-from . import html
 from .base import Report
-from .sections import SECTIONS, glance, summary
-from .sections import findings as findings_section
+from .page import render_page
+from .sections import (
+    activations,
+    cells,
+    convergence,
+    divergence,
+    glance,
+    gradient_flow,
+    overview,
+    provenance,
+    summary,
+    symmetry,
+)
+
+# (anchor, title, builder, needs the layers table), in page order; the findings block
+# comes first and is built from findings.json (page.py, sections/findings.py).
+SECTIONS = (
+    ("overview", "Overview: which cells train", overview.build, False),
+    ("gradient-init", "Gradient flow at initialization", gradient_flow.at_init, True),
+    ("gradient-training", "Gradient flow during training", gradient_flow.during_training, True),
+    ("activations", "Activation statistics", activations.build, True),
+    ("convergence", "Convergence", convergence.build, False),
+    ("divergence", "Divergence", divergence.build, False),
+    ("symmetry", "Symmetry", symmetry.build, True),
+    ("provenance", "Provenance and cost", provenance.build, False),
+    ("cells", "All cells", cells.build, False),
+)
 
 
 def build_report(results_dir, findings_json, out_html, config, log=print):
@@ -64,40 +90,6 @@ def build_sections(results_dir, config, figure_dir, sections_json, log=print):
         shutil.rmtree(building, ignore_errors=True)
     log(f"{len(list(figure_dir.glob('*.png')))} section figures in {figure_dir} "
         f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
-
-
-def render_page(sections_json, findings_json, out_html, log=print):
-    """The page from the sections and the findings, every figure embedded in it; the
-    claims' figures are copied into ``findings/`` beside it too."""
-    out_html = Path(out_html)
-    claim_figures = Layout(report=out_html.parent).page_claim_figures
-    building = out_html.parent / f".findings.tmp{os.getpid()}"
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    try:
-        context = json.loads(Path(sections_json).read_text())
-        findings = findings_section.build(findings_json, building)
-        top = [("seed", "What became of the seed's claims"), ("verdicts", "Every claim's verdict"),
-               ("findings", "Findings")]  # fmt: skip
-        if not findings["available"]:
-            top.remove(("verdicts", "Every claim's verdict"))
-        text = html.render({
-            "title": "initbench report",
-            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "toc": [{"id": sid, "title": title} for sid, title in top]
-            + [{"id": section["id"], "title": section["title"]} for section in context["sections"]],
-            "findings": findings,
-            **context,
-        })  # fmt: skip
-        if claim_figures.exists():
-            shutil.rmtree(claim_figures)
-        os.replace(building, claim_figures)
-        with atomic_path(out_html) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    log(f"report {out_html}")
-    return out_html
 
 
 def sections(report):

@@ -4,10 +4,9 @@ import shutil
 from pathlib import Path
 
 from ...effects import FAILS, UNDECIDED
-from ...findings import INCONCLUSIVE, read_findings
-from ...findings.base import spent_text
 from ...layout import Layout
 from ...text import gnum, slug
+from ...verdicts import INCONCLUSIVE, read_findings, spent_text
 from .. import html
 from . import seed_claims
 

@@ -9,8 +9,8 @@ link to its section, in the registry's order.
 import re
 
 from ...effects import FAILS, UNDECIDED
-from ...findings.base import INCONCLUSIVE, NOT_REPRODUCED
 from ...text import gnum, slug
+from ...verdicts import INCONCLUSIVE, NOT_REPRODUCED
 
 
 def build(current, others):
