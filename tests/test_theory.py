@@ -227,6 +227,19 @@ def test_pair_moments_match_the_relu_arc_cosine_kernel():
         assert got == pytest.approx((kernel, both_on), rel=1e-12, abs=1e-15)
 
 
+@pytest.mark.parametrize("name", ["tanh", "relu", "elu", "selu", "sigmoid"])
+def test_the_pair_rule_slope_is_q_times_its_derivative_moment(name):
+    """c* is found by Newton with the map's slope taken from the pair rule's second moment,
+    d/dc E[phi(u1) phi(u2)] = q E[phi'(u1) phi'(u2)] (Price's theorem): central differences
+    of the first moment agree, kinked activations included."""
+    act = get_activation(name)
+    q, h = 1.3, 1e-5
+    for c in (0.0, 0.4, 0.9):
+        ahead, behind = (theory._pair_moments(act, act.alpha, q, c + d)[0] for d in (h, -h))
+        slope = q * theory._pair_moments(act, act.alpha, q, c)[1]
+        assert (ahead - behind) / (2 * h) == pytest.approx(slope, rel=1e-6)
+
+
 def test_odd_activation_without_bias_decorrelates_fully():
     # tanh is odd: at sb2 = 0 the map fixes c = 0, where E[phi'(u1) phi'(u2)] factorises.
     q = theory.fixed_point_q("tanh", 2.0, 0.0)

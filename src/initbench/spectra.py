@@ -34,8 +34,6 @@ measurement that drops dead nets is. Large n: V(n) = 5/n + O(1/n^2), Hanin & Nic
 """
 
 import numpy as np
-from scipy.special import digamma, polygamma
-from scipy.stats import binom
 
 # -s_1 of W W^T (Pennington et al. 2017): its normalised variance, Marchenko-Pastur at ratio 1
 WEIGHT_SPREAD = {"normal": 1.0, "orthogonal": 0.0}
@@ -74,6 +72,9 @@ def _widths(hidden):
 def relu_layer_log_variance(n):
     """V(n) = Var[log chi^2_K], K ~ Binomial(n, 1/2) given K >= 1: the variance one He ReLU
     layer of width n adds to log |x|^2 (exact; 5/n for large n)."""
+    from scipy.special import digamma, polygamma  # SciPy on first use (see theory._brentq)
+    from scipy.stats import binom
+
     (n,) = _widths([n])
     k = np.arange(1, n + 1)
     p = binom.pmf(k, n, 0.5)
