@@ -333,3 +333,70 @@ def test_mnist1d_draws_in_threads_equal_draws_alone(monkeypatch):
     unlocked = _mnist1d_draws_at_once(sizes)
     if all(np.array_equal(a, b) for a, b in zip(alone, unlocked)):
         pytest.skip("the unlocked draws did not overlap this time: the lock went untested")
+
+
+RACE = """
+import threading
+from initbench.datasets import load_dataset
+errors = []
+def job(name):
+    try:
+        load_dataset(name, 0)
+    except Exception as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=job, args=(n,)) for n in ("circles", "digits", "moons", "mnist")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(errors)
+"""
+
+
+def test_datasets_made_by_threads_at_once_in_a_fresh_process():
+    """The pipeline makes its datasets in threads of one process. Two threads importing
+    scikit-learn at once used to find it half-initialised (in about a third of fresh
+    processes); imports.imported makes them one at a time. Three fresh processes."""
+    import subprocess
+    import sys
+
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "[]"
+
+
+def test_imported_lets_one_thread_import_at_a_time(tmp_path, monkeypatch):
+    """A module whose import takes a while, imported by four threads: never two at once."""
+    import sys
+    import threading
+
+    from initbench.imports import imported
+
+    (tmp_path / "slow_module_for_the_test.py").write_text(
+        "import time, builtins\n"
+        "builtins._slow_inside = getattr(builtins, '_slow_inside', 0) + 1\n"
+        "builtins._slow_most = max(getattr(builtins, '_slow_most', 0), builtins._slow_inside)\n"
+        "time.sleep(0.2)\n"
+        "builtins._slow_inside -= 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = [f"slow_module_for_the_test_{i}" for i in range(4)]
+    for name in names:  # four modules, so that Python's per-module lock cannot serialise them
+        (tmp_path / f"{name}.py").write_text((tmp_path / "slow_module_for_the_test.py").read_text())
+    import builtins
+
+    threads = [threading.Thread(target=imported, args=(name,)) for name in names]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert builtins._slow_most == 1
+        assert all(name in sys.modules for name in names)
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+        for attribute in ("_slow_inside", "_slow_most"):
+            if hasattr(builtins, attribute):
+                delattr(builtins, attribute)

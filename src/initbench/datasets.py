@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .files import atomic_path
+from .imports import imported
 from .text import unknown_name_message
 
 DATASETS = {}
@@ -164,9 +165,7 @@ def _sklearn_binary(name, generator, seed, n_train, n_test, noise, standardize):
     """A scikit-learn 2-d generator (by name: scikit-learn is imported when data is made,
     not by every process that imports initbench), train and test drawn with random states
     1+2s and 2+2s."""
-    import sklearn.datasets
-
-    make = getattr(sklearn.datasets, generator)
+    make = getattr(imported("sklearn.datasets"), generator)
     n_train, n_test = _count(name, "n_train", n_train), _count(name, "n_test", n_test)
     noise = _scale(name, "noise", noise)
     Xtr, ytr = make(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
@@ -216,8 +215,8 @@ def spirals(
 @dataset("digits")
 def digits(seed, test_size=360, standardize=True):
     """sklearn's bundled 8x8 digits (offline), stratified 1437/360 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    load_digits = imported("sklearn.datasets").load_digits
+    train_test_split = imported("sklearn.model_selection").train_test_split
 
     test_size = _count("digits", "test_size", test_size)
     X, y = load_digits(return_X_y=True)
@@ -234,7 +233,7 @@ def mnist(seed, test_size=1000, standardize=True):
     import gzip
     import importlib.resources
 
-    from sklearn.model_selection import train_test_split
+    train_test_split = imported("sklearn.model_selection").train_test_split
 
     test_size = _count("mnist", "test_size", test_size)
     if test_size >= MNIST_ROWS:
@@ -265,18 +264,18 @@ def mnist1d(seed, n_train=None, n_test=None, num_samples=None, standardize=True)
     ``num_samples`` drawn from the same generator and split 80/20 alike (a set that a wide
     MLP cannot memorise in a long run: 50,000 take about 15 s); n_train/n_test keep the
     first rows of each split."""
-    from mnist1d.data import get_dataset_args, make_dataset
+    mnist1d_data = imported("mnist1d.data")
 
     n_train = None if n_train is None else _count("mnist1d", "n_train", n_train)
     n_test = None if n_test is None else _count("mnist1d", "n_test", n_test)
-    args = get_dataset_args()
+    args = mnist1d_data.get_dataset_args()
     args.seed = seed
     if num_samples is not None:
         args.num_samples = _count("mnist1d", "num_samples", num_samples, minimum=10)
     with _GLOBAL_RANDOM:  # make_dataset reseeds and draws from both global generators
         np_state, py_state = np.random.get_state(), random.getstate()
         try:
-            data = make_dataset(args)
+            data = mnist1d_data.make_dataset(args)
         finally:
             np.random.set_state(np_state)
             random.setstate(py_state)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .imports import imported
 from .text import gnum
 
 LEVEL = 0.95  # two-sided confidence level of every effect's interval
@@ -35,10 +36,8 @@ HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
 @functools.cache
 def t_quantile(df):
     """Student's t quantile at (1 + LEVEL) / 2 with ``df`` degrees of freedom. SciPy is
-    imported here, on first use: readers of verdicts (the report's page) never need it."""
-    from scipy import stats
-
-    return stats.t.ppf(0.5 + LEVEL / 2, df)
+    imported here, on first use (imports.py): readers of verdicts (the page) never need it."""
+    return imported("scipy.stats").t.ppf(0.5 + LEVEL / 2, df)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ measurement that drops dead nets is. Large n: V(n) = 5/n + O(1/n^2), Hanin & Nic
 
 import numpy as np
 
+from .imports import imported
+
 # -s_1 of W W^T (Pennington et al. 2017): its normalised variance, Marchenko-Pastur at ratio 1
 WEIGHT_SPREAD = {"normal": 1.0, "orthogonal": 0.0}
 
@@ -72,15 +74,14 @@ def _widths(hidden):
 def relu_layer_log_variance(n):
     """V(n) = Var[log chi^2_K], K ~ Binomial(n, 1/2) given K >= 1: the variance one He ReLU
     layer of width n adds to log |x|^2 (exact; 5/n for large n)."""
-    from scipy.special import digamma, polygamma  # SciPy on first use (see theory._brentq)
-    from scipy.stats import binom
-
+    special = imported("scipy.special")  # SciPy on first use (imports.py)
+    binom = imported("scipy.stats").binom
     (n,) = _widths([n])
     k = np.arange(1, n + 1)
     p = binom.pmf(k, n, 0.5)
     p /= p.sum()
-    mean = digamma(k / 2)
-    return float(p @ polygamma(1, k / 2) + p @ (mean - p @ mean) ** 2)
+    mean = special.digamma(k / 2)
+    return float(p @ special.polygamma(1, k / 2) + p @ (mean - p @ mean) ** 2)
 
 
 def relu_log_norm_variance(hidden):

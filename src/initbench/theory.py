@@ -21,6 +21,7 @@ from numpy.polynomial.legendre import leggauss
 
 from . import spectra
 from .engine.activations import Activation, get_activation
+from .imports import imported
 from .tables import PREDICTED, THEORY_KEYS
 
 
@@ -66,11 +67,9 @@ MAX_CRITICAL_SIGMA_W2 = 100.0  # above this a critical point is deep in saturati
 
 
 def _brentq(f, a, b, xtol):
-    """SciPy's brentq, imported on first use: planning a study imports this module (the
-    critical inits), and SciPy would add 0.6 s to every pipeline start and job."""
-    from scipy.optimize import brentq
-
-    return brentq(f, a, b, xtol=xtol)
+    """SciPy's brentq, imported on first use (imports.py): planning a study imports this
+    module (the critical inits), and SciPy would add 0.6 s to every pipeline start."""
+    return imported("scipy.optimize").brentq(f, a, b, xtol=xtol)
 
 
 def _resolve(activation, alpha):
