@@ -229,3 +229,18 @@ def test_the_overview_holds_its_best_cell_per_dataset_to_a_tuned_mlp():
     assert rows["digits"][4]["v"] == pytest.approx(100 * (0.9 - MLP_REFERENCES["digits"].accuracy))
     assert rows["mnist1d"][2]["v"] == 0.55  # the wider cell is not held to a width-32 MLP
     assert "Greydanus" in rows["mnist1d"][5]["text"]
+
+
+def test_the_page_imports_nothing_that_draws_or_computes():
+    """The page is the pipeline's last job, run as a thread of Snakemake's process: its
+    module must not pull in matplotlib, seaborn, SciPy, Numba or the claims (2 s of imports
+    for 0.07 s of work, when it did). A fresh process imports it and lists what came along."""
+    import subprocess
+    import sys
+
+    code = ("import sys, initbench.report.page; print(sorted(m for m in ('matplotlib', "
+            "'seaborn', 'scipy', 'numba', 'initbench.findings', 'initbench.report.build') "
+            "if m in sys.modules))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -64,9 +64,9 @@ def dataset_job(generator, params, seed, output, log_path):
 def compile_part_job(part, dtype, output, log_path):
     """Compile one part of the built-in kernels' loop for ``dtype`` into Numba's cache
     (engine/compile_parts.py), in a process of its own so that the parts compile side by
-    side; that process imports the engine only, not this module (0.3 s less). With the part
-    already in the cache, nothing (a process would only load it, and the warm-up loads
-    what it needs)."""
+    side; that process imports the engine only, not this module (the two side by side:
+    about 1 s less). With the part already in the cache, nothing (a process would only load
+    it, and the warm-up loads what it needs)."""
     from .engine.compile_parts import compile_part, is_cached
 
     with job_log(log_path) as log:
