@@ -267,7 +267,7 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh._cache = NullCache()
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
-    assert len(kernels) == 8 and compile_parts.PARTS == ("forward", "backward")
+    assert len(kernels) == 15 and compile_parts.PARTS == ("forward", "backward")
     # compiled, a part is found in the cache (its job then starts no process); one never
     # compiled (float16) is not
     assert all(compile_parts.is_cached(part, dtype) for part in compile_parts.PARTS)

@@ -5,8 +5,10 @@ each into its own library in the on-disk cache. The loop's two largest subtrees 
 forward pass with its evaluation, and the backward pass with the per-layer metrics and
 the optimizer steps) do not call each other, so two processes can compile them at once
 into the shared cache; the loop's own compile then loads them from there (float64, cold,
-quiet: forward 7.4 s and backward 6.8 s side by side, then the loop 8.0 s, where one
-process took 23 s; docs/performance.md). ``KernelCache`` makes the concurrent writes safe.
+quiet, CPU: forward 7.9-8.2 s and backward 7.6-8.3 s side by side, then the loop 6.5-7.8 s,
+where one process took 23 s; docs/performance.md). The backward part also compiles the
+loop's small helpers, which the loop's own compile would do first (about 1 s less there).
+``KernelCache`` makes the concurrent writes safe.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
@@ -45,6 +47,14 @@ def part_signatures(part, dtype):
             (metrics.block_statistics, (F, F, F, i, i, i, i, i, b, R)),
             (optimizers.update_state, (F, F, F, R, f, f, f)),
             (optimizers.apply_update, (F, F, F, F, f, f, f, R, f, f)),
+            # the loop's small helpers, which its own compile would otherwise do first
+            (optimizers.scheduled_lr, (R, i, i)),
+            (optimizers.bias_corrections, (R, i)),
+            (optimizers.decays_gradient, (R,)),
+            (optimizers.add_weight_decay, (F, F, f)),
+            (loop.stream_buffers, (F, R, N, i, b)),
+            (loop.layer_slices, (N, N, i)),
+            (metrics.phi_input, (F, F2, i, b, i, i)),
         ]  # fmt: skip
     raise ValueError(f"unknown compile part {part!r}: expected forward or backward")
 
