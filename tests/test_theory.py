@@ -240,6 +240,15 @@ def test_the_pair_rule_slope_is_q_times_its_derivative_moment(name):
         assert (ahead - behind) / (2 * h) == pytest.approx(slope, rel=1e-6)
 
 
+def test_c_star_that_newton_cannot_settle_is_an_error_not_a_number(monkeypatch):
+    """Where Newton's method runs out of steps (here: allowed one), c* is an error naming
+    the setting, never the last iterate passed off as the fixed point."""
+    monkeypatch.setattr(theory, "MAX_NEWTON_STEPS", 1)
+    act = get_activation("tanh")
+    with pytest.raises(ArithmeticError, match="tanh.*sigma_w2=2.5.*did not settle"):
+        theory._correlation.__wrapped__(act, act.alpha, 2.5, 0.05)
+
+
 def test_odd_activation_without_bias_decorrelates_fully():
     # tanh is odd: at sb2 = 0 the map fixes c = 0, where E[phi'(u1) phi'(u2)] factorises.
     q = theory.fixed_point_q("tanh", 2.0, 0.0)

@@ -60,9 +60,12 @@ Q_MIN = 1e-200  # q* below this is reported as 0: the signal collapses to the bi
 Q_MAX = 1e10  # q* above this is reported as inf: the variance map diverges (relu with sw2 > 2)
 Q_DEGENERATE = 1e-6  # a critical q* below this is the bias-free collapse, not a usable point
 MAX_NEWTON_STEPS = 100  # c*: Newton from 0 takes 5-9 where brentq took 12-25 evaluations
-# A Newton step this small leaves rounding: c* moves the rule's sector edges, so the map is
-# smooth to ~1e-16 only, and the last steps of 1e-14 can cycle between two neighbours.
+# c* is found when a Newton step is this small, or when the map minus c is within its
+# rounding (MAP_ROUNDING): c* moves the rule's sector edges, so the map is smooth to ~1e-16
+# only, and where its slope at c* is small (sigmoid near its critical line: 1e-4) the last
+# steps can cycle between two neighbours 3e-12 apart, each a fixed point to the last digit.
 NEWTON_TOLERANCE = 1e-12
+MAP_ROUNDING = 1e-15
 MAX_CRITICAL_SIGMA_W2 = 100.0  # above this a critical point is deep in saturation (sigmoid: 103)
 
 
@@ -245,7 +248,7 @@ def _correlation(act, alpha, sw2, sb2):
     # twice the evaluations, each a 2-d quadrature).
     c = 0.0
     gap, slope, chi_c = excess(c)
-    if gap <= 1e-15:  # odd phi at sb2 = 0: c = 0 is the fixed point
+    if gap <= MAP_ROUNDING:  # odd phi at sb2 = 0: c = 0 is the fixed point
         return 0.0, chi_c
     for _ in range(MAX_NEWTON_STEPS):
         if not slope < 0:  # beyond the map's minimum: c* is within rounding of 1
@@ -255,9 +258,13 @@ def _correlation(act, alpha, sw2, sb2):
         if c >= 1.0 - 1e-12:  # chi1 barely above 1: c* indistinguishable from 1
             return 1.0, chi
         gap, slope, chi_c = excess(c)
-        if abs(step) <= NEWTON_TOLERANCE:
-            break
-    return c, chi_c
+        if abs(step) <= NEWTON_TOLERANCE or abs(gap) <= MAP_ROUNDING:
+            return c, chi_c
+    raise ArithmeticError(
+        f"c* of {act.name!r} at sigma_w2={sw2:g}, sigma_b2={sb2:g}: Newton's method did not "
+        f"settle in {MAX_NEWTON_STEPS} steps (its slope is E[phi'(u1) phi'(u2)]: is the "
+        "activation's derivative that of phi?)"
+    )
 
 
 def critical_sigma_w2(activation, sigma_b2=0.0, *, alpha=None):
