@@ -373,7 +373,7 @@ def test_imported_lets_one_thread_import_at_a_time(tmp_path, monkeypatch):
 
     from initbench.imports import imported
 
-    (tmp_path / "slow_module_for_the_test.py").write_text(
+    slow = (
         "import time, builtins\n"
         "builtins._slow_inside = getattr(builtins, '_slow_inside', 0) + 1\n"
         "builtins._slow_most = max(getattr(builtins, '_slow_most', 0), builtins._slow_inside)\n"
@@ -383,7 +383,7 @@ def test_imported_lets_one_thread_import_at_a_time(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     names = [f"slow_module_for_the_test_{i}" for i in range(4)]
     for name in names:  # four modules, so that Python's per-module lock cannot serialise them
-        (tmp_path / f"{name}.py").write_text((tmp_path / "slow_module_for_the_test.py").read_text())
+        (tmp_path / f"{name}.py").write_text(slow)
     import builtins
 
     threads = [threading.Thread(target=imported, args=(name,)) for name in names]

@@ -55,4 +55,5 @@ def read_verdicts(path):
 
 
 def read_findings(path):
+    """The findings file as ``Finding`` records, in report order."""
     return [Finding(**item) for item in read_verdicts(path)]

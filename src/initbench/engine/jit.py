@@ -14,6 +14,7 @@ from numba import typeof, types
 from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
 
+from ..imports import imported
 from .hyper import BAKED
 
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
@@ -163,9 +164,8 @@ def limit_blas(threads):
     Numba's ``np.dot`` calls SciPy's bundled BLAS, which loads on the first kernel call; a
     limit set before it is loaded never reaches it (its gemm then runs every core's threads
     per call, and two training threads at width 128 or more ran 2.5x slower than one).
-    It is loaded here first, so the limit holds however the first call happens.
+    It is loaded here first, so the limit holds however the first call happens; through
+    ``imports.imported``, as two training threads may make the first call at once.
     """
-    import scipy.linalg.cython_blas  # noqa: F401  (loads the library the kernels call)
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads)
+    imported("scipy.linalg.cython_blas")  # loads the library the kernels call
+    return imported("threadpoolctl").threadpool_limits(limits=threads)
