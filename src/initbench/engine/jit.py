@@ -123,19 +123,20 @@ def kernel(fn=None, **options):
     return compile_lazily if fn is None else compile_lazily(fn)
 
 
-def call_specialised(dispatcher, selector, *args):
-    """Call ``dispatcher(selector, *args)``: a str selector is typed as a string literal.
+def call_specialised(dispatcher, selector, *args, literal=False):
+    """Call ``dispatcher(selector, *args)``: a str selector is typed as a string literal,
+    an int selector too with ``literal`` (a compile for that built-in alone).
 
     The compiled entry point is looked up by the arguments' dtypes, dimensions and memory
     flags, which costs microseconds; Numba's own type resolution (``typeof`` of every
     argument) cost 10 us an argument, more than a small theory evaluation itself. The
     first call of a signature compiles (or loads from cache) as usual.
     """
-    key = (dispatcher, selector if isinstance(selector, str) else type(selector),
-           *map(_type_key, args))  # fmt: skip
+    literal = literal or isinstance(selector, str)
+    key = (dispatcher, selector if literal else type(selector), *map(_type_key, args))
     entry_point = _ENTRY_POINTS.get(key)
     if entry_point is None:
-        selector_type = types.literal(selector) if isinstance(selector, str) else typeof(selector)
+        selector_type = types.literal(selector) if literal else typeof(selector)
         signature = (selector_type, *(typeof(arg) for arg in args))
         if signature not in dispatcher.overloads:
             dispatcher.compile(signature)
