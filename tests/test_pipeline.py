@@ -138,6 +138,27 @@ def test_diverged_runs_are_recorded_without_warnings(finished):
         assert "Warning" not in text and "warnings.warn" not in text, (log, text[-2000:])
 
 
+def job_priorities(output):
+    """[(rule, priority)] of the jobs a dry run lists."""
+    jobs = re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M)
+    return [(m[1], int(re.search(r"priority: (\d+)", m[2])[1])) for m in jobs
+            if "priority:" in m[2]]  # fmt: skip
+
+
+def test_the_compile_goes_before_the_datasets(tmp_path):
+    """On 2 cores, cold, the compile chain (parts, then the loop's warm-up: 16 s) is the
+    path to the first training job and a dataset takes 0.5 s: the compile jobs rank above
+    the datasets, so a dataset takes the other core rather than delaying the warm-up."""
+    workdir = copy_workflow(tmp_path)
+    dry = quick(workdir, "-n")
+    assert dry.returncode == 0, dry.output[-2000:]
+    ranks = job_priorities(dry.output)
+    compile_ranks = [p for rule, p in ranks if rule in ("compile_part", "warmup")]
+    dataset_ranks = [p for rule, p in ranks if rule == "dataset"]
+    assert compile_ranks and dataset_ranks, dry.output[-2000:]
+    assert min(compile_ranks) > max(dataset_ranks)
+
+
 def test_rerun_with_nothing_changed_does_nothing(finished):
     proc = quick(finished, "-n")
     assert proc.returncode == 0
