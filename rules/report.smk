@@ -17,13 +17,8 @@ rule report_sections:
     log:
         "logs/report_sections.log",
     run:
-        jobs.in_own_process(
-            jobs.report_sections_job,
-            config,
-            LAYOUT.results,
-            output.figures,
-            output.sections,
-            log[0],
+        jobs.report_sections_job(
+            config, LAYOUT.results, output.figures, output.sections, log[0]
         )
 
 

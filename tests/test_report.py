@@ -231,16 +231,46 @@ def test_the_overview_holds_its_best_cell_per_dataset_to_a_tuned_mlp():
     assert "Greydanus" in rows["mnist1d"][5]["text"]
 
 
-def test_the_page_imports_nothing_that_draws_or_computes():
-    """The page is the pipeline's last job, run as a thread of Snakemake's process: its
-    module must not pull in matplotlib, seaborn, SciPy, Numba or the claims (2 s of imports
-    for 0.07 s of work, when it did). A fresh process imports it and lists what came along."""
+def imported_along(module, watched):
+    """Which of ``watched`` a fresh process has loaded once it imported ``module``."""
     import subprocess
     import sys
 
-    code = ("import sys, initbench.report.page; print(sorted(m for m in ('matplotlib', "
-            "'seaborn', 'scipy', 'numba', 'initbench.findings', 'initbench.report.build') "
-            "if m in sys.modules))")  # fmt: skip
+    code = f"import sys, {module}; print(sorted(m for m in {watched!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    return done.stdout.strip()
+
+
+def test_the_page_imports_nothing_that_draws_or_computes():
+    """The page is the pipeline's last job, run as a thread of Snakemake's process: its
+    module must not pull in matplotlib, seaborn, SciPy, Numba or the claims (2 s of imports
+    for 0.07 s of work, when it did)."""
+    watched = ("matplotlib", "seaborn", "scipy", "numba", "initbench.findings",
+               "initbench.report.build")  # fmt: skip
+    assert imported_along("initbench.report.page", watched) == "[]"
+
+
+def test_the_sections_process_imports_the_report_alone():
+    """The report's sections are drawn in a process of their own, beside the findings and
+    on the quick study's longest path: it imports matplotlib and pandas, not seaborn
+    (SciPy's stats with it, 0.6 s), the plan or Numba (the pipeline's jobs, 0.2 s more)."""
+    watched = ("seaborn", "scipy", "numba", "initbench.jobs", "initbench.plan",
+               "initbench.findings")  # fmt: skip
+    assert imported_along("initbench.report.build", watched) == "[]"
+
+
+def test_the_figure_style_is_seaborns():
+    """plotting's style is seaborn's whitegrid at the paper context (font_scale 1.25),
+    written out so that the sections need not import seaborn; here it is checked against
+    seaborn's own values, but for image.cmap (a colormap seaborn registers on import)."""
+    import seaborn as sns
+
+    from initbench.plotting import SEABORN_WHITEGRID_PAPER
+
+    seaborns = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.25)}
+    assert seaborns.pop("image.cmap") == "rocket"
+    assert SEABORN_WHITEGRID_PAPER.keys() == seaborns.keys()
+    for key, value in seaborns.items():
+        expected = pytest.approx(value, rel=1e-12) if type(value) is float else value
+        assert SEABORN_WHITEGRID_PAPER[key] == expected, key

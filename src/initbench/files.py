@@ -2,6 +2,7 @@
 so an interrupted run never leaves an output that looks complete."""
 
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,3 +24,16 @@ def atomic_path(path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def job_log(path):
+    """A line-buffered log file for one job; every line is time-stamped."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle:
+        start = time.perf_counter()
+
+        def log(message):
+            handle.write(f"[{time.perf_counter() - start:8.2f} s] {message}\n")
+
+        yield log

@@ -10,14 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .datasets import load_dataset, read_dataset, write_dataset
-from .files import atomic_path
+from .files import atomic_path, job_log
 from .layout import TABLE_KINDS, Layout
 from .outcomes import with_mean_field_params
 from .plan import plan
@@ -25,19 +24,6 @@ from .provenance import config_hash
 from .tables import THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
 from .trainer import train_cells_together, train_seeds
-
-
-@contextmanager
-def job_log(path):
-    """A line-buffered log file for one job; every line is time-stamped."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", buffering=1) as handle:
-        start = time.perf_counter()
-
-        def log(message):
-            handle.write(f"[{time.perf_counter() - start:8.2f} s] {message}\n")
-
-        yield log
 
 
 def set_threads(threads):
@@ -279,11 +265,11 @@ def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
 
 
 def report_sections_job(config, results_dir, figure_dir, sections_json, log_path):
-    """Draw the report's sections (figures and tables) from the aggregated tables."""
-    from .report.build import build_sections
+    """Draw the report's sections (figures and tables) from the aggregated tables, in a
+    process of its own that imports the report alone (report.build.sections_job)."""
+    from .report.build import sections_job
 
-    with job_log(log_path) as log:
-        build_sections(results_dir, config, figure_dir, sections_json, log=log)
+    in_own_process(sections_job, config, results_dir, figure_dir, sections_json, log_path)
 
 
 def report_job(sections_json, findings_json, out_html, log_path):

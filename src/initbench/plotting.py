@@ -12,7 +12,6 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -27,16 +26,41 @@ from matplotlib.ticker import (
 from PIL import Image
 
 DPI = 100
+# seaborn's "whitegrid" style with its "paper" context at font_scale 1.25, written out:
+# the report's sections draw with matplotlib alone, and importing seaborn (SciPy's stats
+# with it) cost their process 0.6 s. tests/test_report.py checks them against seaborn's.
+# Its image.cmap ("rocket") is left out: that colormap exists only once seaborn is imported.
+SEABORN_WHITEGRID_PAPER = {
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out",
+    "ytick.direction": "out", "xtick.color": ".15", "ytick.color": ".15",
+    "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans",
+                        "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "axes.grid": True, "axes.facecolor": "white",
+    "axes.edgecolor": ".8", "grid.color": ".8", "axes.spines.left": True,
+    "axes.spines.bottom": True, "axes.spines.right": True, "axes.spines.top": True,
+    "xtick.bottom": False, "ytick.left": False, "axes.linewidth": 1.0,
+    "grid.linewidth": 0.8, "lines.linewidth": 1.2,
+    "lines.markersize": 4.8, "patch.linewidth": 0.8,
+    "xtick.major.width": 1.0, "ytick.major.width": 1.0,
+    "xtick.minor.width": 0.8, "ytick.minor.width": 0.8,
+    "xtick.major.size": 4.8, "ytick.major.size": 4.8,
+    "xtick.minor.size": 3.2, "ytick.minor.size": 3.2,
+    "font.size": 12.0, "axes.labelsize": 12.0, "axes.titlesize": 12.0,
+    "xtick.labelsize": 11.0, "ytick.labelsize": 11.0,
+    "legend.fontsize": 11.0, "legend.title_fontsize": 12.0,
+}  # fmt: skip
 STYLE = {
-    **sns.axes_style("whitegrid"),
-    **sns.plotting_context("paper", font_scale=1.25),
+    **SEABORN_WHITEGRID_PAPER,
     "axes.titleweight": "bold",
     "legend.frameon": False,
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "font.family": ["DejaVu Sans"],
 }
-_TAB20 = sns.color_palette("tab20", 20)
+_TAB20 = mpl.colormaps["tab20"].colors
 BASE_COLOURS = _TAB20[0::2] + _TAB20[1::2]  # ten strong colours first, then their light twins
 
 
@@ -162,13 +186,20 @@ def heatmap(ax, grid, cmap, norm, fmt, fontsize=9.5, x_edges=None, y_edges=None)
         spine.set_visible(False)
     for i, j in zip(*np.nonzero(np.isfinite(values))):
         v = values[i, j]
-        dark = sns.utils.relative_luminance(cmap(norm(v))) < 0.408
+        dark = relative_luminance(cmap(norm(v))) < 0.408
         x = x_mid[j] if categorical else grid.columns[j]
         y = y_mid[i] if categorical else grid.index[i]
         text = ax.text(x, y, format(v, fmt), ha="center", va="center", fontsize=fontsize,
                        color="white" if dark else "0.15")  # fmt: skip
         text.set_in_layout(False)
     return mesh
+
+
+def relative_luminance(rgba):
+    """W3C's relative luminance of an RGB(A) colour: below 0.408, white text reads better
+    on it than dark text."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def cell_edges(values, log=False):
@@ -306,7 +337,7 @@ def heatmap_grid(
             y, x = pos_v[row["variant"]], pos_d[row["depth"]]
             if row["stalled"]:
                 v = shown.iat[y, x]
-                dark = not pd.isna(v) and sns.utils.relative_luminance(colours(norm(v))) < 0.408
+                dark = not pd.isna(v) and relative_luminance(colours(norm(v))) < 0.408
                 ax.add_patch(
                     Rectangle(
                         (x, y),

@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib as mpl
 
 from .. import plotting
-from ..files import atomic_path
+from ..files import atomic_path, job_log
 from ..layout import Layout
 from ..results import load_results
 from .base import Report
@@ -62,6 +62,14 @@ def build_report(results_dir, findings_json, out_html, config, log=print):
         figure_dir = Layout(report=Path(out_html).parent).page_figures
         build_sections(results_dir, config, figure_dir, sections_json, log=log)
         return render_page(sections_json, findings_json, out_html, log=log)
+
+
+def sections_job(config, results_dir, figure_dir, sections_json, log_path):
+    """``build_sections`` with its job log: what the report_sections job runs in a process
+    of its own, which imports this module, matplotlib and pandas but not the pipeline's
+    jobs (the plan, Numba) nor seaborn."""
+    with job_log(log_path) as log:
+        build_sections(results_dir, config, figure_dir, sections_json, log=log)
 
 
 def build_sections(results_dir, config, figure_dir, sections_json, log=print):

@@ -179,7 +179,7 @@ def dead_units(r, section):
     ]
     facets = [(t, f) for t, f in facets if len(f)]
     ncols = len(acts) if len(acts) > 1 else min(3, len(facets))
-    fig = r.heatmaps(facets, "dead", "dead fraction", ncols=ncols, cmap="rocket_r", marks=False)
+    fig = r.heatmaps(facets, "dead", "dead fraction", ncols=ncols, cmap="magma_r", marks=False)
     fig.suptitle("Dead units at the last step", fontweight="bold")
     parts = []
     for act in acts:

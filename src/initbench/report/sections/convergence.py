@@ -1,7 +1,6 @@
 """Convergence: loss and accuracy curves (median and IQR) and steps to target."""
 
 import pandas as pd
-import seaborn as sns
 from matplotlib.lines import Line2D
 
 from ... import plotting
@@ -137,8 +136,8 @@ def line_palette(r, cells, varying, lines):
             colours = {line: r.palette[keys.at[line, "variant"]] for line in lines}
             styles = {line: dash[keys.at[line, others[0]]] if others else "-" for line in lines}
             return colours, styles
-    colours = sns.color_palette("tab10" if len(lines) <= 10 else "husl", len(lines))
-    return dict(zip(lines, colours)), dict.fromkeys(lines, "-")
+    # tab10, then its light twins (at most MAX_LINES <= 20 lines)
+    return dict(zip(lines, plotting.BASE_COLOURS)), dict.fromkeys(lines, "-")
 
 
 def convergence_caption(r, name, cells, varying, regression):

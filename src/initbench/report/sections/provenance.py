@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import seaborn as sns
 import yaml
 from matplotlib.ticker import MaxNLocator
 
@@ -81,12 +80,12 @@ def cost(r, section):
     fig, axes = r.figure(2, 1, 11.5, 3.8)
     s = cost["s"].clip(lower=1e-3)
     bins = np.geomspace(s.min(), max(s.max(), s.min() * 1.01), 30)
-    sns.histplot(x=s, bins=bins, ax=axes[0][0], color=BASE_COLOURS[0])
+    axes[0][0].hist(s, bins=bins, color=BASE_COLOURS[0], alpha=0.75)
     plotting.log_axis(axes[0][0], s, axis="x")
     axes[0][0].set_xlabel("job wall time s (log)")
     axes[0][0].set_title("Time per training job")
     busy = cost["thread_cpu_s"] / s
-    sns.histplot(x=busy, bins=30, ax=axes[0][1], color=BASE_COLOURS[1])
+    axes[0][1].hist(busy, bins=30, color=BASE_COLOURS[1], alpha=0.75)
     axes[0][1].set_xlabel("thread CPU time / wall time")
     axes[0][1].set_title("Share of each job's wall time on a core")
     for ax in axes[0]:
