@@ -1,6 +1,6 @@
 # Every published claim judged on the study tables: verdicts in findings.json (and a copy
 # per tier, so the report can set the default and paper tiers side by side), one figure each.
-# In a process of its own, so that it runs beside report_sections (see jobs.in_own_process).
+# In a process of its own, so that it runs beside report_sections (jobs.findings_job).
 rule findings:
     input:
         rules.aggregate.output,
@@ -13,11 +13,6 @@ rule findings:
     log:
         "logs/findings.log",
     run:
-        jobs.in_own_process(
-            jobs.findings_job,
-            config,
-            LAYOUT.results,
-            [output.json, output.tier],
-            output.figures,
-            log[0],
+        jobs.findings_job(
+            config, LAYOUT.results, [output.json, output.tier], output.figures, log[0]
         )

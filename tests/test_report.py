@@ -260,6 +260,13 @@ def test_the_sections_process_imports_the_report_alone():
     assert imported_along("initbench.report.build", watched) == "[]"
 
 
+def test_the_findings_process_imports_the_claims_alone():
+    """The findings are judged in a process of their own, beside the sections: it imports
+    the claims (seaborn, SciPy), not the pipeline's jobs, the plan or Numba."""
+    watched = ("numba", "initbench.jobs", "initbench.plan", "initbench.report.build")
+    assert imported_along("initbench.findings.base", watched) == "[]"
+
+
 def test_the_figure_style_is_seaborns():
     """plotting's style is seaborn's whitegrid at the paper context (font_scale 1.25),
     written out so that the sections need not import seaborn; here it is checked against

@@ -248,20 +248,11 @@ def theory_job(config, output, log_path):
 
 
 def findings_job(config, results_dir, out_jsons, figure_dir, log_path):
-    """Evaluate every published claim on the aggregated tables: the verdicts into each of
-    ``out_jsons`` and one figure per claim. A claim whose code raises fails this job,
-    naming the claim."""
-    from .findings import evaluate_findings, write_findings
-    from .results import load_results
+    """Evaluate every published claim on the aggregated tables, in a process of its own
+    that imports the claims alone (findings.base.evaluate_job), beside report_sections."""
+    from .findings.base import evaluate_job
 
-    Path(figure_dir).mkdir(parents=True, exist_ok=True)
-    with job_log(log_path) as log:
-        findings = evaluate_findings(load_results(results_dir).tables, config, figure_dir,
-                                     log=log, data_dir=Layout(results_dir).data_dir)  # fmt: skip
-        for path in out_jsons:
-            with atomic_path(path) as tmp:
-                write_findings(findings, tmp)
-        log(f"{len(findings)} findings written to {', '.join(map(str, out_jsons))}")
+    in_own_process(evaluate_job, config, results_dir, out_jsons, figure_dir, log_path)
 
 
 def report_sections_job(config, results_dir, figure_dir, sections_json, log_path):

@@ -52,7 +52,8 @@ import numpy as np
 
 from .. import plotting
 from ..effects import FAILS, HOLDS, UNDECIDED, decide, missing_text, what_would_decide
-from ..layout import dataset_file
+from ..files import atomic_path, job_log
+from ..layout import Layout, dataset_file
 from ..outcomes import StudyTables
 from ..verdicts import (
     INCONCLUSIVE,
@@ -60,6 +61,7 @@ from ..verdicts import (
     REPRODUCED,
     VERDICTS,
     Finding,
+    write_findings,
 )
 
 VERDICT_OF = {HOLDS: REPRODUCED, FAILS: NOT_REPRODUCED, UNDECIDED: INCONCLUSIVE}
@@ -279,3 +281,20 @@ def evaluate_findings(tables, config, figure_dir, log=None, data_dir=None):
             log(f"{claim.key}: {finding.verdict}")
         findings.append(finding)
     return findings
+
+
+def evaluate_job(config, results_dir, out_jsons, figure_dir, log_path):
+    """Every claim evaluated on the aggregated tables: the verdicts into each of
+    ``out_jsons``, one figure per claim into ``figure_dir``. What the findings job runs in
+    a process of its own, which imports the claims but not the pipeline's jobs (the plan,
+    Numba). A claim whose code raises fails the job, naming the claim."""
+    from ..results import load_results
+
+    Path(figure_dir).mkdir(parents=True, exist_ok=True)
+    with job_log(log_path) as log:
+        findings = evaluate_findings(load_results(results_dir).tables, config, figure_dir,
+                                     log=log, data_dir=Layout(results_dir).data_dir)  # fmt: skip
+        for path in out_jsons:
+            with atomic_path(path) as tmp:
+                write_findings(findings, tmp)
+        log(f"{len(findings)} findings written to {', '.join(map(str, out_jsons))}")
