@@ -7,6 +7,7 @@ thread-safe.
 
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib as mpl
@@ -60,8 +61,23 @@ STYLE = {
     "savefig.dpi": DPI,
     "font.family": ["DejaVu Sans"],
 }
+# seaborn's bootstrap intervals and strip-plot jitter are random draws: seeded, a figure is
+# the same in every run (figure_seed for the jitter, which uses NumPy's global RNG)
+SEED = 0
 _TAB20 = mpl.colormaps["tab20"].colors
 BASE_COLOURS = _TAB20[0::2] + _TAB20[1::2]  # ten strong colours first, then their light twins
+
+
+@contextmanager
+def figure_seed(seed=SEED):
+    """NumPy's global RNG seeded for one figure, and restored after: seaborn's stripplot
+    draws its jitter from it, so that a figure is the same in every run."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def figure(ncols, nrows, width, height, **subplots):

@@ -252,7 +252,7 @@ class Results(StudyTables):
         are off (figure_dir None: verdicts only)."""
         if self.figure_dir is None:
             return None
-        with mpl.rc_context(plotting.STYLE):
+        with mpl.rc_context(plotting.STYLE), plotting.figure_seed():
             fig, axes = plotting.figure(
                 figure.ncols, figure.nrows, *figure.size, sharey=figure.sharey
             )

@@ -26,6 +26,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import VANISHED_DECADES, first_layer_decades
+from ..plotting import SEED
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -109,6 +110,7 @@ def plot(per_run, fig, axes):
         ax=axes[0],
         errorbar=("ci", 95),
         dodge=0.2,
+        seed=SEED,
     )
     axes[0].set_ylabel("share of nets born dead")
     alive = per_run[np.isfinite(per_run["decades"])]

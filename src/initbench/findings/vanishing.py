@@ -27,6 +27,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import VANISHED_DECADES, first_layer_decades
+from ..plotting import SEED
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -134,6 +135,7 @@ def plot(shown, fig, axes):
             hue_order=list(ACTIVATIONS),
             marker="o",
             errorbar=("ci", 95),
+            seed=SEED,
         )
         ax.axhline(VANISHED_DECADES, color="grey", ls=":", lw=1)
         ax.set_title(arm)
