@@ -55,6 +55,7 @@ from ..effects import FAILS, HOLDS, UNDECIDED, decide, missing_text, what_would_
 from ..files import atomic_path, job_log
 from ..layout import Layout, dataset_file
 from ..outcomes import StudyTables
+from ..results import load_results
 from ..verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -288,8 +289,6 @@ def evaluate_job(config, results_dir, out_jsons, figure_dir, log_path):
     ``out_jsons``, one figure per claim into ``figure_dir``. What the findings job runs in
     a process of its own, which imports the claims but not the pipeline's jobs (the plan,
     Numba). A claim whose code raises fails the job, naming the claim."""
-    from ..results import load_results
-
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     with job_log(log_path) as log:
         findings = evaluate_findings(load_results(results_dir).tables, config, figure_dir,
