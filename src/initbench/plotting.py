@@ -68,6 +68,7 @@ STYLE = {
 # seaborn's bootstrap intervals and strip-plot jitter are random draws: seeded, a figure is
 # the same in every run (figure_seed for the jitter, which uses NumPy's global RNG)
 SEED = 0
+CI95 = {"errorbar": ("ci", 95), "seed": SEED}  # seaborn's 95% bootstrap interval, seeded
 _TAB20 = mpl.colormaps["tab20"].colors
 BASE_COLOURS = _TAB20[0::2] + _TAB20[1::2]  # ten strong colours first, then their light twins
 

@@ -31,7 +31,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import accuracy_counting_divergence, first_layer_decades
-from ..plotting import SEED
+from ..plotting import CI95
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -149,14 +149,5 @@ def plot(at_init, trained, fig, axes):
     sns.stripplot(shown, x="init", y="decades", hue="activation", dodge=True, ax=axes[0])
     axes[0].axhline(EXPLODED, color="grey", ls=":", lw=1)
     axes[0].set_ylabel("log10 ||dL/dz_1|| / ||dL/dz_L|| at init")
-    sns.pointplot(
-        trained,
-        x="lr",
-        y="accuracy",
-        hue="init",
-        ax=axes[1],
-        dodge=0.2,
-        errorbar=("ci", 95),
-        seed=SEED,
-    )
+    sns.pointplot(trained, x="lr", y="accuracy", hue="init", ax=axes[1], dodge=0.2, **CI95)
     axes[1].set_ylabel("final train accuracy (sigmoid)")

@@ -34,7 +34,7 @@ import seaborn as sns
 
 from ..effects import Effect, paired
 from ..outcomes import TARGET_FRACTION, first_step_reaching, median_curve, param
-from ..plotting import SEED, grid_axis, step_axis
+from ..plotting import CI95, grid_axis, step_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -274,9 +274,7 @@ def plot(spec, train_curves, target, depth, fig, axes):
         ax.set_xlabel("depth (weight layers)")
     axes[1].legend(fontsize=7)
     if train_curves is not None:
-        sns.lineplot(
-            train_curves, x="step", y="train_accuracy", hue="weights", ax=axes[2], seed=SEED
-        )
+        sns.lineplot(train_curves, x="step", y="train_accuracy", hue="weights", ax=axes[2], **CI95)
         axes[2].axhline(target, color="grey", ls=":", lw=1)
         axes[2].set_title(f"tanh, depth {depth}, best lr", fontsize=9)
         step_axis(axes[2])

@@ -26,7 +26,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import VANISHED_DECADES, first_layer_decades
-from ..plotting import SEED
+from ..plotting import CI95
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -103,14 +103,7 @@ def check_leaky_relu(results):
 
 def plot(per_run, fig, axes):
     sns.pointplot(
-        per_run,
-        x="depth",
-        y="born_dead",
-        hue="activation",
-        ax=axes[0],
-        errorbar=("ci", 95),
-        dodge=0.2,
-        seed=SEED,
+        per_run, x="depth", y="born_dead", hue="activation", ax=axes[0], dodge=0.2, **CI95
     )
     axes[0].set_ylabel("share of nets born dead")
     alive = per_run[np.isfinite(per_run["decades"])]

@@ -35,7 +35,7 @@ import seaborn as sns
 
 from ..effects import Effect, paired
 from ..outcomes import STALL_MARGIN, made_no_progress
-from ..plotting import SEED, legend_outside
+from ..plotting import CI95, legend_outside
 from ..text import gnum, listed
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -174,15 +174,7 @@ def check_lsuv(results):
 
 def plot(shown, fig, axes):
     """Final test accuracy per net and init."""
-    sns.barplot(
-        shown,
-        x="net",
-        y="final_test_accuracy",
-        hue="arm",
-        ax=axes[0],
-        errorbar=("ci", 95),
-        seed=SEED,
-    )
+    sns.barplot(shown, x="net", y="final_test_accuracy", hue="arm", ax=axes[0], **CI95)
     axes[0].set_ylabel("final test accuracy (mean, 95% CI)")
     axes[0].set_xlabel("")
     legend_outside(fig, axes)

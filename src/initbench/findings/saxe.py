@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..effects import Effect
 from ..outcomes import median_curve
-from ..plotting import SEED, step_axis
+from ..plotting import CI95, step_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -199,7 +199,7 @@ def plot(curves, table, floor, fig, axes):
         style="depth",
         palette=palette,
         ax=axes[2],
-        seed=SEED,
+        **CI95,
     )
     axes[2].axhline(1 - LEARNED, color="grey", ls=":", lw=1)
     axes[2].set_yscale("log")

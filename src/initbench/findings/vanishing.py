@@ -27,7 +27,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import VANISHED_DECADES, first_layer_decades
-from ..plotting import SEED
+from ..plotting import CI95
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -134,8 +134,7 @@ def plot(shown, fig, axes):
             ax=ax,
             hue_order=list(ACTIVATIONS),
             marker="o",
-            errorbar=("ci", 95),
-            seed=SEED,
+            **CI95,
         )
         ax.axhline(VANISHED_DECADES, color="grey", ls=":", lw=1)
         ax.set_title(arm)
