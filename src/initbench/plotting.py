@@ -66,7 +66,9 @@ STYLE = {
     "font.family": ["DejaVu Sans"],
 }
 # seaborn's bootstrap intervals and strip-plot jitter are random draws: seeded, a figure is
-# the same in every run (figure_seed for the jitter, which uses NumPy's global RNG)
+# the same in every run. CI95 for a call that aggregates several runs per point (lines of
+# medians draw no interval and need none); figure_seed for the jitter, which uses NumPy's
+# global RNG.
 SEED = 0
 CI95 = {"errorbar": ("ci", 95), "seed": SEED}  # seaborn's 95% bootstrap interval, seeded
 _TAB20 = mpl.colormaps["tab20"].colors

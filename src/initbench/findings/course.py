@@ -14,7 +14,7 @@ import seaborn as sns
 
 from ..effects import HOLDS, Effect, decide, paired
 from ..outcomes import accuracy_counting_divergence, median_curve, param
-from ..plotting import CI95, legend_outside
+from ..plotting import legend_outside
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -160,7 +160,7 @@ def plot(curves, steps, fig, axes):
     order = list(COURSE_PUBLISHED)
     line = median_curve(curves[curves["role"] != ""], ["role"], "train_loss")
     acc = median_curve(curves[curves["role"] != ""], ["role"], "train_accuracy")
-    sns.lineplot(line, x="step", y="train_loss", hue="role", hue_order=order, ax=axes[0], **CI95)
+    sns.lineplot(line, x="step", y="train_loss", hue="role", hue_order=order, ax=axes[0])
     axes[0].axhline(math.log(2), color="grey", ls=":", lw=1)
     axes[0].set_yscale("log")
     axes[0].set_ylabel("train cost (median over seeds)")
@@ -175,7 +175,7 @@ def plot(curves, steps, fig, axes):
             zorder=3,
             label="published at 14000",
         )
-    sns.lineplot(acc, x="step", y="train_accuracy", hue="role", hue_order=order, ax=axes[1], **CI95)
+    sns.lineplot(acc, x="step", y="train_accuracy", hue="role", hue_order=order, ax=axes[1])
     axes[1].set_ylabel("train accuracy (median over seeds)")
     for ax in axes:
         ax.set_xlabel("iteration")

@@ -14,7 +14,7 @@ import seaborn as sns
 
 from ..effects import HOLDS, Effect, paired
 from ..outcomes import gradient_ratio_at_init
-from ..plotting import CI95, integer_axis, step_axis
+from ..plotting import integer_axis, step_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -158,14 +158,14 @@ def plot(means, start, steps, fig, axes):
         palette="viridis",
         ax=axes[0],
         legend="full",
-    )  # medians already: one value per step, no interval drawn
+    )
     axes[0].axhline(SATURATED_MEAN, color="grey", ls=":", lw=1)
     axes[0].axvspan(0, min(WINDOW, steps), color="grey", alpha=0.08)
     step_axis(axes[0])
     axes[0].set_ylabel("mean activation (median over seeds)")
     axes[0].set_title(f"sigmoid, {STANDARD}: hidden layers")
     axes[0].legend(title="hidden layer", loc="lower left", ncols=2)
-    sns.lineplot(grads, x="layer", y="grad_z_norm", hue="scheme", marker="o", ax=axes[1], **CI95)
+    sns.lineplot(grads, x="layer", y="grad_z_norm", hue="scheme", marker="o", ax=axes[1])
     axes[1].set_yscale("log")
     axes[1].set_ylabel("||dL/dz_l|| at init (median over seeds)")
     axes[1].set_title("tanh: back-propagated gradient per hidden layer")

@@ -26,7 +26,7 @@ import seaborn as sns
 
 from ..effects import Effect
 from ..outcomes import first_step_reaching, value_at
-from ..plotting import SEED, legend_outside, step_axis
+from ..plotting import legend_outside, step_axis
 from ..text import gnum, listed
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -231,7 +231,6 @@ def plot(runs, curves, panels, fig, axes):
             estimator="median",
             errorbar=("pi", 100),
             ax=ax,
-            seed=SEED,
         )
         chance = runs.loc[runs["depth"].eq(depth), "majority_rate"].median()
         ax.axhline(chance + CONVERGED, color="grey", ls=":", lw=1)

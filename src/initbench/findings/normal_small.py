@@ -17,7 +17,7 @@ from ..outcomes import (
     param,
     stalled_cells,
 )
-from ..plotting import CI95, integer_axis
+from ..plotting import integer_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -108,13 +108,13 @@ def plot(profile, cells, fig, axes):
     """Left: the gradient ratio per layer and depth; right: the share of cells stalled."""
     line = profile.groupby(["depth", "layer"], as_index=False)["relative"].median()
     bars = cells.groupby("depth", as_index=False)["stalled"].mean()
-    sns.lineplot(  # medians already: one value per layer, no interval drawn
+    sns.lineplot(
         line, x="layer", y="relative", hue="depth", palette="viridis", ax=axes[0], legend="full"
     )
     axes[0].set_yscale("log")
     axes[0].set_ylabel("||dL/dz_l|| / ||dL/dz_top|| at init")
     integer_axis(axes[0])
     axes[0].legend(title="depth", loc="lower right")
-    sns.barplot(bars, x="depth", y="stalled", color="tab:red", ax=axes[1], **CI95)
+    sns.barplot(bars, x="depth", y="stalled", color="tab:red", ax=axes[1])
     axes[1].set_ylim(0, 1)
     axes[1].set_ylabel("share of cells stalled")

@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..effects import Effect
 from ..outcomes import median_curve
-from ..plotting import CI95, step_axis
+from ..plotting import step_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -192,14 +192,7 @@ def plot(curves, table, floor, fig, axes):
             axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("depth (weight layers)")
     sns.lineplot(
-        line,
-        x="step",
-        y="progress",
-        hue="init",
-        style="depth",
-        palette=palette,
-        ax=axes[2],
-        **CI95,
+        line, x="step", y="progress", hue="init", style="depth", palette=palette, ax=axes[2]
     )
     axes[2].axhline(1 - LEARNED, color="grey", ls=":", lw=1)
     axes[2].set_yscale("log")

@@ -8,7 +8,7 @@ import seaborn as sns
 from ..baselines import best_linear_accuracy
 from ..effects import FAILS, HOLDS, Effect, decide
 from ..outcomes import STALL_MARGIN, SYMMETRIC_INITS, median_curve, n_hidden
-from ..plotting import CI95, legend_outside, step_axis
+from ..plotting import legend_outside, step_axis
 from ..text import gnum
 from .base import Evidence, Figure, NotTestable, published_claim
 
@@ -166,7 +166,6 @@ def plot(curves, ceilings, activations, fig, axes):
             hue="model",
             ax=ax,
             hue_order=sorted(line["model"].unique()),
-            **CI95,
         )
         for ceiling in ceilings.values():
             ax.axhline(ceiling, color="grey", ls=":", lw=1)
