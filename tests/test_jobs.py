@@ -30,3 +30,25 @@ def test_pending_timers_are_cancelled_so_the_process_can_exit():
     jobs.cancel_pending_timers()
     timer.join(timeout=5.0)
     assert not timer.is_alive() and not fired.is_set()
+
+
+def test_a_job_process_runs_its_exit_handlers_but_skips_the_teardown(tmp_path, monkeypatch):
+    """in_own_process ends the child with os._exit once the job has returned: the atexit
+    handlers still run (a library's log or temporary files), the teardown that collects
+    every module's objects (0.2-0.4 s a process) does not."""
+    import os
+    from pathlib import Path
+
+    from child_jobs import WritesWhenCollected, register_exit_handler_and_object
+
+    from initbench import jobs
+
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    at_exit, at_teardown = tmp_path / "at_exit", tmp_path / "at_teardown"
+    jobs.in_own_process(register_exit_handler_and_object, str(at_exit), str(at_teardown))
+    assert at_exit.read_text() == "atexit ran"
+    assert not at_teardown.exists()
+    # the object does write when collected, so the assertion above could fail
+    WritesWhenCollected(str(at_teardown)).__del__()
+    assert at_teardown.read_text() == "collected"
