@@ -123,7 +123,11 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, *, alpha=None):
     return _fixed_point(act, alpha, sigma_w2, sigma_b2)
 
 
+@functools.lru_cache(maxsize=4096)
 def _fixed_point(act, alpha, sw2, sb2):
+    """q* for the resolved activation; cached, as q*, chi1 and the correlation map of one
+    setting each start from it (the theory table asked four times per row)."""
+
     def step(q):
         return sw2 * _moments(act, alpha, q)[0] + sb2
 
