@@ -43,7 +43,7 @@ for dtype in sys.argv[2:]:
         ib.train(W, b, X, y, activation=name, loss="softmax_ce", lr=0.1, batch_size=4, steps=3,
                  **architecture)
     result[dtype] = (time.perf_counter() - wall, time.process_time() - cpu, len(names))
-print(json.dumps(result))
+print(json.dumps(result), flush=True)
 """
 
 
@@ -54,12 +54,14 @@ def run(loop, dtypes, cache_dir):
     return json.loads(out.strip().splitlines()[-1])
 
 
+# A part's process ends as the pipeline's does (jobs.in_own_process): os._exit, no teardown.
 PART = """
-import json, sys, time
+import json, os, sys, time
 from initbench.engine.compile_parts import compile_part
 wall, cpu = time.perf_counter(), time.process_time()
 compile_part(sys.argv[1], sys.argv[2])
-print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]))
+print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]), flush=True)
+os._exit(0)
 """
 
 
@@ -77,10 +79,17 @@ def run_parts(dtype, cache_dir):
     }
     cpus = [(part, json.loads(child.communicate()[0].strip().splitlines()[-1])[1])
             for part, child in children.items()]  # fmt: skip
-    loop = subprocess.run([sys.executable, "-c", CHILD, json.dumps(LOOPS["residual"]), dtype],
-                          env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
-    cpus.append(("loop", json.loads(loop.strip().splitlines()[-1])[dtype][1]))
-    return time.perf_counter() - start, cpus
+    # The loop is ready when its process reports it, not when that process has exited: the
+    # pipeline compiles it in a thread of Snakemake's process (rule warmup), which goes on.
+    loop = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(LOOPS["residual"]), dtype],
+                            env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    report = loop.stdout.readline()
+    ready = time.perf_counter() - start
+    loop.communicate()
+    if loop.returncode:
+        raise RuntimeError(f"the loop's process failed ({loop.returncode})")
+    cpus.append(("loop", json.loads(report)[dtype][1]))
+    return ready, cpus
 
 
 def main():
