@@ -79,6 +79,28 @@ def test_lean_layers_leave_out_what_the_runs_repeat(results):
     pd.testing.assert_frame_equal(lean, full[list(lean)])
 
 
+def test_rows_of_lean_layers_carry_the_cell_parameters_asked_for(results):
+    """The findings job reads the layers lean; StudyTables.rows adds the cell parameters
+    from the runs table, so that a claim sees the rows and values the full table has."""
+    from initbench.outcomes import StudyTables
+
+    full = ib.load_results(results.results).tables
+    lean = ib.load_results(results.results, lean_layers=True).tables
+    full_rows, lean_rows = StudyTables(full, {}), StudyTables(lean, {})
+    asked = ["cell", "layer", "activation", "depth", "grad_z_norm", "hidden"]
+    measured = ["cell", "step", "grad_z_norm"]  # no cell parameter: the table's own columns
+    for columns in (asked, measured):
+        pd.testing.assert_frame_equal(
+            lean_rows.rows("layers", "overview", columns=columns),
+            full_rows.rows("layers", "overview", columns=columns),
+        )
+    everything = lean_rows.rows("layers", "overview")
+    assert set(everything) == set(full["layers"]) - set(PROVENANCE_COLUMNS)
+    as_full = full_rows.rows("layers", "overview")[list(everything)]
+    pd.testing.assert_frame_equal(everything, as_full)
+    assert lean_rows.rows("layers", "absent", columns=asked).empty
+
+
 def test_one_finding_per_claim_and_tier(results):
     found = ib.load_results(results.results).findings
     assert list(found.columns[:5]) == ["key", "tier", "latest", "verdict", "title"]

@@ -6,6 +6,8 @@ range. The findings and the report read these, so the two never disagree about w
 "stalled" or "median" means.
 """
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -59,11 +61,38 @@ class StudyTables:
 
     def rows(self, kind, *studies, columns=None):
         """The rows of table ``kind`` of the studies' cells; only ``columns`` when given
-        (copying every column of most of the layers table once took a second)."""
+        (copying every column of most of the layers table once took a second).
+
+        A lean layers table (``load_results(lean_layers=True)``) lacks the cell parameters
+        its rows repeat: those asked for (all of them, without ``columns``) come from the
+        runs table, cell by cell."""
         cells = set().union(*(self.studies.get(s, ()) for s in studies))
         table = self.tables[kind]
         selected = table["cell"].isin(cells)
-        return table[selected] if columns is None else table.loc[selected, list(columns)]
+        parameters = self._cell_parameters if kind == "layers" else None
+        absent = [] if parameters is None else [
+            c for c in parameters.columns if c not in table.columns
+        ]  # fmt: skip
+        if not set(absent).intersection(columns or absent):
+            return table[selected] if columns is None else table.loc[selected, list(columns)]
+        columns = [*table.columns, *absent] if columns is None else list(columns)
+        rows = table.loc[selected, [c for c in columns if c not in absent]]
+        at = parameters.index.get_indexer(table.loc[selected, "cell"])
+        if (at < 0).any():
+            raise KeyError(f"cells of the {kind} table without a row in the runs table")
+        for column in absent:
+            if column in columns:
+                rows[column] = parameters[column].to_numpy().take(at)
+        return rows[columns]
+
+    @functools.cached_property
+    def _cell_parameters(self):
+        """Each cell's parameters (one row per cell, indexed by cell) from the runs table."""
+        runs = self.tables["runs"]
+        present = [c for c in CELL_PARAMETERS if c in runs.columns]
+        if "cell" not in runs.columns:
+            return pd.DataFrame(columns=present)
+        return runs.drop_duplicates("cell").set_index("cell")[present]
 
 
 def comparable(table):

@@ -291,7 +291,9 @@ def evaluate_job(config, results_dir, out_jsons, figure_dir, log_path):
     Numba). A claim whose code raises fails the job, naming the claim."""
     Path(figure_dir).mkdir(parents=True, exist_ok=True)
     with job_log(log_path) as log:
-        findings = evaluate_findings(load_results(results_dir).tables, config, figure_dir,
+        # the layers without the cell parameters their rows repeat: rows() adds those asked for
+        tables = load_results(results_dir, lean_layers=True).tables
+        findings = evaluate_findings(tables, config, figure_dir,
                                      log=log, data_dir=Layout(results_dir).data_dir)  # fmt: skip
         for path in out_jsons:
             with atomic_path(path) as tmp:
