@@ -24,10 +24,10 @@ rule all:
         LAYOUT.page,
 
 
-# The run is over: Python need not wait for Snakemake's rate-limit timers before exiting.
+# The run is over: Snakemake's process may exit at once (jobs.end_of_run).
 onsuccess:
-    jobs.cancel_pending_timers()
+    jobs.end_of_run()
 
 
 onerror:
-    jobs.cancel_pending_timers()
+    jobs.end_of_run()

@@ -4,6 +4,7 @@ Jobs write every output atomically (temporary file, then rename), so an interrup
 run never leaves a table that looks complete.
 """
 
+import gc
 import json
 import os
 import resource
@@ -198,11 +199,22 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
+def end_of_run():
+    """What the Snakefile calls once the workflow has ended, to let Snakemake's process
+    exit at once: the pending timers cancelled, and the garbage collector's objects frozen
+    (``gc.freeze``). The interpreter's last collections at exit traverse every object the
+    run made (the DAG, the plan, the tables, Numba's): 0.9-1.1 s of a quick study's 12-14 s,
+    0.13-0.15 s with them frozen. The atexit handlers (logging's flush among them) and the
+    modules' teardown run as before; only garbage in reference cycles is left to the
+    process's end."""
+    cancel_pending_timers()
+    gc.freeze()
+
+
 def cancel_pending_timers():
     """Cancel the threading.Timer threads still waiting: Snakemake's scheduler starts one
     (non-daemon, 1 s) each time it submits jobs, for its --max-jobs-per-timespan limit, and
-    Python waits for them before it exits. Called once the workflow has ended (Snakefile),
-    it saves up to a second of every run."""
+    Python waits for them before it exits. It saves up to a second of every run."""
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
             thread.cancel()
