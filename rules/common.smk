@@ -29,6 +29,7 @@ except ConfigError as error:
 PRIORITIES = job_priorities(PLAN)
 LAYOUT = Layout()  # every path below results/ and report/ (layout.py)
 jobs.check_device(config)
+jobs.freeze_long_lived_objects()  # the modules, the plan: out of every later collection
 
 
 wildcard_constraints:

@@ -43,3 +43,10 @@ def write_environment_and_page_faults(path, names):
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     values = {name: os.environ.get(name) for name in names}
     Path(path).write_text(json.dumps({"environment": values, "faults": faults}))
+
+
+def write_frozen_objects(path):
+    """Write how many objects the garbage collector holds frozen as the job starts."""
+    import gc
+
+    Path(path).write_text(str(gc.get_freeze_count()))

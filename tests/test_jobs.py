@@ -17,6 +17,23 @@ def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_pat
     assert "FileNotFoundError" in str(error.value)
 
 
+def test_a_job_process_freezes_what_its_imports_made(tmp_path, monkeypatch):
+    """The modules a job's process imported live as long as it: frozen before the job, no
+    collection traverses them again."""
+    import os
+    from pathlib import Path
+
+    from child_jobs import write_frozen_objects
+
+    from initbench import jobs
+
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "frozen"
+    jobs.in_own_process(write_frozen_objects, str(out))
+    assert int(out.read_text()) > 10_000  # the interpreter's and the imports' objects
+
+
 def test_the_end_of_a_run_cancels_the_timers_and_freezes_the_objects():
     """The Snakefile's onsuccess/onerror call end_of_run: the process's exit then neither
     waits for a timer nor traverses the run's objects in its last collections."""

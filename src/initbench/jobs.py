@@ -199,16 +199,25 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
+def freeze_long_lived_objects():
+    """Move every object made so far into the garbage collector's permanent generation
+    (``gc.freeze``), where its collections no longer traverse them: the modules, the plan
+    and Numba's types live as long as the process, and each full collection went over them
+    all again (0.3-0.5 s of Snakemake's process in a quick study; 0.4 s of each of the
+    default tier's findings and sections processes). Garbage among them is left to the
+    process's end."""
+    gc.freeze()
+
+
 def end_of_run():
     """What the Snakefile calls once the workflow has ended, to let Snakemake's process
-    exit at once: the pending timers cancelled, and the garbage collector's objects frozen
-    (``gc.freeze``). The interpreter's last collections at exit traverse every object the
-    run made (the DAG, the plan, the tables, Numba's): 0.9-1.1 s of a quick study's 12-14 s,
-    0.13-0.15 s with them frozen. The atexit handlers (logging's flush among them) and the
-    modules' teardown run as before; only garbage in reference cycles is left to the
-    process's end."""
+    exit at once: the pending timers cancelled, and the run's objects frozen. The
+    interpreter's last collections at exit traverse every object the run made (the DAG,
+    the plan, the tables, Numba's): 0.9-1.1 s of a quick study's 12-14 s, 0.13-0.15 s with
+    them frozen. The atexit handlers (logging's flush among them) and the modules'
+    teardown run as before."""
     cancel_pending_timers()
-    gc.freeze()
+    freeze_long_lived_objects()
 
 
 def cancel_pending_timers():
@@ -244,13 +253,14 @@ def in_own_process(job, *args):
     and leaves with ``os._exit``: the interpreter's teardown of every module and object
     (0.2-0.4 s a process: a compile part's LLVM modules, matplotlib's state) is work that
     nothing needs, as the job's outputs are closed files by then. A job that raises exits
-    the usual way, with its traceback.
+    the usual way, with its traceback. The objects its imports made are frozen before the
+    job starts, as ``freeze_long_lived_objects`` does (without importing this module).
 
     The process starts with glibc's malloc thresholds where they would adapt to anyway
     (MALLOC_ENVIRONMENT), unless the environment sets them.
     """
-    code = (f"import atexit, json, os, sys; from {job.__module__} import {job.__name__} as job; "
-            "job(*json.loads(sys.argv[1])); atexit._run_exitfuncs(); "
+    code = (f"import atexit, gc, json, os, sys; from {job.__module__} import {job.__name__} "
+            "as job; gc.freeze(); job(*json.loads(sys.argv[1])); atexit._run_exitfuncs(); "
             "sys.stdout.flush(); sys.stderr.flush(); os._exit(0)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code, json.dumps(args, default=str)],
                           capture_output=True, text=True,
