@@ -31,6 +31,12 @@ import json, sys, time
 import numpy as np
 import initbench as ib
 
+if sys.argv[1] == "--frozen":  # as the pipeline's Snakemake process, which freezes its imports
+    import gc
+
+    gc.freeze()
+    del sys.argv[1]
+
 X = np.random.default_rng(0).normal(size=(8, 2))
 y = np.arange(8) % 2
 names = sorted(ib.ACTIVATIONS)
@@ -54,10 +60,12 @@ def run(loop, dtypes, cache_dir):
     return json.loads(out.strip().splitlines()[-1])
 
 
-# A part's process ends as the pipeline's does (jobs.in_own_process): os._exit, no teardown.
+# A part's process runs as the pipeline's do (jobs.in_own_process): its imports frozen out
+# of the garbage collector's passes, and os._exit at the end, no teardown.
 PART = """
-import json, os, sys, time
+import gc, json, os, sys, time
 from initbench.engine.compile_parts import compile_part
+gc.freeze()
 wall, cpu = time.perf_counter(), time.process_time()
 compile_part(sys.argv[1], sys.argv[2])
 print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]), flush=True)
@@ -81,8 +89,10 @@ def run_parts(dtype, cache_dir):
             for part, child in children.items()]  # fmt: skip
     # The loop is ready when its process reports it, not when that process has exited: the
     # pipeline compiles it in a thread of Snakemake's process (rule warmup), which goes on.
-    loop = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(LOOPS["residual"]), dtype],
-                            env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    loop = subprocess.Popen(
+        [sys.executable, "-c", CHILD, "--frozen", json.dumps(LOOPS["residual"]), dtype],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     report = loop.stdout.readline()
     ready = time.perf_counter() - start
     loop.communicate()
