@@ -3,6 +3,16 @@
 import pytest
 
 
+@pytest.fixture
+def child_jobs_importable(monkeypatch):
+    """tests/child_jobs.py importable by name in a job's own process (jobs.in_own_process)."""
+    import os
+    from pathlib import Path
+
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+
+
 def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_path):
     """The pipeline runs the findings and the report's figures through in_own_process: a
     failure there fails the job with the child's traceback, not silently."""
@@ -17,18 +27,13 @@ def test_a_job_in_its_own_process_writes_its_outputs_or_raises_its_error(tmp_pat
     assert "FileNotFoundError" in str(error.value)
 
 
-def test_a_job_process_freezes_what_its_imports_made(tmp_path, monkeypatch):
+def test_a_job_process_freezes_what_its_imports_made(tmp_path, child_jobs_importable):
     """The modules a job's process imported live as long as it: frozen before the job, no
     collection traverses them again."""
-    import os
-    from pathlib import Path
-
     from child_jobs import write_frozen_objects
 
     from initbench import jobs
 
-    here = str(Path(__file__).parent)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "frozen"
     jobs.in_own_process(write_frozen_objects, str(out))
     assert int(out.read_text()) > 10_000  # the interpreter's and the imports' objects
@@ -71,19 +76,16 @@ def test_pending_timers_are_cancelled_so_the_process_can_exit():
     assert not timer.is_alive() and not fired.is_set()
 
 
-def test_a_job_process_runs_its_exit_handlers_but_skips_the_teardown(tmp_path, monkeypatch):
+def test_a_job_process_runs_its_exit_handlers_but_skips_the_teardown(
+    tmp_path, child_jobs_importable
+):
     """in_own_process ends the child with os._exit once the job has returned: the atexit
     handlers still run (a library's log or temporary files), the teardown that collects
     every module's objects (0.2-0.4 s a process) does not."""
-    import os
-    from pathlib import Path
-
     from child_jobs import WritesWhenCollected, register_exit_handler_and_object
 
     from initbench import jobs
 
-    here = str(Path(__file__).parent)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     at_exit, at_teardown = tmp_path / "at_exit", tmp_path / "at_teardown"
     jobs.in_own_process(register_exit_handler_and_object, str(at_exit), str(at_teardown))
     assert at_exit.read_text() == "atexit ran"
@@ -98,22 +100,18 @@ def test_a_job_process_runs_its_exit_handlers_but_skips_the_teardown(tmp_path, m
     reason="the malloc thresholds are glibc's; other C libraries ignore them",
 )
 def test_a_job_process_reuses_freed_memory_instead_of_faulting_in_fresh_pages(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, child_jobs_importable
 ):
     """in_own_process starts the child with glibc's malloc thresholds at the values they
     adapt up to: arrays allocated round after round reuse their pages, where by default
     each round faults in about 600 (the heap's top handed back and taken again); a
     threshold the user set is kept."""
     import json
-    import os
-    from pathlib import Path
 
     from child_jobs import write_environment_and_page_faults
 
     from initbench import jobs
 
-    here = str(Path(__file__).parent)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     names = sorted(jobs.MALLOC_ENVIRONMENT)
     for name in names:
         monkeypatch.delenv(name, raising=False)
