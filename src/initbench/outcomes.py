@@ -69,20 +69,19 @@ class StudyTables:
         cells = set().union(*(self.studies.get(s, ()) for s in studies))
         table = self.tables[kind]
         selected = table["cell"].isin(cells)
-        parameters = self._cell_parameters if kind == "layers" else None
-        absent = [] if parameters is None else [
-            c for c in parameters.columns if c not in table.columns
+        absent = [] if kind != "layers" else [
+            c for c in self._cell_parameters.columns if c not in table.columns
         ]  # fmt: skip
-        if not set(absent).intersection(columns or absent):
-            return table[selected] if columns is None else table.loc[selected, list(columns)]
         columns = [*table.columns, *absent] if columns is None else list(columns)
-        rows = table.loc[selected, [c for c in columns if c not in absent]]
-        at = parameters.index.get_indexer(table.loc[selected, "cell"])
+        added = [c for c in columns if c in absent]
+        rows = table.loc[selected, [c for c in columns if c not in added]]
+        if not added:
+            return rows
+        at = self._cell_parameters.index.get_indexer(table.loc[selected, "cell"])
         if (at < 0).any():
             raise KeyError(f"cells of the {kind} table without a row in the runs table")
-        for column in absent:
-            if column in columns:
-                rows[column] = parameters[column].to_numpy().take(at)
+        for column in added:
+            rows[column] = self._cell_parameters[column].to_numpy().take(at)
         return rows[columns]
 
     @functools.cached_property
