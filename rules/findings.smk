@@ -14,5 +14,9 @@ rule findings:
         "logs/findings.log",
     run:
         jobs.findings_job(
-            config, LAYOUT.results, [output.json, output.tier], output.figures, log[0]
+            config,
+            LAYOUT.results,
+            [output.json, output.tier],
+            output.figures,
+            log[0],
         )
