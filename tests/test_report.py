@@ -37,6 +37,34 @@ def report(tmp_path_factory):
     return {"root": root, "html": html, "links": links, "names": names, "out": out}
 
 
+def test_layer_rows_come_through_the_findings_mechanism(report):
+    """The report's layer rows (each with its cell's init label, activation, depth and
+    dataset) come through StudyTables.cell_rows, as the findings' do: equal from a lean
+    table and a full one, in the table's row order; a cell the report does not know is an
+    error, not a silently dropped row."""
+    from initbench.report.base import Report
+
+    results = report["root"] / "results"
+    full = ib.load_results(results).tables
+    lean = ib.load_results(results, lean_layers=True).tables
+    reports = [
+        Report(tables, CONFIG, report["root"], log=lambda _: None) for tables in (full, lean)
+    ]
+    names = reports[0].cells.index[:3]
+    got = [r.layer_rows(names, ["grad_z_norm"]) for r in reports]
+    pd.testing.assert_frame_equal(got[1], got[0])
+    assert list(got[0]) == ["cell", "seed", "step", "layer", "grad_z_norm", "variant",
+                            "activation", "depth", "dataset"]  # fmt: skip
+    layers = full["layers"]
+    assert got[0].index.equals(layers.index[layers["cell"].isin(names)])
+    by_cell = reports[0].cells.loc[got[0]["cell"]]
+    for column in ("variant", "activation", "depth", "dataset"):
+        assert (got[0][column].to_numpy() == by_cell[column].to_numpy()).all()
+    reports[1].cells = reports[1].cells.drop(names[0])
+    with pytest.raises(KeyError, match="layers table"):
+        reports[1].layer_rows(names, ["grad_z_norm"])
+
+
 def test_every_section_and_contents_entry(report):
     ids = report["links"].ids
     for sid in SECTION_IDS:

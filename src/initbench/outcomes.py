@@ -68,21 +68,30 @@ class StudyTables:
         runs table, cell by cell."""
         cells = set().union(*(self.studies.get(s, ()) for s in studies))
         table = self.tables[kind]
+        if columns is None:
+            absent = [] if kind != "layers" else [
+                c for c in self._cell_parameters.columns if c not in table.columns
+            ]  # fmt: skip
+            columns = [*table.columns, *absent]
+        return self.cell_rows(kind, cells, columns, self._cell_parameters)
+
+    def cell_rows(self, kind, cells, columns, per_cell):
+        """The ``columns`` of table ``kind``'s rows of ``cells``, in the table's order; a
+        column the table lacks comes from ``per_cell`` (one row per cell, indexed by cell):
+        a cell's parameters, or the report's label of its init."""
+        table = self.tables[kind]
         selected = table["cell"].isin(cells)
-        absent = [] if kind != "layers" else [
-            c for c in self._cell_parameters.columns if c not in table.columns
-        ]  # fmt: skip
-        columns = [*table.columns, *absent] if columns is None else list(columns)
-        added = [c for c in columns if c in absent]
+        added = [c for c in columns if c not in table.columns]
         rows = table.loc[selected, [c for c in columns if c not in added]]
         if not added:
             return rows
-        at = self._cell_parameters.index.get_indexer(table.loc[selected, "cell"])
+        at = per_cell.index.get_indexer(table.loc[selected, "cell"])
         if (at < 0).any():
-            raise KeyError(f"cells of the {kind} table without a row in the runs table")
+            raise KeyError(f"cells of the {kind} table without a row of their own "
+                           f"(asked for {added})")  # fmt: skip
         for column in added:
-            rows[column] = self._cell_parameters[column].to_numpy().take(at)
-        return rows[columns]
+            rows[column] = per_cell[column].to_numpy().take(at)
+        return rows[list(columns)]
 
     @functools.cached_property
     def _cell_parameters(self):

@@ -220,14 +220,11 @@ class Report(StudyTables):
                 html.cell(c["variant"]), html.cell(str(c["depth"]), int(c["depth"]))]  # fmt: skip
 
     def layer_rows(self, cell_names, columns):
-        layers = self.tables["layers"]
-        cols = ["cell", "seed", "step", "layer", *columns]
-        sub = layers.loc[layers["cell"].isin(cell_names), cols]
-        return sub.merge(
-            self.cells[["variant", "activation", "depth", "dataset"]],
-            left_on="cell",
-            right_index=True,
-        )
+        """``columns`` of the layers table for ``cell_names``, with each row's cell, seed,
+        step and layer, and its cell's init label, activation, depth and dataset."""
+        wanted = ["cell", "seed", "step", "layer", *columns]
+        wanted += [c for c in ("variant", "activation", "depth", "dataset") if c not in wanted]
+        return self.cell_rows("layers", cell_names, wanted, self.cells)
 
     def lines(self, ax, agg, x, variants, band=True, marker="o", styles=None):
         """Median lines (column ``mid``) per variant with an IQR band (``lo``/``hi``)."""
