@@ -21,8 +21,8 @@ CHECKS = {
 
 def pinned_version(package):
     """The version the ``test`` extra pins ``package`` to (``name==version``)."""
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in extras["optional-dependencies"]["test"]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["optional-dependencies"]["test"]:
         name, _, version = requirement.partition("==")
         if name.strip() == package:
             return version.strip()
