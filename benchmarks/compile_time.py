@@ -60,7 +60,7 @@ def run(loop, dtypes, cache_dir):
     return json.loads(out.strip().splitlines()[-1])
 
 
-# A part's process runs as the pipeline's do (jobs.in_own_process): its imports frozen out
+# A part's process runs as the pipeline's do (processes.in_own_process): its imports frozen out
 # of the garbage collector's passes, and os._exit at the end, no teardown.
 PART = """
 import gc, json, os, sys, time

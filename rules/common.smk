@@ -29,6 +29,9 @@ except ConfigError as error:
 PRIORITIES = job_priorities(PLAN)
 LAYOUT = Layout()  # every path below results/ and report/ (layout.py)
 jobs.check_device(config)
+# the pipeline's own process (not a cluster job's, which runs one job)
+if getattr(workflow, "is_main_process", False):
+    jobs.serve_jobs_in_own_processes()
 jobs.freeze_long_lived_objects()  # the modules, the plan: out of every later collection
 
 

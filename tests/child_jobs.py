@@ -1,7 +1,9 @@
-"""Jobs for tests that run them in a process of their own (jobs.in_own_process): importable
+"""Jobs for tests that run them in a process of their own (processes.in_own_process): importable
 by name in the child, with this folder on its PYTHONPATH."""
 
 import atexit
+import os
+import signal
 from pathlib import Path
 
 
@@ -50,3 +52,17 @@ def write_frozen_objects(path):
     import gc
 
     Path(path).write_text(str(gc.get_freeze_count()))
+
+
+IMPORTED_IN = os.getpid()  # the process that imported this module
+
+
+def write_where_imported(path):
+    """Write whether this module was imported in another process than the job's: by the
+    job server, before it forked the job's process."""
+    Path(path).write_text(str(os.getpid() != IMPORTED_IN))
+
+
+def kill_own_process():
+    """End the job's process without a word, as the kernel's out-of-memory killer would."""
+    os.kill(os.getpid(), signal.SIGKILL)

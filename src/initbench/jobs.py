@@ -6,9 +6,7 @@ run never leaves a table that looks complete.
 
 import gc
 import json
-import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -22,6 +20,7 @@ from .files import atomic_path, job_log
 from .layout import TABLE_KINDS, Layout
 from .outcomes import with_mean_field_params
 from .plan import plan
+from .processes import in_own_process, stop_job_server, use_job_server
 from .provenance import config_hash
 from .tables import THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
@@ -62,7 +61,7 @@ def compile_part_job(part, dtype, output, log_path):
             log(f"builtin {dtype} {part}: in Numba's cache already")
         else:
             start = time.perf_counter()
-            in_own_process(compile_part, part, dtype)
+            in_own_process(compile_part, part, dtype, fresh=True)
             log(f"builtin {dtype} {part}: compiled in {time.perf_counter() - start:.1f} s, "
                 "in a process of its own")  # fmt: skip
     with atomic_path(output) as tmp:
@@ -199,6 +198,19 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
+# What the jobs that run in processes of their own import (the theory's, the findings' and
+# the report sections'), in the order the pipeline needs them: the job server's imports.
+JOB_SERVER_MODULES = ("initbench.jobs", "initbench.report.build", "initbench.findings.base")
+
+
+def serve_jobs_in_own_processes():
+    """Fork the theory, findings and report sections jobs from a job server (processes.py)
+    that imports their modules once, started by the first of them: each spent 0.7-2.3 s
+    importing in an interpreter of its own. The compile parts keep fresh interpreters: they
+    run first and import the engine alone."""
+    use_job_server(JOB_SERVER_MODULES)
+
+
 def freeze_long_lived_objects():
     """Move every object made so far into the garbage collector's permanent generation
     (``gc.freeze``), where its collections no longer traverse them: the modules, the plan
@@ -215,7 +227,8 @@ def end_of_run():
     interpreter's last collections at exit traverse every object the run made (the DAG,
     the plan, the tables, Numba's): 0.9-1.1 s of a quick study's 12-14 s, 0.13-0.15 s with
     them frozen. The atexit handlers (logging's flush among them) and the modules'
-    teardown run as before."""
+    teardown run as before. The job server, if any, is let go."""
+    stop_job_server()
     cancel_pending_timers()
     freeze_long_lived_objects()
 
@@ -227,46 +240,6 @@ def cancel_pending_timers():
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
             thread.cancel()
-
-
-# glibc's malloc hands blocks of 128 KiB and more back to the system as soon as they are
-# freed, until its thresholds have adapted (up to 32 and 64 MiB), so a NumPy temporary of a
-# few MB is fresh pages each time it is allocated: page faults, costly on a virtual machine.
-# The theory job took 350-450k of them in the quick study (1 s of its 2.7 s of CPU), the
-# findings 115-125k. These are the values the thresholds adapt up to, from the start; C
-# libraries other than glibc ignore them.
-MALLOC_ENVIRONMENT = {
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
-}
-
-
-def in_own_process(job, *args):
-    """Run the function ``job`` (importable at module level) with JSON-able ``args`` in a
-    Python process of its own, and wait for it.
-
-    Snakemake runs jobs as threads of its process; the findings and the report are Python
-    from end to end (pandas, matplotlib, jinja), so as threads they would take turns
-    holding the global lock. As processes they run side by side.
-
-    Once the job has returned, the process runs its atexit handlers, flushes its streams
-    and leaves with ``os._exit``: the interpreter's teardown of every module and object
-    (0.2-0.4 s a process: a compile part's LLVM modules, matplotlib's state) is work that
-    nothing needs, as the job's outputs are closed files by then. A job that raises exits
-    the usual way, with its traceback. The objects its imports made are frozen before the
-    job starts, as ``freeze_long_lived_objects`` does (without importing this module).
-
-    The process starts with glibc's malloc thresholds where they would adapt to anyway
-    (MALLOC_ENVIRONMENT), unless the environment sets them.
-    """
-    code = (f"import atexit, gc, json, os, sys; from {job.__module__} import {job.__name__} "
-            "as job; gc.freeze(); job(*json.loads(sys.argv[1])); atexit._run_exitfuncs(); "
-            "sys.stdout.flush(); sys.stderr.flush(); os._exit(0)")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(args, default=str)],
-                          capture_output=True, text=True,
-                          env={**MALLOC_ENVIRONMENT, **os.environ})  # fmt: skip
-    if done.returncode:
-        raise RuntimeError(f"{job.__name__} failed in its own process:\n{done.stderr[-4000:]}")
 
 
 def mean_field_settings(plan):
