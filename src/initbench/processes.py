@@ -10,7 +10,7 @@ imports its modules one by one and serves requests between them: a job whose mod
 has imported already forks at once, another forks with what there is and imports the
 rest itself.
 
-Only the pipeline's own process uses a server (``serve_jobs_from``, rules/common.smk);
+Only the pipeline's own process uses a server (``use_job_server``, rules/common.smk);
 anywhere else (a job that a cluster runs in a Snakemake process of its own, a test, a
 platform without fork) every job gets a fresh interpreter. The stdlib's forkserver is not
 used: it runs the parent's main script again in every child, which for Snakemake's
@@ -59,7 +59,7 @@ def in_own_process(job, *args, fresh=False):
     closed files by then. It runs with glibc's malloc thresholds where they would adapt to
     anyway (MALLOC_ENVIRONMENT), unless the environment sets them.
 
-    Forked from this process's job server where ``serve_jobs_from`` registered one (started
+    Forked from this process's job server where ``use_job_server`` registered one (started
     on first use), unless ``fresh``: a job that needs none of the server's modules and runs
     before it would have imported them (a compile part).
     """
