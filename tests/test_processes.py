@@ -129,3 +129,27 @@ def test_a_job_process_reuses_freed_memory_instead_of_faulting_in_fresh_pages(
         processes.use_job_server([])
     processes.in_own_process(write_environment_and_page_faults, str(out), names)
     assert json.loads(out.read_text())["environment"]["MALLOC_TRIM_THRESHOLD_"] == "131072"
+
+
+def test_the_job_server_outlives_a_ctrl_c_and_leaves_with_the_pipeline(child_jobs_importable):
+    """Ctrl-C signals the terminal's whole process group. The server ignores it: it leaves
+    when the pipeline's process lets it go (or ends), and removes its socket then, where a
+    server killed by the signal would print a traceback and leave its socket behind."""
+    import signal
+
+    from child_jobs import write_frozen_objects
+
+    processes.use_job_server([])
+    server = processes._JOB_SERVER["server"]
+    try:
+        processes.in_own_process(write_frozen_objects, os.devnull)
+        folder = Path(server._address).parent
+        server._process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert server._process.poll() is None  # still serving
+        processes.in_own_process(write_frozen_objects, os.devnull)
+        process = server._process
+    finally:
+        processes.stop_job_server()
+    assert process.wait(timeout=10) == 0
+    assert not folder.exists()

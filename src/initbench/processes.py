@@ -185,6 +185,9 @@ def serve():
     listener = socket.socket(fileno=int(sys.argv[1]))
     folder, pending = sys.argv[2], json.loads(sys.argv[3])
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    # Ctrl-C reaches the terminal's whole process group: the jobs stop, the server waits
+    # for the pipeline's process to end (its stdin's end) and removes its socket then
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [], 0 if pending else None)
         if sys.stdin in ready:  # end of file: the pipeline's process is done with it
@@ -208,6 +211,7 @@ def _run_forked_child(connection):
     into a temporary file (as a fresh interpreter's are captured), and send ``_DONE`` or
     the file's end with the traceback. Never returns."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the job's own subprocesses are waited for
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the job
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     with tempfile.TemporaryFile() as output:  # never closed: the child leaves by os._exit
         os.dup2(output.fileno(), 1)
