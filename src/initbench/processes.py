@@ -208,7 +208,7 @@ def serve():
 
 def _run_forked_child(connection):
     """A forked child: run the request read from ``connection``, its stdout and stderr
-    into a temporary file (as a fresh interpreter's are captured), and send ``_DONE`` or
+    into a temporary file (as a fresh interpreter's are captured), and send ``DONE`` or
     the file's end with the traceback. Never returns."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the job's own subprocesses are waited for
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the job
