@@ -8,6 +8,7 @@ from initbench.engine.activations import kernel_family
 from initbench.engine.compile_parts import PARTS as COMPILE_PARTS
 from initbench.layout import Layout
 from initbench.plan import job_priorities, plan
+from initbench.processes import use_job_server
 
 
 def given_cores():
@@ -31,7 +32,7 @@ LAYOUT = Layout()  # every path below results/ and report/ (layout.py)
 jobs.check_device(config)
 # the pipeline's own process (not a cluster job's, which runs one job)
 if getattr(workflow, "is_main_process", False):
-    jobs.serve_jobs_in_own_processes()
+    use_job_server(jobs.JOB_SERVER_MODULES)
 jobs.freeze_long_lived_objects()  # the modules, the plan: out of every later collection
 
 

@@ -20,7 +20,7 @@ from .files import atomic_path, job_log
 from .layout import TABLE_KINDS, Layout
 from .outcomes import with_mean_field_params
 from .plan import plan
-from .processes import in_own_process, stop_job_server, use_job_server
+from .processes import in_own_process, stop_job_server
 from .provenance import config_hash
 from .tables import THEORY_KEYS, read_cells, with_constants, write_cell, write_parquet
 from .theory import predictions
@@ -198,17 +198,11 @@ def print_error_and_exit(error):
     sys.exit(1)
 
 
-# What the jobs that run in processes of their own import (the theory's, the findings' and
-# the report sections'), in the order the pipeline needs them: the job server's imports.
+# The job server's imports (processes.use_job_server): the modules of the jobs forked from
+# it, the theory's, the findings' and the report sections', in the order the pipeline
+# needs them. Each had spent 0.7-2.3 s importing in an interpreter of its own. The compile
+# parts keep fresh interpreters: they run first and import the engine alone.
 JOB_SERVER_MODULES = ("initbench.jobs", "initbench.report.build", "initbench.findings.base")
-
-
-def serve_jobs_in_own_processes():
-    """Fork the theory, findings and report sections jobs from a job server (processes.py)
-    that imports their modules once, started by the first of them: each spent 0.7-2.3 s
-    importing in an interpreter of its own. The compile parts keep fresh interpreters: they
-    run first and import the engine alone."""
-    use_job_server(JOB_SERVER_MODULES)
 
 
 def freeze_long_lived_objects():

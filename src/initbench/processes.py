@@ -106,11 +106,15 @@ def _run_fresh(request):
 
 def run_fresh_child():
     """The fresh interpreter's side of ``_run_fresh``: the request is its first argument."""
-    request = json.loads(sys.argv[1])
+    _call(json.loads(sys.argv[1]))  # a failure exits the usual way, its traceback on stderr
+    _leave(lambda: sys.stdout.write(DONE))
+
+
+def _call(request):
+    """Import the request's job, freeze what the imports made, and run it."""
     job = getattr(importlib.import_module(request["module"]), request["name"])
     gc.freeze()
-    job(*request["args"])  # a failure exits the usual way, its traceback on stderr
-    _leave(lambda: sys.stdout.write(DONE))
+    job(*request["args"])
 
 
 def _leave(report):
@@ -130,21 +134,20 @@ class _LazyServer:
         self._modules = modules
         self._lock = threading.Lock()
         self._process = None
-        self._folder = None
+        self._address = None
 
     def _start(self):
         with self._lock:
             if self._process is None:
-                self._folder = tempfile.mkdtemp(prefix="initbench-jobs-")
-                self._address = os.path.join(self._folder, "socket")
+                folder = tempfile.mkdtemp(prefix="initbench-jobs-")  # 0700: this user's alone
+                self._address = os.path.join(folder, "socket")
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
                     listener.bind(self._address)
                     listener.listen(64)
                     fd = listener.fileno()
                     code = "from initbench.processes import serve; serve()"
                     self._process = subprocess.Popen(
-                        [sys.executable, "-c", code, str(fd), self._folder,
-                         json.dumps(self._modules)],
+                        [sys.executable, "-c", code, str(fd), folder, json.dumps(self._modules)],
                         stdin=subprocess.PIPE, pass_fds=[fd], env=_child_environment(),
                     )  # fmt: skip
 
@@ -217,10 +220,7 @@ def _run_forked_child(connection):
         os.dup2(output.fileno(), 1)
         os.dup2(output.fileno(), 2)
         try:
-            request = json.loads(_read_all(connection))
-            job = getattr(importlib.import_module(request["module"]), request["name"])
-            gc.freeze()
-            job(*request["args"])
+            _call(json.loads(_read_all(connection)))
         except BaseException:
             traceback.print_exc()
             sys.stderr.flush()
