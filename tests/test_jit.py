@@ -4,11 +4,13 @@ constant the kernels bake in, and the call path tells argument types apart."""
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from numba import typeof
@@ -267,11 +269,30 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh._cache = NullCache()
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
-    assert len(kernels) == 15 and compile_parts.PARTS == ("forward", "backward")
+    assert len(kernels) == 17 and compile_parts.PARTS == ("forward", "backward")
+    # the kernels it calls by address are the parts' own, and their code is not in the
+    # loop's module (only the small ones it calls per layer are: update_state, ...)
+    by_address, kernel_types = compile_parts.loop_kernels(numba.types.int64, np.dtype(dtype))
+    assert signature[-1] == kernel_types and set(by_address) <= set(kernels)
+    defined = _defined_functions(fresh.overloads[signature].library.get_llvm_str())
+    assert not defined & set(loop.BY_ADDRESS) and {"train_loop", "update_state"} <= defined
     # compiled, a part is found in the cache (its job then starts no process); one never
     # compiled (float16) is not
     assert all(compile_parts.is_cached(part, dtype) for part in compile_parts.PARTS)
     assert not compile_parts.is_cached("backward", "float16")
+
+
+def _defined_functions(module):
+    """The unqualified names of the functions an LLVM module defines (Numba's mangled
+    names: _ZN, then each part of the qualified name as its length and its text)."""
+    names = set()
+    for mangled in re.findall(r'^define [^@]*@"?_ZN(\w+)', module, re.MULTILINE):
+        at, name = 0, None
+        while match := re.match(r"\d+", mangled[at:]):
+            start = at + match.end()
+            name, at = mangled[start : start + int(match[0])], start + int(match[0])
+        names.add(name)
+    return names
 
 
 def test_a_compile_part_must_be_known():

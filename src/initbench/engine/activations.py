@@ -16,7 +16,7 @@ from numba.extending import overload
 
 from ..text import unknown_name_message
 from . import vecmath
-from .jit import ELEMENTWISE_FASTMATH, call_specialised, kernel
+from .jit import ELEMENTWISE_FASTMATH, PluginActivation, call_specialised, kernel
 
 ACTIVATIONS = {}
 _BUILTIN_SCALARS = []  # by code: the activations defined in this module
@@ -120,8 +120,8 @@ def _apply_activation(act, Z, A, D, alpha):
         scalar = _BUILTIN_SCALARS[act.literal_value]
     elif isinstance(act, types.Integer):
         return _builtin_loops()
-    elif isinstance(act, types.StringLiteral):
-        scalar = _PLUGIN_SCALARS[act.literal_value]
+    elif isinstance(act, PluginActivation):
+        scalar = _PLUGIN_SCALARS[act.selector]
     else:
         return None
 

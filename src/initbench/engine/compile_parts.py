@@ -10,33 +10,48 @@ where one process took 23 s; docs/performance.md). The backward part also compil
 loop's small helpers, which the loop's own compile would do first (about 1 s less there).
 ``KernelCache`` makes the concurrent writes safe.
 
+The loop calls the largest of these kernels by address (``loop_kernels``): Numba links a
+callee's code into its caller's module, where LLVM optimises and emits it again, so
+calling them directly made the loop's own compile re-optimise 35k lines of IR, of which
+its own are 4k (float64, quiet: the loop 8.5-10.9 s of CPU, 6.1-7.0 s by address; its
+steps within 3% either way; docs/performance.md). The small kernels it calls once per
+layer (the optimizer's state and update) stay linked, so LLVM inlines them.
+
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
-metric rows in float64, a built-in activation as its int64 code. A part compiled for any
+metric rows in float64, a built-in activation as its int64 code (a plugin activation's
+loop compiles in one piece: rules/common.smk). A part compiled for any
 other signature would still be correct, only useless: tests/test_jit.py checks that the
 loop adds no signature to a part's kernels.
 """
 
 import os
+from functools import cache
 
 import numpy as np
 from numba import typeof, types
 
-from . import loop, metrics, network, optimizers, residual
+from . import loop, losses, metrics, network, optimizers, residual
 
 # side by side only where the cache's writes lock between processes (POSIX flock)
-PARTS = ("forward", "backward") if os.name == "posix" else ()
+ALL_PARTS = ("forward", "backward")
+PARTS = ALL_PARTS if os.name == "posix" else ()
 
 
-def part_signatures(part, dtype):
-    """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``."""
+def part_signatures(part, dtype, act=types.int64):
+    """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``; ``act``
+    is the activation's type (the built-ins' int64 code, a jit.PluginActivation)."""
     F, F2 = typeof(np.empty(0, dtype)), typeof(np.empty((0, 0), dtype))  # network buffers
     R = typeof(np.empty(0))  # the settings row and metric rows: float64
     N, B = typeof(np.empty(0, np.int64)), typeof(np.empty(0, np.bool_))  # sizes, offsets; flags
     i, f, b = types.int64, types.float64, types.boolean
     if part == "forward":
         stream = types.UniTuple(F, 4)
-        return [(loop.evaluate, (i, i, F, F, F, N, N, N, F2, F2, F, F, F, stream, f, R))]
+        return [
+            (loop.evaluate, (act, i, F, F, F, N, N, N, F2, F2, F, F, F, stream, f, R)),
+            (loop.network_forward, (act, F, F, F, N, N, N, F2, F, F, F, stream, f, R, b)),
+            (losses.loss_and_delta, (i, F2, F2, F2, b)),
+        ]  # fmt: skip
     if part == "backward":
         return [
             (residual.residual_backward,
@@ -57,6 +72,26 @@ def part_signatures(part, dtype):
             (metrics.phi_input, (F, F2, i, b, i, i)),
         ]  # fmt: skip
     raise ValueError(f"unknown compile part {part!r}: expected forward or backward")
+
+
+@cache
+def loop_kernels(act, dtype):
+    """(the kernels that ``loop.train_loop`` calls by address, in ``loop.BY_ADDRESS``'s
+    order; their Numba type, a tuple of function types): each compiled, or loaded from the
+    cache, for the signature a loop of ``dtype`` calls it with, for activation type
+    ``act``."""
+    signatures = {
+        dispatcher.py_func.__name__: (dispatcher, argtypes)
+        for part in ALL_PARTS
+        for dispatcher, argtypes in part_signatures(part, np.dtype(dtype), act)
+    }
+    kernels, kernel_types = [], []
+    for name in loop.BY_ADDRESS:
+        dispatcher, argtypes = signatures[name]
+        dispatcher.compile(argtypes)
+        kernels.append(dispatcher)
+        kernel_types.append(types.FunctionType(dispatcher.overloads[argtypes].signature))
+    return tuple(kernels), types.Tuple(kernel_types)
 
 
 def is_cached(part, dtype):

@@ -2,20 +2,31 @@
 
 The kernels take the activation as their first argument: an integer code for the
 built-ins, so one compile per dtype serves them all (see activations.apply_activation),
-or a string literal key for a plugin activation, which gets its own compile.
+or a plugin activation's key, typed as its own ``PluginActivation``, which gets its own
+compile.
 """
 
 import contextlib
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 from numba import typeof, types
+from numba.core import cgutils
 from numba.core.caching import FunctionCache
+from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
+from numba.extending import NativeValue, models, register_model, unbox
 
 from ..imports import imported
 from .hyper import BAKED
+
+# The training loop calls its large kernels by address, as first-class function types
+# (loop.train_loop's ``kernels``), which Numba has flagged experimental since 0.49; the
+# tests check those calls against the naive references and torch.
+warnings.filterwarnings("ignore", "First-class function type feature is experimental",
+                        NumbaExperimentalFeatureWarning)  # fmt: skip
 
 # fastmath without nnan/ninf: diverging runs must still produce inf and NaN.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
@@ -89,8 +100,7 @@ class KernelDispatcher(CPUDispatcher):
     a literal and compiles the callee once per value: the training loop compiled its
     forward pass twice (training and evaluation), and each copy again in every caller,
     which cost a quarter of a residual loop's compile. Branching on such a flag at run
-    time costs nothing measurable next to the loops it guards. String literals (a plugin
-    activation's selector) stay literal.
+    time costs nothing measurable next to the loops it guards.
     """
 
     def get_call_template(self, args, kws):
@@ -123,9 +133,31 @@ def kernel(fn=None, **options):
     return compile_lazily if fn is None else compile_lazily(fn)
 
 
-def call_specialised(dispatcher, selector, *args, literal=False):
-    """Call ``dispatcher(selector, *args)``: a str selector is typed as a string literal,
-    an int selector too with ``literal`` (a compile for that built-in alone).
+class PluginActivation(types.Opaque):
+    """A plugin activation's selector (its key ``name@hash``) as a type of its own: each
+    plugin compiles its own kernels, as a string literal once made them, but function
+    types keep it, where they drop literals (the loop calls its kernels by address with
+    it: loop.train_loop). The value carries nothing; any Python object unboxes to it."""
+
+    def __init__(self, selector):
+        self.selector = selector
+        super().__init__(f"PluginActivation({selector})")
+
+
+register_model(PluginActivation)(models.OpaqueModel)
+
+
+@unbox(PluginActivation)
+def _unbox_plugin_activation(typ, obj, c):
+    return NativeValue(cgutils.get_null_value(c.context.get_value_type(typ)))
+
+
+def call_specialised(dispatcher, selector, *args, literal=False, typed=None):
+    """Call ``dispatcher(selector, *args)``: a str selector (a plugin's key) is typed as
+    its ``PluginActivation``, an int selector as a literal with ``literal`` (a compile for
+    that built-in alone). ``typed``,
+    a (value, Numba type) pair, is passed last, as that type (the loop's kernels, as
+    function types, where Numba would type them as dispatchers).
 
     The compiled entry point is looked up by the arguments' dtypes, dimensions and memory
     flags, which costs microseconds; Numba's own type resolution (``typeof`` of every
@@ -133,15 +165,19 @@ def call_specialised(dispatcher, selector, *args, literal=False):
     first call of a signature compiles (or loads from cache) as usual.
     """
     literal = literal or isinstance(selector, str)
-    key = (dispatcher, selector if literal else type(selector), *map(_type_key, args))
+    last = () if typed is None else (typed[1],)
+    key = (dispatcher, selector if literal else type(selector), *map(_type_key, args), *last)
     entry_point = _ENTRY_POINTS.get(key)
     if entry_point is None:
-        selector_type = types.literal(selector) if literal else typeof(selector)
-        signature = (selector_type, *(typeof(arg) for arg in args))
+        if isinstance(selector, str):
+            selector_type = PluginActivation(selector)
+        else:
+            selector_type = types.literal(selector) if literal else typeof(selector)
+        signature = (selector_type, *(typeof(arg) for arg in args), *last)
         if signature not in dispatcher.overloads:
             dispatcher.compile(signature)
         entry_point = _ENTRY_POINTS[key] = dispatcher.overloads[signature].entry_point
-    return entry_point(selector, *args)
+    return entry_point(selector, *args, *([] if typed is None else [typed[0]]))
 
 
 _ENTRY_POINTS = {}

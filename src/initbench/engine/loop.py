@@ -46,12 +46,9 @@ from .metrics import (
     TEST_LOSS,
     TRAIN_ACCURACY,
     TRAIN_LOSS,
-    block_statistics,
-    layer_statistics,
     phi_input,
-    probe_statistics,
 )
-from .network import backward, forward, unit_view, weight_view
+from .network import forward, unit_view, weight_view
 from .optimizers import (
     add_weight_decay,
     apply_update,
@@ -60,10 +57,13 @@ from .optimizers import (
     scheduled_lr,
     update_state,
 )
-from .residual import residual_backward, residual_forward
+from .residual import residual_forward
 
 COMPLETED, DIVERGED, STOPPED = 0, 1, 2
 STATUS = {COMPLETED: "completed", DIVERGED: "diverged", STOPPED: "stopped"}
+# train_loop's ``kernels``: the large kernels it calls by address (compile_parts.loop_kernels)
+BY_ADDRESS = ("network_forward", "loss_and_delta", "residual_backward", "backward", "evaluate",
+              "layer_statistics", "block_statistics", "probe_statistics")  # fmt: skip
 
 
 @kernel
@@ -119,7 +119,7 @@ def layer_slices(w_off, b_off, layer):
 def train_loop(
     act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test,
     X_probe, batches, steps, hyper, scale, extra_scale, alpha, bounds, log_steps, run_log,
-    layer_log,
+    layer_log, kernels,
 ):  # fmt: skip
     """Train in place; return (status, step where it diverged or -1, rows logged). A run
     whose test accuracy at a logged step reaches hyper's stop_at_test_accuracy (> 0) ends
@@ -137,7 +137,13 @@ def train_loop(
     metrics before the update, so step 0 is the network at initialisation and step
     ``steps`` the trained one (which receives no update). With probe rows (X_probe not
     empty), logged steps also forward them for the probe metrics.
+
+    ``kernels`` are the kernels named in ``BY_ADDRESS``, typed as function types
+    (compile_parts.loop_kernels): called by address, their code is not linked into the
+    loop's, whose compile then optimises and emits its own code alone.
     """
+    (network_forward, loss_and_delta, residual_backward, backward, evaluate, layer_statistics,
+     block_statistics, probe_statistics) = kernels  # fmt: skip
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
     n, n_in = X.shape
