@@ -13,8 +13,8 @@ loop's small helpers, which the loop's own compile would do first (about 1 s les
 The loop calls the largest of these kernels by address (``loop_kernels``): Numba links a
 callee's code into its caller's module, where LLVM optimises and emits it again, so
 calling them directly made the loop's own compile re-optimise 35k lines of IR, of which
-its own are 4k (float64, quiet: the loop 8.5-10.9 s of CPU, 6.1-7.0 s by address; its
-steps within 3% either way; docs/performance.md). The small kernels it calls once per
+its own are 4k (float64: the loop 9.3-10.9 s of CPU, 6.1-7.0 s by address, its steps
+unchanged and bitwise equal; docs/performance.md). The small kernels it calls once per
 layer (the optimizer's state and update) stay linked, so LLVM inlines them.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
