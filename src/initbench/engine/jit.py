@@ -152,32 +152,36 @@ def _unbox_plugin_activation(typ, obj, c):
     return NativeValue(cgutils.get_null_value(c.context.get_value_type(typ)))
 
 
+def selector_type(selector, literal=False):
+    """The Numba type the kernels get an activation's selector as: a plugin's key (str) as
+    its ``PluginActivation``; a built-in's code as int64, or as a literal with ``literal``
+    (a compile for that built-in alone)."""
+    if isinstance(selector, str):
+        return PluginActivation(selector)
+    return types.literal(selector) if literal else typeof(selector)
+
+
 def call_specialised(dispatcher, selector, *args, literal=False, typed=None):
-    """Call ``dispatcher(selector, *args)``: a str selector (a plugin's key) is typed as
-    its ``PluginActivation``, an int selector as a literal with ``literal`` (a compile for
-    that built-in alone). ``typed``,
-    a (value, Numba type) pair, is passed last, as that type (the loop's kernels, as
-    function types, where Numba would type them as dispatchers).
+    """Call ``dispatcher(selector, *args)``, the selector typed by ``selector_type``.
+    ``typed``, a (value, Numba type) pair, is passed last as that type: the loop's
+    kernels, as function types, where Numba would type them as dispatchers.
 
     The compiled entry point is looked up by the arguments' dtypes, dimensions and memory
     flags, which costs microseconds; Numba's own type resolution (``typeof`` of every
     argument) cost 10 us an argument, more than a small theory evaluation itself. The
     first call of a signature compiles (or loads from cache) as usual.
     """
+    last_value, last_type = ((), ()) if typed is None else ((typed[0],), (typed[1],))
     literal = literal or isinstance(selector, str)
-    last = () if typed is None else (typed[1],)
-    key = (dispatcher, selector if literal else type(selector), *map(_type_key, args), *last)
+    key = (dispatcher, selector if literal else type(selector), *map(_type_key, args),
+           *last_type)  # fmt: skip
     entry_point = _ENTRY_POINTS.get(key)
     if entry_point is None:
-        if isinstance(selector, str):
-            selector_type = PluginActivation(selector)
-        else:
-            selector_type = types.literal(selector) if literal else typeof(selector)
-        signature = (selector_type, *(typeof(arg) for arg in args), *last)
+        signature = (selector_type(selector, literal), *map(typeof, args), *last_type)
         if signature not in dispatcher.overloads:
             dispatcher.compile(signature)
         entry_point = _ENTRY_POINTS[key] = dispatcher.overloads[signature].entry_point
-    return entry_point(selector, *args, *([] if typed is None else [typed[0]]))
+    return entry_point(selector, *args, *last_value)
 
 
 _ENTRY_POINTS = {}

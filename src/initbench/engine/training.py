@@ -9,7 +9,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from numba import types
 
 from ..parametrizations import optimizer_scales
 from ..settings import DEFAULTS
@@ -23,7 +22,7 @@ from .checks import (
     check_test,
 )
 from .compile_parts import loop_kernels
-from .jit import PluginActivation, call_specialised, kernel
+from .jit import call_specialised, kernel, selector_type
 from .loop import STATUS, train_loop
 from .losses import LOSSES, loss_and_delta
 from .metrics import LAYER_METRICS, RUN_COLUMNS, STEP
@@ -209,12 +208,11 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
     bounds = np.array(act.bounds if act.bounds else (0.0, 0.0))
     eval_rows = settings.eval_rows
     extra = extra.copy()
-    act_type = PluginActivation(act.selector) if isinstance(act.selector, str) else types.int64
     status, diverged_at, n_logged = call_specialised(
         train_loop, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
         X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
         np.array(settings.kernel_row()), *optimizer_scales(settings, sizes), alpha, bounds, logged,
-        run_log, layer_log, typed=loop_kernels(act_type, w.dtype),
+        run_log, layer_log, typed=loop_kernels(selector_type(act.selector), w.dtype),
     )  # fmt: skip
     blocks = (len(sizes) - 3) // settings.block_size
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
