@@ -2,20 +2,25 @@
 
 Numba compiles a function's callees before the function, one at a time in a process,
 each into its own library in the on-disk cache. The loop's two largest subtrees (the
-forward pass with its evaluation, and the backward pass with the per-layer metrics and
-the optimizer steps) do not call each other, so two processes can compile them at once
+forward passes, plain and residual, with the loss; and the backward passes with the
+per-layer metrics) do not call each other, so two processes can compile them at once
 into the shared cache; the loop's own compile then loads them from there (float64, cold,
 quiet, CPU: forward 7.9-8.2 s and backward 7.6-8.3 s side by side, then the loop 6.5-7.8 s,
-where one process took 23 s; docs/performance.md). The backward part also compiles the
-loop's small helpers, which the loop's own compile would do first (about 1 s less there).
+where one process took 23 s; docs/performance.md). The forward part also compiles the
+optimizer's kernels, and the backward part the loop's small helpers, which the loop's own
+compile would otherwise do first (about 1 s less there); the optimizer's kernels are in
+the forward part to even out the two parts' CPU.
 ``KernelCache`` makes the concurrent writes safe.
 
 The loop calls the largest of these kernels by address (``loop_kernels``): Numba links a
 callee's code into its caller's module, where LLVM optimises and emits it again, so
 calling them directly made the loop's own compile re-optimise 35k lines of IR, of which
 its own are 4k (float64: the loop 9.3-10.9 s of CPU, 6.1-7.0 s by address, its steps
-unchanged and bitwise equal; docs/performance.md). The small kernels it calls once per
-layer (the optimizer's state and update) stay linked, so LLVM inlines them.
+unchanged and bitwise equal; docs/performance.md). For the same reason the part holds
+both forward passes rather than a kernel that calls them: ``loop.network_forward``, which
+picks one at run time, and ``loop.evaluate`` each linked both and compiled them again
+(3 s of the part's 12-15 s). The small kernels the loop calls once per layer (the
+optimizer's state and update) stay linked, so LLVM inlines them.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
@@ -46,11 +51,18 @@ def part_signatures(part, dtype, act=types.int64):
     N, B = typeof(np.empty(0, np.int64)), typeof(np.empty(0, np.bool_))  # sizes, offsets; flags
     i, f, b = types.int64, types.float64, types.boolean
     if part == "forward":
-        stream = types.UniTuple(F, 4)
         return [
-            (loop.evaluate, (act, i, F, F, F, N, N, N, F2, F2, F, F, F, stream, f, R)),
-            (loop.network_forward, (act, F, F, F, N, N, N, F2, F, F, F, stream, f, R, b)),
+            (network.forward, (act, F, F, N, N, N, F2, F, F, F, f, b)),
+            (residual.residual_forward,
+             (act, F, F, F, N, N, N, F2, F, F, F, F, F, F, F, f, i, b, b, b)),
             (losses.loss_and_delta, (i, F2, F2, F2, b)),
+            # the optimizer's kernels, which the loop links: here to even out the parts
+            (optimizers.update_state, (F, F, F, R, f, f, f)),
+            (optimizers.apply_update, (F, F, F, F, f, f, f, R, f, f)),
+            (optimizers.scheduled_lr, (R, i, i)),
+            (optimizers.bias_corrections, (R, i)),
+            (optimizers.decays_gradient, (R,)),
+            (optimizers.add_weight_decay, (F, F, f)),
         ]  # fmt: skip
     if part == "backward":
         return [
@@ -60,13 +72,7 @@ def part_signatures(part, dtype, act=types.int64):
             (metrics.layer_statistics, (F2, F2, F2, F2, F, F2, F, f, f, b, f, f, R)),
             (metrics.probe_statistics, (F2, F2, b, f, f, b, B, B, R)),
             (metrics.block_statistics, (F, F, F, i, i, i, i, i, b, R)),
-            (optimizers.update_state, (F, F, F, R, f, f, f)),
-            (optimizers.apply_update, (F, F, F, F, f, f, f, R, f, f)),
             # the loop's small helpers, which its own compile would otherwise do first
-            (optimizers.scheduled_lr, (R, i, i)),
-            (optimizers.bias_corrections, (R, i)),
-            (optimizers.decays_gradient, (R,)),
-            (optimizers.add_weight_decay, (F, F, f)),
             (loop.stream_buffers, (F, R, N, i, b)),
             (loop.layer_slices, (N, N, i)),
             (metrics.phi_input, (F, F2, i, b, i, i)),
