@@ -356,7 +356,8 @@ print(errors)
 def test_datasets_made_by_threads_at_once_in_a_fresh_process():
     """The pipeline makes its datasets in threads of one process. Two threads importing
     scikit-learn at once used to find it half-initialised (in about a third of fresh
-    processes); imports.imported makes them one at a time. Three fresh processes."""
+    processes); imports.imported makes such imports one at a time, and the datasets no
+    longer import scikit-learn (samplers.py). Three fresh processes."""
     import subprocess
     import sys
 
@@ -400,3 +401,58 @@ def test_imported_lets_one_thread_import_at_a_time(tmp_path, monkeypatch):
         for attribute in ("_slow_inside", "_slow_most"):
             if hasattr(builtins, attribute):
                 delattr(builtins, attribute)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+@pytest.mark.parametrize("n", [300, 7, 1])
+def test_the_two_class_samplers_are_scikit_learns(seed, n):
+    """samplers.py draws what scikit-learn draws, bit for bit: the datasets no longer
+    import it (1.6-2.2 s a pipeline run), and must not change."""
+    from sklearn.datasets import make_moons
+
+    from initbench import samplers
+
+    for ours, theirs in ((samplers.make_circles, make_circles), (samplers.make_moons, make_moons)):
+        for noise in (0.05, 0.0):
+            mine, reference = ours(n, noise, seed), theirs(n_samples=n, noise=noise,
+                                                             random_state=seed)  # fmt: skip
+            for a, b in zip(mine, reference, strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_digits_and_their_stratified_split_are_scikit_learns(seed):
+    """The digits from scikit-learn's file, and a stratified split with the ties in its
+    class shares broken as train_test_split breaks them (the digits' classes are of
+    unequal size: every test size here has ties), bit for bit."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from initbench import samplers
+
+    X, y = samplers.load_digits()
+    X_ref, y_ref = load_digits(return_X_y=True)
+    assert np.array_equal(X, X_ref) and np.array_equal(y, y_ref) and y.dtype == y_ref.dtype
+    for test_size in (360, 11, 1000):
+        mine = samplers.stratified_split(X, y, test_size, seed)
+        reference = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+        for a, b in zip(mine, reference, strict=True):
+            assert np.array_equal(a, b)
+
+
+NO_SKLEARN = """
+import sys
+from initbench.datasets import load_dataset
+for name in ("circles", "moons", "digits", "mnist"):
+    load_dataset(name, seed=0)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "sklearn"))
+"""
+
+
+def test_making_the_datasets_imports_no_scikit_learn():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_SKLEARN], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

