@@ -75,7 +75,7 @@ def network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, 
     loop specialised on the type of ``extra`` compiled the whole loop twice. A kernel of
     its own, it linked both passes into its module and compiled them again there (1.4 s
     of LLVM's time, and as much again in the evaluation that called it)."""
-    forward, residual_forward = kernels[0], kernels[1]
+    forward, residual_forward = kernels[0], kernels[1]  # in BY_ADDRESS's order
     if hyper[ARCHITECTURE] != RESIDUAL:
         return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
     Hs, Ps, Xh, Rs = stream
@@ -106,12 +106,13 @@ def evaluate(kernels, act, loss_code, w, b, extra, sizes, w_off, b_off, X, targe
              stream, alpha, hyper):  # fmt: skip
     """(loss, accuracy) of the network on a whole set, with two-layer scratch memory.
 
-    Without fastmath: inlined into the loop, its division by the row count became a
-    product with a reciprocal hoisted out of the steps (an accuracy of 0.57 read
+    Without fastmath: inlined into the loop with it, its division by the row count
+    became a product with a reciprocal hoisted out of the steps (an accuracy of 0.57 read
     0.5700000000000001)."""
+    loss_and_delta = kernels[2]  # in BY_ADDRESS's order
     out = network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream,
                           alpha, hyper, False)  # fmt: skip
-    loss, correct = kernels[2](loss_code, out, targets, out, False)
+    loss, correct = loss_and_delta(loss_code, out, targets, out, False)
     return loss, correct / X.shape[0]
 
 
