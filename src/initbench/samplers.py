@@ -67,34 +67,33 @@ def stratified_split(X, y, test_size, random_state):
     proportion, as sklearn.model_selection.train_test_split(..., stratify=y) draws them
     (StratifiedShuffleSplit's first split)."""
     n_test = int(test_size)
-    n_train = len(y) - n_test
-    _, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
-    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    _, labels, counts = np.unique(y, return_inverse=True, return_counts=True)
+    by_class = np.split(np.argsort(labels, kind="stable"), np.cumsum(counts)[:-1])
     rng = np.random.RandomState(random_state)
-    n_i = _approximate_mode(class_counts, n_train, rng)
-    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    n_train_of = _class_shares(counts, len(y) - n_test, rng)
+    n_test_of = _class_shares(counts - n_train_of, n_test, rng)
     train, test = [], []
-    for i, count in enumerate(class_counts):
-        members = class_indices[i].take(rng.permutation(count), mode="clip")
-        train.extend(members[: n_i[i]])
-        test.extend(members[n_i[i] : n_i[i] + t_i[i]])
-    train, test = rng.permutation(train), rng.permutation(test)
+    for rows, count, k_train, k_test in zip(by_class, counts, n_train_of, n_test_of):
+        shuffled = rows[rng.permutation(count)]
+        train.append(shuffled[:k_train])
+        test.append(shuffled[k_train : k_train + k_test])
+    train, test = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
     return X[train], X[test], y[train], y[test]
 
 
-def _approximate_mode(class_counts, n_draws, rng):
-    """How many of ``n_draws`` each class gets: its share rounded down, the remainder given
-    to the largest fractional parts, ties broken at random (sklearn.utils.extmath)."""
-    continuous = class_counts / class_counts.sum() * n_draws
-    floored = np.floor(continuous)
-    need_to_add = int(n_draws - floored.sum())
-    if need_to_add > 0:
-        remainder = continuous - floored
-        for value in np.sort(np.unique(remainder))[::-1]:
-            (tied,) = np.where(remainder == value)
-            add_now = min(len(tied), need_to_add)
-            floored[rng.choice(tied, size=add_now, replace=False)] += 1
-            need_to_add -= add_now
-            if need_to_add == 0:
-                break
-    return floored.astype(int)
+def _class_shares(counts, n_draws, rng):
+    """How many of ``n_draws`` rows each class gets: its exact share rounded down, then one
+    more for the largest fractional parts until all are drawn, classes whose fractions tie
+    picked at random (what scikit-learn's stratified splits do)."""
+    exact = counts / counts.sum() * n_draws
+    shares = np.floor(exact)
+    left = int(n_draws - shares.sum())
+    fractions = exact - shares
+    for fraction in np.unique(fractions)[::-1]:
+        if left <= 0:
+            break
+        (tied,) = np.nonzero(fractions == fraction)
+        take = min(len(tied), left)
+        shares[rng.choice(tied, size=take, replace=False)] += 1
+        left -= take
+    return shares.astype(int)
