@@ -2,10 +2,11 @@
 ``load_digits`` and a stratified ``train_test_split``.
 
 Each draws the same numbers from the same ``RandomState`` in the same order as scikit-learn
-1.3-1.9, so a dataset is the one scikit-learn makes, bit for bit (tests/test_datasets.py
-compares them), without importing scikit-learn: that import took 1.6-2.2 s of every
-pipeline run, paid by its first dataset job in Snakemake's process. The digits are read
-from scikit-learn's own file, found without importing the package.
+(1.9.1 when written; tests/test_datasets.py compares them with the installed one), so a
+dataset is the one scikit-learn makes, bit for bit, and stays so whatever version is
+installed, without importing scikit-learn: that import took 1.6-2.2 s of every pipeline
+run, paid by its first dataset job in Snakemake's process. The digits are read from
+scikit-learn's own file, found without importing the package.
 """
 
 import gzip
