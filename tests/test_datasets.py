@@ -358,13 +358,8 @@ def test_datasets_made_by_threads_at_once_in_a_fresh_process():
     scikit-learn at once used to find it half-initialised (in about a third of fresh
     processes); imports.imported makes such imports one at a time, and the datasets no
     longer import scikit-learn (samplers.py). Three fresh processes."""
-    import subprocess
-    import sys
-
     for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert done.stdout.strip() == "[]"
+        assert _printed_in_a_fresh_process(RACE) == "[]"
 
 
 def test_imported_lets_one_thread_import_at_a_time(tmp_path, monkeypatch):
@@ -450,9 +445,14 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "sklearn"))
 
 
 def test_making_the_datasets_imports_no_scikit_learn():
+    assert _printed_in_a_fresh_process(NO_SKLEARN) == "[]"
+
+
+def _printed_in_a_fresh_process(code):
+    """What ``code`` prints, run by a fresh interpreter (which must succeed)."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", NO_SKLEARN], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    return done.stdout.strip()

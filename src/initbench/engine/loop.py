@@ -65,17 +65,16 @@ BY_ADDRESS = ("forward", "residual_forward", "loss_and_delta", "residual_backwar
 
 
 @kernel(forceinline=True)
-def network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream, alpha,
-                    hyper, keep_layers):  # fmt: skip
+def network_forward(forward, residual_forward, act, w, b, extra, sizes, w_off, b_off, X, Z, A, D,
+                    stream, alpha, hyper, keep_layers):  # fmt: skip
     """The forward pass of a plain net or a residual one (``hyper``'s architecture), by
-    address: ``kernels`` as ``train_loop`` gets them; ``stream`` holds a residual net's
-    buffers (Hs, Ps, Xh, Rs: see residual.py).
+    address: ``forward`` and ``residual_forward`` as ``train_loop`` gets them; ``stream``
+    holds a residual net's buffers (Hs, Ps, Xh, Rs: see residual.py).
 
     One compiled loop serves both architectures: a run-time branch per pass, where a
     loop specialised on the type of ``extra`` compiled the whole loop twice. A kernel of
     its own, it linked both passes into its module and compiled them again there (1.4 s
     of LLVM's time, and as much again in the evaluation that called it)."""
-    forward, residual_forward = kernels[0], kernels[1]  # in BY_ADDRESS's order
     if hyper[ARCHITECTURE] != RESIDUAL:
         return forward(act, w, b, sizes, w_off, b_off, X, Z, A, D, alpha, keep_layers)
     Hs, Ps, Xh, Rs = stream
@@ -102,16 +101,15 @@ def stream_buffers(like, hyper, sizes, rows, keep_layers):
 
 
 @kernel(fastmath=False)
-def evaluate(kernels, act, loss_code, w, b, extra, sizes, w_off, b_off, X, targets, Z, A, D,
-             stream, alpha, hyper):  # fmt: skip
+def evaluate(forward, residual_forward, loss_and_delta, act, loss_code, w, b, extra, sizes, w_off,
+             b_off, X, targets, Z, A, D, stream, alpha, hyper):  # fmt: skip
     """(loss, accuracy) of the network on a whole set, with two-layer scratch memory.
 
     Without fastmath: inlined into the loop with it, its division by the row count
     became a product with a reciprocal hoisted out of the steps (an accuracy of 0.57 read
     0.5700000000000001)."""
-    loss_and_delta = kernels[2]  # in BY_ADDRESS's order
-    out = network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, stream,
-                          alpha, hyper, False)  # fmt: skip
+    out = network_forward(forward, residual_forward, act, w, b, extra, sizes, w_off, b_off, X, Z,
+                          A, D, stream, alpha, hyper, False)  # fmt: skip
     loss, correct = loss_and_delta(loss_code, out, targets, out, False)
     return loss, correct / X.shape[0]
 
@@ -149,8 +147,8 @@ def train_loop(
     (compile_parts.loop_kernels): called by address, their code is not linked into the
     loop's, whose compile then optimises and emits its own code alone.
     """
-    (_, _, loss_and_delta, residual_backward, backward, layer_statistics, block_statistics,
-     probe_statistics) = kernels  # fmt: skip
+    (forward, residual_forward, loss_and_delta, residual_backward, backward, layer_statistics,
+     block_statistics, probe_statistics) = kernels  # fmt: skip
     n_layers = sizes.size - 1
     total_units = sizes[1:].sum()
     n, n_in = X.shape
@@ -207,8 +205,8 @@ def train_loop(
                     Xb[i, j] = X[rows_now[i], j]
                 for j in range(Tb.shape[1]):
                     Tb[i, j] = T[rows_now[i], j]
-        out = network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, Xb, Z, A, D, stream,
-                              alpha, hyper, True)  # fmt: skip
+        out = network_forward(forward, residual_forward, act, w, b, extra, sizes, w_off, b_off, Xb,
+                              Z, A, D, stream, alpha, hyper, True)  # fmt: skip
         delta = unit_view(G, rows, total_units - sizes[-1], sizes[-1])
         batch_loss, _ = loss_and_delta(loss_code, out, Tb, delta, True)
         if residual:
@@ -251,13 +249,13 @@ def train_loop(
             row[GRAD_NORM] = math.sqrt(grad_sq)
             if finite:
                 row[TRAIN_LOSS], row[TRAIN_ACCURACY] = evaluate(
-                    kernels, act, loss_code, w, b, extra, sizes, w_off, b_off, X_eval, T_eval, Ze,
-                    Ae, De, eval_stream, alpha, hyper,
+                    forward, residual_forward, loss_and_delta, act, loss_code, w, b, extra, sizes,
+                    w_off, b_off, X_eval, T_eval, Ze, Ae, De, eval_stream, alpha, hyper,
                 )  # fmt: skip
                 if X_test.shape[0] > 0:
                     row[TEST_LOSS], row[TEST_ACCURACY] = evaluate(
-                        kernels, act, loss_code, w, b, extra, sizes, w_off, b_off, X_test, T_test,
-                        Ze, Ae, De, eval_stream, alpha, hyper,
+                        forward, residual_forward, loss_and_delta, act, loss_code, w, b, extra,
+                        sizes, w_off, b_off, X_test, T_test, Ze, Ae, De, eval_stream, alpha, hyper,
                     )  # fmt: skip
             start = 0
             for layer in range(n_layers):
@@ -280,8 +278,8 @@ def train_loop(
                                      layer_log[logged, layer])  # fmt: skip
                 start += units
             if finite and n_probe > 0:
-                network_forward(kernels, act, w, b, extra, sizes, w_off, b_off, X_probe, Ze, Ae,
-                                De, stream, alpha, hyper, True)  # fmt: skip
+                network_forward(forward, residual_forward, act, w, b, extra, sizes, w_off, b_off,
+                                X_probe, Ze, Ae, De, stream, alpha, hyper, True)  # fmt: skip
                 start = 0
                 for layer in range(n_layers):
                     units = sizes[layer + 1]
