@@ -269,7 +269,7 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh._cache = NullCache()
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
-    assert len(kernels) == 17 and compile_parts.PARTS == ("forward", "backward")
+    assert len(kernels) == 20 and compile_parts.PARTS == ("forward", "backward")
     # the kernels it calls by address are the parts' own, and their code is not in the
     # loop's module (only the small ones it calls per layer are: update_state, ...)
     by_address, kernel_types = compile_parts.loop_kernels(numba.types.int64, np.dtype(dtype))

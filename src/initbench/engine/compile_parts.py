@@ -6,10 +6,12 @@ forward passes, plain and residual, with the loss; and the backward passes with 
 per-layer metrics) do not call each other, so two processes can compile them at once
 into the shared cache; the loop's own compile then loads them from there (float64, cold,
 quiet, CPU: forward 7.9-8.2 s and backward 7.6-8.3 s side by side, then the loop 6.5-7.8 s,
-where one process took 23 s; docs/performance.md). The forward part also compiles the
-optimizer's kernels, and the backward part the loop's small helpers, which the loop's own
-compile would otherwise do first (about 1 s less there); the optimizer's kernels are in
-the forward part to even out the two parts' CPU.
+where one process took 23 s; docs/performance.md). The parts also compile what the
+loop's own compile would otherwise type and compile first: the loop's helpers
+(``network_forward`` and ``evaluate``, which take the passes as function types and so
+need only their declared signatures, ``by_address_signatures``; ``work_buffers``, whose
+numpy array constructors are each a compile of their own) and the optimizer's kernels,
+spread over the two parts to even out their CPU (the loop 6.4-6.6 s -> 4.6-4.7 s).
 ``KernelCache`` makes the concurrent writes safe.
 
 The loop calls the largest of these kernels by address (``loop_kernels``): Numba links a
@@ -46,17 +48,23 @@ PARTS = ALL_PARTS if os.name == "posix" else ()
 def part_signatures(part, dtype, act=types.int64):
     """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``; ``act``
     is the activation's type (the built-ins' int64 code, a jit.PluginActivation)."""
-    F, F2 = typeof(np.empty(0, dtype)), typeof(np.empty((0, 0), dtype))  # network buffers
-    R = typeof(np.empty(0))  # the settings row and metric rows: float64
-    N, B = typeof(np.empty(0, np.int64)), typeof(np.empty(0, np.bool_))  # sizes, offsets; flags
-    i, f, b = types.int64, types.float64, types.boolean
+    F, F2, N, R, i, f, b = _types(dtype)
+    by_address = by_address_signatures(dtype, act)
+    kernel_type = {name: types.FunctionType(sig) for name, sig in by_address.items()}
+    passes = kernel_type["forward"], kernel_type["residual_forward"]
+    net = (F, F, F, N, N, N)  # w, b, extra, sizes, w_off, b_off
+    stream = types.UniTuple(F, 4)
     if part == "forward":
         return [
-            (network.forward, (act, F, F, N, N, N, F2, F, F, F, f, b)),
-            (residual.residual_forward,
-             (act, F, F, F, N, N, N, F2, F, F, F, F, F, F, F, f, i, b, b, b)),
-            (losses.loss_and_delta, (i, F2, F2, F2, b)),
-            # the optimizer's kernels, which the loop links: here to even out the parts
+            *((kernel, by_address[kernel.py_func.__name__].args)
+              for kernel in (network.forward, residual.residual_forward, losses.loss_and_delta)),
+            # the loop's helpers that call them (by address: they need only their types)
+            (loop.network_forward, (*passes, act, *net, F2, F, F, F, stream, f, R, b)),
+            (loop.evaluate,
+             (*passes, kernel_type["loss_and_delta"], act, i, *net, F2, F2, F, F, F, stream, f, R)),
+            # the residual stream's buffers, and the optimizer's kernels, which the loop
+            # links: here to even out the parts
+            (loop.stream_buffers, (F, R, N, i, b)),
             (optimizers.update_state, (F, F, F, R, f, f, f)),
             (optimizers.apply_update, (F, F, F, F, f, f, f, R, f, f)),
             (optimizers.scheduled_lr, (R, i, i)),
@@ -66,18 +74,46 @@ def part_signatures(part, dtype, act=types.int64):
         ]  # fmt: skip
     if part == "backward":
         return [
-            (residual.residual_backward,
-             (F, F, N, N, N, F2, F, F, F, F, F, F, i, b, b, F, F, F, F, F)),
-            (network.backward, (F, N, N, N, F2, F, F, F, F, F)),
-            (metrics.layer_statistics, (F2, F2, F2, F2, F, F2, F, f, f, b, f, f, R)),
-            (metrics.probe_statistics, (F2, F2, b, f, f, b, B, B, R)),
-            (metrics.block_statistics, (F, F, F, i, i, i, i, i, b, R)),
-            # the loop's small helpers, which its own compile would otherwise do first
-            (loop.stream_buffers, (F, R, N, i, b)),
+            *((kernel, by_address[kernel.py_func.__name__].args)
+              for kernel in (residual.residual_backward, network.backward,
+                             metrics.layer_statistics, metrics.probe_statistics,
+                             metrics.block_statistics)),
+            # the loop's other helpers, which its own compile would otherwise do first
+            (loop.work_buffers, (F, F, F, N, R, i, i, i, i, i)),
             (loop.layer_slices, (N, N, i)),
             (metrics.phi_input, (F, F2, i, b, i, i)),
         ]  # fmt: skip
     raise ValueError(f"unknown compile part {part!r}: expected forward or backward")
+
+
+def by_address_signatures(dtype, act=types.int64):
+    """{name: signature} of the kernels that ``loop.train_loop`` calls by address, for a
+    loop of ``dtype``: their return types declared, so that a part can compile the loop's
+    helpers that take them as function types without compiling them first."""
+    F, F2, N, R, i, f, b = _types(dtype)
+    B = typeof(np.empty(0, np.bool_))  # flags
+    none = types.none
+    return {
+        "forward": F2(act, F, F, N, N, N, F2, F, F, F, f, b),
+        "residual_forward":
+            F2(act, F, F, F, N, N, N, F2, F, F, F, F, F, F, F, f, i, b, b, b),
+        "loss_and_delta": types.Tuple((f, i))(i, F2, F2, F2, b),
+        "residual_backward":
+            none(F, F, N, N, N, F2, F, F, F, F, F, F, i, b, b, F, F, F, F, F),
+        "backward": none(F, N, N, N, F2, F, F, F, F, F),
+        "layer_statistics": none(F2, F2, F2, F2, F, F2, F, f, f, b, f, f, R),
+        "block_statistics": none(F, F, F, i, i, i, i, i, b, R),
+        "probe_statistics": none(F2, F2, b, f, f, b, B, B, R),
+    }  # fmt: skip
+
+
+def _types(dtype):
+    """The Numba types of a loop of ``dtype``'s arguments: the network's buffers (F, F2),
+    its sizes and offsets (N), the settings row and metric rows (R, float64), and the
+    scalars (int64, float64, bool)."""
+    F, F2 = typeof(np.empty(0, dtype)), typeof(np.empty((0, 0), dtype))
+    N, R = typeof(np.empty(0, np.int64)), typeof(np.empty(0))
+    return F, F2, N, R, types.int64, types.float64, types.boolean
 
 
 @cache
@@ -85,18 +121,23 @@ def loop_kernels(act, dtype):
     """(the kernels that ``loop.train_loop`` calls by address, in ``loop.BY_ADDRESS``'s
     order; their Numba type, a tuple of function types): each compiled, or loaded from the
     cache, for the signature a loop of ``dtype`` calls it with, for activation type
-    ``act``."""
-    signatures = {
-        dispatcher.py_func.__name__: (dispatcher, argtypes)
+    ``act``. A kernel whose compiled return type is not the declared one is an error here,
+    where it would otherwise make the loop's compile type its helpers again."""
+    dispatchers = {
+        dispatcher.py_func.__name__: dispatcher
         for part in ALL_PARTS
-        for dispatcher, argtypes in part_signatures(part, np.dtype(dtype), act)
+        for dispatcher, _ in part_signatures(part, np.dtype(dtype), act)
     }
+    declared = by_address_signatures(np.dtype(dtype), act)
     kernels, kernel_types = [], []
     for name in loop.BY_ADDRESS:
-        dispatcher, argtypes = signatures[name]
-        dispatcher.compile(argtypes)
+        dispatcher, signature = dispatchers[name], declared[name]
+        dispatcher.compile(signature.args)
+        compiled = dispatcher.overloads[signature.args].signature.return_type
+        if compiled != signature.return_type:
+            raise TypeError(f"{name} returns {compiled}, declared {signature.return_type}")
         kernels.append(dispatcher)
-        kernel_types.append(types.FunctionType(dispatcher.overloads[argtypes].signature))
+        kernel_types.append(types.FunctionType(signature))
     return tuple(kernels), types.Tuple(kernel_types)
 
 

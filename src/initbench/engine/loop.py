@@ -100,6 +100,40 @@ def stream_buffers(like, hyper, sizes, rows, keep_layers):
             np.empty((blocks + 1) * kept_rows, dtype))  # fmt: skip
 
 
+@kernel
+def work_buffers(w, b, extra, sizes, hyper, rows, n_in, n_targets, eval_size, n_probe):
+    """The loop's scratch memory and optimizer state, in the run's dtype but the
+    direction norms: a batch's layers (Z, A, D, G) and rows (Xb, Tb); evaluation's and the
+    probe pass's layers (Ze, Ae, De); the gradients (gw, gb); the optimizer's state (sw,
+    sb: velocity or first moment; sw2, sb2: Adam's second moment); a residual net's
+    extras' gradient and state (ge, se, se2) and stream buffers (stream_grad, scratch),
+    empty for a plain net; per layer the update's norm, per unit the probe's liveness.
+
+    A kernel of its own, compiled with the backward part: the array constructors it
+    types (each numpy function a compile of its own) then stay out of the loop's compile."""
+    total_units, widest = 0, 0
+    for units in sizes[1:]:
+        total_units += units
+        widest = max(widest, units)
+    dtype = w.dtype
+    layers = np.empty((4, rows * total_units), dtype)
+    # evaluation keeps two layers at a time; the probe pass keeps all of them
+    eval_layers = np.empty((3, max(eval_size * 2 * widest, n_probe * total_units)), dtype)
+    stream_size = rows * sizes[1] if hyper[ARCHITECTURE] == RESIDUAL else 0
+    stream = np.empty((2, stream_size), dtype)
+    weight_state, bias_state = np.zeros((3, w.size), dtype), np.zeros((3, b.size), dtype)
+    extra_state = np.zeros((3, extra.size), dtype)
+    alive = np.zeros((2, total_units), np.bool_)
+    return ((layers[0], layers[1], layers[2], layers[3]),
+            (np.empty((rows, n_in), dtype), np.empty((rows, n_targets), dtype)),
+            (eval_layers[0], eval_layers[1], eval_layers[2]),
+            (weight_state[0], bias_state[0]),
+            (weight_state[1], bias_state[1], weight_state[2], bias_state[2]),
+            (extra_state[0], extra_state[1], extra_state[2]),
+            (stream[0], stream[1]),
+            (np.zeros(sizes.size - 1), alive[0], alive[1]))  # fmt: skip
+
+
 @kernel(fastmath=False)
 def evaluate(forward, residual_forward, loss_and_delta, act, loss_code, w, b, extra, sizes, w_off,
              b_off, X, targets, Z, A, D, stream, alpha, hyper):  # fmt: skip
@@ -150,29 +184,22 @@ def train_loop(
     (forward, residual_forward, loss_and_delta, residual_backward, backward, layer_statistics,
      block_statistics, probe_statistics) = kernels  # fmt: skip
     n_layers = sizes.size - 1
-    total_units = sizes[1:].sum()
+    total_units = 0
+    for units in sizes[1:]:
+        total_units += units
     n, n_in = X.shape
     rows = batches.shape[1]
     full_batch = rows >= n
     decay_in_gradient = decays_gradient(hyper)
     weight_decay, eps = hyper[WEIGHT_DECAY], hyper[EPS]
-    dtype = w.dtype
-    Z = np.empty(rows * total_units, dtype)
-    A = np.empty_like(Z)
-    D = np.empty_like(Z)
-    G = np.empty_like(Z)
-    Xb = np.empty((rows, n_in), dtype)
-    Tb = np.empty((rows, T.shape[1]), dtype)
     n_probe = X_probe.shape[0]
-    # evaluation keeps two layers at a time; the probe pass keeps all of them
-    eval_rows = max(max(X_eval.shape[0], X_test.shape[0]) * 2 * sizes[1:].max(),
-                    n_probe * total_units)  # fmt: skip
-    Ze = np.empty(eval_rows, dtype)
-    Ae = np.empty_like(Ze)
-    De = np.empty_like(Ze)
+    eval_size = max(X_eval.shape[0], X_test.shape[0])
+    ((Z, A, D, G), (Xb, Tb), (Ze, Ae, De), (gw, gb), (sw, sb, sw2, sb2), (ge, se, se2),
+     (stream_grad, scratch), (direction_norms, alive_at_init, died)) = work_buffers(
+        w, b, extra, sizes, hyper, rows, n_in, T.shape[1], eval_size, n_probe)  # fmt: skip
     stream = stream_buffers(w, hyper, sizes, max(rows, n_probe), True)
-    eval_stream = stream_buffers(w, hyper, sizes, max(X_eval.shape[0], X_test.shape[0]), False)
-    # a residual net's settings, and its extras' gradient and state (empty for a plain net)
+    eval_stream = stream_buffers(w, hyper, sizes, eval_size, False)
+    # a residual net's settings (its extras' gradient and state are empty for a plain net)
     residual = hyper[ARCHITECTURE] == RESIDUAL
     block_size = int(hyper[BLOCK_SIZE])
     use_norm = hyper[NORM] == LAYERNORM
@@ -180,19 +207,9 @@ def train_loop(
     blocks = (n_layers - 2) // block_size if residual else 0
     gated = hyper[BRANCH_SCALING] == GATE
     width = sizes[1]
-    stream_grad = np.empty(rows * width if residual else 0, dtype)
-    scratch = np.empty_like(stream_grad)
-    ge, se, se2 = np.zeros_like(extra), np.zeros_like(extra), np.zeros_like(extra)
     # the trained extras: the gates (when gated), then the norms' gains and biases
     first_extra = 0 if gated else blocks
     last_extra = extra.size if use_norm else blocks
-    gw = np.empty_like(w)
-    gb = np.empty_like(b)
-    sw, sb = np.zeros_like(w), np.zeros_like(b)  # optimizer state: velocity or first moment
-    sw2, sb2 = np.zeros_like(w), np.zeros_like(b)  # Adam's second moment
-    direction_norms = np.zeros(n_layers)
-    alive_at_init = np.zeros(total_units, np.bool_)  # per unit, for the probe metrics
-    died = np.zeros(total_units, np.bool_)
     stop_at = hyper[STOP_AT_TEST_ACCURACY]
     logged = 0
     for step in range(steps + 1):
