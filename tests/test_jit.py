@@ -159,6 +159,47 @@ def test_constant_int_and_bool_arguments_compile_one_specialisation():
     assert "Literal" not in str(_signed_pick.signatures[0])
 
 
+def _orchestrating(x):
+    return x.sum()
+
+
+@pytest.mark.parametrize("lowering_fails", [False, True])
+def test_orchestration_code_lowers_at_llvm_opt_1_and_restores_the_level(
+    monkeypatch, lowering_fails
+):
+    """The training loop's pipeline (jit.OrchestrationCompiler) lowers it with LLVM's
+    optimisation level at most 1 and gives Numba's level back afterwards, even when the
+    lowering fails; other kernels keep Numba's level."""
+    from numba.core import config
+    from numba.core.caching import NullCache
+    from numba.core.typed_passes import BaseNativeLowering
+
+    from initbench.engine.loop import train_loop
+
+    assert train_loop._compiler.pipeline_class is jit.OrchestrationCompiler
+    seen, lower = [], BaseNativeLowering.run_pass
+
+    def spy(self, state):
+        seen.append((state.func_id.func_name, int(config.OPT)))
+        if lowering_fails and isinstance(self, jit.OrchestrationLowering):
+            raise RuntimeError("lowering failed")
+        return lower(self, state)
+
+    monkeypatch.setattr(BaseNativeLowering, "run_pass", spy)
+    level = config.OPT
+    light = jit.kernel(_orchestrating, pipeline_class=jit.OrchestrationCompiler)
+    plain = jit.kernel(_orchestrating)
+    light._cache = plain._cache = NullCache()
+    if lowering_fails:
+        with pytest.raises(RuntimeError, match="lowering failed"):
+            light(np.ones(3))
+    else:
+        assert light(np.ones(3)) == 3.0
+    assert config.OPT is level
+    assert plain(np.ones(3)) == 3.0
+    assert ("_orchestrating", min(level, 1)) in seen and ("_orchestrating", level) in seen
+
+
 def test_one_training_loop_serves_plain_and_residual_nets():
     """A residual study compiles (or loads) one loop per dtype, not a second one."""
     from initbench.engine.loop import train_loop

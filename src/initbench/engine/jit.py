@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 from numba import typeof, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.core.caching import FunctionCache
+from numba.core.compiler import Compiler, DefaultPassBuilder
+from numba.core.compiler_machinery import register_pass
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.core.registry import CPUDispatcher
+from numba.core.typed_passes import NativeLowering
 from numba.extending import NativeValue, models, register_model, unbox
 
 from ..imports import imported
@@ -124,13 +127,52 @@ def kernel(fn=None, **options):
     """
     options = {"fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy",
                "nopython": True, "boundscheck": None, **options}  # fmt: skip
+    pipeline = options.pop("pipeline_class", Compiler)
 
     def compile_lazily(f):
-        dispatcher = KernelDispatcher(py_func=f, locals={}, targetoptions=options)  # as njit
+        dispatcher = KernelDispatcher(py_func=f, locals={}, targetoptions=options,
+                                      pipeline_class=pipeline)  # as njit  # fmt: skip
         dispatcher._cache = KernelCache(f)  # what njit(cache=True) sets, with our key
         return dispatcher
 
     return compile_lazily if fn is None else compile_lazily(fn)
+
+
+# LLVM's optimisation level for code that only orchestrates kernels (the training loop)
+ORCHESTRATION_OPT_LEVEL = 1
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class OrchestrationLowering(NativeLowering):
+    """Numba's lowering, with LLVM's optimisation level at most ORCHESTRATION_OPT_LEVEL
+    while it runs: the function's own passes and its module's, with its linked callees.
+
+    For the training loop, whose own code is control flow around kernels it calls by
+    address or links already optimised: -O1 emits steps as fast and bitwise equal, in
+    about 0.5 s less of its cold compile (docs/performance.md). Numba reads the level
+    from its config as each pass manager is built; the compile lock keeps other compiles
+    out meanwhile, and the level is restored even when lowering fails."""
+
+    _name = "initbench_orchestration_lowering"
+
+    def run_pass(self, state):
+        level = config.OPT
+        config.OPT = min(level, ORCHESTRATION_OPT_LEVEL)
+        try:
+            return super().run_pass(state)
+        finally:
+            config.OPT = level
+
+
+class OrchestrationCompiler(Compiler):
+    """Numba's nopython pipeline with ``OrchestrationLowering`` for its lowering."""
+
+    def define_pipelines(self):
+        pipeline = DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pipeline.passes = [(OrchestrationLowering if step is NativeLowering else step, about)
+                           for step, about in pipeline.passes]  # fmt: skip
+        pipeline.finalize()
+        return [pipeline]
 
 
 class PluginActivation(types.Opaque):

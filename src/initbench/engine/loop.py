@@ -36,7 +36,7 @@ from .hyper import (
     WEIGHT_DECAY,
     WEIGHTS,
 )
-from .jit import kernel
+from .jit import OrchestrationCompiler, kernel
 from .metrics import (
     BATCH_LOSS,
     GRAD_NORM,
@@ -154,7 +154,7 @@ def layer_slices(w_off, b_off, layer):
     return slice(w_off[layer], w_off[layer + 1]), slice(b_off[layer], b_off[layer + 1])
 
 
-@kernel
+@kernel(pipeline_class=OrchestrationCompiler)
 def train_loop(
     act, loss_code, w, b, extra, sizes, w_off, b_off, X, T, X_eval, T_eval, X_test, T_test,
     X_probe, batches, steps, hyper, scale, extra_scale, alpha, bounds, log_steps, run_log,
