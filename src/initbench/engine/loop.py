@@ -47,7 +47,7 @@ from .metrics import (
     TRAIN_LOSS,
     phi_input,
 )
-from .network import unit_view, weight_view
+from .network import layer_totals, unit_view, weight_view
 from .optimizers import (
     add_weight_decay,
     apply_update,
@@ -111,10 +111,7 @@ def work_buffers(w, b, extra, sizes, hyper, rows, n_in, n_targets, eval_size, n_
 
     A kernel of its own, compiled with the backward part: the array constructors it
     types (each numpy function a compile of its own) then stay out of the loop's compile."""
-    total_units, widest = 0, 0
-    for units in sizes[1:]:
-        total_units += units
-        widest = max(widest, units)
+    total_units, widest = layer_totals(sizes)
     dtype = w.dtype
     layers = np.empty((4, rows * total_units), dtype)
     # evaluation keeps two layers at a time; the probe pass keeps all of them
@@ -184,9 +181,7 @@ def train_loop(
     (forward, residual_forward, loss_and_delta, residual_backward, backward, layer_statistics,
      block_statistics, probe_statistics) = kernels  # fmt: skip
     n_layers = sizes.size - 1
-    total_units = 0
-    for units in sizes[1:]:
-        total_units += units
+    total_units = layer_totals(sizes)[0]
     n, n_in = X.shape
     rows = batches.shape[1]
     full_batch = rows >= n

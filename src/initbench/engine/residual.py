@@ -26,7 +26,7 @@ import numpy as np
 
 from .activations import apply_activation
 from .jit import kernel
-from .network import unit_view, weight_view
+from .network import layer_totals, unit_view, weight_view
 
 LN_EPS = 1e-5  # LayerNorm's variance floor, as torch.nn.LayerNorm's default
 EXTRAS = ("gates", "norm_gains", "norm_biases")  # the flat extras' order (extra_layout)
@@ -159,7 +159,7 @@ def residual_forward(
     n_layers = sizes.size - 1
     width = sizes[1]
     blocks = (n_layers - 2) // block_size
-    max_width = sizes[1:].max()
+    max_width = layer_totals(sizes)[1]
     g0, gains, biases, final = extra_layout(blocks, width)
     z = unit_view(Z, n, slot(keep_layers, width, max_width, 0), width)
     dense(X, w, b, sizes, w_off, b_off, 0, z)
