@@ -153,3 +153,39 @@ def test_the_job_server_outlives_a_ctrl_c_and_leaves_with_the_pipeline(child_job
         processes.stop_job_server()
     assert process.wait(timeout=10) == 0
     assert not folder.exists()
+
+
+def _slow_square(number):
+    time.sleep(0.05)
+    return {"square": number * number, "pid": os.getpid()}
+
+
+def test_side_by_side_shares_the_items_between_processes_and_keeps_their_order():
+    """Both processes take items from the shared queue (each sleeps), every item is
+    computed once, and the results come back in the items' order."""
+    results = processes.side_by_side(_slow_square, 12, processes=2)
+    assert [r["square"] for r in results] == [n * n for n in range(12)]
+    pids = {r["pid"] for r in results}
+    assert os.getpid() in pids and len(pids) == 2
+
+
+def test_side_by_side_in_one_process_computes_in_order():
+    assert processes.side_by_side(_slow_square, 3, processes=1) == [
+        {"square": n * n, "pid": os.getpid()} for n in range(3)
+    ]
+
+
+def _fails_in_the_fork(number):
+    if os.getpid() != PARENT[0]:
+        raise ValueError(f"item {number} failed in the fork")
+    time.sleep(0.05)
+    return number
+
+
+PARENT = [os.getpid()]
+
+
+def test_a_failure_in_a_fork_of_side_by_side_raises_its_traceback():
+    PARENT[0] = os.getpid()
+    with pytest.raises(RuntimeError, match=r"(?s)a fork of side_by_side failed.*ValueError: item"):
+        processes.side_by_side(_fails_in_the_fork, 6, processes=2)

@@ -309,3 +309,21 @@ def test_the_figure_style_is_seaborns():
     for key, value in seaborns.items():
         expected = pytest.approx(value, rel=1e-12) if type(value) is float else value
         assert SEABORN_WHITEGRID_PAPER[key] == expected, key
+
+
+def test_sections_drawn_side_by_side_equal_those_drawn_in_one_process(
+    report, tmp_path, monkeypatch
+):
+    """The report's sections are drawn by two processes (build.SECTION_PROCESSES): the
+    sections' JSON and every figure's bytes are those of one process drawing them all."""
+    from initbench.report import build
+
+    drawn = {}
+    for processes in (1, 2):
+        monkeypatch.setattr(build, "SECTION_PROCESSES", processes)
+        out = tmp_path / str(processes)
+        build.build_sections(report["root"] / "results", CONFIG, out / "figures",
+                             out / "sections.json", log=lambda m: None)  # fmt: skip
+        figures = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
+        drawn[processes] = ((out / "sections.json").read_text(encoding="utf-8"), figures)
+    assert drawn[1][1] and drawn[1] == drawn[2]

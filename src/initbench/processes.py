@@ -72,6 +72,72 @@ def in_own_process(job, *args, fresh=False):
         raise RuntimeError(f"{job.__name__} failed in its own process:\n{reply[-ERROR_TAIL:]}")
 
 
+def side_by_side(work, count, processes=2, default=None):
+    """[work(0), ..., work(count - 1)], computed by this process and ``processes - 1``
+    forks of it side by side: each takes the next number from a queue they share (a pipe
+    holding them all), so the shares follow what each item costs, and a fork sends its
+    results back as JSON (``default`` as for ``json.dumps``). Without ``os.fork``, or with
+    one process, this process computes them all in order. A fork's failure raises
+    RuntimeError with the end of its traceback.
+
+    For work that forks cheaply and shares state read-only (the report's sections: one
+    set of tables, figures each into a file of its own)."""
+    if processes < 2 or count < 2 or not hasattr(os, "fork"):
+        return [work(i) for i in range(count)]
+    if count > 255:
+        raise ValueError(f"side_by_side queues one byte a number: {count} items")
+    queue_out, queue_in = os.pipe()
+    os.write(queue_in, bytes(range(count)))  # far below a pipe's buffer
+    os.close(queue_in)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    forks = []
+    for _ in range(min(processes, count) - 1):
+        reply_out, reply_in = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the fork: its share, its reply, and out (never back to the caller)
+            try:
+                os.close(reply_out)
+                try:
+                    text = json.dumps({"done": _take_from(queue_out, work)}, default=default)
+                except BaseException:
+                    text = json.dumps({"error": traceback.format_exc()[-ERROR_TAIL:]})
+                with os.fdopen(reply_in, "w") as channel:
+                    channel.write(text)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
+        os.close(reply_in)
+        forks.append((pid, reply_out))
+    try:
+        results = _take_from(queue_out, work)
+    finally:
+        os.close(queue_out)
+        replies = [_reply(pid, reply_out) for pid, reply_out in forks]
+    for reply in replies:
+        if "error" in reply:
+            raise RuntimeError(f"a fork of side_by_side failed:\n{reply['error']}")
+        results.update({int(number): value for number, value in reply["done"].items()})
+    return [results[i] for i in range(count)]
+
+
+def _reply(pid, reply_out):
+    """What the fork ``pid`` sent back on the pipe ``reply_out``, once it has left."""
+    with os.fdopen(reply_out) as channel:
+        text = channel.read()
+    os.waitpid(pid, 0)
+    return json.loads(text) if text else {"error": "it sent nothing back"}
+
+
+def _take_from(queue, work):
+    """{number: work(number)} for each number this process reads from the queue's pipe."""
+    done = {}
+    while number := os.read(queue, 1):
+        done[number[0]] = work(number[0])
+    return done
+
+
 def use_job_server(modules):
     """Let ``in_own_process`` fork this process's jobs from a server that imports
     ``modules`` (in this order), started by the first job that uses it. Call it in the
