@@ -169,6 +169,13 @@ def test_side_by_side_shares_the_items_between_processes_and_keeps_their_order()
     assert os.getpid() in pids and len(pids) == 2
 
 
+def test_side_by_side_queues_in_the_order_given_and_returns_by_number():
+    results = processes.side_by_side(_slow_square, 5, processes=2, order=[4, 3, 2, 1, 0])
+    assert [r["square"] for r in results] == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="not of the numbers 0..4"):
+        processes.side_by_side(_slow_square, 5, processes=2, order=[0, 1, 2, 3, 3])
+
+
 def test_side_by_side_in_one_process_computes_in_order():
     assert processes.side_by_side(_slow_square, 3, processes=1) == [
         {"square": n * n, "pid": os.getpid()} for n in range(3)

@@ -327,3 +327,4 @@ def test_sections_drawn_side_by_side_equal_those_drawn_in_one_process(
         figures = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
         drawn[processes] = ((out / "sections.json").read_text(encoding="utf-8"), figures)
     assert drawn[1][1] and drawn[1] == drawn[2]
+    assert sorted(build.DRAWING_ORDER) == sorted(sid for sid, *_ in build.SECTIONS)

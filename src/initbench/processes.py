@@ -72,13 +72,14 @@ def in_own_process(job, *args, fresh=False):
         raise RuntimeError(f"{job.__name__} failed in its own process:\n{reply[-ERROR_TAIL:]}")
 
 
-def side_by_side(work, count, processes=2, default=None):
+def side_by_side(work, count, processes=2, order=None, default=None):
     """[work(0), ..., work(count - 1)], computed by this process and ``processes - 1``
     forks of it side by side: each takes the next number from a queue they share (a pipe
-    holding them all), so the shares follow what each item costs, and a fork sends its
-    results back as JSON (``default`` as for ``json.dumps``). Without ``os.fork``, or with
-    one process, this process computes them all in order. A fork's failure raises
-    RuntimeError with the end of its traceback.
+    holding them all, in ``order``: the costliest first keeps a long item from starting
+    last), so the shares follow what each item costs, and a fork sends its results back
+    as JSON (``default`` as for ``json.dumps``). Without ``os.fork``, or with one process,
+    this process computes them all in order. A fork's failure raises RuntimeError with the
+    end of its traceback.
 
     For work that forks cheaply and shares state read-only (the report's sections: one
     set of tables, figures each into a file of its own)."""
@@ -86,8 +87,11 @@ def side_by_side(work, count, processes=2, default=None):
         return [work(i) for i in range(count)]
     if count > 255:
         raise ValueError(f"side_by_side queues one byte a number: {count} items")
+    order = list(range(count)) if order is None else list(order)
+    if sorted(order) != list(range(count)):
+        raise ValueError(f"side_by_side: the order {order} is not of the numbers 0..{count - 1}")
     queue_out, queue_in = os.pipe()
-    os.write(queue_in, bytes(range(count)))  # far below a pipe's buffer
+    os.write(queue_in, bytes(order))  # far below a pipe's buffer
     os.close(queue_in)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -41,8 +41,11 @@ from .sections import (
 )
 
 # The sections are drawn by two processes side by side, the report's longest serial step
-# in a small study (the quick study's 16 figures: 5.2 s in one process).
+# in a small study (the quick study's 16 figures: 5.2 s in one process), the costliest
+# first (as the default tier's and the quick study's logs measure them).
 SECTION_PROCESSES = 2
+DRAWING_ORDER = ("convergence", "overview", "activations", "gradient-training",
+                 "gradient-init", "symmetry", "provenance", "cells", "divergence")  # fmt: skip
 # (anchor, title, builder, needs the layers table), in page order; the findings block
 # comes first and is built from findings.json (page.py, sections/findings.py).
 SECTIONS = (
@@ -109,7 +112,9 @@ def sections(report, processes):
     """Every section's template entry, in page order, drawn by ``processes`` processes
     side by side (processes.side_by_side: each draws whole sections, its figures into
     files of their own)."""
-    return side_by_side(partial(_section, report), len(SECTIONS), processes, default=_plain)
+    ids = [sid for sid, *_ in SECTIONS]
+    order = [ids.index(sid) for sid in DRAWING_ORDER]
+    return side_by_side(partial(_section, report), len(SECTIONS), processes, order, _plain)
 
 
 def _section(report, number):
