@@ -160,7 +160,13 @@ def _slow_square(number):
     return {"square": number * number, "pid": os.getpid()}
 
 
-def test_side_by_side_shares_the_items_between_processes_and_keeps_their_order():
+@pytest.fixture
+def two_cpus(monkeypatch):
+    """side_by_side never forks past the CPUs a process may use: two, for these tests."""
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 2)
+
+
+def test_side_by_side_shares_the_items_between_processes_and_keeps_their_order(two_cpus):
     """Both processes take items from the shared queue (each sleeps), every item is
     computed once, and the results come back in the items' order."""
     results = processes.side_by_side(_slow_square, 12, processes=2)
@@ -169,7 +175,7 @@ def test_side_by_side_shares_the_items_between_processes_and_keeps_their_order()
     assert os.getpid() in pids and len(pids) == 2
 
 
-def test_side_by_side_queues_in_the_order_given_and_returns_by_number():
+def test_side_by_side_queues_in_the_order_given_and_returns_by_number(two_cpus):
     results = processes.side_by_side(_slow_square, 5, processes=2, order=[4, 3, 2, 1, 0])
     assert [r["square"] for r in results] == [0, 1, 4, 9, 16]
     with pytest.raises(ValueError, match="not of the numbers 0..4"):
@@ -182,6 +188,13 @@ def test_side_by_side_in_one_process_computes_in_order():
     ]
 
 
+def test_side_by_side_forks_no_more_processes_than_the_cpus_allowed(monkeypatch):
+    """A cluster job given one CPU (its affinity) computes every item itself."""
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 1)
+    results = processes.side_by_side(_slow_square, 4, processes=2)
+    assert {r["pid"] for r in results} == {os.getpid()}
+
+
 def _fails_in_the_fork(number):
     if os.getpid() != PARENT[0]:
         raise ValueError(f"item {number} failed in the fork")
@@ -192,7 +205,7 @@ def _fails_in_the_fork(number):
 PARENT = [os.getpid()]
 
 
-def test_a_failure_in_a_fork_of_side_by_side_raises_its_traceback():
+def test_a_failure_in_a_fork_of_side_by_side_raises_its_traceback(two_cpus):
     PARENT[0] = os.getpid()
     with pytest.raises(RuntimeError, match=r"(?s)a fork of side_by_side failed.*ValueError: item"):
         processes.side_by_side(_fails_in_the_fork, 6, processes=2)

@@ -316,15 +316,17 @@ def test_sections_drawn_side_by_side_equal_those_drawn_in_one_process(
 ):
     """The report's sections are drawn by two processes (build.SECTION_PROCESSES): the
     sections' JSON and every figure's bytes are those of one process drawing them all."""
+    from initbench import processes
     from initbench.report import build
 
+    monkeypatch.setattr(processes, "usable_cpus", lambda: 2)  # the fork, on any machine
     drawn = {}
-    for processes in (1, 2):
-        monkeypatch.setattr(build, "SECTION_PROCESSES", processes)
-        out = tmp_path / str(processes)
+    for count in (1, 2):
+        monkeypatch.setattr(build, "SECTION_PROCESSES", count)
+        out = tmp_path / str(count)
         build.build_sections(report["root"] / "results", CONFIG, out / "figures",
                              out / "sections.json", log=lambda m: None)  # fmt: skip
         figures = {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")}
-        drawn[processes] = ((out / "sections.json").read_text(encoding="utf-8"), figures)
+        drawn[count] = ((out / "sections.json").read_text(encoding="utf-8"), figures)
     assert drawn[1][1] and drawn[1] == drawn[2]
     assert sorted(build.DRAWING_ORDER) == sorted(sid for sid, *_ in build.SECTIONS)

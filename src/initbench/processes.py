@@ -78,11 +78,13 @@ def side_by_side(work, count, processes=2, order=None, default=None):
     holding them all, in ``order``: the costliest first keeps a long item from starting
     last), so the shares follow what each item costs, and a fork sends its results back
     as JSON (``default`` as for ``json.dumps``). Without ``os.fork``, or with one process,
-    this process computes them all in order. A fork's failure raises RuntimeError with the
-    end of its traceback.
+    this process computes them all in order; never more processes than the CPUs this one
+    may run on (a cluster job given one CPU computes them all itself). A fork's failure
+    raises RuntimeError with the end of its traceback.
 
     For work that forks cheaply and shares state read-only (the report's sections: one
     set of tables, figures each into a file of its own)."""
+    processes = min(processes, usable_cpus())
     if processes < 2 or count < 2 or not hasattr(os, "fork"):
         return [work(i) for i in range(count)]
     if count > 255:
@@ -124,6 +126,14 @@ def side_by_side(work, count, processes=2, order=None, default=None):
             raise RuntimeError(f"a fork of side_by_side failed:\n{reply['error']}")
         results.update({int(number): value for number, value in reply["done"].items()})
     return [results[i] for i in range(count)]
+
+
+def usable_cpus():
+    """How many CPUs this process may run on (its affinity: a SLURM job's allocation),
+    or the machine's count where the platform does not say."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _reply(pid, reply_out):
