@@ -310,11 +310,16 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh._cache = NullCache()
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
-    assert len(kernels) == 20 and compile_parts.PARTS == ("forward", "backward")
+    assert len(kernels) == 23 and compile_parts.PARTS == ("forward", "backward")
     # the kernels it calls by address are the parts' own, and their code is not in the
     # loop's module (only the small ones it calls per layer are: update_state, ...)
     by_address, kernel_types = compile_parts.loop_kernels(numba.types.int64, np.dtype(dtype))
     assert signature[-1] == kernel_types and set(by_address) <= set(kernels)
+    # a plain net's loop: the same loop (the same types), the residual kernels' stand-ins
+    plain, plain_types = compile_parts.loop_kernels(numba.types.int64, np.dtype(dtype), False)
+    assert plain_types == kernel_types and set(plain) <= set(kernels)
+    swapped = {name for name, a, b in zip(loop.BY_ADDRESS, by_address, plain) if a is not b}
+    assert swapped == set(compile_parts.RESIDUAL_KERNELS)
     defined = _defined_functions(fresh.overloads[signature].library.get_llvm_str())
     assert not defined & set(loop.BY_ADDRESS) and {"train_loop", "update_state"} <= defined
     # compiled, a part is found in the cache (its job then starts no process); one never
@@ -334,6 +339,37 @@ def _defined_functions(module):
             name, at = mangled[start : start + int(match[0])], start + int(match[0])
         names.add(name)
     return names
+
+
+def test_a_plain_loop_compiles_no_residual_kernel():
+    """Without residual nets the parts list the residual kernels' stand-ins, not the
+    kernels (a third of the parts' compile); with them, both."""
+    from initbench.engine import compile_parts
+
+    residual = {real for real, _, _ in compile_parts.RESIDUAL_KERNELS.values()}
+    stand_ins = {stand_in for _, stand_in, _ in compile_parts.RESIDUAL_KERNELS.values()}
+    for with_residual in (False, True):
+        listed = {dispatcher for part in compile_parts.ALL_PARTS
+                  for dispatcher, _ in compile_parts.part_signatures(
+                      part, np.dtype("float64"), residual=with_residual)}  # fmt: skip
+        assert stand_ins <= listed
+        assert residual & listed == (residual if with_residual else set())
+
+
+def test_a_residual_net_on_the_stand_ins_diverges_at_once(monkeypatch):
+    """The stand-ins write NaN: a residual net that were given a plain net's loop kernels
+    would be recorded as diverged at its first step, not trained on something else."""
+    from initbench.engine import compile_parts, training
+
+    monkeypatch.setattr(training, "loop_kernels", lambda act, dtype, residual: (
+        compile_parts.loop_kernels(act, dtype, residual=False)))  # fmt: skip
+    X, y = np.random.default_rng(0).normal(size=(8, 2)), np.arange(8) % 2
+    W, b = initbench.init_params("he_normal", [2, 3, 3, 2], activation="tanh",
+                                 architecture="residual", block_size=1)  # fmt: skip
+    result = initbench.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1,
+                             batch_size=4, steps=3, architecture="residual",
+                             block_size=1)  # fmt: skip
+    assert result.status == "diverged" and result.diverged_step == 0
 
 
 def test_a_compile_part_must_be_known():

@@ -25,6 +25,13 @@ picks one at run time, and ``loop.evaluate`` each linked both and compiled them 
 (3 s of the part's 12-15 s). The small kernels the loop calls once per layer (the
 optimizer's state and update) stay linked, so LLVM inlines them.
 
+A plain net never calls the residual kernels (the passes and the block metrics: a third
+of the parts' CPU, 4.8 of 13.7 s in float64), so a loop for plain nets takes stand-ins in
+their place (``RESIDUAL_KERNELS``: same signatures, a few lines each), and the parts
+compile the real ones only where the plan trains a residual net of that dtype
+(``residual``). The loop's code and its cache entry are the same either way: it is typed
+on the kernels' signatures, not on which kernels they are.
+
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
 metric rows in float64, a built-in activation as its int64 code (a plugin activation's
@@ -40,25 +47,65 @@ import numpy as np
 from numba import typeof, types
 
 from . import loop, losses, metrics, network, optimizers, residual
+from .jit import kernel
 
 # side by side only where the cache's writes lock between processes (POSIX flock)
 ALL_PARTS = ("forward", "backward")
 PARTS = ALL_PARTS if os.name == "posix" else ()
 
 
-def part_signatures(part, dtype, act=types.int64):
+@kernel
+def no_residual_forward(act, w, b, extra, sizes, w_off, b_off, X, Z, A, D, Hs, Ps, Xh, Rs,
+                        alpha, block_size, use_norm, final_norm, keep_layers):  # fmt: skip
+    """``residual_forward``'s stand-in in a loop for plain nets: an output of NaN, so a
+    residual net that reached it would diverge at its first step instead of training."""
+    out = Z[: X.shape[0] * sizes[-1]].reshape((X.shape[0], sizes[-1]))
+    out[:] = np.nan
+    return out
+
+
+@kernel
+def no_residual_backward(w, extra, sizes, w_off, b_off, X, Z, A, D, G, Xh, Rs, block_size,
+                         use_norm, final_norm, gw, gb, gextra, stream, scratch):  # fmt: skip
+    """``residual_backward``'s stand-in in a loop for plain nets: NaN gradients."""
+    gw[:] = np.nan
+    gb[:] = np.nan
+
+
+@kernel
+def no_block_statistics(extra, Z, Hs, rows, width, blocks, block, last, use_norm, into):
+    """``metrics.block_statistics``' stand-in in a loop for plain nets: NaN metrics."""
+    into[:] = np.nan
+
+
+# {name in loop.BY_ADDRESS: (the kernel, its stand-in in a loop for plain nets, its part)}
+RESIDUAL_KERNELS = {
+    "residual_forward": (residual.residual_forward, no_residual_forward, "forward"),
+    "residual_backward": (residual.residual_backward, no_residual_backward, "backward"),
+    "block_statistics": (metrics.block_statistics, no_block_statistics, "backward"),
+}
+
+
+def part_signatures(part, dtype, act=types.int64, residual=True):
     """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``; ``act``
-    is the activation's type (the built-ins' int64 code, a jit.PluginActivation)."""
+    is the activation's type (the built-ins' int64 code, a jit.PluginActivation). The
+    residual kernels' stand-ins always; the residual kernels only with ``residual``."""
     F, F2, N, R, i, f, b = _types(dtype)
     by_address = by_address_signatures(dtype, act)
     kernel_type = {name: types.FunctionType(sig) for name, sig in by_address.items()}
     passes = kernel_type["forward"], kernel_type["residual_forward"]
     net = (F, F, F, N, N, N)  # w, b, extra, sizes, w_off, b_off
     stream = types.UniTuple(F, 4)
+    for_residual_nets = [
+        (kernel, by_address[name].args)
+        for name, (real, stand_in, home) in RESIDUAL_KERNELS.items() if home == part
+        for kernel in ((real, stand_in) if residual else (stand_in,))
+    ]  # fmt: skip
     if part == "forward":
         return [
             *((kernel, by_address[kernel.py_func.__name__].args)
-              for kernel in (network.forward, residual.residual_forward, losses.loss_and_delta)),
+              for kernel in (network.forward, losses.loss_and_delta)),
+            *for_residual_nets,
             # the loop's helpers that call them (by address: they need only their types)
             (loop.network_forward, (*passes, act, *net, F2, F, F, F, stream, f, R, b)),
             (loop.evaluate,
@@ -76,9 +123,9 @@ def part_signatures(part, dtype, act=types.int64):
     if part == "backward":
         return [
             *((kernel, by_address[kernel.py_func.__name__].args)
-              for kernel in (residual.residual_backward, network.backward,
-                             metrics.layer_statistics, metrics.probe_statistics,
-                             metrics.block_statistics)),
+              for kernel in (network.backward, metrics.layer_statistics,
+                             metrics.probe_statistics)),
+            *for_residual_nets,
             # the loop's other helpers, which its own compile would otherwise do first
             (loop.work_buffers, (F, F, F, N, R, i, i, i, i, i)),
             (loop.layer_slices, (N, N, i)),
@@ -118,21 +165,24 @@ def _types(dtype):
 
 
 @cache
-def loop_kernels(act, dtype):
+def loop_kernels(act, dtype, residual=True):
     """(the kernels that ``loop.train_loop`` calls by address, in ``loop.BY_ADDRESS``'s
     order; their Numba type, a tuple of function types): each compiled, or loaded from the
     cache, for the signature a loop of ``dtype`` calls it with, for activation type
-    ``act``. A kernel whose compiled return type is not the declared one is an error here,
-    where it would otherwise make the loop's compile type its helpers again."""
+    ``act``; without ``residual`` (a plain net's loop), the residual kernels' stand-ins. A
+    kernel whose compiled return type is not the declared one is an error here, where it
+    would otherwise make the loop's compile type its helpers again."""
     dispatchers = {
         dispatcher.py_func.__name__: dispatcher
         for part in ALL_PARTS
-        for dispatcher, _ in part_signatures(part, np.dtype(dtype), act)
+        for dispatcher, _ in part_signatures(part, np.dtype(dtype), act, residual=True)
     }
     declared = by_address_signatures(np.dtype(dtype), act)
     kernels, kernel_types = [], []
     for name in loop.BY_ADDRESS:
         dispatcher, signature = dispatchers[name], declared[name]
+        if name in RESIDUAL_KERNELS and not residual:
+            dispatcher = RESIDUAL_KERNELS[name][1]
         dispatcher.compile(signature.args)
         compiled = dispatcher.overloads[signature.args].signature.return_type
         if compiled != signature.return_type:
@@ -142,10 +192,10 @@ def loop_kernels(act, dtype):
     return tuple(kernels), types.Tuple(kernel_types)
 
 
-def is_cached(part, dtype):
+def is_cached(part, dtype, residual=True):
     """Whether Numba's cache holds every kernel of ``part`` for ``dtype`` (an index entry
     under the key it would load), so that compiling the part would only load it."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
         cache = dispatcher._cache
         key = cache._index_key(signature, dispatcher.targetctx.codegen())
         if key not in cache._cache_file._load_index():
@@ -153,7 +203,8 @@ def is_cached(part, dtype):
     return True
 
 
-def compile_part(part, dtype):
-    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
+def compile_part(part, dtype, residual=True):
+    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``,
+    the residual kernels only with ``residual`` (their stand-ins always)."""
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
         dispatcher.compile(signature)

@@ -212,7 +212,9 @@ def train_checked(W, b, sizes, dtype, act, loss, X, T, X_test, T_test, X_probe, 
         train_loop, act.selector, LOSSES[loss], w, bias, extra, sizes, w_off, b_off, X, T,
         X[:eval_rows], T[:eval_rows], X_test, T_test, X_probe, batches, settings.steps,
         np.array(settings.kernel_row()), *optimizer_scales(settings, sizes), alpha, bounds, logged,
-        run_log, layer_log, typed=loop_kernels(selector_type(act.selector), w.dtype),
+        run_log, layer_log,
+        typed=loop_kernels(selector_type(act.selector), w.dtype,
+                           residual=settings.architecture == "residual"),
     )  # fmt: skip
     blocks = (len(sizes) - 3) // settings.block_size
     return result_from_logs(w, bias, w_off, b_off, sizes, status, diverged_at,
