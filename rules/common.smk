@@ -84,18 +84,6 @@ def warmup_parts(wildcards):
     return [LAYOUT.compile_part(wildcards.dtype, part) for part in COMPILE_PARTS]
 
 
-def trains_residual_nets(kernels, dtype):
-    """Whether any cell on these kernels and dtype trains a residual net: only then do the
-    compile parts and the warm-up compile the residual kernels (a plain net's loop takes
-    stand-ins, engine/compile_parts.py)."""
-    return any(
-        kernel_family(cell.activation) == kernels
-        and cell.dtype == dtype
-        and cell.training.architecture == "residual"
-        for cell in PLAN.cells.values()
-    )
-
-
 def priority_above(waits):
     """1 + the priority of the most urgent training job for which ``waits(batch)`` (0 when
     none does: a dataset no study trains on is still made for the findings)."""

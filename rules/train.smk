@@ -10,13 +10,8 @@ rule compile_part:
     priority: part_priority
     resources:
         jit=1,
-    params:
-        # the residual kernels, only where a residual net of this dtype trains
-        residual=lambda wc: trains_residual_nets("builtin", wc.dtype),
     run:
-        jobs.compile_part_job(
-            wildcards.part, wildcards.dtype, params.residual, output[0], log[0]
-        )
+        jobs.compile_part_job(wildcards.part, wildcards.dtype, output[0], log[0])
 
 
 rule warmup:
@@ -29,12 +24,8 @@ rule warmup:
     priority: warmup_priority
     resources:
         jit=1,
-    params:
-        residual=lambda wc: trains_residual_nets(wc.kernels, wc.dtype),
     run:
-        jobs.warmup_job(
-            wildcards.kernels, wildcards.dtype, params.residual, output[0], log[0]
-        )
+        jobs.warmup_job(wildcards.kernels, wildcards.dtype, output[0], log[0])
 
 
 rule train:

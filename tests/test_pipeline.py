@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, snakemake
+from conftest import ROOT, copy_workflow, snakemake
 
 import initbench as ib
 from initbench.findings import CLAIMS, VERDICTS
@@ -231,6 +231,25 @@ def test_sweeping_a_new_optimizer_trains_only_its_cells(finished, tmp_path):
     assert trained_cells(workdir) == new
     runs = pd.read_parquet(workdir / "results" / "runs.parquet")
     assert set(runs.loc[runs["cell"].isin(new), "optimizer"]) == {"adamw"}
+
+
+def test_residual_nets_added_to_a_plain_study_train_in_one_run(tmp_path):
+    """A study of plain nets, then the engine study's residual nets added: one run trains
+    them all. The compile parts and the warm-up do not depend on the architectures a plan
+    trains; when they did (a rule param), that run reran them and trained no new cell."""
+    config = yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+    plain = {**config, "studies": {k: v for k, v in config["studies"].items() if k != "engine"}}
+    assert {c.training.architecture for c in plan(plain).cells.values()} == {"plain"}
+    workdir = copy_workflow(tmp_path)
+    (workdir / "plain.yaml").write_text(yaml.safe_dump(plain))
+    proc = snakemake(workdir, "--cores", "2", "--configfile", "plain.yaml")
+    assert proc.returncode == 0, proc.output[-2000:]
+    proc = quick(workdir)
+    assert proc.returncode == 0, proc.output[-2000:]
+    runs = pd.read_parquet(workdir / "results" / "runs.parquet")
+    assert set(runs["cell"]) == set(plan(config).cells)
+    assert "residual" in set(runs["architecture"])
+    assert "Nothing to be done" in quick(workdir, "-n").output
 
 
 def test_changing_a_training_setting_reruns_exactly_its_cells(finished, tmp_path):

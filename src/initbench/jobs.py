@@ -48,35 +48,38 @@ def dataset_job(generator, params, seed, output, log_path):
             f"{data.n_features} features, task {data.task}")  # fmt: skip
 
 
-def compile_part_job(part, dtype, residual, output, log_path):
+def compile_part_job(part, dtype, output, log_path):
     """Compile one part of the built-in kernels' loop for ``dtype`` into Numba's cache
-    (engine/compile_parts.py), the residual kernels only where the plan trains a residual
-    net of ``dtype`` (``residual``), in a process of its own so that the parts compile side
-    by side; that process imports the engine only, not this module (the two side by side:
+    (engine/compile_parts.py), in a process of its own so that the parts compile side by
+    side; that process imports the engine only, not this module (the two side by side:
     about 1 s less). With the part already in the cache, nothing (a process would only load
-    it, and the warm-up loads what it needs)."""
+    it, and the warm-up loads what it needs).
+
+    Every part compiles the residual kernels and their stand-ins, whatever the plan. Parts
+    that compiled them only where the plan trains residual nets (a rule param) were
+    tried: adding a residual study to a plain one then reran the parts and the warm-up,
+    and in that run Snakemake 9.27 scheduled none of the training jobs whose cells had
+    changed; only a second run trained them (docs/performance.md)."""
     from .engine.compile_parts import compile_part, is_cached
 
-    what = f"builtin {dtype} {part}{', residual kernels too' if residual else ''}"
     with job_log(log_path) as log:
-        if is_cached(part, dtype, residual):
-            log(f"{what}: in Numba's cache already")
+        if is_cached(part, dtype):
+            log(f"builtin {dtype} {part}: in Numba's cache already")
         else:
             start = time.perf_counter()
-            in_own_process(compile_part, part, dtype, residual, fresh=True)
-            log(f"{what}: compiled in {time.perf_counter() - start:.1f} s, "
+            in_own_process(compile_part, part, dtype, fresh=True)
+            log(f"builtin {dtype} {part}: compiled in {time.perf_counter() - start:.1f} s, "
                 "in a process of its own")  # fmt: skip
     with atomic_path(output) as tmp:
         tmp.write_text(f"builtin {dtype} {part}\n")
 
 
-def warmup_job(kernels, dtype, residual, output, log_path):
+def warmup_job(kernels, dtype, output, log_path):
     """Compile (or load from Numba's cache) the training loop for one dtype and kernel
     family: "builtin" (every built-in activation at once) or a plugin activation's name.
-    The one loop trains plain and residual nets; the warm-up trains a plain net, and a
-    residual one where the plan trains residual nets of ``dtype`` (``residual``): that
-    run takes every branch of the loop and loads the residual kernels, which a plain
-    net's loop replaces with stand-ins (engine/compile_parts.py).
+    The one loop trains plain and residual nets; the warm-up trains one of each: the
+    residual net's run takes every branch of the loop, and the plain net's loads the
+    stand-ins it takes for the residual kernels (engine/compile_parts.py).
 
     Runs once per pair before the training fan-out, so training jobs never compile. For
     the built-in kernels, the loop's largest parts were compiled before, side by side
@@ -86,18 +89,16 @@ def warmup_job(kernels, dtype, residual, output, log_path):
     from .inits import init_params
 
     activation = "tanh" if kernels == "builtin" else kernels
-    architectures = [{}, {"architecture": "residual", "block_size": 1}][: 1 + bool(residual)]
     with job_log(log_path) as log:
         start = time.perf_counter()
         X = np.random.default_rng(0).normal(size=(8, 2))
         for loss, y in (("softmax_ce", np.arange(8) % 2), ("mse", X[:, :1])):
-            for architecture in architectures:
+            for architecture in ({}, {"architecture": "residual", "block_size": 1}):
                 W, b = init_params("he_normal", [2, 3, 3, 2 if loss == "softmax_ce" else 1],
                                    activation=activation, dtype=dtype)  # fmt: skip
                 train(W, b, X, y, activation=activation, loss=loss, lr=0.1, batch_size=4,
                       steps=3, **architecture)  # fmt: skip
-        log(f"{kernels} {dtype}{', residual kernels too' if residual else ''}: "
-            f"compiled or loaded in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        log(f"{kernels} {dtype}: compiled or loaded in {time.perf_counter() - start:.1f} s")
         with atomic_path(output) as tmp:
             tmp.write_text(f"{kernels} {dtype}\n")
 

@@ -26,11 +26,12 @@ picks one at run time, and ``loop.evaluate`` each linked both and compiled them 
 optimizer's state and update) stay linked, so LLVM inlines them.
 
 A plain net never calls the residual kernels (the passes and the block metrics: a third
-of the parts' CPU, 4.8 of 13.7 s in float64), so a loop for plain nets takes stand-ins in
-their place (``RESIDUAL_KERNELS``: same signatures, a few lines each), and the parts
-compile the real ones only where the plan trains a residual net of that dtype
-(``residual``). The loop's code and its cache entry are the same either way: it is typed
-on the kernels' signatures, not on which kernels they are.
+of the parts' CPU, 4.8 of 13.7 s in float64), so ``train`` hands a plain net's loop
+stand-ins in their place (``RESIDUAL_KERNELS``: same signatures, a few lines each), and a
+first ``train`` of a plain net compiles no residual kernel. The loop's code and its cache
+entry are the same either way: it is typed on the kernels' signatures, not on which
+kernels they are. The pipeline's parts compile both (``compile_part``'s ``residual``
+only serves benchmarks/compile_time.py).
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
@@ -192,10 +193,10 @@ def loop_kernels(act, dtype, residual=True):
     return tuple(kernels), types.Tuple(kernel_types)
 
 
-def is_cached(part, dtype, residual=True):
+def is_cached(part, dtype):
     """Whether Numba's cache holds every kernel of ``part`` for ``dtype`` (an index entry
     under the key it would load), so that compiling the part would only load it."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
         cache = dispatcher._cache
         key = cache._index_key(signature, dispatcher.targetctx.codegen())
         if key not in cache._cache_file._load_index():
