@@ -1,5 +1,6 @@
 """The HTML report from a few tiny trained cells: sections, figures, escaping, offline links."""
 
+import os
 import re
 
 import pandas as pd
@@ -330,3 +331,28 @@ def test_sections_drawn_side_by_side_equal_those_drawn_in_one_process(
         drawn[count] = ((out / "sections.json").read_text(encoding="utf-8"), figures)
     assert drawn[1][1] and drawn[1] == drawn[2]
     assert sorted(build.DRAWING_ORDER) == sorted(sid for sid, *_ in build.SECTIONS)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_fork_parses_mathtext_with_fonts_of_its_own():
+    """A fork (processes.side_by_side draws sections in one) must not reuse its parent's
+    cached mathtext parses: their fonts read through file descriptors the two share, and
+    glyphs both load at once came back corrupt. plotting empties that cache in a fork."""
+    from matplotlib.mathtext import MathTextParser
+    from matplotlib.textpath import TextPath
+
+    import initbench.plotting  # noqa: F401  (registers the fork hook)
+
+    TextPath((0, 0), "$✕$")  # the overview's marker, parsed and cached here
+    assert MathTextParser._parse_cached.cache_info().currsize >= 1
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.write(write_end, str(MathTextParser._parse_cached.cache_info().currsize).encode())
+        os._exit(0)
+    os.close(write_end)
+    in_child = int(os.read(read_end, 32))
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert in_child == 0 and MathTextParser._parse_cached.cache_info().currsize >= 1

@@ -6,6 +6,7 @@ thread-safe.
 """
 
 import math
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.mathtext import MathTextParser
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import (
     FuncFormatter,
@@ -25,6 +27,14 @@ from matplotlib.ticker import (
     NullLocator,
 )
 from PIL import Image
+
+# A fork must not draw with its parent's fonts: an FT2Font reads its file through a file
+# descriptor the fork shares (one file offset for both processes), so glyphs that both
+# load at once come back corrupt ("FT_Load_Glyph ... too many hints", seen in a fork of
+# processes.side_by_side). Matplotlib empties its own font cache in a fork; its mathtext
+# parses (a "$...$" marker, each holding its fonts) stay cached, so a fork empties them.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=MathTextParser._parse_cached.cache_clear)
 
 DPI = 100
 # seaborn's "whitegrid" style with its "paper" context at font_scale 1.25, written out:
