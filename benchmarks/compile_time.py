@@ -11,10 +11,9 @@ both compiles on top (nothing, when one loop serves both). A third shows the war
 (every kernel loaded from disk). Process CPU is the honest figure on a shared machine.
 
 ``--parts`` times the pipeline's way instead (rule compile_part, then rule warmup), per
-loop and dtype in a fresh cache: the loop's compile parts (engine/compile_parts.py) in two
-processes side by side, the residual kernels only for the residual loop (a plain net's
-loop takes stand-ins), then the loop in a third, which loads them: the wall until the loop
-is ready, and the CPU of each process. Not called from the tests.
+dtype in a fresh cache: the loop's compile parts (engine/compile_parts.py) in two processes
+side by side, then the loop in a third, which loads them: the wall until the loop is
+ready, and the CPU of each process. Not called from the tests.
 """
 
 import argparse
@@ -68,13 +67,13 @@ import gc, json, os, sys, time
 from initbench.engine.compile_parts import compile_part
 gc.freeze()
 wall, cpu = time.perf_counter(), time.process_time()
-compile_part(sys.argv[1], sys.argv[2], residual=sys.argv[3] == "residual")
+compile_part(sys.argv[1], sys.argv[2])
 print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]), flush=True)
 os._exit(0)
 """
 
 
-def run_parts(loop, dtype, cache_dir):
+def run_parts(dtype, cache_dir):
     """(wall until the loop is ready, [(name, process CPU s)]) with the parts side by side."""
     from initbench.engine.compile_parts import PARTS
 
@@ -82,11 +81,8 @@ def run_parts(loop, dtype, cache_dir):
     start = time.perf_counter()
     children = {
         part: subprocess.Popen(
-            [sys.executable, "-c", PART, part, dtype, loop],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+            [sys.executable, "-c", PART, part, dtype], env=env, stdout=subprocess.PIPE, text=True
+        )  # fmt: skip
         for part in PARTS
     }
     cpus = [(part, json.loads(child.communicate()[0].strip().splitlines()[-1])[1])
@@ -94,7 +90,7 @@ def run_parts(loop, dtype, cache_dir):
     # The loop is ready when its process reports it, not when that process has exited: the
     # pipeline compiles it in a thread of Snakemake's process (rule warmup), which goes on.
     loop = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "--frozen", json.dumps(LOOPS[loop]), dtype],
+        [sys.executable, "-c", CHILD, "--frozen", json.dumps(LOOPS["residual"]), dtype],
         env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     report = loop.stdout.readline()
@@ -118,15 +114,14 @@ def main():
     )
     args = parser.parse_args()
     if args.parts:
-        print(f"{'loop':>8} {'dtype':>8} {'wall s':>8} {'cpu s':>8}  cpu s per process")
+        print(f"{'dtype':>8} {'wall s':>8} {'cpu s':>8}  cpu s per process")
         for _ in range(args.repeats):
-            for loop in args.loops:
-                for dtype in args.dtypes:
-                    with tempfile.TemporaryDirectory(prefix="initbench-numba-cache-") as cache:
-                        wall, cpus = run_parts(loop, dtype, cache)
-                    total = sum(cpu for _, cpu in cpus)
-                    each = ", ".join(f"{name} {cpu:.1f}" for name, cpu in cpus)
-                    print(f"{loop:>8} {dtype:>8} {wall:>8.1f} {total:>8.1f}  {each}", flush=True)
+            for dtype in args.dtypes:
+                with tempfile.TemporaryDirectory(prefix="initbench-numba-cache-") as cache_dir:
+                    wall, cpus = run_parts(dtype, cache_dir)
+                total = sum(cpu for _, cpu in cpus)
+                each = ", ".join(f"{name} {cpu:.1f}" for name, cpu in cpus)
+                print(f"{dtype:>8} {wall:>8.1f} {total:>8.1f}  {each}", flush=True)
         return
     print(f"{'run':>5} {'loop':>8} {'dtype':>8} {'activations':>11} {'wall s':>8} {'cpu s':>8}")
     for _ in range(args.repeats):

@@ -341,21 +341,6 @@ def _defined_functions(module):
     return names
 
 
-def test_a_plain_loop_compiles_no_residual_kernel():
-    """Without residual nets the parts list the residual kernels' stand-ins, not the
-    kernels (a third of the parts' compile); with them, both."""
-    from initbench.engine import compile_parts
-
-    residual = {real for real, _, _ in compile_parts.RESIDUAL_KERNELS.values()}
-    stand_ins = {stand_in for _, stand_in, _ in compile_parts.RESIDUAL_KERNELS.values()}
-    for with_residual in (False, True):
-        listed = {dispatcher for part in compile_parts.ALL_PARTS
-                  for dispatcher, _ in compile_parts.part_signatures(
-                      part, np.dtype("float64"), residual=with_residual)}  # fmt: skip
-        assert stand_ins <= listed
-        assert residual & listed == (residual if with_residual else set())
-
-
 def test_a_residual_net_on_the_stand_ins_diverges_at_once(monkeypatch):
     """The stand-ins write NaN: a residual net that were given a plain net's loop kernels
     would be recorded as diverged at its first step, not trained on something else."""

@@ -30,8 +30,7 @@ of the parts' CPU, 4.8 of 13.7 s in float64), so ``train`` hands a plain net's l
 stand-ins in their place (``RESIDUAL_KERNELS``: same signatures, a few lines each), and a
 first ``train`` of a plain net compiles no residual kernel. The loop's code and its cache
 entry are the same either way: it is typed on the kernels' signatures, not on which
-kernels they are. The pipeline's parts compile both (``compile_part``'s ``residual``
-only serves benchmarks/compile_time.py).
+kernels they are. The parts compile both.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
@@ -87,26 +86,25 @@ RESIDUAL_KERNELS = {
 }
 
 
-def part_signatures(part, dtype, act=types.int64, residual=True):
+def part_signatures(part, dtype, act=types.int64):
     """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``; ``act``
-    is the activation's type (the built-ins' int64 code, a jit.PluginActivation). The
-    residual kernels' stand-ins always; the residual kernels only with ``residual``."""
+    is the activation's type (the built-ins' int64 code, a jit.PluginActivation)."""
     F, F2, N, R, i, f, b = _types(dtype)
     by_address = by_address_signatures(dtype, act)
     kernel_type = {name: types.FunctionType(sig) for name, sig in by_address.items()}
     passes = kernel_type["forward"], kernel_type["residual_forward"]
     net = (F, F, F, N, N, N)  # w, b, extra, sizes, w_off, b_off
     stream = types.UniTuple(F, 4)
-    for_residual_nets = [
+    residual_kernels = [
         (kernel, by_address[name].args)
         for name, (real, stand_in, home) in RESIDUAL_KERNELS.items() if home == part
-        for kernel in ((real, stand_in) if residual else (stand_in,))
+        for kernel in (real, stand_in)
     ]  # fmt: skip
     if part == "forward":
         return [
             *((kernel, by_address[kernel.py_func.__name__].args)
               for kernel in (network.forward, losses.loss_and_delta)),
-            *for_residual_nets,
+            *residual_kernels,
             # the loop's helpers that call them (by address: they need only their types)
             (loop.network_forward, (*passes, act, *net, F2, F, F, F, stream, f, R, b)),
             (loop.evaluate,
@@ -126,7 +124,7 @@ def part_signatures(part, dtype, act=types.int64, residual=True):
             *((kernel, by_address[kernel.py_func.__name__].args)
               for kernel in (network.backward, metrics.layer_statistics,
                              metrics.probe_statistics)),
-            *for_residual_nets,
+            *residual_kernels,
             # the loop's other helpers, which its own compile would otherwise do first
             (loop.work_buffers, (F, F, F, N, R, i, i, i, i, i)),
             (loop.layer_slices, (N, N, i)),
@@ -176,7 +174,7 @@ def loop_kernels(act, dtype, residual=True):
     dispatchers = {
         dispatcher.py_func.__name__: dispatcher
         for part in ALL_PARTS
-        for dispatcher, _ in part_signatures(part, np.dtype(dtype), act, residual=True)
+        for dispatcher, _ in part_signatures(part, np.dtype(dtype), act)
     }
     declared = by_address_signatures(np.dtype(dtype), act)
     kernels, kernel_types = [], []
@@ -204,8 +202,7 @@ def is_cached(part, dtype):
     return True
 
 
-def compile_part(part, dtype, residual=True):
-    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``,
-    the residual kernels only with ``residual`` (their stand-ins always)."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
+def compile_part(part, dtype):
+    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``."""
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
         dispatcher.compile(signature)
