@@ -17,6 +17,7 @@ from numba import typeof
 from numba.core.registry import CPUDispatcher
 
 import initbench
+from initbench import processes
 from initbench.engine import hyper, jit
 from initbench.engine.optimizers import update_state
 
@@ -355,6 +356,81 @@ def test_a_residual_net_on_the_stand_ins_diverges_at_once(monkeypatch):
                              batch_size=4, steps=3, architecture="residual",
                              block_size=1)  # fmt: skip
     assert result.status == "diverged" and result.diverged_step == 0
+
+
+COLD_FIRST_TRAIN = """
+import json
+import numpy as np
+import initbench as ib
+from initbench.engine import network, residual
+
+X, y = np.random.default_rng(0).normal(size=(8, 2)), np.arange(8) % 2
+W, b = ib.init_params("he_normal", [2, 3, 3, 2], activation="tanh", architecture="residual",
+                      block_size=1, seed=1)
+result = ib.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4,
+                  steps=3, architecture="residual", block_size=1)
+print(json.dumps({
+    "loaded": [sum(kernel._cache_hits.values()) for kernel in (network.backward,
+                                                               residual.residual_backward)],
+    "compiled": [sum(kernel._cache_misses.values()) for kernel in (network.forward,
+                                                                  residual.residual_forward)],
+    "weights": [w.tolist() for w in result.weights],
+}))
+"""
+
+
+def test_a_cold_first_train_compiles_the_backward_part_in_a_process_beside(tmp_path):
+    """In an empty cache, a first ``train`` compiles the backward part in a process of its
+    own while it compiles the forward part (compile_parts.compile_parts_side_by_side): it
+    then loads the backward kernels from the cache and compiled the forward ones itself,
+    and trains to the very numbers of a process that compiled nothing itself."""
+    if processes.usable_cpus() < 2:
+        pytest.skip("one CPU: a first train compiles every part itself")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = [sys.executable, "-c", COLD_FIRST_TRAIN]
+    out = subprocess.run(code, capture_output=True, text=True, check=True, env=env)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == [1, 1] and report["compiled"] == [1, 1], report
+    X, y = np.random.default_rng(0).normal(size=(8, 2)), np.arange(8) % 2
+    W, b = initbench.init_params("he_normal", [2, 3, 3, 2], activation="tanh",
+                                 architecture="residual", block_size=1, seed=1)  # fmt: skip
+    here = initbench.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1,
+                           batch_size=4, steps=3, architecture="residual",
+                           block_size=1)  # fmt: skip
+    assert report["weights"] == [w.tolist() for w in here.weights]
+
+
+@pytest.mark.parametrize(
+    "missing, cpus, beside",
+    [
+        ({"forward": ["forward"], "backward": ["backward"]}, 2, True),
+        ({"forward": ["forward"], "backward": ["backward"]}, 1, False),  # one CPU
+        ({"forward": [], "backward": ["backward"]}, 2, False),  # the forward part is there
+        # a residual net after a plain one: its kernels, each part's share
+        ({"forward": ["residual_forward"], "backward": ["block_statistics"]}, 2, True),
+        # a plain net after a residual one: only stand-ins, compiled here
+        ({"forward": ["no_residual_forward"], "backward": ["no_block_statistics"]}, 2, False),
+    ],
+)
+def test_only_a_cold_cache_compiles_a_part_beside(monkeypatch, missing, cpus, beside):
+    from initbench.engine import compile_parts, metrics, network, residual
+
+    kernels = {"forward": network.forward, "backward": network.backward,
+               "residual_forward": residual.residual_forward,
+               "block_statistics": metrics.block_statistics,
+               "no_residual_forward": compile_parts.no_residual_forward,
+               "no_block_statistics": compile_parts.no_block_statistics}  # fmt: skip
+    calls = []
+    monkeypatch.setattr(compile_parts, "uncached", lambda part, dtype, residual: [
+        kernels[name] for name in missing[part]])  # fmt: skip
+    monkeypatch.setattr(compile_parts, "compile_part", lambda *args: calls.append(args))
+    monkeypatch.setattr(processes, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(processes, "in_own_process",
+                        lambda job, *args, fresh: calls.append((job, *args, fresh)))  # fmt: skip
+    compile_parts.compile_parts_side_by_side(np.dtype("float32"), False)
+    expected = [("forward", np.dtype("float32"), False),  # here, the other beside
+                (compile_parts.compile_part, "backward", "float32", False, True)]  # fmt: skip
+    assert sorted(calls, key=len) == (expected if beside else [])
 
 
 def test_a_compile_part_must_be_known():

@@ -32,6 +32,11 @@ first ``train`` of a plain net compiles no residual kernel. The loop's code and 
 entry are the same either way: it is typed on the kernels' signatures, not on which
 kernels they are. The parts compile both.
 
+Outside the pipeline, a first ``train`` in a cold cache does the same in two processes of
+its own (``compile_parts_side_by_side``): the backward part in a fresh interpreter, the
+forward part in the caller's, each for its kind of net only (a residual net's first
+``train``, quiet: 10-13 s of wall where one process took 16-20 s).
+
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
 metric rows in float64, a built-in activation as its int64 code (a plugin activation's
@@ -41,11 +46,14 @@ loop adds no signature to a part's kernels.
 """
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import numpy as np
 from numba import typeof, types
 
+from .. import processes
 from . import loop, losses, metrics, network, optimizers, residual
 from .jit import kernel
 
@@ -86,9 +94,11 @@ RESIDUAL_KERNELS = {
 }
 
 
-def part_signatures(part, dtype, act=types.int64):
+def part_signatures(part, dtype, act=types.int64, residual=None):
     """[(kernel, argument types)] that ``part`` compiles for a loop of ``dtype``; ``act``
-    is the activation's type (the built-ins' int64 code, a jit.PluginActivation)."""
+    is the activation's type (the built-ins' int64 code, a jit.PluginActivation). With
+    ``residual`` True or False, only what a residual or a plain net's loop calls (the
+    residual kernels, or their stand-ins); None, both (the pipeline's parts)."""
     F, F2, N, R, i, f, b = _types(dtype)
     by_address = by_address_signatures(dtype, act)
     kernel_type = {name: types.FunctionType(sig) for name, sig in by_address.items()}
@@ -98,7 +108,7 @@ def part_signatures(part, dtype, act=types.int64):
     residual_kernels = [
         (kernel, by_address[name].args)
         for name, (real, stand_in, home) in RESIDUAL_KERNELS.items() if home == part
-        for kernel in (real, stand_in)
+        for kernel in {None: (real, stand_in), True: (real,), False: (stand_in,)}[residual]
     ]  # fmt: skip
     if part == "forward":
         return [
@@ -171,6 +181,8 @@ def loop_kernels(act, dtype, residual=True):
     ``act``; without ``residual`` (a plain net's loop), the residual kernels' stand-ins. A
     kernel whose compiled return type is not the declared one is an error here, where it
     would otherwise make the loop's compile type its helpers again."""
+    if act == types.int64:
+        compile_parts_side_by_side(dtype, residual)
     dispatchers = {
         dispatcher.py_func.__name__: dispatcher
         for part in ALL_PARTS
@@ -191,18 +203,53 @@ def loop_kernels(act, dtype, residual=True):
     return tuple(kernels), types.Tuple(kernel_types)
 
 
-def is_cached(part, dtype):
-    """Whether Numba's cache holds every kernel of ``part`` for ``dtype`` (an index entry
-    under the key it would load), so that compiling the part would only load it."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
+def is_cached(part, dtype, residual=None):
+    """Whether Numba's cache holds every kernel of ``part`` for ``dtype`` (for a residual
+    or a plain net's loop, or both: ``part_signatures``), an index entry under the key it
+    would load, so that compiling the part would only load it."""
+    return not uncached(part, dtype, residual)
+
+
+def uncached(part, dtype, residual=None):
+    """The kernels of ``part`` for ``dtype`` without an entry in Numba's cache."""
+    missing = []
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
         cache = dispatcher._cache
         key = cache._index_key(signature, dispatcher.targetctx.codegen())
         if key not in cache._cache_file._load_index():
-            return False
-    return True
+            missing.append(dispatcher)
+    return missing
 
 
-def compile_part(part, dtype):
-    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``."""
-    for dispatcher, signature in part_signatures(part, np.dtype(dtype)):
+def compile_part(part, dtype, residual=None):
+    """Compile (or load from the cache) the kernels of ``part`` for a loop of ``dtype``
+    (for a residual or a plain net's loop, or both: ``part_signatures``)."""
+    for dispatcher, signature in part_signatures(part, np.dtype(dtype), residual=residual):
         dispatcher.compile(signature)
+
+
+def compile_parts_side_by_side(dtype, residual):
+    """A first ``train`` in a cold cache: the backward part compiles in a fresh process
+    of its own while this one compiles the forward part, each for a residual or a plain
+    net's loop only, as the pipeline's parts do in two jobs (quiet, wall: a residual net's
+    first ``train`` ready in 10-13 s where one process took 16-20 s). Only where both
+    parts miss kernels, the backward part more than stand-ins (which compile here faster
+    than a process starts), and this process may run on two CPUs; one thread at a time
+    (``train_many``'s first calls: the next finds the cache filled). The other process's
+    failure is none of this one's: the loop's compile then compiles what is missing, and
+    raises what there is to raise."""
+    if PARTS != ALL_PARTS or processes.usable_cpus() < 2:
+        return
+    with _SIDE_BY_SIDE:
+        if not uncached("forward", dtype, residual) or all(
+            kernel in _STAND_INS for kernel in uncached("backward", dtype, residual)
+        ):
+            return
+        with ThreadPoolExecutor(1) as beside:
+            beside.submit(processes.in_own_process, compile_part, "backward",
+                          np.dtype(dtype).name, residual, fresh=True)  # fmt: skip
+            compile_part("forward", dtype, residual)
+
+
+_SIDE_BY_SIDE = threading.Lock()
+_STAND_INS = {stand_in for _, stand_in, _ in RESIDUAL_KERNELS.values()}
