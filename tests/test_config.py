@@ -409,12 +409,24 @@ def test_batches_keep_their_cells_when_cells_are_added():
 def test_more_cores_split_the_same_cells_into_more_jobs():
     """On more than 5 cores each activation's cells go to one job per core (the study's
     wall time is then bounded by its longest job); a config's own count always wins."""
-    few, many = plan(QUICK, cores=2), plan(QUICK, cores=64)
-    assert len(few.batches) == len(plan(QUICK, cores=5).batches)
+    unset = {key: value for key, value in QUICK.items() if key != "batches_per_activation"}
+    few, many = plan(unset, cores=2), plan(unset, cores=64)
+    assert len(few.batches) == len(plan(unset, cores=5).batches)
     assert len(many.batches) > len(few.batches)
     assert sorted(n for names in many.batches.values() for n in names) == sorted(few.cells)
     fixed = {**QUICK, "batches_per_activation": 3}
     assert plan(fixed, cores=64).batches == plan(fixed, cores=2).batches
+
+
+def test_no_training_job_of_the_quick_study_holds_a_third_of_its_work():
+    """On its 2 cores the quick study's training waits on its longest job: with 5 jobs per
+    activation its three 15,000-step cells hashed into one, 58% of the work (its
+    ``batches_per_activation`` says why 7)."""
+    from initbench.cell import cell_work
+
+    grid = plan(QUICK, cores=2)
+    work = [sum(cell_work(grid.cells[name]) for name in names) for names in grid.batches.values()]
+    assert max(work) < sum(work) / 3
 
 
 def test_device_cuda_without_a_gpu_stops_before_any_job(workflow_dir):
