@@ -418,6 +418,23 @@ def test_more_cores_split_the_same_cells_into_more_jobs():
     assert plan(fixed, cores=64).batches == plan(fixed, cores=2).batches
 
 
+def test_the_plan_checks_the_inits_without_evaluating_an_activation(monkeypatch):
+    """The plan builds every init on a tiny net before any job starts; evaluating an
+    activation there would compile it (0.6 s a built-in, cold), before the first job.
+    LSUV's parameters are checked all the same."""
+    from initbench.engine import activations
+
+    def evaluated(*args, **kwargs):
+        raise AssertionError("the plan evaluated an activation")
+
+    monkeypatch.setattr(activations, "call_specialised", evaluated)
+    assert any(cell.init == "lsuv" for cell in plan(QUICK).cells.values())
+    config = copy.deepcopy(QUICK)
+    config["inits"]["lsuv"]["max_iter"] = 0
+    with pytest.raises(ConfigError, match="inits.lsuv with .*max_iter must be an integer >= 1"):
+        plan(config)
+
+
 def test_no_training_job_of_the_quick_study_holds_a_third_of_its_work():
     """On its 2 cores the quick study's training waits on its longest job: with 5 jobs per
     activation its three 15,000-step cells hashed into one, 58% of the work (its
