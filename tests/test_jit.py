@@ -424,8 +424,8 @@ def test_only_a_cold_cache_compiles_a_part_beside(monkeypatch, missing, cpus, be
     monkeypatch.setattr(compile_parts, "uncached", lambda part, dtype, residual: [
         kernels[name] for name in missing[part]])  # fmt: skip
     monkeypatch.setattr(compile_parts, "compile_part", lambda *args: calls.append(args))
-    monkeypatch.setattr(processes, "usable_cpus", lambda: cpus)
-    monkeypatch.setattr(processes, "in_own_process",
+    monkeypatch.setattr(compile_parts, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(compile_parts, "in_own_process",
                         lambda job, *args, fresh: calls.append((job, *args, fresh)))  # fmt: skip
     compile_parts.compile_parts_side_by_side(np.dtype("float32"), False)
     expected = [("forward", np.dtype("float32"), False),  # here, the other beside

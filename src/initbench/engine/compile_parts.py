@@ -53,7 +53,7 @@ from functools import cache
 import numpy as np
 from numba import typeof, types
 
-from .. import processes
+from ..processes import in_own_process, usable_cpus
 from . import loop, losses, metrics, network, optimizers, residual
 from .jit import kernel
 
@@ -238,7 +238,7 @@ def compile_parts_side_by_side(dtype, residual):
     (``train_many``'s first calls: the next finds the cache filled). The other process's
     failure is none of this one's: the loop's compile then compiles what is missing, and
     raises what there is to raise."""
-    if PARTS != ALL_PARTS or processes.usable_cpus() < 2:
+    if PARTS != ALL_PARTS or usable_cpus() < 2:
         return
     with _SIDE_BY_SIDE:
         if not uncached("forward", dtype, residual) or all(
@@ -246,7 +246,7 @@ def compile_parts_side_by_side(dtype, residual):
         ):
             return
         with ThreadPoolExecutor(1) as beside:
-            beside.submit(processes.in_own_process, compile_part, "backward",
+            beside.submit(in_own_process, compile_part, "backward",
                           np.dtype(dtype).name, residual, fresh=True)  # fmt: skip
             compile_part("forward", dtype, residual)
 
