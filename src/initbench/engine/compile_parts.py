@@ -35,7 +35,7 @@ kernels they are. The parts compile both.
 Outside the pipeline, a first ``train`` in a cold cache does the same in two processes of
 its own (``compile_parts_side_by_side``): the backward part in a fresh interpreter, the
 forward part in the caller's, each for its kind of net only (a residual net's first
-``train``, quiet: 10-13 s of wall where one process took 16-20 s).
+``train``: 10-16 s of wall where one process took 16-22 s; docs/performance.md).
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
@@ -232,7 +232,7 @@ def compile_parts_side_by_side(dtype, residual):
     """A first ``train`` in a cold cache: the backward part compiles in a fresh process
     of its own while this one compiles the forward part, each for a residual or a plain
     net's loop only, as the pipeline's parts do in two jobs (quiet, wall: a residual net's
-    first ``train`` ready in 10-13 s where one process took 16-20 s). Only where both
+    first ``train`` ready in 10-16 s where one process took 16-22 s). Only where both
     parts miss kernels, the backward part more than stand-ins (which compile here faster
     than a process starts), and this process may run on two CPUs; one thread at a time
     (``train_many``'s first calls: the next finds the cache filled). The other process's
