@@ -370,9 +370,9 @@ W, b = ib.init_params("he_normal", [2, 3, 3, 2], activation="tanh", architecture
 result = ib.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4,
                   steps=3, architecture="residual", block_size=1)
 print(json.dumps({
-    "loaded": [sum(kernel._cache_hits.values()) for kernel in (network.backward,
+    "loaded": [sum(kernel.stats.cache_hits.values()) for kernel in (network.backward,
                                                                residual.residual_backward)],
-    "compiled": [sum(kernel._cache_misses.values()) for kernel in (network.forward,
+    "compiled": [sum(kernel.stats.cache_misses.values()) for kernel in (network.forward,
                                                                   residual.residual_forward)],
     "weights": [w.tolist() for w in result.weights],
 }))
