@@ -6,15 +6,16 @@
 For each loop, one fresh Python process with an empty NUMBA_CACHE_DIR trains a tiny
 network of that architecture once per built-in activation, all of float64 first, then all
 of float32, and prints the seconds (wall, and the CPU of the process and of the process a
-cold first ``train`` compiles its backward part in) per dtype: the cold compile. A
+cold first ``train`` compiles its passes in) per dtype: the cold compile. A
 second process on the same cache trains the other architecture ("then"): what a study of
 both compiles on top (nothing, when one loop serves both). A third shows the warm start
 (every kernel loaded from disk). Process CPU is the honest figure on a shared machine.
 
 ``--parts`` times the pipeline's way instead (rule compile_part, then rule warmup), per
-dtype in a fresh cache: the loop's compile parts (engine/compile_parts.py) in two processes
-side by side, then the loop in a third, which loads them: the wall until the loop is
-ready, and the CPU of each process. Not called from the tests.
+dtype in a fresh cache: the loop's compile parts (engine/compile_parts.py: the passes, and
+the loop with its helpers) in two processes side by side, then the warm-up in a third,
+which loads them and trains: the wall until the loop is ready, and the CPU of each
+process. Not called from the tests.
 """
 
 import argparse
@@ -104,7 +105,7 @@ def run_parts(dtype, cache_dir):
     loop.communicate()
     if loop.returncode:
         raise RuntimeError(f"the loop's process failed ({loop.returncode})")
-    cpus.append(("loop", json.loads(report)[dtype][1]))
+    cpus.append(("warm-up", json.loads(report)[dtype][1]))
     return ready, cpus
 
 

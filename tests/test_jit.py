@@ -289,9 +289,10 @@ def test_the_blas_is_limited_after_a_cold_first_call(first_call):
 @pytest.mark.parametrize("dtype", ["float32"])
 def test_the_compile_parts_are_what_the_loop_calls(dtype):
     """A compile part (engine/compile_parts.py) is only of use if it compiles its kernels
-    for the very signatures the training loop calls them with: typing the loop afresh
-    after the parts must add no signature to any of their kernels. float32, where the
-    network's buffers and the float64 settings and metric rows differ."""
+    for the very signatures the training loop calls them with, and the loop for the one
+    ``train`` calls: typing the loop afresh after the parts must add no signature to any
+    of their kernels. float32, where the network's buffers and the float64 settings and
+    metric rows differ."""
     from numba.core.caching import NullCache
 
     from initbench.engine import compile_parts, loop
@@ -302,6 +303,7 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     initbench.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4,
                     steps=2, architecture="residual", block_size=1)  # fmt: skip
     (signature,) = [s for s in loop.train_loop.signatures if s[2].dtype.name == dtype]
+    assert signature == compile_parts.loop_signature(np.dtype(dtype))
     kernels = []
     for part in compile_parts.PARTS:
         compile_parts.compile_part(part, dtype)
@@ -311,7 +313,10 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     fresh._cache = NullCache()
     fresh.compile(signature)
     assert {dispatcher: set(dispatcher.overloads) for dispatcher in kernels} == before
-    assert len(kernels) == 23 and compile_parts.PARTS == ("forward", "backward")
+    assert len(kernels) == 24 and compile_parts.PARTS == ("passes", "loop")
+    # the loop part compiled the very loop that train called: no second signature
+    assert loop.train_loop in kernels
+    assert [s for s in loop.train_loop.signatures if s[2].dtype.name == dtype] == [signature]
     # the kernels it calls by address are the parts' own, and their code is not in the
     # loop's module (only the small ones it calls per layer are: update_state, ...)
     by_address, kernel_types = compile_parts.loop_kernels(numba.types.int64, np.dtype(dtype))
@@ -326,7 +331,7 @@ def test_the_compile_parts_are_what_the_loop_calls(dtype):
     # compiled, a part is found in the cache (its job then starts no process); one never
     # compiled (float16) is not
     assert all(compile_parts.is_cached(part, dtype) for part in compile_parts.PARTS)
-    assert not compile_parts.is_cached("backward", "float16")
+    assert not compile_parts.is_cached("loop", "float16")
 
 
 def _defined_functions(module):
@@ -362,7 +367,7 @@ COLD_FIRST_TRAIN = """
 import json
 import numpy as np
 import initbench as ib
-from initbench.engine import network, residual
+from initbench.engine import loop, network, residual
 
 X, y = np.random.default_rng(0).normal(size=(8, 2)), np.arange(8) % 2
 W, b = ib.init_params("he_normal", [2, 3, 3, 2], activation="tanh", architecture="residual",
@@ -370,20 +375,21 @@ W, b = ib.init_params("he_normal", [2, 3, 3, 2], activation="tanh", architecture
 result = ib.train(W, b, X, y, activation="tanh", loss="softmax_ce", lr=0.1, batch_size=4,
                   steps=3, architecture="residual", block_size=1)
 print(json.dumps({
-    "loaded": [sum(kernel.stats.cache_hits.values()) for kernel in (network.backward,
-                                                               residual.residual_backward)],
-    "compiled": [sum(kernel.stats.cache_misses.values()) for kernel in (network.forward,
-                                                                  residual.residual_forward)],
+    "loaded": [sum(kernel.stats.cache_hits.values()) for kernel in (network.forward,
+                                                               residual.residual_forward)],
+    "compiled": [sum(kernel.stats.cache_misses.values()) for kernel in (loop.train_loop,
+                                                                  residual.residual_backward)],
     "weights": [w.tolist() for w in result.weights],
 }))
 """
 
 
-def test_a_cold_first_train_compiles_the_backward_part_in_a_process_beside(tmp_path):
-    """In an empty cache, a first ``train`` compiles the backward part in a process of its
-    own while it compiles the forward part (compile_parts.compile_parts_side_by_side): it
-    then loads the backward kernels from the cache and compiled the forward ones itself,
-    and trains to the very numbers of a process that compiled nothing itself."""
+def test_a_cold_first_train_compiles_the_passes_in_a_process_beside(tmp_path):
+    """In an empty cache, a first ``train`` compiles the passes in a process of their own
+    while it compiles the loop part (compile_parts.compile_parts_side_by_side): it then
+    loads the passes from the cache and compiled the loop (and the loop part's residual
+    backward pass) itself, and trains to the very numbers of a process that compiled
+    nothing itself."""
     if processes.usable_cpus() < 2:
         pytest.skip("one CPU: a first train compiles every part itself")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
@@ -403,21 +409,21 @@ def test_a_cold_first_train_compiles_the_backward_part_in_a_process_beside(tmp_p
 @pytest.mark.parametrize(
     "missing, cpus, beside",
     [
-        ({"forward": ["forward"], "backward": ["backward"]}, 2, True),
-        ({"forward": ["forward"], "backward": ["backward"]}, 1, False),  # one CPU
-        ({"forward": [], "backward": ["backward"]}, 2, False),  # the forward part is there
+        ({"passes": ["forward"], "loop": ["train_loop"]}, 2, True),
+        ({"passes": ["forward"], "loop": ["train_loop"]}, 1, False),  # one CPU
+        ({"passes": ["forward"], "loop": []}, 2, False),  # the loop part is there
         # a residual net after a plain one: its kernels, each part's share
-        ({"forward": ["residual_forward"], "backward": ["block_statistics"]}, 2, True),
+        ({"passes": ["residual_forward"], "loop": ["residual_backward"]}, 2, True),
         # a plain net after a residual one: only stand-ins, compiled here
-        ({"forward": ["no_residual_forward"], "backward": ["no_block_statistics"]}, 2, False),
+        ({"passes": ["no_residual_forward"], "loop": ["no_block_statistics"]}, 2, False),
     ],
 )
 def test_only_a_cold_cache_compiles_a_part_beside(monkeypatch, missing, cpus, beside):
-    from initbench.engine import compile_parts, metrics, network, residual
+    from initbench.engine import compile_parts, loop, network, residual
 
-    kernels = {"forward": network.forward, "backward": network.backward,
+    kernels = {"forward": network.forward, "train_loop": loop.train_loop,
                "residual_forward": residual.residual_forward,
-               "block_statistics": metrics.block_statistics,
+               "residual_backward": residual.residual_backward,
                "no_residual_forward": compile_parts.no_residual_forward,
                "no_block_statistics": compile_parts.no_block_statistics}  # fmt: skip
     calls = []
@@ -428,8 +434,8 @@ def test_only_a_cold_cache_compiles_a_part_beside(monkeypatch, missing, cpus, be
     monkeypatch.setattr(compile_parts, "in_own_process",
                         lambda job, *args, fresh: calls.append((job, *args, fresh)))  # fmt: skip
     compile_parts.compile_parts_side_by_side(np.dtype("float32"), False)
-    expected = [("forward", np.dtype("float32"), False),  # here, the other beside
-                (compile_parts.compile_part, "backward", "float32", False, True)]  # fmt: skip
+    expected = [("loop", np.dtype("float32"), False),  # here, the passes beside
+                (compile_parts.compile_part, "passes", "float32", False, True)]  # fmt: skip
     assert sorted(calls, key=len) == (expected if beside else [])
 
 

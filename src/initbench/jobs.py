@@ -82,8 +82,8 @@ def warmup_job(kernels, dtype, output, log_path):
     stand-ins it takes for the residual kernels (engine/compile_parts.py).
 
     Runs once per pair before the training fan-out, so training jobs never compile. For
-    the built-in kernels, the loop's largest parts were compiled before, side by side
-    (compile_part_job), and load from the cache here.
+    the built-in kernels, the loop and its kernels were compiled before, in two parts side
+    by side (compile_part_job), and load from the cache here.
     """
     from .engine.training import train
     from .inits import init_params

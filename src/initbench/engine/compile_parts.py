@@ -1,48 +1,52 @@
-"""The training loop's cold compile, in parts that compile side by side in two processes.
+"""The training loop's cold compile, in two parts that compile side by side in two processes.
 
 Numba compiles a function's callees before the function, one at a time in a process,
-each into its own library in the on-disk cache. The loop's two largest subtrees (the
-forward passes, plain and residual, with the loss; and the backward passes with the
-per-layer metrics) do not call each other, so two processes can compile them at once
-into the shared cache; the loop's own compile then loads them from there (float64, cold,
-quiet, CPU: forward 7.9-8.2 s and backward 7.6-8.3 s side by side, then the loop 6.5-7.8 s,
-where one process took 23 s; docs/performance.md). The parts also compile what the
-loop's own compile would otherwise type and compile first: the loop's helpers
-(``network_forward`` and ``evaluate``, which take the passes as function types and so
-need only their declared signatures, ``by_address_signatures``; ``work_buffers``, whose
-numpy array constructors are each a compile of their own) and the optimizer's kernels,
-spread over the two parts to even out their CPU (the loop 6.4-6.6 s -> 4.6-4.7 s;
-3.9-4.1 s with its own code at LLVM -O1, jit.OrchestrationCompiler).
-``KernelCache`` makes the concurrent writes safe.
+each into its own library in the on-disk cache. The loop calls its largest kernels by
+address (``loop_kernels``), so its own compile needs only their declared signatures
+(``by_address_signatures``), not their code: the two parts split the work there.
 
-The loop calls the largest of these kernels by address (``loop_kernels``): Numba links a
-callee's code into its caller's module, where LLVM optimises and emits it again, so
-calling them directly made the loop's own compile re-optimise 35k lines of IR, of which
-its own are 4k (float64: the loop 9.3-10.9 s of CPU, 6.1-7.0 s by address, its steps
-unchanged and bitwise equal; docs/performance.md). For the same reason the part holds
-both forward passes rather than a kernel that calls them: ``loop.network_forward``, which
-picks one at run time, and ``loop.evaluate`` each linked both and compiled them again
-(3 s of the part's 12-15 s). The small kernels the loop calls once per layer (the
-optimizer's state and update) stay linked, so LLVM inlines them.
+- ``passes``: the forward passes (plain and residual), the loss, the plain backward pass,
+  and the per-layer and probe metrics: kernels the loop calls by address, which call
+  nothing of each other or of the loop;
+- ``loop``: the loop itself (``loop_signature``), after the helpers it links (the
+  optimizer's kernels; ``work_buffers``, whose numpy array constructors are each a
+  compile of their own; ``network_forward`` and ``evaluate``, which take the passes as
+  function types), then the residual backward pass and the block metrics, by address:
+  there the two parts' CPU comes out even for a residual net's loop, a plain net's, and
+  both, and a residual net after a plain one compiles its two passes side by side.
+
+A warm-up then loads the loop and every kernel from the cache. Where the loop compiled
+after parts that held the passes alone (3.5-5 s more, in one process), it is now ready
+1-5 s sooner (float64 and float32, 2 cores; docs/performance.md). ``KernelCache`` makes
+the concurrent writes safe.
+
+Calling by address keeps the loop's compile small: Numba links a callee's code into its
+caller's module, where LLVM optimises and emits it again, so calling the passes directly
+made the loop's own compile re-optimise 35k lines of IR, of which its own are 4k
+(float64: the loop 9.3-10.9 s of CPU, 6.1-7.0 s by address, its steps unchanged and
+bitwise equal; docs/performance.md). For the same reason the passes part holds both
+forward passes rather than a kernel that calls them: ``loop.network_forward``, which
+picks one at run time, and ``loop.evaluate`` each linked both and compiled them again.
+The small kernels the loop calls once per layer (the optimizer's state and update) stay
+linked, so LLVM inlines them; its own code is lowered at -O1 (jit.OrchestrationCompiler).
 
 A plain net never calls the residual kernels (the passes and the block metrics: a third
 of the parts' CPU, 4.8 of 13.7 s in float64), so ``train`` hands a plain net's loop
 stand-ins in their place (``RESIDUAL_KERNELS``: same signatures, a few lines each), and a
 first ``train`` of a plain net compiles no residual kernel. The loop's code and its cache
 entry are the same either way: it is typed on the kernels' signatures, not on which
-kernels they are. The parts compile both.
+kernels they are. The pipeline's parts compile both.
 
 Outside the pipeline, a first ``train`` in a cold cache does the same in two processes of
-its own (``compile_parts_side_by_side``): the backward part in a fresh interpreter, the
-forward part in the caller's, each for its kind of net only (a residual net's first
-``train``: 10-16 s of wall where one process took 16-22 s; docs/performance.md).
+its own (``compile_parts_side_by_side``): the passes in a fresh interpreter, the loop part
+in the caller's, each for its kind of net only.
 
 Each part compiles its kernels for the signatures the loop calls them with: every array
 C-contiguous, the network's buffers in the run's dtype, the settings (``hyper``) and the
 metric rows in float64, a built-in activation as its int64 code (a plugin activation's
-loop compiles in one piece: rules/common.smk). A part compiled for any
-other signature would still be correct, only useless: tests/test_jit.py checks that the
-loop adds no signature to a part's kernels.
+loop compiles in one piece: rules/common.smk). A part compiled for any other signature
+would still be correct, only useless: tests/test_jit.py checks that a first ``train``
+adds no signature to a part's kernels, nor to the loop.
 """
 
 import os
@@ -58,7 +62,7 @@ from . import loop, losses, metrics, network, optimizers, residual
 from .jit import kernel
 
 # side by side only where the cache's writes lock between processes (POSIX flock)
-ALL_PARTS = ("forward", "backward")
+ALL_PARTS = ("passes", "loop")
 PARTS = ALL_PARTS if os.name == "posix" else ()
 
 
@@ -88,9 +92,9 @@ def no_block_statistics(extra, Z, Hs, rows, width, blocks, block, last, use_norm
 
 # {name in loop.BY_ADDRESS: (the kernel, its stand-in in a loop for plain nets, its part)}
 RESIDUAL_KERNELS = {
-    "residual_forward": (residual.residual_forward, no_residual_forward, "forward"),
-    "residual_backward": (residual.residual_backward, no_residual_backward, "backward"),
-    "block_statistics": (metrics.block_statistics, no_block_statistics, "backward"),
+    "residual_forward": (residual.residual_forward, no_residual_forward, "passes"),
+    "residual_backward": (residual.residual_backward, no_residual_backward, "loop"),
+    "block_statistics": (metrics.block_statistics, no_block_statistics, "loop"),
 }
 
 
@@ -110,17 +114,22 @@ def part_signatures(part, dtype, act=types.int64, residual=None):
         for name, (real, stand_in, home) in RESIDUAL_KERNELS.items() if home == part
         for kernel in {None: (real, stand_in), True: (real,), False: (stand_in,)}[residual]
     ]  # fmt: skip
-    if part == "forward":
+    if part == "passes":
         return [
             *((kernel, by_address[kernel.py_func.__name__].args)
-              for kernel in (network.forward, losses.loss_and_delta)),
+              for kernel in (network.forward, losses.loss_and_delta, network.backward,
+                             metrics.layer_statistics, metrics.probe_statistics)),
             *residual_kernels,
-            # the loop's helpers that call them (by address: they need only their types)
+        ]  # fmt: skip
+    if part == "loop":
+        return [
+            # what the loop links, which its compile would otherwise compile first
+            (loop.work_buffers, (F, F, F, N, R, i, i, i, i, i)),
+            (loop.layer_slices, (N, N, i)),
+            (metrics.phi_input, (F, F2, i, b, i, i)),
             (loop.network_forward, (*passes, act, *net, F2, F, F, F, stream, f, R, b)),
             (loop.evaluate,
              (*passes, kernel_type["loss_and_delta"], act, i, *net, F2, F2, F, F, F, stream, f, R)),
-            # the residual stream's buffers, and the optimizer's kernels, which the loop
-            # links: here to even out the parts
             (loop.stream_buffers, (F, R, N, i, b)),
             (optimizers.update_state, (F, F, F, R, f, f, f)),
             (optimizers.apply_update, (F, F, F, F, f, f, f, R, f, f)),
@@ -128,19 +137,28 @@ def part_signatures(part, dtype, act=types.int64, residual=None):
             (optimizers.bias_corrections, (R, i)),
             (optimizers.decays_gradient, (R,)),
             (optimizers.add_weight_decay, (F, F, f)),
-        ]  # fmt: skip
-    if part == "backward":
-        return [
-            *((kernel, by_address[kernel.py_func.__name__].args)
-              for kernel in (network.backward, metrics.layer_statistics,
-                             metrics.probe_statistics)),
+            (loop.train_loop, loop_signature(dtype, act)),
+            # by address, here to even out the parts' CPU
             *residual_kernels,
-            # the loop's other helpers, which its own compile would otherwise do first
-            (loop.work_buffers, (F, F, F, N, R, i, i, i, i, i)),
-            (loop.layer_slices, (N, N, i)),
-            (metrics.phi_input, (F, F2, i, b, i, i)),
         ]  # fmt: skip
-    raise ValueError(f"unknown compile part {part!r}: expected forward or backward")
+    raise ValueError(f"unknown compile part {part!r}: expected passes or loop")
+
+
+def loop_signature(dtype, act=types.int64):
+    """The argument types of ``loop.train_loop`` for a loop of ``dtype`` (what
+    ``training.train_checked`` calls it with), its kernels as their function types."""
+    F, F2, N, R, i, f, _ = _types(dtype)
+    rows = typeof(np.empty((0, 0), np.int64))  # batches
+    R2, R3 = typeof(np.empty((0, 0))), typeof(np.empty((0, 0, 0)))
+    data = (F2,) * 7  # X, T, their evaluated rows, the test rows, the probe rows
+    return (act, i, F, F, F, N, N, N, *data, rows, i, R, R3, R2, f, R, N, R2, R3,
+            kernels_type(by_address_signatures(dtype, act)))  # fmt: skip
+
+
+def kernels_type(by_address):
+    """The Numba type of the loop's ``kernels`` argument: their function types, in
+    ``loop.BY_ADDRESS``'s order."""
+    return types.Tuple([types.FunctionType(by_address[name]) for name in loop.BY_ADDRESS])
 
 
 def by_address_signatures(dtype, act=types.int64):
@@ -189,7 +207,7 @@ def loop_kernels(act, dtype, residual=True):
         for dispatcher, _ in part_signatures(part, np.dtype(dtype), act)
     }
     declared = by_address_signatures(np.dtype(dtype), act)
-    kernels, kernel_types = [], []
+    kernels = []
     for name in loop.BY_ADDRESS:
         dispatcher, signature = dispatchers[name], declared[name]
         if name in RESIDUAL_KERNELS and not residual:
@@ -199,8 +217,7 @@ def loop_kernels(act, dtype, residual=True):
         if compiled != signature.return_type:
             raise TypeError(f"{name} returns {compiled}, declared {signature.return_type}")
         kernels.append(dispatcher)
-        kernel_types.append(types.FunctionType(signature))
-    return tuple(kernels), types.Tuple(kernel_types)
+    return tuple(kernels), kernels_type(declared)
 
 
 def is_cached(part, dtype, residual=None):
@@ -229,26 +246,25 @@ def compile_part(part, dtype, residual=None):
 
 
 def compile_parts_side_by_side(dtype, residual):
-    """A first ``train`` in a cold cache: the backward part compiles in a fresh process
-    of its own while this one compiles the forward part, each for a residual or a plain
-    net's loop only, as the pipeline's parts do in two jobs (quiet, wall: a residual net's
-    first ``train`` ready in 10-16 s where one process took 16-22 s). Only where both
-    parts miss kernels, the backward part more than stand-ins (which compile here faster
-    than a process starts), and this process may run on two CPUs; one thread at a time
-    (``train_many``'s first calls: the next finds the cache filled). The other process's
-    failure is none of this one's: the loop's compile then compiles what is missing, and
-    raises what there is to raise."""
+    """A first ``train`` in a cold cache: the passes compile in a fresh process of their
+    own while this one compiles the loop part, each for a residual or a plain net's loop
+    only, as the pipeline's parts do in two jobs. Only where both parts miss kernels, the
+    passes more than stand-ins (which compile here faster than a process starts), and
+    this process may run on two CPUs; one thread at a time (``train_many``'s first
+    calls: the next finds the cache filled). The other process's failure is none of
+    this one's: the loop's compile then compiles what is missing, and raises what there
+    is to raise."""
     if PARTS != ALL_PARTS or usable_cpus() < 2:
         return
     with _SIDE_BY_SIDE:
-        if not uncached("forward", dtype, residual) or all(
-            kernel in _STAND_INS for kernel in uncached("backward", dtype, residual)
+        if not uncached("loop", dtype, residual) or all(
+            kernel in _STAND_INS for kernel in uncached("passes", dtype, residual)
         ):
             return
         with ThreadPoolExecutor(1) as beside:
-            beside.submit(in_own_process, compile_part, "backward",
+            beside.submit(in_own_process, compile_part, "passes",
                           np.dtype(dtype).name, residual, fresh=True)  # fmt: skip
-            compile_part("forward", dtype, residual)
+            compile_part("loop", dtype, residual)
 
 
 _SIDE_BY_SIDE = threading.Lock()

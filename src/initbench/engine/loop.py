@@ -109,7 +109,7 @@ def work_buffers(w, b, extra, sizes, hyper, rows, n_in, n_targets, eval_size, n_
     extras' gradient and state (ge, se, se2) and stream buffers (stream_grad, scratch),
     empty for a plain net; per layer the update's norm, per unit the probe's liveness.
 
-    A kernel of its own, compiled with the backward part: the array constructors it
+    A kernel of its own, compiled in the loop's part: the array constructors it
     types (each numpy function a compile of its own) then stay out of the loop's compile."""
     total_units, widest = layer_totals(sizes)
     dtype = w.dtype
