@@ -61,8 +61,9 @@ def dataset_priority(wildcards):
 
 def warmup_priority(wildcards):
     """Above the most urgent training job that waits for these kernels, and above the
-    datasets that job waits for: the compile is the longer path (7 s against 0.5 s in
-    the quick study, cold), so a dataset takes the other core while it runs."""
+    datasets that job waits for: the compile (its parts, then this warm-up) is the longer
+    path (10-12 s against 0.5 s in the quick study, cold), so a dataset takes a core
+    beside it, and the warm-up starts as soon as its parts are done."""
     return kernels_priority(wildcards.kernels, wildcards.dtype)
 
 

@@ -87,6 +87,7 @@ def test_the_job_server_forks_jobs_with_its_modules_imported(tmp_path, child_job
     out = tmp_path / "where"
     processes.in_own_process(write_where_imported, str(out))
     assert out.read_text() == "False"  # no server: a fresh interpreter imported it
+    # child_jobs second: the first job's module is imported ahead of the server's order
     processes.use_job_server(["json", "child_jobs"])
     try:
         processes.in_own_process(write_where_imported, str(out))  # the server's first job
