@@ -59,7 +59,7 @@ def compile_part_job(part, dtype, output, log_path):
     that compiled them only where the plan trains residual nets (a rule param) were
     tried: adding a residual study to a plain one then reran the parts and the warm-up,
     and in that run Snakemake 9.27 scheduled none of the training jobs whose cells had
-    changed; only a second run trained them (docs/performance.md)."""
+    changed; only a second run trained them (docs/performance-log.md)."""
     from .engine.compile_parts import compile_part, is_cached
 
     with job_log(log_path) as log:

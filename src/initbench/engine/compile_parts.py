@@ -17,14 +17,14 @@ address (``loop_kernels``), so its own compile needs only their declared signatu
 
 A warm-up then loads the loop and every kernel from the cache. Where the loop compiled
 after parts that held the passes alone (3.5-5 s more, in one process), it is now ready
-1-5 s sooner (float64 and float32, 2 cores; docs/performance.md). ``KernelCache`` makes
+1-5 s sooner (float64 and float32, 2 cores; docs/performance-log.md). ``KernelCache`` makes
 the concurrent writes safe.
 
 Calling by address keeps the loop's compile small: Numba links a callee's code into its
 caller's module, where LLVM optimises and emits it again, so calling the passes directly
 made the loop's own compile re-optimise 35k lines of IR, of which its own are 4k
 (float64: the loop 9.3-10.9 s of CPU, 6.1-7.0 s by address, its steps unchanged and
-bitwise equal; docs/performance.md). For the same reason the passes part holds both
+bitwise equal; docs/performance-log.md). For the same reason the passes part holds both
 forward passes rather than a kernel that calls them: ``loop.network_forward``, which
 picks one at run time, and ``loop.evaluate`` each linked both and compiled them again.
 The small kernels the loop calls once per layer (the optimizer's state and update) stay

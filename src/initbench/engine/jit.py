@@ -149,7 +149,7 @@ class OrchestrationLowering(NativeLowering):
 
     For the training loop, whose own code is control flow around kernels it calls by
     address or links already optimised: -O1 emits steps as fast and bitwise equal, in
-    about 0.5 s less of its cold compile (docs/performance.md). Numba reads the level
+    about 0.5 s less of its cold compile (docs/performance-log.md). Numba reads the level
     from its config as each pass manager is built; the compile lock keeps other compiles
     out meanwhile, and the level is restored even when lowering fails."""
 
