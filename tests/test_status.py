@@ -53,6 +53,9 @@ def test_before_any_cell_ran_the_cost_model_gives_the_time_left(tmp_path):
     assert status["cost_from"].startswith("the cost model")
     assert status["wall_s_left"]["training"] >= status["all"]["core_s_left"] / 2
     assert not (tmp_path / "results").exists()  # reading wrote nothing
+    assert "estimated for 2 cores" in render(status)
+    one = render(study_status(config(), tmp_path / "results", cores=1))
+    assert "estimated for 1 core\n" in one and "wall time left at 1 core: about" in one
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from pathlib import Path
 from .cell import cell_work
 from .layout import RESULTS, Layout
 from .tables import ABOUT_CELL, read_arrow
-from .text import seconds_text
+from .text import plural, seconds_text
 
 DEFAULT_CONFIG = "config/config.yaml"  # what plain `snakemake` runs (profiles/default)
 # Kernel core-seconds per unit of cell_work: the default tier's 1,791 over its work, run
@@ -192,7 +192,9 @@ def render(status):
     """The status as text: one line per study, then the totals and the time left."""
     s = status
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["read_at"]))
-    lines = [f"initbench status: {s['results']} at {stamp}, estimated for {s['cores']} cores"]
+    lines = [
+        f"initbench status: {s['results']} at {stamp}, estimated for {plural(s['cores'], 'core')}"
+    ]
     head = ("study", "cells done", "%", "core-s spent", "core-s left")
     table = [head]
     for name, row in [*s["studies"].items(), ("all (unique cells)", s["all"])]:
@@ -228,7 +230,7 @@ def render(status):
         lines.append("done: every cell trained and the tables aggregated")
     else:
         lines.append(
-            f"wall time left at {s['cores']} cores: about "
+            f"wall time left at {plural(s['cores'], 'core')}: about "
             f"{seconds_text(wall['total'])} (training {seconds_text(wall['training'])}"
             f", then aggregate, findings and report ~{seconds_text(wall['tail'])})"
         )
