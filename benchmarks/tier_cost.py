@@ -13,6 +13,11 @@ It reads a finished run and runs nothing (run the tier first, e.g. under
 - ``cost.parquet``: the training jobs' own thread CPU, kernels included (init, LSUV,
   tables besides them); jobs that found their cells trained already cost ~0 here.
 
+With ``--log``, only the cells trained during the logged run count (their
+``measured/<cell>/runs.arrow`` written after its first time stamp): a tier run after
+another in the same results (the README's default, then paper) reuses the cells they
+share, whose runs keep the first run's CPU; those are counted apart, as reused.
+
 From ``--log`` (Snakemake's log, or its console output, which may end with GNU time's
 report): the wall from the first to the last time stamp (Snakemake's "Elapsed time" when
 given), each rule's jobs (count, summed and spanned wall), the warm-up jobs (the Numba
@@ -28,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+
+from initbench.text import plural
 
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
@@ -48,10 +55,14 @@ def kernel_seconds(runs):
     return runs["train_cpu_seconds"].where(threads == 1, runs["train_seconds"] * threads)
 
 
-def study_table(results):
-    """Per study: cells, runs, kernel core-s of its own cells and of all its cells."""
+def study_table(results, trained_since=None):
+    """Per study: cells, runs, kernel core-s of its own cells and of all its cells; with
+    ``trained_since`` (a POSIX time), of the cells trained since then alone."""
     runs = pd.read_parquet(results / "runs.parquet")
     studies = pd.read_parquet(results / "studies.parquet", columns=["study", "cell"])
+    if trained_since is not None:
+        runs = runs[runs["cell"].map(lambda cell: trained_after(results, cell, trained_since))]
+        studies = studies[studies["cell"].isin(runs["cell"])]
     per_cell = runs.assign(core_s=kernel_seconds(runs)).groupby("cell")
     cells = pd.DataFrame({"runs": per_cell.size(), "core_s": per_cell["core_s"].sum()})
     owner = studies.drop_duplicates("cell").set_index("cell")["study"]
@@ -65,6 +76,13 @@ def study_table(results):
                      "with_shared": every["core_s"].sum()})  # fmt: skip
     table = pd.DataFrame(rows).sort_values("core_s", ascending=False)
     return table, cells
+
+
+def trained_after(results, cell, since):
+    """Whether ``cell``'s runs were written at or after ``since`` (a POSIX time; Snakemake's
+    time stamps are whole seconds, the files' times finer)."""
+    path = results / "measured" / cell / "runs.arrow"
+    return path.exists() and path.stat().st_mtime >= since
 
 
 def parse_log(path):
@@ -119,12 +137,21 @@ def markdown(frame, formats):
 
 
 def report(results, log=None, machine_cores=None):
-    """The Markdown text of a tier's cost."""
-    table, cells = study_table(results)
+    """The Markdown text of a tier's cost (with ``log``, of the cells trained in the logged
+    run)."""
+    jobs, summary = parse_log(log) if log is not None else (None, None)
+    since = summary["first"].timestamp() if summary else None
+    table, cells = study_table(results, since)
     kernel = cells["core_s"].sum()
     out = [f"## Cost of {results}", "",
            f"{len(cells):,} cells, {int(cells['runs'].sum()):,} runs; "
            f"kernel core-s (thread CPU inside train): {kernel:,.0f}"]  # fmt: skip
+    if since is not None:
+        reused = study_table(results)[1].drop(cells.index)
+        if len(reused):
+            out[-1] += (f"; {plural(len(reused), 'cell')} ({int(reused['runs'].sum()):,} runs, "
+                        f"{reused['core_s'].sum():,.0f} kernel core-s) trained before the "
+                        "logged run and reused, not counted")  # fmt: skip
     cost_path = results / "cost.parquet"
     if cost_path.exists():
         cost = pd.read_parquet(cost_path)
@@ -139,7 +166,6 @@ def report(results, log=None, machine_cores=None):
     out += ["", markdown(table, formats)]
     if log is None:
         return "\n".join(out)
-    jobs, summary = parse_log(log)
     rules = log_table(jobs, summary)
     stamped = (summary["last"] - summary["first"]).total_seconds()
     wall = summary.get("elapsed_s", stamped)
@@ -154,8 +180,9 @@ def report(results, log=None, machine_cores=None):
                      f"{(cpu - kernel) / cpu:.1%} of the run's CPU")  # fmt: skip
     if "warmup" in rules.index:
         w = rules.loc["warmup"]
-        lines.append(f"compile (warm-up jobs): {w['jobs']:.0f} jobs, {w['job_s']:,.0f} s of "
-                     f"wall summed, the last ending {w['to_s']:,.0f} s into the run")  # fmt: skip
+        lines.append(f"compile (warm-up jobs): {plural(int(w['jobs']), 'job')}, "
+                     f"{w['job_s']:,.0f} s of wall summed, the last ending {w['to_s']:,.0f} s "
+                     "into the run")  # fmt: skip
     if train is not None:
         lines.append(f"start to the first training job {train['from_s']:,.0f} s; after the "
                      f"last training job {stamped - train['to_s']:,.0f} s")  # fmt: skip
