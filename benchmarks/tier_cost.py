@@ -56,15 +56,20 @@ def kernel_seconds(runs):
 
 
 def study_table(results, trained_since=None):
-    """Per study: cells, runs, kernel core-s of its own cells and of all its cells; with
-    ``trained_since`` (a POSIX time), of the cells trained since then alone."""
+    """(per study: cells, runs, kernel core-s of its own cells and of all its cells; per
+    cell: runs and kernel core-s; the cells left out). With ``trained_since`` (a POSIX
+    time), of the cells trained since then alone: the others are left out, as reused."""
     runs = pd.read_parquet(results / "runs.parquet")
     studies = pd.read_parquet(results / "studies.parquet", columns=["study", "cell"])
-    if trained_since is not None:
-        runs = runs[runs["cell"].map(lambda cell: trained_after(results, cell, trained_since))]
-        studies = studies[studies["cell"].isin(runs["cell"])]
     per_cell = runs.assign(core_s=kernel_seconds(runs)).groupby("cell")
     cells = pd.DataFrame({"runs": per_cell.size(), "core_s": per_cell["core_s"].sum()})
+    trained = pd.Series(True, index=cells.index)
+    if trained_since is not None:
+        trained = trained.index.to_series().map(
+            lambda cell: trained_after(results, cell, trained_since)
+        )
+    cells, reused = cells[trained], cells[~trained]
+    studies = studies[studies["cell"].isin(cells.index)]
     owner = studies.drop_duplicates("cell").set_index("cell")["study"]
     rows = []
     for study in studies["study"].drop_duplicates():
@@ -75,7 +80,7 @@ def study_table(results, trained_since=None):
                      "core_s": own["core_s"].sum(),
                      "with_shared": every["core_s"].sum()})  # fmt: skip
     table = pd.DataFrame(rows).sort_values("core_s", ascending=False)
-    return table, cells
+    return table, cells, reused
 
 
 def trained_after(results, cell, since):
@@ -141,17 +146,15 @@ def report(results, log=None, machine_cores=None):
     run)."""
     jobs, summary = parse_log(log) if log is not None else (None, None)
     since = summary["first"].timestamp() if summary else None
-    table, cells = study_table(results, since)
+    table, cells, reused = study_table(results, since)
     kernel = cells["core_s"].sum()
     out = [f"## Cost of {results}", "",
            f"{len(cells):,} cells, {int(cells['runs'].sum()):,} runs; "
            f"kernel core-s (thread CPU inside train): {kernel:,.0f}"]  # fmt: skip
-    if since is not None:
-        reused = study_table(results)[1].drop(cells.index)
-        if len(reused):
-            out[-1] += (f"; {plural(len(reused), 'cell')} ({int(reused['runs'].sum()):,} runs, "
-                        f"{reused['core_s'].sum():,.0f} kernel core-s) trained before the "
-                        "logged run and reused, not counted")  # fmt: skip
+    if len(reused):
+        out[-1] += (f"; {plural(len(reused), 'cell')} ({int(reused['runs'].sum()):,} runs, "
+                    f"{reused['core_s'].sum():,.0f} kernel core-s) trained before the logged "
+                    "run and reused, not counted")  # fmt: skip
     cost_path = results / "cost.parquet"
     if cost_path.exists():
         cost = pd.read_parquet(cost_path)
